@@ -1,0 +1,188 @@
+package zones
+
+import (
+	"bufio"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/miekg/dns"
+)
+
+// entry is one parsed record and where it came from.
+type entry struct {
+	rr   dns.RR
+	file string
+	line int
+}
+
+// parseFile reads a whole master file into entries. It stops at the first syntax error: the
+// ZoneParser cannot resynchronise after one.
+//
+// dns.ZoneParser does not say on which line a record was. It does read its input through
+// io.ByteReader when the reader implements it, byte by byte and never ahead of the newline that
+// ends a record, so a lineReader in front of it sees exactly the bytes of each record and notes
+// the line on which each entry starts (outside parentheses, comments and quotes). $INCLUDEd files
+// are opened through includeFS, which wraps them the same way; the reader on top of the stack is
+// the file the last record came from.
+func parseFile(r io.Reader, origin, filename string) ([]entry, error) {
+	display := filename
+	if display == "" {
+		display = "-"
+	}
+	// $INCLUDE paths are resolved against the directory of the including file. The ZoneParser
+	// joins them with the file name it was given; an absolute name makes that independent of how
+	// includeFS is rooted.
+	base := filename
+	if base == "" {
+		base = "stdin"
+	}
+	abs, err := filepath.Abs(base)
+	if err != nil {
+		abs = base
+	}
+	abs = filepath.ToSlash(abs)
+
+	var stack []*lineReader
+	top := newLineReader(r, display, nil, &stack)
+	stack = append(stack, top)
+
+	names := func(f string) string {
+		if f == abs {
+			return display
+		}
+		if !strings.HasPrefix(f, "/") {
+			return "/" + f // includeFS names: cleaned absolute paths without the leading slash
+		}
+		return f
+	}
+
+	zp := dns.NewZoneParser(top, origin, abs)
+	zp.SetIncludeAllowed(true)
+	zp.SetIncludeFS(includeFS{stack: &stack})
+	var out []entry
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		cur := stack[len(stack)-1]
+		out = append(out, entry{rr: rr, file: cur.name, line: cur.start})
+	}
+	if err := zp.Err(); err != nil {
+		return out, fromDNSError(err, display, names)
+	}
+	return out, nil
+}
+
+// includeFS opens $INCLUDEd files from the root of the file system (the ZoneParser hands it
+// cleaned absolute paths without their leading slash) and tracks their lines.
+type includeFS struct {
+	stack *[]*lineReader
+}
+
+// Open implements fs.FS.
+func (f includeFS) Open(name string) (fs.File, error) {
+	file, err := os.Open("/" + name)
+	if err != nil {
+		return nil, err
+	}
+	lr := newLineReader(file, "/"+name, file, f.stack)
+	*f.stack = append(*f.stack, lr)
+	return lr, nil
+}
+
+// lineReader counts lines for the ZoneParser and remembers where the current entry began.
+type lineReader struct {
+	br    *bufio.Reader
+	file  *os.File // nil for the top-level reader
+	name  string
+	stack *[]*lineReader
+
+	line    int  // line of the last byte read, from 1
+	nl      bool // the last byte was a newline
+	depth   int  // parenthesis depth
+	quote   bool
+	comment bool
+	escape  bool
+	content bool // the current line has shown something other than blanks and comments
+	start   int  // line on which the last entry started
+}
+
+func newLineReader(r io.Reader, name string, file *os.File, stack *[]*lineReader) *lineReader {
+	return &lineReader{br: bufio.NewReaderSize(r, 64<<10), file: file, name: name, stack: stack, line: 1}
+}
+
+// ReadByte implements io.ByteReader: the ZoneParser's lexer reads through it.
+func (l *lineReader) ReadByte() (byte, error) {
+	c, err := l.br.ReadByte()
+	if err != nil {
+		return c, err
+	}
+	if l.nl {
+		l.line++
+		l.nl, l.content = false, false
+	}
+	switch {
+	case l.escape:
+		l.escape = false
+	case l.comment:
+		// up to the newline below
+	case c == '\\':
+		l.escape = true
+		l.mark()
+	case c == '"':
+		l.mark()
+		l.quote = !l.quote
+	case l.quote:
+		l.mark()
+	case c == ';':
+		l.comment = true
+	case c == '(':
+		l.mark()
+		l.depth++
+	case c == ')':
+		if l.depth > 0 {
+			l.depth--
+		}
+	case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+	default:
+		l.mark()
+	}
+	if c == '\n' {
+		l.nl, l.comment = true, false
+	}
+	return c, nil
+}
+
+// mark notes a visible byte: the first one on a line outside parentheses starts an entry.
+func (l *lineReader) mark() {
+	if !l.content {
+		l.content = true
+		if l.depth == 0 {
+			l.start = l.line
+		}
+	}
+}
+
+// Read implements io.Reader (fs.File); the lexer uses ReadByte.
+func (l *lineReader) Read(p []byte) (int, error) { return l.br.Read(p) }
+
+// Stat implements fs.File.
+func (l *lineReader) Stat() (fs.FileInfo, error) {
+	if l.file == nil {
+		return nil, fs.ErrInvalid
+	}
+	return l.file.Stat()
+}
+
+// Close implements fs.File. The ZoneParser closes an included file when it has read it all,
+// which is when records stop coming from it.
+func (l *lineReader) Close() error {
+	s := *l.stack
+	if n := len(s); n > 0 && s[n-1] == l {
+		*l.stack = s[:n-1]
+	}
+	if l.file == nil {
+		return nil
+	}
+	return l.file.Close()
+}

@@ -1,0 +1,153 @@
+package zones
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/miekg/dns"
+)
+
+// Options tune how a zone is loaded.
+type Options struct {
+	// MaxTTL, when above 0, lowers every TTL above it to it at load. Signed zones use one week
+	// (604800), as Route 53 does. 0 keeps TTLs as written.
+	MaxTTL uint32
+}
+
+// Zone is an immutable snapshot of one zone, built by Load or Parse. It is safe for concurrent
+// use; the records it hands out belong to it and must not be modified.
+type Zone struct {
+	origin  string
+	soa     *dns.SOA
+	neg     []dns.RR // the SOA copy for negative answers, TTL = min(SOA TTL, MINIMUM); capped
+	nodes   map[string]*node
+	names   []string // owners of RRsets and the apex, in canonical order (RFC 4034 §6.1)
+	keys    []string // canonicalKey of names[i]
+	owners  int
+	dropped int
+}
+
+// node is one name of the zone: an owner of RRsets or an empty non-terminal.
+type node struct {
+	name     string
+	sets     []rrset  // sorted by type
+	types    []uint16 // the types of sets, capped
+	ent      bool     // empty non-terminal (RFC 8020 §2): exists, owns nothing
+	cut      bool     // owns NS and is not the apex: a delegation point
+	occluded bool     // strictly below a cut: glue or data never served as an answer
+	wild     *node    // the wildcard "*.<name>", if it exists
+	cname    string   // the lowercased CNAME target, if the node owns a CNAME
+
+	// For a served cut: the referral's authority (NS, then DS) and additional (glue) sections
+	// and the DS RRset; all capped.
+	refNs, glue, ds []dns.RR
+}
+
+// rrset is the records of one type at a node.
+type rrset struct {
+	typ   uint16
+	rrs   []dns.RR // capped
+	extra []dns.RR // additional-section addresses for NS, MX and SRV targets; capped
+}
+
+func (n *node) set(t uint16) *rrset {
+	for i := range n.sets {
+		if n.sets[i].typ == t {
+			return &n.sets[i]
+		}
+	}
+	return nil
+}
+
+// Load reads the master file at path as the zone origin. $INCLUDE directives are followed,
+// relative to the directory of the including file. Errors that name a position are *ParseError.
+func Load(origin, path string, opt Options) (*Zone, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("load zone %s: %w", origin, err)
+	}
+	defer f.Close()
+	z, err := Parse(f, origin, path, opt)
+	if err != nil {
+		return nil, fmt.Errorf("load zone %s: %w", origin, err)
+	}
+	return z, nil
+}
+
+// Parse reads a master file from r as the zone origin; filename names it in errors and anchors
+// relative $INCLUDE paths. A syntax error is returned as a *ParseError; semantic errors (no SOA
+// at the apex, several SOAs, records out of zone, a CNAME beside other data, a class other
+// than IN) are joined *ParseErrors, one per problem.
+//
+// Parse drops the DNSSEC records the online signer makes itself (RRSIG, NSEC, NSEC3,
+// NSEC3PARAM anywhere; DNSKEY, CDS and CDNSKEY at the apex) and counts them in Dropped.
+func Parse(r io.Reader, origin, filename string, opt Options) (*Zone, error) {
+	if _, ok := dns.IsDomainName(origin); !ok {
+		return nil, fmt.Errorf("bad zone origin %q", origin)
+	}
+	origin = dns.CanonicalName(origin)
+	entries, err := parseFile(r, origin, filename)
+	if err != nil {
+		return nil, err
+	}
+	z, findings := build(entries, origin, displayName(filename), opt)
+	var errs []error
+	for _, f := range findings {
+		if f.fatal {
+			errs = append(errs, &ParseError{File: f.File, Line: f.Line, Msg: f.Msg})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return z, nil
+}
+
+func displayName(filename string) string {
+	if filename == "" {
+		return "-"
+	}
+	return filename
+}
+
+// Origin returns the zone's apex, a lowercased FQDN.
+func (z *Zone) Origin() string { return z.origin }
+
+// Serial returns the SOA serial.
+func (z *Zone) Serial() uint32 { return z.soa.Serial }
+
+// SOA returns the zone's SOA record. It belongs to the snapshot: do not modify it.
+func (z *Zone) SOA() *dns.SOA { return z.soa }
+
+// Names returns the number of names that own RRsets (glue owners included).
+func (z *Zone) Names() int { return z.owners }
+
+// Dropped returns how many DNSSEC records were left out at load because the signer makes its
+// own.
+func (z *Zone) Dropped() int { return z.dropped }
+
+// contains reports whether name is at or below the apex (both lowercased FQDNs).
+func (z *Zone) contains(name string) bool {
+	o := z.origin
+	if o == "." {
+		return true
+	}
+	if len(name) < len(o) || name[len(name)-len(o):] != o {
+		return false
+	}
+	if len(name) == len(o) {
+		return true
+	}
+	// The byte before the suffix must be an unescaped dot.
+	i := len(name) - len(o) - 1
+	if name[i] != '.' {
+		return false
+	}
+	bs := 0
+	for j := i - 1; j >= 0 && name[j] == '\\'; j-- {
+		bs++
+	}
+	return bs%2 == 0
+}
