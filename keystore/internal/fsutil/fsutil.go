@@ -179,3 +179,13 @@ func ListIDs(dir string) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// EncodeJSON encodes v as indented JSON ending in a newline, for files an
+// operator may read.
+func EncodeJSON(v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("keystore: encode metadata: %w", err)
+	}
+	return append(b, '\n'), nil
+}

@@ -1,0 +1,401 @@
+package file
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/internal/fsutil"
+	"github.com/signetdns/signet/keystore/internal/keyutil"
+
+	"filippo.io/age"
+	"golang.org/x/sync/singleflight"
+)
+
+// Backend is the value of Meta.Backend for keys held by this package.
+const Backend = "software"
+
+// Work factors are scrypt's log2(N) (RFC 7914 §2).
+const (
+	// DefaultWorkFactor is the work factor for new keys: about a second and
+	// 256 MiB of memory, age's own default.
+	DefaultWorkFactor = 18
+	// DefaultMaxWorkFactor bounds the work a key file may demand when it is
+	// opened, so a tampered file cannot make the server spend minutes and
+	// gigabytes on one decryption.
+	DefaultMaxWorkFactor = 22
+)
+
+// keySuffix ends the name of every encrypted key file.
+const keySuffix = ".key.age"
+
+var (
+	_ keystore.Store            = (*Store)(nil)
+	_ keystore.SignatureCounter = (*Store)(nil)
+)
+
+// Options configures Open.
+type Options struct {
+	// Dir is the key directory; it is created with mode 0700. Required.
+	Dir string
+	// Passphrase encrypts every key. Required. Open copies what it needs, so
+	// the caller may overwrite the slice afterwards.
+	Passphrase []byte
+	// WorkFactor is the scrypt work factor for new keys; 0 means
+	// DefaultWorkFactor. Tests use about 10.
+	WorkFactor int
+	// MaxWorkFactor is the highest work factor accepted when decrypting; 0
+	// means DefaultMaxWorkFactor.
+	MaxWorkFactor int
+	// Now returns the creation time of new keys; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store implements keystore.Store with age-encrypted files.
+type Store struct {
+	dir       string
+	recipient *age.ScryptRecipient
+	identity  *age.ScryptIdentity
+	now       func() time.Time
+
+	// mu orders Create and Delete against List, Get and the cache; the slow
+	// parts (key generation, scrypt) run outside it.
+	mu     sync.RWMutex
+	cache  map[string]*keyutil.Counting
+	closed bool
+
+	// decrypts folds concurrent first uses of one key into one scrypt run.
+	decrypts singleflight.Group
+	sigs     atomic.Uint64
+}
+
+// Open opens (creating if needed) the key directory described by opts.
+func Open(opts Options) (*Store, error) {
+	if len(opts.Passphrase) == 0 {
+		return nil, errNoPassphrase
+	}
+	wf, maxWF := opts.WorkFactor, opts.MaxWorkFactor
+	if wf == 0 {
+		wf = DefaultWorkFactor
+	}
+	if maxWF == 0 {
+		maxWF = DefaultMaxWorkFactor
+	}
+	if wf < 1 || wf > 30 || maxWF < wf || maxWF > 30 {
+		return nil, fmt.Errorf("keystore: invalid scrypt work factors %d (max %d)", wf, maxWF)
+	}
+	// age takes the passphrase as a string; the conversion copies it.
+	rcpt, err := age.NewScryptRecipient(string(opts.Passphrase))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	rcpt.SetWorkFactor(wf)
+	id, err := age.NewScryptIdentity(string(opts.Passphrase))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	id.SetMaxWorkFactor(maxWF)
+	if err := fsutil.PrepareDir(opts.Dir); err != nil {
+		return nil, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{
+		dir:       opts.Dir,
+		recipient: rcpt,
+		identity:  id,
+		now:       now,
+		cache:     make(map[string]*keyutil.Counting),
+	}, nil
+}
+
+// Dir returns the key directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Signatures implements keystore.SignatureCounter.
+func (s *Store) Signatures() uint64 { return s.sigs.Load() }
+
+func (s *Store) metaName(id string) string { return id + fsutil.MetaSuffix }
+func (s *Store) keyName(id string) string  { return id + keySuffix }
+
+// Create implements keystore.Store.
+func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg uint8) (keystore.Meta, error) {
+	if err := s.check(ctx); err != nil {
+		return keystore.Meta{}, err
+	}
+	z, err := keyutil.CheckCreate(zone, role, alg, keyutil.SupportedSoftware)
+	if err != nil {
+		return keystore.Meta{}, err
+	}
+	key, err := keyutil.GenerateSoftware(alg)
+	if err != nil {
+		return keystore.Meta{}, fmt.Errorf("keystore: generate key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return keystore.Meta{}, fmt.Errorf("keystore: encode key: %w", err)
+	}
+	sealed, err := s.seal(der)
+	clear(der)
+	if err != nil {
+		return keystore.Meta{}, err
+	}
+	m := keyutil.NewMeta(z, role, alg, Backend, s.now())
+	mj, err := fsutil.EncodeJSON(m)
+	if err != nil {
+		return keystore.Meta{}, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return keystore.Meta{}, keystore.ErrClosed
+	}
+	// The key first: metadata is what makes the key exist (package doc).
+	if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
+		return keystore.Meta{}, err
+	}
+	if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
+		_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+		return keystore.Meta{}, err
+	}
+	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
+	return m, nil
+}
+
+func (s *Store) seal(der []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, s.recipient)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
+	}
+	if _, err := w.Write(der); err != nil {
+		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// List implements keystore.Store. A metadata file that cannot be read or
+// parsed is an error naming it: a key never disappears silently.
+func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if zone != "" {
+		z, err := keyutil.CanonicalZone(zone)
+		if err != nil {
+			return nil, err
+		}
+		zone = z
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, keystore.ErrClosed
+	}
+	ids, err := fsutil.ListIDs(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	out := []keystore.Meta{}
+	for _, id := range ids {
+		m, err := s.readMeta(id)
+		if err != nil {
+			return nil, err
+		}
+		if zone == "" || m.Zone == zone {
+			out = append(out, m)
+		}
+	}
+	keyutil.Sort(out)
+	return out, nil
+}
+
+// Get implements keystore.Store.
+func (s *Store) Get(ctx context.Context, id string) (keystore.Meta, error) {
+	if err := s.check(ctx); err != nil {
+		return keystore.Meta{}, err
+	}
+	if err := keyutil.CheckID(id); err != nil {
+		return keystore.Meta{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return keystore.Meta{}, keystore.ErrClosed
+	}
+	return s.readMeta(id)
+}
+
+// readMeta reads and validates id's metadata; s.mu must be held.
+func (s *Store) readMeta(id string) (keystore.Meta, error) {
+	name := s.metaName(id)
+	b, err := fsutil.ReadFile(s.dir, name, true)
+	if err != nil {
+		return keystore.Meta{}, err
+	}
+	var m keystore.Meta
+	path := filepath.Join(s.dir, name)
+	if err := fsutil.DecodeJSON(path, b, &m); err != nil {
+		return keystore.Meta{}, err
+	}
+	if err := fsutil.CheckMeta(path, id, Backend, m); err != nil {
+		return keystore.Meta{}, err
+	}
+	if !keyutil.SupportedSoftware(m.Algorithm) {
+		return keystore.Meta{}, fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, m.Algorithm, keystore.ErrUnsupportedAlgorithm)
+	}
+	return m, nil
+}
+
+// Signer implements keystore.Store. The first call for a key decrypts it
+// (one scrypt run); concurrent first calls share that run, and later calls
+// are served from memory.
+func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if err := keyutil.CheckID(id); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	closed := s.closed
+	sg, ok := s.cache[id]
+	s.mu.RUnlock()
+	if closed {
+		return nil, keystore.ErrClosed
+	}
+	if ok {
+		return sg, nil
+	}
+	ch := s.decrypts.DoChan(id, func() (any, error) { return s.load(id) })
+	select {
+	case <-ctx.Done():
+		// The decryption finishes in the background and fills the cache.
+		return nil, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*keyutil.Counting), nil
+	}
+}
+
+// load decrypts id's key and caches it, unless the key was deleted or the
+// store closed meanwhile.
+func (s *Store) load(id string) (*keyutil.Counting, error) {
+	s.mu.RLock()
+	m, err := s.readMeta(id)
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.decrypt(id, m.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, keystore.ErrClosed
+	}
+	if sg, ok := s.cache[id]; ok {
+		return sg, nil
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, s.metaName(id))); err != nil {
+		return nil, fmt.Errorf("key %q: deleted while loading: %w", id, keystore.ErrNotFound)
+	}
+	sg := keyutil.NewCounting(key, &s.sigs)
+	s.cache[id] = sg
+	return sg, nil
+}
+
+func (s *Store) decrypt(id string, alg uint8) (crypto.Signer, error) {
+	path := filepath.Join(s.dir, s.keyName(id))
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("keystore: key file %s is missing (metadata exists)", path)
+		}
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	defer f.Close()
+	r, err := age.Decrypt(f, s.identity)
+	if err != nil {
+		var noMatch *age.NoIdentityMatchError
+		if errors.As(err, &noMatch) {
+			return nil, fmt.Errorf("decrypt %s: %w", path, keystore.ErrWrongPassphrase)
+		}
+		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or not an age passphrase file: %w", path, err)
+	}
+	der, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or truncated: %w", path, err)
+	}
+	defer clear(der)
+	key, err := keyutil.ParsePKCS8(der, alg)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// Delete implements keystore.Store. It removes the metadata, then the
+// encrypted key, and forgets the cached key.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	if err := keyutil.CheckID(id); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return keystore.ErrClosed
+	}
+	if _, err := os.Stat(filepath.Join(s.dir, s.metaName(id))); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
+		}
+		return fmt.Errorf("keystore: %w", err)
+	}
+	delete(s.cache, id)
+	return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+}
+
+// Close implements keystore.Store; it drops the decrypted keys from memory.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.cache = nil
+	return nil
+}
+
+func (s *Store) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return keystore.ErrClosed
+	}
+	return nil
+}

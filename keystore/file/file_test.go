@@ -1,0 +1,473 @@
+package file_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/file"
+	"github.com/signetdns/signet/keystore/storetest"
+
+	"filippo.io/age"
+)
+
+// testWorkFactor keeps scrypt fast in tests; production uses 18.
+const testWorkFactor = 10
+
+var testPass = []byte("correct horse battery staple")
+
+func open(t *testing.T, dir string, pass []byte) *file.Store {
+	t.Helper()
+	s, err := file.Open(file.Options{Dir: dir, Passphrase: pass, WorkFactor: testWorkFactor})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) keystore.Store {
+		return open(t, filepath.Join(t.TempDir(), "keys"), testPass)
+	}, []uint8{keystore.ECDSAP256SHA256, keystore.ED25519, keystore.RSASHA256},
+		storetest.Reopen(func(t *testing.T, old keystore.Store) keystore.Store {
+			if err := old.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, old.(*file.Store).Dir(), testPass)
+		}))
+}
+
+// create makes n keys in a fresh store and returns the store's directory and
+// the keys' metadata; the store is closed so that nothing is cached.
+func create(t *testing.T, n int) (string, []keystore.Meta) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "keys")
+	s := open(t, dir, testPass)
+	var ms []keystore.Meta
+	for range n {
+		m, err := s.Create(context.Background(), "example.org.", keystore.KSK, keystore.ECDSAP256SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms = append(ms, m)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return dir, ms
+}
+
+func TestWrongPassphrase(t *testing.T) {
+	dir, ms := create(t, 1)
+	wrong := []byte("Tr0ub4dor&3")
+	s := open(t, dir, wrong)
+	// Metadata is not encrypted, so listing works without the passphrase.
+	if got, err := s.List(context.Background(), ""); err != nil || len(got) != 1 {
+		t.Fatalf("List = %v, %v", got, err)
+	}
+	_, err := s.Signer(context.Background(), ms[0].ID)
+	if !errors.Is(err, keystore.ErrWrongPassphrase) {
+		t.Fatalf("Signer error = %v, want ErrWrongPassphrase", err)
+	}
+	keyFile := filepath.Join(dir, ms[0].ID+".key.age")
+	if !strings.Contains(err.Error(), keyFile) {
+		t.Errorf("error %q does not name %s", err, keyFile)
+	}
+	if strings.Contains(err.Error(), string(wrong)) || strings.Contains(err.Error(), string(testPass)) {
+		t.Errorf("error %q contains a passphrase", err)
+	}
+	// The right passphrase still works: nothing was modified.
+	if _, err := open(t, dir, testPass).Signer(context.Background(), ms[0].ID); err != nil {
+		t.Errorf("Signer with the right passphrase: %v", err)
+	}
+}
+
+func TestCorruptKeyFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		corrupt func([]byte) []byte
+	}{
+		{"truncated", func(b []byte) []byte { return b[:len(b)-20] }},
+		{"header only", func(b []byte) []byte { return b[:bytes.Index(b, []byte("\n---"))] }},
+		{"payload bit flip", func(b []byte) []byte { b[len(b)-1] ^= 1; return b }},
+		{"garbage", func([]byte) []byte { return []byte("not an age file\n") }},
+		{"empty", func([]byte) []byte { return nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, ms := create(t, 2)
+			bad := filepath.Join(dir, ms[0].ID+".key.age")
+			b, err := os.ReadFile(bad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(bad, tt.corrupt(b), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			before := snapshot(t, dir)
+			s := open(t, dir, testPass)
+			_, err = s.Signer(context.Background(), ms[0].ID)
+			if err == nil {
+				t.Fatal("Signer succeeded on a corrupted key file")
+			}
+			if errors.Is(err, keystore.ErrWrongPassphrase) || errors.Is(err, keystore.ErrNotFound) {
+				t.Errorf("error %v claims a wrong passphrase or a missing key", err)
+			}
+			if !strings.Contains(err.Error(), bad) {
+				t.Errorf("error %q does not name %s", err, bad)
+			}
+			if _, err := s.Signer(context.Background(), ms[1].ID); err != nil {
+				t.Errorf("the other key: %v", err)
+			}
+			if _, err := s.List(context.Background(), ""); err != nil {
+				t.Errorf("List: %v", err)
+			}
+			if after := snapshot(t, dir); !mapsEqual(before, after) {
+				t.Error("the directory changed after reading a corrupted key")
+			}
+		})
+	}
+}
+
+func TestMissingKeyFile(t *testing.T) {
+	dir, ms := create(t, 1)
+	p := filepath.Join(dir, ms[0].ID+".key.age")
+	if err := os.Remove(p); err != nil {
+		t.Fatal(err)
+	}
+	_, err := open(t, dir, testPass).Signer(context.Background(), ms[0].ID)
+	if err == nil || !strings.Contains(err.Error(), p) || errors.Is(err, keystore.ErrNotFound) {
+		t.Errorf("Signer error = %v, want one naming %s that is not ErrNotFound", err, p)
+	}
+}
+
+func TestCorruptMetadata(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+	}{
+		{"garbage", "{not json"},
+		{"empty", ""},
+		{"unknown field", `{"id":"%s","zone":"example.org.","role":"KSK","algorithm":13,"backend":"software","created":"2026-01-01T00:00:00Z","extra":1}`},
+		{"wrong id", `{"id":"ffffffffffffffff","zone":"example.org.","role":"KSK","algorithm":13,"backend":"software","created":"2026-01-01T00:00:00Z"}`},
+		{"bad role", `{"id":"%s","zone":"example.org.","role":"CSK","algorithm":13,"backend":"software","created":"2026-01-01T00:00:00Z"}`},
+		{"uppercase zone", `{"id":"%s","zone":"Example.org.","role":"KSK","algorithm":13,"backend":"software","created":"2026-01-01T00:00:00Z"}`},
+		{"other backend", `{"id":"%s","zone":"example.org.","role":"KSK","algorithm":13,"backend":"tpm","created":"2026-01-01T00:00:00Z"}`},
+		{"unsupported algorithm", `{"id":"%s","zone":"example.org.","role":"KSK","algorithm":5,"backend":"software","created":"2026-01-01T00:00:00Z"}`},
+		{"trailing data", `{"id":"%s","zone":"example.org.","role":"KSK","algorithm":13,"backend":"software","created":"2026-01-01T00:00:00Z"} {}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, ms := create(t, 2)
+			bad := filepath.Join(dir, ms[0].ID+".json")
+			data := strings.ReplaceAll(tt.data, "%s", ms[0].ID)
+			if err := os.WriteFile(bad, []byte(data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := open(t, dir, testPass)
+			ctx := context.Background()
+			if _, err := s.List(ctx, ""); err == nil || !strings.Contains(err.Error(), bad) {
+				t.Errorf("List error = %v, want one naming %s", err, bad)
+			}
+			if _, err := s.Get(ctx, ms[0].ID); err == nil || !strings.Contains(err.Error(), bad) {
+				t.Errorf("Get error = %v, want one naming %s", err, bad)
+			}
+			if _, err := s.Get(ctx, ms[1].ID); err != nil {
+				t.Errorf("Get of the intact key: %v", err)
+			}
+		})
+	}
+}
+
+func TestStrayMetadataName(t *testing.T) {
+	dir, _ := create(t, 1)
+	stray := filepath.Join(dir, "backup.json")
+	if err := os.WriteFile(stray, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open(t, dir, testPass).List(context.Background(), ""); err == nil || !strings.Contains(err.Error(), stray) {
+		t.Errorf("List error = %v, want one naming %s", err, stray)
+	}
+}
+
+func TestMaxWorkFactor(t *testing.T) {
+	dir, ms := create(t, 1) // sealed with work factor 10
+	s, err := file.Open(file.Options{Dir: dir, Passphrase: testPass, WorkFactor: 8, MaxWorkFactor: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	_, err = s.Signer(context.Background(), ms[0].ID)
+	if err == nil || errors.Is(err, keystore.ErrWrongPassphrase) || !strings.Contains(err.Error(), "work factor") {
+		t.Errorf("Signer error = %v, want a work factor error", err)
+	}
+}
+
+func TestSignerCached(t *testing.T) {
+	dir, ms := create(t, 1)
+	s := open(t, dir, testPass)
+	ctx := context.Background()
+	first, err := s.Signer(ctx, ms[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With the encrypted file gone, only the cache can answer.
+	if err := os.Remove(filepath.Join(dir, ms[0].ID+".key.age")); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Signer(ctx, ms[0].ID)
+	if err != nil {
+		t.Fatalf("second Signer did not come from the cache: %v", err)
+	}
+	if again != first {
+		t.Error("second Signer is a different object")
+	}
+}
+
+func TestOpen(t *testing.T) {
+	tests := []struct {
+		name string
+		opts file.Options
+	}{
+		{"no passphrase", file.Options{Dir: t.TempDir()}},
+		{"no dir", file.Options{Passphrase: testPass}},
+		{"max below work factor", file.Options{Dir: t.TempDir(), Passphrase: testPass, WorkFactor: 12, MaxWorkFactor: 11}},
+		{"negative work factor", file.Options{Dir: t.TempDir(), Passphrase: testPass, WorkFactor: -1}},
+		{"dir is a file", file.Options{Dir: writeFile(t, "x", 0o600), Passphrase: testPass}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if s, err := file.Open(tt.opts); err == nil {
+				s.Close()
+				t.Error("Open succeeded")
+			}
+		})
+	}
+}
+
+func TestOpenTightensDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	open(t, dir, testPass)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o700 {
+		t.Errorf("mode %v after Open, want 0700", fi.Mode().Perm())
+	}
+}
+
+func TestPassphraseFromFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		data    string
+		mode    os.FileMode
+		want    string
+		wantErr string
+	}{
+		{"plain", "s3cret", 0o600, "s3cret", ""},
+		{"newline", "s3cret\n", 0o600, "s3cret", ""},
+		{"crlf", "s3cret\r\n", 0o400, "s3cret", ""},
+		{"inner newline kept", "two\nlines\n", 0o600, "two\nlines", ""},
+		{"group readable", "s3cret", 0o640, "", "chmod 600"},
+		{"world readable", "s3cret", 0o604, "", "chmod 600"},
+		{"empty", "\n", 0o600, "", "empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeFile(t, tt.data, tt.mode)
+			got, err := file.PassphraseFromFile(p)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), p) {
+					t.Errorf("error = %v, want one naming %s and containing %q", err, p, tt.wantErr)
+				}
+				if err != nil && strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("error %q contains the passphrase", err)
+				}
+				return
+			}
+			if err != nil || string(got) != tt.want {
+				t.Errorf("PassphraseFromFile = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := file.PassphraseFromFile(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func TestPassphraseFromEnv(t *testing.T) {
+	t.Setenv("SIGNET_TEST_PASS", "from env")
+	t.Setenv("SIGNET_TEST_EMPTY", "")
+	if got, err := file.PassphraseFromEnv("SIGNET_TEST_PASS"); err != nil || string(got) != "from env" {
+		t.Errorf("PassphraseFromEnv = %q, %v", got, err)
+	}
+	for _, name := range []string{"SIGNET_TEST_EMPTY", "SIGNET_TEST_UNSET_VARIABLE"} {
+		if _, err := file.PassphraseFromEnv(name); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("PassphraseFromEnv(%s) error = %v, want one naming it", name, err)
+		}
+	}
+}
+
+// TestOpenSSLReadsKey checks the recovery path of the package doc: the
+// decrypted payload is PKCS #8 DER that openssl reads, and it holds the key
+// whose public half the store reports.
+func TestOpenSSLReadsKey(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	ctx := context.Background()
+	for _, alg := range []uint8{keystore.ECDSAP256SHA256, keystore.ED25519, keystore.RSASHA256} {
+		dir := t.TempDir()
+		s := open(t, dir, testPass)
+		m, err := s.Create(ctx, "example.org.", keystore.KSK, alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sg, err := s.Signer(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der := decryptWithLibrary(t, filepath.Join(dir, m.ID+".key.age"))
+		checkOpenSSL(t, der, sg.Public())
+	}
+}
+
+// TestAgeCLIDecrypts runs the real age binary, which reads the passphrase
+// from the terminal; script(1) gives it one.
+func TestAgeCLIDecrypts(t *testing.T) {
+	if _, err := exec.LookPath("age"); err != nil {
+		t.Skip("age not installed (Debian package age); recovery with the CLI is not tested")
+	}
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := open(t, dir, testPass)
+	m, err := s.Create(ctx, "example.org.", keystore.KSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := s.Signer(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "key.der")
+	cmd := exec.Command("script", "-qec", "age -d -o "+out+" "+filepath.Join(dir, m.ID+".key.age"), "/dev/null")
+	cmd.Stdin = strings.NewReader(string(testPass) + "\n")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("age -d: %v\n%s", err, b)
+	}
+	der, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOpenSSL(t, der, sg.Public())
+}
+
+func checkOpenSSL(t *testing.T, der []byte, want crypto.PublicKey) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Log("openssl not installed; checking the DER with crypto/x509 only")
+		k, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.(crypto.Signer).Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(want) {
+			t.Error("decrypted key does not match the store's public key")
+		}
+		return
+	}
+	cmd := exec.Command("openssl", "pkey", "-inform", "DER", "-pubout", "-outform", "DER")
+	cmd.Stdin = bytes.NewReader(der)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	pubDER, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("openssl pkey: %v: %s", err, stderr.String())
+	}
+	pub, err := x509.ParsePKIXPublicKey(pubDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pub.(interface{ Equal(crypto.PublicKey) bool }).Equal(want) {
+		t.Error("the key openssl read does not match the store's public key")
+	}
+}
+
+func decryptWithLibrary(t *testing.T, path string) []byte {
+	t.Helper()
+	id, err := age.NewScryptIdentity(string(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := age.Decrypt(f, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(r); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeFile(t *testing.T, data string, mode os.FileMode) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+	// WriteFile's mode is filtered by the umask; set it exactly.
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]string{}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = string(b)
+	}
+	return m
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
