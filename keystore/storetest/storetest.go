@@ -390,22 +390,22 @@ func testConcurrent(t *testing.T, newStore func(*testing.T) keystore.Store, algs
 		wg.Go(func() {
 			// Creates, lists and signs run side by side.
 			if _, err := s.Create(ctx, fmt.Sprintf("w%d.example.", w), keystore.ZSK, algs[0]); err != nil {
-				errs <- fmt.Errorf("Create: %w", err)
+				errs <- fmt.Errorf("create: %w", err)
 			}
 			if _, err := s.List(ctx, ""); err != nil {
-				errs <- fmt.Errorf("List: %w", err)
+				errs <- fmt.Errorf("list: %w", err)
 			}
 			for i := range perWorker {
 				m := keys[(w+i)%len(keys)]
 				sg, err := s.Signer(ctx, m.ID)
 				if err != nil {
-					errs <- fmt.Errorf("Signer: %w", err)
+					errs <- fmt.Errorf("signer: %w", err)
 					return
 				}
 				msg := fmt.Appendf(nil, "worker %d message %d", w, i)
 				sig, err := signErr(sg, m.Algorithm, msg)
 				if err != nil {
-					errs <- fmt.Errorf("Sign: %w", err)
+					errs <- fmt.Errorf("sign: %w", err)
 					continue
 				}
 				if err := verify(m.Algorithm, sg.Public(), msg, sig); err != nil {
@@ -729,12 +729,12 @@ func verify(alg uint8, pub crypto.PublicKey, msg, sig []byte) error {
 	switch k := pub.(type) {
 	case *ecdsa.PublicKey:
 		if !ecdsa.VerifyASN1(k, d[:], sig) {
-			return errors.New("ECDSA signature invalid (want ASN.1 DER)")
+			return errors.New("invalid ECDSA signature (want ASN.1 DER)")
 		}
 		return nil
 	case ed25519.PublicKey:
 		if !ed25519.Verify(k, msg, sig) {
-			return errors.New("Ed25519 signature invalid")
+			return errors.New("invalid Ed25519 signature")
 		}
 		return nil
 	case *rsa.PublicKey:
@@ -759,7 +759,7 @@ func DNSKEY(zone string, flags uint16, alg uint8, pub crypto.PublicKey) (*dns.DN
 	case *rsa.PublicKey:
 		e := big.NewInt(int64(k.E)).Bytes()
 		if len(e) > 255 {
-			return nil, errors.New("RSA exponent too long")
+			return nil, errors.New("rsa exponent too long")
 		}
 		raw = append([]byte{byte(len(e))}, e...)
 		raw = append(raw, k.N.Bytes()...)
