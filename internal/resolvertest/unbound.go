@@ -90,7 +90,8 @@ func StartUnbound(t testing.TB, cfg UnboundConfig) *Unbound {
 	// Cleanups run last-in first-out: this one, registered first, runs after the process
 	// is stopped, so the log it prints is complete.
 	t.Cleanup(func() {
-		if t.Failed() {
+		// The log exists only if unbound was started (not on a config error).
+		if _, err := os.Stat(u.LogPath); err == nil && t.Failed() {
 			t.Logf("unbound log %s:\n%s", u.LogPath, u.readLog())
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -104,14 +105,15 @@ func StartUnbound(t testing.TB, cfg UnboundConfig) *Unbound {
 	if err != nil {
 		t.Fatalf("StartUnbound: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "anchors.zone"), []byte(strings.Join(cfg.Anchors, "\n")+"\n"), 0o644); err != nil {
+	anchors := strings.Join(cfg.Anchors, "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "anchors.zone"), []byte(anchors), 0o644); err != nil {
 		t.Fatalf("StartUnbound: %v", err)
 	}
 	if err := os.WriteFile(u.ConfPath, []byte(conf), 0o644); err != nil {
 		t.Fatalf("StartUnbound: %v", err)
 	}
 	if out, errOut, err := run(checkconf, u.ConfPath); err != nil {
-		t.Fatalf("StartUnbound: unbound-checkconf: %v\n%s%s\nconfig:\n%s", err, out, errOut, conf)
+		t.Fatalf("StartUnbound: unbound-checkconf: %v\n%s%s\nconfig:\n%s\nanchors.zone:\n%s", err, out, errOut, conf, anchors)
 	}
 	u.start(t, bin)
 	return u

@@ -2,6 +2,7 @@ package authtest
 
 import (
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -116,14 +117,33 @@ func (z *Zone) covering(name string) string {
 	return prev
 }
 
-// Serve answers queries for z over UDP and TCP on 127.0.0.1 until the test ends and
+// Live is a dns.Handler serving whichever zone was stored last, so a test can publish a
+// new version of a zone (a changed record, a new key) while resolvers keep querying.
+type Live struct {
+	zone atomic.Pointer[Zone]
+}
+
+// NewLive returns a Live serving z.
+func NewLive(z *Zone) *Live {
+	l := new(Live)
+	l.Store(z)
+	return l
+}
+
+// Store makes z the zone served from now on.
+func (l *Live) Store(z *Zone) { l.zone.Store(z) }
+
+// ServeDNS implements dns.Handler by answering from the current zone.
+func (l *Live) ServeDNS(w dns.ResponseWriter, req *dns.Msg) { l.zone.Load().ServeDNS(w, req) }
+
+// Serve runs h (a *Zone or a *Live) over UDP and TCP on 127.0.0.1 until the test ends and
 // returns the address ("127.0.0.1:port"). Both listeners are up when it returns.
-func Serve(t testing.TB, z *Zone) string {
+func Serve(t testing.TB, h dns.Handler) string {
 	t.Helper()
 	pc, ln := resolvertest.Listen(t, "127.0.0.1")
 	for _, srv := range []*dns.Server{
-		{PacketConn: pc, Handler: z},
-		{Listener: ln, Handler: z},
+		{PacketConn: pc, Handler: h},
+		{Listener: ln, Handler: h},
 	} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -132,7 +152,7 @@ func Serve(t testing.TB, z *Zone) string {
 		select {
 		case <-started:
 		case err := <-errc:
-			t.Fatalf("authtest: serve %s: %v", z.Origin, err)
+			t.Fatalf("authtest: serve %s: %v", ln.Addr(), err)
 		}
 		t.Cleanup(func() {
 			if err := srv.Shutdown(); err != nil {

@@ -44,16 +44,11 @@ type Zone struct {
 
 // Sign parses zoneText (master-file format, relative names allowed, $ORIGIN defaults to
 // origin), adds a DNSKEY made from a fresh ECDSA P-256 key and an NSEC chain, and signs
-// every authoritative RRset with an inception of now-1h and an expiration of now+7d.
-// The zone text must contain exactly one SOA, at the apex.
+// every RRset with an inception of now-1h and an expiration of now+7d. The zone text
+// must contain exactly one SOA, at the apex.
 func Sign(origin, zoneText string, now time.Time) (*Zone, error) {
-	origin = dns.CanonicalName(origin)
-	records, err := parse(origin, zoneText)
-	if err != nil {
-		return nil, err
-	}
 	key := &dns.DNSKEY{
-		Hdr:       dns.RR_Header{Name: origin, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
+		Hdr:       dns.RR_Header{Name: dns.CanonicalName(origin), Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
 		Flags:     dns.ZONE | dns.SEP,
 		Protocol:  3,
 		Algorithm: dns.ECDSAP256SHA256,
@@ -62,11 +57,25 @@ func Sign(origin, zoneText string, now time.Time) (*Zone, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate key: %w", err)
 	}
+	return SignWith(origin, zoneText, now, key, priv.(*ecdsa.PrivateKey))
+}
+
+// SignWith is Sign with a given key, so a test can publish a new version of a zone that
+// still validates under the same trust anchor (z2 := SignWith(..., z1.DNSKEY, z1.Signer)).
+func SignWith(origin, zoneText string, now time.Time, key *dns.DNSKEY, signer crypto.Signer) (*Zone, error) {
+	origin = dns.CanonicalName(origin)
+	if dns.CanonicalName(key.Hdr.Name) != origin {
+		return nil, fmt.Errorf("key owner %s is not zone %s", key.Hdr.Name, origin)
+	}
+	records, err := parse(origin, zoneText)
+	if err != nil {
+		return nil, err
+	}
 	z := &Zone{
 		Origin: origin,
 		DNSKEY: key,
 		DS:     key.ToDS(dns.SHA256),
-		Signer: priv.(*ecdsa.PrivateKey),
+		Signer: signer,
 		rrsets: make(map[rrKey][]dns.RR),
 		sigs:   make(map[rrKey][]dns.RR),
 	}
