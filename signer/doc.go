@@ -1,0 +1,8 @@
+// Package signer is Signet's online DNSSEC signer. Given a response the zone lookup produced and
+// the zone's key ring, it adds RRSIGs (RFC 4035 §3.1), synthesises denial of existence in one of
+// three modes (compact RFC 9824, black lies, white lies RFC 4470), serves the DNSKEY, CDS and
+// CDNSKEY RRsets, and caches signatures so that a repeated answer costs no signing.
+//
+// It signs what it is handed: it never imports the zones package (the server translates a
+// lookup result into an Input) nor a keystore backend (keys arrive as crypto.Signer).
+package signer

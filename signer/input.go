@@ -1,0 +1,78 @@
+package signer
+
+import (
+	"crypto"
+
+	"github.com/miekg/dns"
+)
+
+// Mode is a zone's denial-of-existence mode.
+type Mode uint8
+
+const (
+	// Compact is RFC 9824: NOERROR + one NSEC at the qname (next name \000.qname) whose bitmap
+	// holds NXNAME for a missing name; NXDOMAIN when the query set the CO flag.
+	Compact Mode = iota
+	// BlackLies is Route 53's behaviour (draft-valsorda-dnsop-black-lies): as Compact without
+	// NXNAME and without the CO signal.
+	BlackLies
+	// WhiteLies is RFC 4470: minimally covering NSEC records and a real NXDOMAIN.
+	WhiteLies
+)
+
+// TypeNXNAME is the NXNAME meta-type of RFC 9824 (a query for it is FORMERR).
+const TypeNXNAME uint16 = 128
+
+// Kind is the outcome of the zone lookup (mirrors zones.Kind without importing it).
+type Kind uint8
+
+const (
+	Answer Kind = iota
+	NoData
+	NXDomain
+	Referral
+)
+
+// Synth says that the RRsets owned by Name were synthesised from the wildcard Wildcard.
+type Synth struct {
+	Name, Wildcard string
+}
+
+// Neighbours reports the existing names of the zone just before and just after name in
+// canonical order (RFC 4034 §6.1), wrapping around at the apex. White lies use it so that a
+// covering NSEC never covers an existing name. *zones.Zone implements it.
+type Neighbours interface {
+	Neighbours(name string) (prev, next string)
+}
+
+// Input describes one response for the signer. Every name is lowercased and fully qualified.
+type Input struct {
+	Zone  string // the apex
+	Mode  Mode
+	Kind  Kind
+	QName string
+	QType uint16
+
+	Name            string   // the name the outcome is about (last CNAME target)
+	Types           []uint16 // types at Name (NoData) or at Cut (Referral), sorted
+	ENT             bool
+	ClosestEncloser string
+	Synth           []Synth
+	Cut             string
+	HasDS           bool // the Referral carries a DS RRset (already in the Ns section)
+
+	SOA       *dns.SOA // the zone's SOA (owned by the zone snapshot: never modified)
+	DO        bool     // the query set DO: add DNSSEC records
+	CompactOK bool     // the query set the Compact-answers-OK EDNS flag (RFC 9824)
+
+	Names Neighbours // needed by WhiteLies only
+}
+
+// Key is one published DNSKEY and, when it signs, its private half.
+type Key struct {
+	DNSKEY *dns.DNSKEY   // flags 257 (KSK) or 256 (ZSK), owner = the apex
+	Signer crypto.Signer // nil for a key that is published only
+	Tag    uint16        // DNSKEY.KeyTag(), computed once
+	KSK    bool          // signs the DNSKEY, CDS and CDNSKEY RRsets
+	Active bool          // makes signatures now (else published only)
+}
