@@ -97,7 +97,7 @@ func TestUnboundValidates(t *testing.T) {
 			}
 			if tc.rcode == dns.RcodeServerFailure {
 				// val-log-level 2 must put the reason in the log, or failures are opaque.
-				if log := u.Log(t); !strings.Contains(log, "validation failure <www.example.test. A IN>") {
+				if log := u.Log(t); !strings.Contains(log, "validation failure <www.example.test. A IN>: DS hash mismatches key") {
 					t.Errorf("unbound log lacks the validation failure:\n%s", log)
 				}
 			}
@@ -189,6 +189,25 @@ func TestDelv(t *testing.T) {
 				t.Logf("delv output:\n%s", out)
 			}
 		})
+	}
+}
+
+func TestParseAnchors(t *testing.T) {
+	z, addr := signedServer(t)
+	// The shape of `signet ds ZONE --format zone` output, plus a comment.
+	text := "; example.test. trust anchor\n" + z.DS.String() + "\n"
+	anchors := resolvertest.ParseAnchors(t, text)
+	if len(anchors) != 1 || anchors[0].String() != z.DS.String() {
+		t.Fatalf("ParseAnchors = %v, want [%v]", anchors, z.DS)
+	}
+	if out, ok := resolvertest.Delv(t, addr, anchors, "www.example.test", "A"); !ok {
+		t.Errorf("not validated with parsed anchor:\n%s", out)
+	}
+	for _, bad := range []string{"", "www.example.test. 300 IN A 192.0.2.1", "example.test. IN DS 1 2"} {
+		rec := runFake(t, func(tb testing.TB) { resolvertest.ParseAnchors(tb, bad) })
+		if !strings.Contains(rec.fatal, "ParseAnchors") {
+			t.Errorf("ParseAnchors(%q) did not fail the test", bad)
+		}
 	}
 }
 

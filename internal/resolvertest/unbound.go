@@ -255,13 +255,35 @@ func (u *Unbound) Flush(t testing.TB) {
 // unboundConf renders the configuration. Each choice that differs from unbound's
 // defaults is there to make a loopback test deterministic and its failures readable.
 func unboundConf(dir string, port int, cfg UnboundConfig) (string, error) {
+	zones := make([]string, 0, len(cfg.Stubs))
+	for z := range cfg.Stubs {
+		zones = append(zones, z)
+	}
+	sort.Strings(zones) // a stable file is easier to read in a failure
+	stubs := make(map[string][]string, len(zones))
+	ip6 := "no" // unbound would otherwise try AAAA transports no test server listens on
+	for _, z := range zones {
+		for _, a := range strings.FieldsFunc(cfg.Stubs[z], func(r rune) bool { return r == ',' || r == ' ' }) {
+			ua, err := unboundAddr(a)
+			if err != nil {
+				return "", fmt.Errorf("stub zone %s: %w", z, err)
+			}
+			if strings.Contains(ua, ":") {
+				ip6 = "yes"
+			}
+			stubs[z] = append(stubs[z], ua)
+		}
+		if len(stubs[z]) == 0 {
+			return "", fmt.Errorf("stub zone %s: no address", z)
+		}
+	}
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	p("server:")
 	p("  interface: 127.0.0.1")
 	p("  port: %d", port)
 	p("  do-ip4: yes")
-	p("  do-ip6: no")
+	p("  do-ip6: %s", ip6)
 	p("  do-udp: yes")
 	p("  do-tcp: yes")
 	p("  access-control: 127.0.0.0/8 allow")
@@ -293,11 +315,6 @@ func unboundConf(dir string, port int, cfg UnboundConfig) (string, error) {
 		p("  cache-max-ttl: %d", cfg.CacheMaxTTL)
 	}
 	p("  trust-anchor-file: %q", filepath.Join(dir, "anchors.zone"))
-	zones := make([]string, 0, len(cfg.Stubs))
-	for z := range cfg.Stubs {
-		zones = append(zones, z)
-	}
-	sort.Strings(zones) // a stable file is easier to read in a failure
 	for _, z := range zones {
 		p("  local-zone: %q transparent", dns.Fqdn(z))
 	}
@@ -307,18 +324,10 @@ func unboundConf(dir string, port int, cfg UnboundConfig) (string, error) {
 		}
 	}
 	for _, z := range zones {
-		addrs := strings.FieldsFunc(cfg.Stubs[z], func(r rune) bool { return r == ',' || r == ' ' })
-		if len(addrs) == 0 {
-			return "", fmt.Errorf("stub zone %s: no address", z)
-		}
 		p("stub-zone:")
 		p("  name: %q", dns.Fqdn(z))
-		for _, a := range addrs {
-			ua, err := unboundAddr(a)
-			if err != nil {
-				return "", fmt.Errorf("stub zone %s: %w", z, err)
-			}
-			p("  stub-addr: %s", ua)
+		for _, a := range stubs[z] {
+			p("  stub-addr: %s", a)
 		}
 	}
 	p("remote-control:")

@@ -40,6 +40,30 @@ func Delv(t testing.TB, server string, anchors []dns.RR, name, qtype string) (ou
 	return out, delvValidated(stdout)
 }
 
+// ParseAnchors parses trust anchors in zone-file form, such as the output of
+// `signet ds ZONE --format zone`, for Delv. Blank lines and comments are allowed; any
+// record other than DS or DNSKEY fails the test.
+func ParseAnchors(t testing.TB, text string) []dns.RR {
+	t.Helper()
+	zp := dns.NewZoneParser(strings.NewReader(text), ".", "")
+	var out []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		switch rr.(type) {
+		case *dns.DS, *dns.DNSKEY:
+			out = append(out, rr)
+		default:
+			t.Fatalf("ParseAnchors: %q is neither DS nor DNSKEY", rr.String())
+		}
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatalf("ParseAnchors: %v", err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("ParseAnchors: no DS or DNSKEY records in %q", text)
+	}
+	return out
+}
+
 // delvValidated reports whether delv's output has its verdict line for a validated
 // answer: "; fully validated" or "; negative response, fully validated".
 func delvValidated(stdout string) bool {
