@@ -1,0 +1,19 @@
+// Package keymgr is Signet's key manager: it holds each zone's DNSSEC state (signing status,
+// its key-signing keys and zone-signing keys with their timelines) the way Route 53 models it,
+// sits between the keystore (private keys) and the online signer (key rings), and runs the key
+// lifecycle in the background: pre-made KSK signatures over the DNSKEY RRset, KSK status
+// (ACTIVE, INACTIVE, ACTION_NEEDED, INTERNAL_FAILURE), ZSK rotation and automatic KSK
+// rollover as planned by signer/rollover.
+//
+// The query path reads a zone's current ring lock-free (Signing); every change builds a new
+// ring of new signer.Key values and swaps it in atomically, so the signer's cache, which keys
+// on the key, never serves a signature by a removed key.
+//
+// State is one JSON file per zone under <StateDir>/zones, written atomically (temporary file,
+// fsync, rename, fsync of the directory), so a crash leaves either the old or the new state.
+// The admin API (Register) is shaped after Route 53's DNSSEC calls, with Route 53's error
+// codes and HTTP statuses. No private key material ever leaves the keystore.
+//
+// keymgr imports signer, signer/rollover and keystore; never zones, server or a keystore
+// backend.
+package keymgr
