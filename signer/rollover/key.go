@@ -1,0 +1,69 @@
+package rollover
+
+import (
+	"time"
+
+	"github.com/signetdns/signet/keystore"
+)
+
+// reached reports whether the planned instant t is set and has come by now.
+func reached(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// within reports whether now lies in [from, until), with a zero until meaning "forever".
+func within(from, until, now time.Time) bool {
+	return reached(from, now) && (until.IsZero() || now.Before(until))
+}
+
+// State returns the key's RFC 7583 state at now, derived from its timestamps alone: the latest
+// timestamp that has been reached wins.
+func (k Key) State(now time.Time) State {
+	switch {
+	case reached(k.Remove, now):
+		return Removed
+	case reached(k.Retire, now):
+		return Retired
+	case reached(k.Active, now):
+		return Active
+	case reached(k.Ready, now):
+		return Ready
+	case reached(k.Publish, now):
+		return Published
+	}
+	return Generated
+}
+
+// next returns the key's next planned transition after now and the state it leads to, or a
+// zero time when none is planned.
+func (k Key) next(now time.Time) (time.Time, State) {
+	for _, e := range []struct {
+		at time.Time
+		s  State
+	}{{k.Publish, Published}, {k.Ready, Ready}, {k.Active, Active}, {k.Retire, Retired}, {k.Remove, Removed}} {
+		if !e.at.IsZero() && e.at.After(now) {
+			return e.at, e.s
+		}
+	}
+	return time.Time{}, 0
+}
+
+// InDNSKEY reports whether the key is in the zone's DNSKEY RRset at now.
+func (k Key) InDNSKEY(now time.Time) bool { return within(k.Publish, k.Remove, now) }
+
+// Signs reports whether the key makes signatures at now. A ZSK signs the zone's data from
+// Active to Retire. A KSK signs the DNSKEY, CDS and CDNSKEY RRsets whenever it is published:
+// the double-KSK method (RFC 6781 §4.1.2, RFC 7583 §3.3.2) signs the DNSKEY RRset with old and
+// new KSK together, so that either DS at the parent validates it.
+func (k Key) Signs(now time.Time) bool {
+	if k.Role == keystore.KSK {
+		return k.InDNSKEY(now)
+	}
+	return within(k.Active, k.Retire, now)
+}
+
+// InCDS reports whether CDS and CDNSKEY records for the key are published at now (RFC 7344).
+func (k Key) InCDS(now time.Time) bool { return within(k.CDSPublish, k.CDSRemove, now) }
+
+// timestamps lists every planned instant of the key, for computing the next wake-up.
+func (k Key) timestamps() []time.Time {
+	return []time.Time{k.Publish, k.Ready, k.Active, k.Retire, k.Remove, k.CDSPublish, k.CDSRemove}
+}
