@@ -30,6 +30,12 @@ import (
 // comes from the query (missing names, wildcard expansions) are cached in the denial cache;
 // those owned by existing names in the main cache.
 
+// Fixed bitmaps, sorted by type number as the NSEC wire form needs (RRSIG 46 < NSEC 47).
+var (
+	bitmapEmpty  = []uint16{dns.TypeRRSIG, dns.TypeNSEC}
+	bitmapNXName = []uint16{dns.TypeRRSIG, dns.TypeNSEC, TypeNXNAME}
+)
+
 // denial appends the denial NSECs and their signatures to the authority section and returns
 // the rcode to answer with.
 func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, error) {
@@ -57,12 +63,12 @@ func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, erro
 	case NXDomain:
 		switch in.Mode {
 		case Compact:
-			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), []uint16{dns.TypeNSEC, dns.TypeRRSIG, TypeNXNAME}, true)
+			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), bitmapNXName, true)
 			if !in.CompactOK {
 				rcode = dns.RcodeSuccess
 			}
 		case BlackLies:
-			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), []uint16{dns.TypeNSEC, dns.TypeRRSIG}, true)
+			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), bitmapEmpty, true)
 			rcode = dns.RcodeSuccess
 		default:
 			ns, rcode, err = b.whiteNXDomain(ns, rcode)
@@ -87,7 +93,7 @@ func (b *builder) whiteNXDomain(ns []dns.RR, rcode int) ([]dns.RR, int, error) {
 	if errors.Is(err, errNoCover) {
 		// in.Name is "\000.<previous name>": no name fits between the two, so no NSEC can
 		// cover it without claiming the previous name's types. Answer it black-lies style.
-		ns, err = b.addNSEC(ns, in.Name, successor(in.Name), []uint16{dns.TypeNSEC, dns.TypeRRSIG}, true)
+		ns, err = b.addNSEC(ns, in.Name, successor(in.Name), bitmapEmpty, true)
 		return ns, dns.RcodeSuccess, err
 	}
 	if err != nil {
@@ -126,7 +132,7 @@ func (b *builder) addCover(ns []dns.RR, name, ce string, done []dns.RR) ([]dns.R
 			return ns, nil
 		}
 	}
-	return b.addNSEC(ns, owner, next, []uint16{dns.TypeNSEC, dns.TypeRRSIG}, true)
+	return b.addNSEC(ns, owner, next, bitmapEmpty, true)
 }
 
 // types returns the NSEC bitmap for an existing name (or empty non-terminal): its types plus

@@ -41,7 +41,8 @@ type zoneState struct {
 // timestamp means "not yet".
 type keyRec struct {
 	ID        string    `json:"id"`      // keystore key ID
-	Backend   string    `json:"backend"` // keystore Meta.Backend: which store holds it
+	Store     string    `json:"store"`   // which store holds it: "tpm" or "soft"
+	Backend   string    `json:"backend"` // keystore Meta.Backend, for display
 	Algorithm uint8     `json:"algorithm"`
 	Created   time.Time `json:"created"`
 	Publish   time.Time `json:"publish,omitzero"`

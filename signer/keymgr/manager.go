@@ -1,0 +1,301 @@
+package keymgr
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/signer"
+)
+
+// Premade signature defaults: Route 53 keeps 15 DNSKEY signatures made ahead; with windows a
+// day apart and the default 7-day validity they keep the zone valid for 21 days without the
+// KSK.
+const (
+	// PremadeCount is how many pre-made signatures per KSK-signed RRset and KSK are kept.
+	PremadeCount = 15
+	// PremadeStep is the spacing of their validity windows, and how often they are re-made.
+	PremadeStep = 24 * time.Hour
+	// RetryMin and RetryMax bound the back-off between attempts to reach a failing KSK.
+	RetryMin = time.Minute
+	RetryMax = 15 * time.Minute
+	// MaxKSKs is Route 53's limit of key-signing keys per zone.
+	MaxKSKs = 2
+	// QuickStartName names the KSK the quick start creates.
+	QuickStartName = "quickstart"
+	// DefaultDNSKEYTTL is the DNSKEY RRset TTL when the policy gives none.
+	DefaultDNSKEYTTL = time.Hour
+)
+
+// Config is what the key manager needs from its host.
+type Config struct {
+	// StateDir holds the zone state: <StateDir>/zones/<zone>.json (0600, directories 0700).
+	StateDir string
+	// Soft holds the ZSKs, and the KSKs when TPM is nil.
+	Soft keystore.Store
+	// TPM, when set, holds the KSKs.
+	TPM keystore.Store
+	// Signer is the signature timing; pre-made KSK signatures use it too.
+	Signer signer.Config
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the manager's logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives the DNSSEC metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// ZonePolicy is one zone's signing configuration.
+type ZonePolicy struct {
+	// Mode is the denial-of-existence mode the zone is signed with.
+	Mode signer.Mode
+	// Algorithm is the DNSSEC algorithm of new keys; 0 means 13 (ECDSAP256SHA256).
+	Algorithm uint8
+	// QuickStart (--dnssec) creates and activates a KSK named "quickstart" and a ZSK, and
+	// enables signing, when the zone has no state yet.
+	QuickStart bool
+	// DNSKEYTTL is the TTL of the DNSKEY, CDS and CDNSKEY RRsets; 0 means one hour.
+	DNSKEYTTL time.Duration
+	// CDS publishes CDS and CDNSKEY records (RFC 7344) for the active KSKs at all times, not
+	// only during a KSK rollover.
+	CDS bool
+	// Rollover is the ZSK rotation and automatic KSK rollover policy.
+	Rollover RolloverPolicy
+	// Parents are the parent zone's name servers (host:port) asked whether a DS for the zone
+	// is published, before disabling or deactivating. Empty: no check.
+	Parents []string
+	// MaxZoneTTL returns the largest TTL in the zone now (it changes on reload); rollover
+	// timings wait that long for old signatures to expire (RFC 7583 §3.3.1). nil: one day.
+	MaxZoneTTL func() time.Duration
+}
+
+// Manager holds the DNSSEC state of every zone and runs the key lifecycle. It is safe for
+// concurrent use; operations on one zone are serialised.
+type Manager struct {
+	cfg     Config
+	log     *slog.Logger
+	states  *stateStore
+	zones   atomic.Pointer[map[string]*zone] // copy on write: Signing reads it lock-free
+	addMu   sync.Mutex                       // serialises AddZone's copy of the map
+	wake    chan struct{}
+	metrics *metrics
+
+	cbMu      sync.Mutex
+	callbacks []func(zone string)
+}
+
+// served is what the query path reads: the ring and the denial mode.
+type served struct {
+	ring *signer.KeyRing
+	mode signer.Mode
+}
+
+// zone is one zone's runtime.
+type zone struct {
+	name   string
+	policy ZonePolicy
+
+	mu sync.Mutex // serialises operations and the loop's work on this zone
+	st *zoneState // guarded by mu; nil until the zone has DNSSEC resources
+
+	cur    atomic.Pointer[served] // nil when the zone is not signed
+	signed atomic.Bool            // st.Signing, readable without mu
+
+	// Guarded by mu.
+	premadeAt time.Time     // when the current ring's pre-made signatures were made
+	retryAt   time.Time     // next attempt to reach a failing KSK (zero: none pending)
+	backoff   time.Duration // current retry interval
+	failure   string        // zone-level internal failure, "" when none
+	signers   map[string]crypto.Signer
+}
+
+// New returns a Manager. The zones are added with AddZone.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Soft == nil {
+		return nil, errors.New("keymgr: Config.Soft is nil")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := newStateStore(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: cfg, log: log.With("component", "keymgr"), states: st, wake: make(chan struct{}, 1)}
+	empty := map[string]*zone{}
+	m.zones.Store(&empty)
+	m.metrics = newMetrics(m, cfg.Registerer)
+	return m, nil
+}
+
+// canonical returns the lowercase fully qualified form of a zone name.
+func canonical(name string) string { return dns.CanonicalName(dns.Fqdn(name)) }
+
+// AddZone starts managing origin with policy p: it loads the zone's state, applies the
+// quick start if asked and the zone has none, and builds the zone's ring when it is signed.
+// A KSK that cannot sign now does not make AddZone fail: the zone starts ACTION_NEEDED (and
+// unsigned until the KSK answers, since there are no pre-made signatures yet).
+func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) error {
+	name := canonical(origin)
+	if _, ok := dns.IsDomainName(name); !ok {
+		return fmt.Errorf("keymgr: %q is not a domain name", origin)
+	}
+	if p.Algorithm == 0 {
+		p.Algorithm = keystore.ECDSAP256SHA256
+	}
+	if p.DNSKEYTTL <= 0 {
+		p.DNSKEYTTL = DefaultDNSKEYTTL
+	}
+	p.Rollover = p.Rollover.withDefaults()
+	m.addMu.Lock()
+	defer m.addMu.Unlock()
+	if _, ok := (*m.zones.Load())[name]; ok {
+		return fmt.Errorf("keymgr: zone %s added twice", name)
+	}
+	st, err := m.states.load(name)
+	if err != nil {
+		return err
+	}
+	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}}
+	z.mu.Lock()
+	now := m.cfg.Now()
+	if st == nil && p.QuickStart {
+		if err := m.quickStart(ctx, z, now); err != nil {
+			z.mu.Unlock()
+			return fmt.Errorf("keymgr: quick start %s: %w", name, err)
+		}
+	} else if z.st != nil && z.st.Signing {
+		z.signed.Store(true)
+		if err := m.rebuild(ctx, z, z.st, now); err != nil {
+			m.log.Warn("zone starts without a ring", "zone", name, "err", err)
+			m.noteFailure(z, err, now)
+		}
+	}
+	z.mu.Unlock()
+	next := make(map[string]*zone, len(*m.zones.Load())+1)
+	for k, v := range *m.zones.Load() {
+		next[k] = v
+	}
+	next[name] = z
+	m.zones.Store(&next)
+	m.metrics.update(z, now)
+	m.poke()
+	return nil
+}
+
+// quickStart creates and activates a KSK named "quickstart", a ZSK, and enables signing.
+func (m *Manager) quickStart(ctx context.Context, z *zone, now time.Time) error {
+	st := &zoneState{Zone: z.name}
+	if err := m.addKSK(ctx, z, st, QuickStartName, StatusActive, now); err != nil {
+		return err
+	}
+	st.Signing = true
+	return m.commit(ctx, z, st, now)
+}
+
+// zone returns the named zone or NoSuchHostedZone.
+func (m *Manager) zone(name string) (*zone, error) {
+	z, ok := (*m.zones.Load())[canonical(name)]
+	if !ok {
+		return nil, errorf(CodeNoSuchHostedZone, "no zone %s is served", canonical(name))
+	}
+	return z, nil
+}
+
+// Signing returns the zone's current ring and denial mode; ok is false when the zone is not
+// signed. It takes no lock: it runs on every query.
+func (m *Manager) Signing(name string) (*signer.KeyRing, signer.Mode, bool) {
+	z, ok := (*m.zones.Load())[name]
+	if !ok {
+		return nil, 0, false
+	}
+	s := z.cur.Load()
+	if s == nil {
+		return nil, 0, false
+	}
+	return s.ring, s.mode, true
+}
+
+// Signed reports whether signing is enabled for the zone (Route 53's SIGNING, or a signing
+// zone whose KSK needs action), so the server caps TTLs at one week while loading it.
+func (m *Manager) Signed(name string) bool {
+	z, ok := (*m.zones.Load())[canonical(name)]
+	return ok && z.signed.Load()
+}
+
+// OnChange registers f, called (outside any lock) with the zone's name after its signing
+// state flips between signed and unsigned.
+func (m *Manager) OnChange(f func(zone string)) {
+	m.cbMu.Lock()
+	defer m.cbMu.Unlock()
+	m.callbacks = append(m.callbacks, f)
+}
+
+func (m *Manager) changed(zone string) {
+	m.cbMu.Lock()
+	cbs := append([]func(string){}, m.callbacks...)
+	m.cbMu.Unlock()
+	for _, f := range cbs {
+		f(zone)
+	}
+}
+
+// poke wakes the loop so it recomputes its next deadline.
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Names of the two stores in keyRec.Store.
+const (
+	storeTPM  = "tpm"
+	storeSoft = "soft"
+)
+
+// storeFor returns where a new key of role goes: KSKs in the TPM when there is one.
+func (m *Manager) storeFor(role keystore.Role) (keystore.Store, string) {
+	if role == keystore.KSK && m.cfg.TPM != nil {
+		return m.cfg.TPM, storeTPM
+	}
+	return m.cfg.Soft, storeSoft
+}
+
+// storeOf returns the store that holds rec.
+func (m *Manager) storeOf(rec *keyRec) (keystore.Store, error) {
+	switch rec.Store {
+	case storeSoft:
+		return m.cfg.Soft, nil
+	case storeTPM:
+		if m.cfg.TPM == nil {
+			return nil, fmt.Errorf("key %s is in the TPM, and no TPM is configured", rec.ID)
+		}
+		return m.cfg.TPM, nil
+	}
+	return nil, fmt.Errorf("key %s: unknown store %q", rec.ID, rec.Store)
+}
+
+func (z *zone) dnskeyTTL() uint32 { return uint32(z.policy.DNSKEYTTL / time.Second) }
+
+func (z *zone) maxZoneTTL() time.Duration {
+	if z.policy.MaxZoneTTL != nil {
+		if d := z.policy.MaxZoneTTL(); d > 0 {
+			return d
+		}
+	}
+	return 24 * time.Hour
+}

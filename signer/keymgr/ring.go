@@ -1,0 +1,240 @@
+package keymgr
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/signer"
+)
+
+// Route 53's statuses of a KSK and of a zone's signing.
+const (
+	StatusActive          = "ACTIVE"
+	StatusInactive        = "INACTIVE"
+	StatusActionNeeded    = "ACTION_NEEDED"
+	StatusInternalFailure = "INTERNAL_FAILURE"
+	StatusSigning         = "SIGNING"
+	StatusNotSigning      = "NOT_SIGNING"
+)
+
+// kskFailure says which KSKs could not sign, and why.
+type kskFailure struct {
+	names []string
+	err   error
+}
+
+func (e *kskFailure) Error() string {
+	return fmt.Sprintf("KSK %s cannot sign: %v", strings.Join(e.names, ", "), e.err)
+}
+
+func (e *kskFailure) Unwrap() error { return e.err }
+
+// published and active derive a key's state at now from its timeline (STYLE.md §3): a zero
+// Publish or Active means "from the start", a zero Retire or Remove "never".
+func (k *keyRec) published(now time.Time) bool {
+	return !k.Publish.After(now) && (k.Remove.IsZero() || now.Before(k.Remove))
+}
+
+func (k *keyRec) active(now time.Time) bool {
+	return k.published(now) && !k.Active.After(now) && (k.Retire.IsZero() || now.Before(k.Retire))
+}
+
+// material returns rec's signer (cached per key ID: opening a key may cost a TPM load or a
+// passphrase derivation) and its DNSKEY.
+func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint16) (crypto.Signer, *dns.DNSKEY, error) {
+	s, ok := z.signers[rec.ID]
+	if !ok {
+		store, err := m.storeOf(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s, err = store.Signer(ctx, rec.ID); err != nil {
+			return nil, nil, err
+		}
+		z.signers[rec.ID] = s
+	}
+	dk, err := signer.NewDNSKEY(z.name, flags, rec.Algorithm, s.Public(), z.dnskeyTTL())
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, dk, nil
+}
+
+// ringKeys returns the signer keys of st at now: the ACTIVE KSKs (an INACTIVE KSK is neither
+// published nor used, as in Route 53) and the ZSKs their timelines publish. Every call makes
+// new Key values, so a ring never shares a Key with the one it replaces.
+func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time.Time) ([]*signer.Key, map[*signer.Key]string, []uint16, error) {
+	var keys []*signer.Key
+	names := map[*signer.Key]string{}
+	var failed []string
+	var firstErr error
+	var cds []uint16
+	var newest *kskRec
+	for _, k := range st.KSKs {
+		if k.Status != StatusActive || !k.published(now) {
+			continue
+		}
+		s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+		if err != nil {
+			failed = append(failed, k.Name)
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		key := signer.NewKey(dk, s, k.active(now))
+		keys = append(keys, key)
+		names[key] = k.Name
+		if key.Active && (newest == nil || k.Created.After(newest.Created)) {
+			newest = k
+			cds = []uint16{key.Tag}
+		}
+	}
+	if len(failed) > 0 {
+		return nil, nil, nil, &kskFailure{names: failed, err: firstErr}
+	}
+	for _, k := range st.ZSKs {
+		if !k.published(now) {
+			continue
+		}
+		s, dk, err := m.material(ctx, z, k, dns.ZONE)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("ZSK %s: %w", k.ID, err)
+		}
+		keys = append(keys, signer.NewKey(dk, s, k.active(now)))
+	}
+	return keys, names, cds, nil
+}
+
+// ringOptions returns what the ring publishes beyond the DNSKEY RRset: the delete sentinels
+// while disabling (RFC 8078 §4); CDS/CDNSKEY for the newest active KSK while two KSKs are
+// active (a KSK rollover: the parent should move its DS to the new key, RFC 7344 §4), or for
+// every active KSK when the policy asks for CDS.
+func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, newest []uint16) signer.RingOptions {
+	opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL(), Delete: st.DeleteSentinel}
+	active := 0
+	for _, k := range keys {
+		if k.KSK && k.Active {
+			active++
+		}
+	}
+	switch {
+	case z.policy.CDS:
+		opt.CDS = true
+	case active > 1:
+		opt.CDS, opt.CDSKeys = true, newest
+	}
+	return opt
+}
+
+// rebuild makes the ring st describes at now, with fresh pre-made KSK signatures, and swaps
+// it in. On failure nothing served changes; a *kskFailure names the KSKs that cannot sign.
+func (m *Manager) rebuild(ctx context.Context, z *zone, st *zoneState, now time.Time) error {
+	if !st.Signing {
+		z.cur.Store(nil)
+		return nil
+	}
+	keys, names, newest, err := m.ringKeys(ctx, z, st, now)
+	if err != nil {
+		return err
+	}
+	opt := z.ringOptions(st, keys, newest)
+	sigs, err := signer.PremakeKSKSigs(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
+	if err != nil {
+		return m.blame(z, keys, names, now, err)
+	}
+	opt.KSKSigs = sigs
+	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
+	if err != nil {
+		return err
+	}
+	z.cur.Store(&served{ring: ring, mode: z.policy.Mode})
+	z.premadeAt = now
+	return nil
+}
+
+// blame finds which active KSKs fail to sign, by signing with each alone, so that only
+// those turn ACTION_NEEDED.
+func (m *Manager) blame(z *zone, keys []*signer.Key, names map[*signer.Key]string, now time.Time, cause error) error {
+	var failed []string
+	for _, k := range keys {
+		if !k.KSK || !k.Active {
+			continue
+		}
+		opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL()}
+		if _, err := signer.PremakeKSKSigs(z.name, []*signer.Key{k}, opt, now, 1, 0, m.cfg.Signer); err != nil {
+			failed = append(failed, names[k])
+		}
+	}
+	if len(failed) == 0 {
+		return cause // not a KSK's fault
+	}
+	return &kskFailure{names: failed, err: cause}
+}
+
+// markFailures records on next which KSKs failed (from err) and clears the others: a KSK
+// that signed turns ACTIVE again by itself (Route 53 clears ACTION_NEEDED once KMS answers).
+// It reports whether anything changed.
+func markFailures(next *zoneState, err error, now time.Time) bool {
+	var kf *kskFailure
+	failing := map[string]bool{}
+	msg := ""
+	if errors.As(err, &kf) {
+		for _, n := range kf.names {
+			failing[n] = true
+		}
+		msg = kf.err.Error()
+	}
+	changed := false
+	for _, k := range next.KSKs {
+		switch {
+		case failing[k.Name] && k.Failure == "":
+			k.Failure, k.FailingSince, changed = msg, now, true
+		case failing[k.Name] && k.Failure != msg:
+			k.Failure, changed = msg, true
+		case !failing[k.Name] && k.Failure != "" && err == nil:
+			k.Failure, k.FailingSince, changed = "", time.Time{}, true
+		}
+	}
+	return changed
+}
+
+// kskStatus is a KSK's Route 53 status and status message.
+func kskStatus(k *kskRec) (string, string) {
+	switch {
+	case k.Status == StatusInactive:
+		return StatusInactive, ""
+	case k.Failure != "":
+		return StatusActionNeeded, "the key cannot sign (pre-made signatures are served meanwhile): " + k.Failure
+	}
+	return StatusActive, ""
+}
+
+// zoneStatus is the zone's Route 53 signing status and message. Call with z.mu held.
+func (z *zone) status() (string, string) {
+	st := z.st
+	if st == nil || !st.Signing {
+		return StatusNotSigning, ""
+	}
+	if z.failure != "" {
+		return StatusInternalFailure, z.failure
+	}
+	for _, k := range st.KSKs {
+		if s, msg := kskStatus(k); s == StatusActionNeeded {
+			return StatusActionNeeded, fmt.Sprintf("KSK %s: %s", k.Name, msg)
+		}
+	}
+	if z.cur.Load() == nil {
+		return StatusActionNeeded, "no key ring: no active KSK could sign yet"
+	}
+	if st.DeleteSentinel {
+		return StatusSigning, "CDS/CDNSKEY delete sentinels published (RFC 8078): the zone goes unsigned once the parent has removed its DS"
+	}
+	return StatusSigning, ""
+}
