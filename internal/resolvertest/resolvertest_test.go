@@ -158,6 +158,22 @@ func TestUnboundConfigErrors(t *testing.T) {
 	}
 }
 
+// TestUnboundPortTaken pins unbound to a port the test holds, so every start fails to
+// bind: StartUnbound must retry (three attempts) and then fail with the bind error.
+func TestUnboundPortTaken(t *testing.T) {
+	_, ln := resolvertest.Listen(t, "127.0.0.1")
+	port := ln.Addr().(*net.TCPAddr).Port
+	rec := runFake(t, func(tb testing.TB) {
+		resolvertest.StartUnbound(tb, resolvertest.UnboundConfig{Extra: "port: " + strconv.Itoa(port)})
+	})
+	if !strings.Contains(rec.fatal, "exited before answering") {
+		t.Fatalf("StartUnbound failure %q, want an early exit", rec.fatal)
+	}
+	if n := strings.Count(strings.ToLower(rec.fatal), "address already in use"); n != 3 {
+		t.Errorf("%d bind failures logged, want 3 attempts:\n%s", n, rec.fatal)
+	}
+}
+
 func TestDelv(t *testing.T) {
 	z, addr := signedServer(t)
 	tests := []struct {

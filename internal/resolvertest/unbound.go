@@ -58,9 +58,6 @@ type Unbound struct {
 	LogPath string
 
 	control string // path of unbound-control
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed once cmd.Wait has returned
-	waitErr error         // cmd.Wait's result, valid after exited is closed
 }
 
 // StartUnbound starts `unbound -d -c CONF` on 127.0.0.1 at a free port and returns once it
@@ -85,7 +82,6 @@ func StartUnbound(t testing.TB, cfg UnboundConfig) *Unbound {
 		ConfPath: filepath.Join(dir, "unbound.conf"),
 		LogPath:  filepath.Join(dir, "unbound.log"),
 		control:  control,
-		exited:   make(chan struct{}),
 	}
 	// Cleanups run last-in first-out: this one, registered first, runs after the process
 	// is stopped, so the log it prints is complete.
@@ -99,46 +95,60 @@ func StartUnbound(t testing.TB, cfg UnboundConfig) *Unbound {
 		}
 	})
 
-	port := FreePort(t, "127.0.0.1")
-	u.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	conf, err := unboundConf(dir, port, cfg)
-	if err != nil {
-		t.Fatalf("StartUnbound: %v", err)
-	}
 	anchors := strings.Join(cfg.Anchors, "\n") + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "anchors.zone"), []byte(anchors), 0o644); err != nil {
 		t.Fatalf("StartUnbound: %v", err)
 	}
-	if err := os.WriteFile(u.ConfPath, []byte(conf), 0o644); err != nil {
-		t.Fatalf("StartUnbound: %v", err)
+	// FreePort's port can be taken by another process before unbound binds it, most
+	// likely when many tests run in parallel; unbound then exits saying so, and another
+	// port is tried.
+	for attempt := 1; ; attempt++ {
+		port := FreePort(t, "127.0.0.1")
+		u.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		conf, err := unboundConf(dir, port, cfg)
+		if err != nil {
+			t.Fatalf("StartUnbound: %v", err)
+		}
+		if err := os.WriteFile(u.ConfPath, []byte(conf), 0o644); err != nil {
+			t.Fatalf("StartUnbound: %v", err)
+		}
+		if out, errOut, err := run(checkconf, u.ConfPath); err != nil {
+			t.Fatalf("StartUnbound: unbound-checkconf: %v\n%s%s\nconfig:\n%s\nanchors.zone:\n%s", err, out, errOut, conf, anchors)
+		}
+		logged := len(u.readLog())
+		err = u.start(t, bin)
+		if err == nil {
+			return u
+		}
+		if attempt < 3 && strings.Contains(strings.ToLower(u.readLog()[logged:]), "address already in use") {
+			continue
+		}
+		t.Fatalf("StartUnbound: %v; log:\n%s", err, u.readLog())
 	}
-	if out, errOut, err := run(checkconf, u.ConfPath); err != nil {
-		t.Fatalf("StartUnbound: unbound-checkconf: %v\n%s%s\nconfig:\n%s\nanchors.zone:\n%s", err, out, errOut, conf, anchors)
-	}
-	u.start(t, bin)
-	return u
 }
 
-// start runs unbound and waits until it answers, failing fast if it exits first.
-func (u *Unbound) start(t testing.TB, bin string) {
-	t.Helper()
+// start runs unbound and waits until it answers. It returns an error if unbound exits
+// first or does not answer within startTimeout; the process is stopped at test end.
+func (u *Unbound) start(t testing.TB, bin string) error {
 	// Messages from before the log file is opened (bad anchors, bind errors) go to
 	// stderr, so stderr goes to the same file.
 	logf, err := os.OpenFile(u.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatalf("StartUnbound: %v", err)
+		return err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	u.cmd = exec.Command(bin, "-d", "-c", u.ConfPath)
-	u.cmd.Stdout, u.cmd.Stderr = logf, logf
-	if err := u.cmd.Start(); err != nil {
-		t.Fatalf("StartUnbound: %v", err)
+	cmd := exec.Command(bin, "-d", "-c", u.ConfPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
 	}
+	exited := make(chan struct{})
+	var waitErr error // valid once exited is closed
 	go func() {
-		u.waitErr = u.cmd.Wait()
-		close(u.exited)
+		waitErr = cmd.Wait()
+		close(exited)
 	}()
-	t.Cleanup(u.stop(t))
+	t.Cleanup(func() { stop(t, cmd, exited) })
 
 	deadline := time.Now().Add(startTimeout)
 	probe := new(dns.Msg)
@@ -148,14 +158,16 @@ func (u *Unbound) start(t testing.TB, bin string) {
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	for {
 		select {
-		case <-u.exited:
-			t.Fatalf("StartUnbound: unbound exited before answering (%v); log:\n%s", u.waitErr, u.readLog())
+		case <-exited:
+			return fmt.Errorf("unbound exited before answering (%v)", waitErr)
 		default:
 		}
-		if _, _, err := c.Exchange(probe, u.Addr); err == nil {
-			return
-		} else if time.Now().After(deadline) {
-			t.Fatalf("StartUnbound: unbound did not answer on %s within %v: %v; log:\n%s", u.Addr, startTimeout, err, u.readLog())
+		_, _, err := c.Exchange(probe, u.Addr)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("unbound did not answer on %s within %v: %w", u.Addr, startTimeout, err)
 		}
 		// Polling a socket has no readiness signal to wait on; the pause keeps the loop
 		// from spinning while unbound loads.
@@ -163,28 +175,23 @@ func (u *Unbound) start(t testing.TB, bin string) {
 	}
 }
 
-// stop returns a cleanup that ends the process by PID: SIGTERM so unbound logs its exit,
-// then SIGKILL if it has not gone within five seconds.
-func (u *Unbound) stop(t testing.TB) func() {
-	return func() {
-		if err := u.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			t.Errorf("unbound: SIGTERM pid %d: %v", u.cmd.Process.Pid, err)
-		}
-		select {
-		case <-u.exited:
-		case <-time.After(5 * time.Second):
-			_ = u.cmd.Process.Kill() // nothing more to do if this fails too
-			<-u.exited
-		}
+// stop ends the process by PID: SIGTERM so unbound logs its exit, then SIGKILL if it has
+// not gone within five seconds. exited is closed once cmd.Wait has returned.
+func stop(t testing.TB, cmd *exec.Cmd, exited <-chan struct{}) {
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("unbound: SIGTERM pid %d: %v", cmd.Process.Pid, err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill() // nothing more to do if this fails too
+		<-exited
 	}
 }
 
-// readLog returns the log, or a note saying why it could not be read.
+// readLog returns the log, or "" if there is none yet.
 func (u *Unbound) readLog() string {
-	b, err := os.ReadFile(u.LogPath)
-	if err != nil {
-		return fmt.Sprintf("(cannot read log: %v)", err)
-	}
+	b, _ := os.ReadFile(u.LogPath) // a missing log reads as empty
 	return string(b)
 }
 
