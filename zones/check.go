@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/miekg/dns"
 )
@@ -59,12 +61,22 @@ func Check(r io.Reader, origin, filename string) []Problem {
 				out = append(out, f.Problem)
 			}
 		}
+		sortProblems(out)
 		return out
 	}
 	for _, f := range findings {
 		out = append(out, f.Problem)
 	}
 	return out
+}
+
+func sortProblems(ps []Problem) {
+	slices.SortStableFunc(ps, func(x, y Problem) int {
+		if c := strings.Compare(x.File, y.File); c != 0 {
+			return c
+		}
+		return x.Line - y.Line
+	})
 }
 
 // CheckFile runs Check on the file at path.
