@@ -83,11 +83,12 @@ func StartUnbound(t testing.TB, cfg UnboundConfig) *Unbound {
 		LogPath:  filepath.Join(dir, "unbound.log"),
 		control:  control,
 	}
+	logShown := false // set when a start failure has already printed the log
 	// Cleanups run last-in first-out: this one, registered first, runs after the process
 	// is stopped, so the log it prints is complete.
 	t.Cleanup(func() {
 		// The log exists only if unbound was started (not on a config error).
-		if _, err := os.Stat(u.LogPath); err == nil && t.Failed() {
+		if _, err := os.Stat(u.LogPath); err == nil && t.Failed() && !logShown {
 			t.Logf("unbound log %s:\n%s", u.LogPath, u.readLog())
 		}
 		if err := os.RemoveAll(dir); err != nil {
@@ -123,6 +124,7 @@ func StartUnbound(t testing.TB, cfg UnboundConfig) *Unbound {
 		if attempt < 3 && strings.Contains(strings.ToLower(u.readLog()[logged:]), "address already in use") {
 			continue
 		}
+		logShown = true
 		t.Fatalf("StartUnbound: %v; log:\n%s", err, u.readLog())
 	}
 }
