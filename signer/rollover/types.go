@@ -58,6 +58,10 @@ type Key struct {
 	DSSeen time.Time `json:"ds_seen,omitzero"`
 	// DSGone is since when no configured parent name server returns this KSK's DS any more.
 	DSGone time.Time `json:"ds_gone,omitzero"`
+	// DSConfirmed is when an operator confirmed by hand that the parent shows this (new) KSK's
+	// DS and no longer the old one (ConfirmDS). From then on the planner stops querying the
+	// parent for this rollover, so a parent server that cannot be queried does not undo it.
+	DSConfirmed time.Time `json:"ds_confirmed,omitzero"`
 	// ActionNeeded is since when keymgr has found the key unusable for a reason outside the
 	// timeline (a TPM that does not answer, a key missing from the keystore). Zero when fine.
 	// The planner also derives ACTION_NEEDED itself for a KSK that waits too long for its DS.
