@@ -70,7 +70,7 @@ func genKey(t testing.TB, zone string, alg uint8, ksk, active bool) *Key {
 }
 
 var (
-	keyOnce        sync.Once
+	keyOnce    sync.Once
 	kskP, zskP *Key // ECDSA P-256 pair, shared by tests that do not care about the keys
 
 )

@@ -179,10 +179,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		}
 	} else if z.st != nil && z.st.Signing {
 		z.signed.Store(true)
-		if err := m.rebuild(ctx, z, z.st, now); err != nil {
-			m.log.Warn("zone starts without a ring", "zone", name, "err", err)
-			m.noteFailure(z, err, now)
-		}
+		m.refresh(ctx, z, now)
 	}
 	z.mu.Unlock()
 	next := make(map[string]*zone, len(*m.zones.Load())+1)
@@ -198,12 +195,18 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 
 // quickStart creates and activates a KSK named "quickstart", a ZSK, and enables signing.
 func (m *Manager) quickStart(ctx context.Context, z *zone, now time.Time) error {
-	st := &zoneState{Zone: z.name}
-	if err := m.addKSK(ctx, z, st, QuickStartName, StatusActive, now); err != nil {
+	st := z.edit()
+	created, err := m.addKSK(ctx, z, st, QuickStartName, StatusActive, now)
+	if err != nil {
 		return err
 	}
 	st.Signing = true
-	return m.commit(ctx, z, st, now)
+	if err := m.commit(ctx, z, st, now); err != nil {
+		m.dropKeys(created)
+		return err
+	}
+	m.log.Info("quick start: KSK and ZSK created, signing enabled", "zone", z.name)
+	return nil
 }
 
 // zone returns the named zone or NoSuchHostedZone.

@@ -133,30 +133,35 @@ func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, newest []uint16) s
 	return opt
 }
 
-// rebuild makes the ring st describes at now, with fresh pre-made KSK signatures, and swaps
-// it in. On failure nothing served changes; a *kskFailure names the KSKs that cannot sign.
-func (m *Manager) rebuild(ctx context.Context, z *zone, st *zoneState, now time.Time) error {
+// build makes the ring st describes at now, with fresh pre-made KSK signatures; nil when the
+// zone is not signed. A *kskFailure names the KSKs that cannot sign.
+func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, error) {
 	if !st.Signing {
-		z.cur.Store(nil)
-		return nil
+		return nil, nil
 	}
 	keys, names, newest, err := m.ringKeys(ctx, z, st, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opt := z.ringOptions(st, keys, newest)
 	sigs, err := signer.PremakeKSKSigs(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
 	if err != nil {
-		return m.blame(z, keys, names, now, err)
+		return nil, m.blame(z, keys, names, now, err)
 	}
 	opt.KSKSigs = sigs
-	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
-	if err != nil {
-		return err
+	return signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
+}
+
+// install swaps ring in (nil: the zone goes unsigned) and records when its pre-made
+// signatures were made.
+func (z *zone) install(ring *signer.KeyRing, signing bool, now time.Time) {
+	if ring == nil {
+		z.cur.Store(nil)
+	} else {
+		z.cur.Store(&served{ring: ring, mode: z.policy.Mode})
 	}
-	z.cur.Store(&served{ring: ring, mode: z.policy.Mode})
 	z.premadeAt = now
-	return nil
+	z.signed.Store(signing)
 }
 
 // blame finds which active KSKs fail to sign, by signing with each alone, so that only

@@ -1,0 +1,329 @@
+package keymgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/signer"
+)
+
+// kskName is Route 53's KSK name syntax: 3 to 128 letters, digits and underscores.
+var kskName = regexp.MustCompile(`^[A-Za-z0-9_]{3,128}$`)
+
+// do runs op on the named zone under its lock, then updates the metrics, wakes the loop and,
+// when the zone's signing flipped, calls the OnChange callbacks (outside the lock).
+func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time.Time) error) error {
+	z, err := m.zone(name)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	z.mu.Lock()
+	was := z.signed.Load()
+	now := m.cfg.Now()
+	err = op(z, now)
+	flipped := was != z.signed.Load()
+	m.metrics.update(z, now)
+	z.mu.Unlock()
+	m.poke()
+	if flipped {
+		m.changed(z.name)
+	}
+	return err
+}
+
+// commit makes next the zone's state: it builds next's ring (refusing the change, with
+// nothing altered, when the ring cannot be built), writes next to disk, and only then swaps
+// the ring in, so what is served always matches what is persisted.
+func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time.Time) error {
+	ring, err := m.build(ctx, z, next, now)
+	if err != nil {
+		var kf *kskFailure
+		if errors.As(err, &kf) {
+			return &Error{Code: CodeInvalidKeySigningKeyStatus, Message: err.Error(), Err: err}
+		}
+		return err
+	}
+	markFailures(next, nil, now)
+	next.Modified = now
+	if err := m.states.save(next); err != nil {
+		return err
+	}
+	z.st = next
+	z.failure = ""
+	z.retryAt, z.backoff = time.Time{}, 0
+	z.install(ring, next.Signing, now)
+	return nil
+}
+
+// state returns a copy of the zone's state to edit, or a new empty one.
+func (z *zone) edit() *zoneState {
+	if z.st == nil {
+		return &zoneState{Version: stateVersion, Zone: z.name}
+	}
+	return z.st.clone()
+}
+
+// createKey makes a key in the store its role belongs to and returns its record.
+func (m *Manager) createKey(ctx context.Context, z *zone, role keystore.Role, now time.Time) (*keyRec, error) {
+	store, which := m.storeFor(role)
+	meta, err := store.Create(ctx, z.name, role, z.policy.Algorithm)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", role, err)
+	}
+	return &keyRec{ID: meta.ID, Store: which, Backend: meta.Backend, Algorithm: meta.Algorithm, Created: now, Modified: now}, nil
+}
+
+// dropKeys deletes keys created by an operation that then failed, so none is orphaned.
+func (m *Manager) dropKeys(recs []*keyRec) {
+	for _, r := range recs {
+		if store, err := m.storeOf(r); err == nil {
+			if err := store.Delete(context.Background(), r.ID); err != nil {
+				m.log.Error("delete key of a failed operation", "key", r.ID, "err", err)
+			}
+		}
+	}
+}
+
+// addKSK adds a new KSK named name to st, and a ZSK when st has none (Route 53 makes the ZSK
+// with the first KSK). It returns the keys it created.
+func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, status string, now time.Time) ([]*keyRec, error) {
+	if !kskName.MatchString(name) {
+		return nil, errorf(CodeInvalidKeySigningKeyName, "KSK name %q: 3 to 128 letters, digits or underscores", name)
+	}
+	switch status {
+	case "":
+		status = StatusActive
+	case StatusActive, StatusInactive:
+	default:
+		return nil, errorf(CodeInvalidKeySigningKeyStatus, "a new KSK's status is ACTIVE or INACTIVE, not %q", status)
+	}
+	if st.ksk(name) != nil {
+		return nil, errorf(CodeKeySigningKeyAlreadyExists, "zone %s already has a KSK named %s", z.name, name)
+	}
+	if len(st.KSKs) >= MaxKSKs {
+		return nil, errorf(CodeTooManyKeySigningKeys, "zone %s already has %d KSKs; delete one first", z.name, MaxKSKs)
+	}
+	ksk, err := m.createKey(ctx, z, keystore.KSK, now)
+	if err != nil {
+		return nil, err
+	}
+	created := []*keyRec{ksk}
+	st.KSKs = append(st.KSKs, &kskRec{keyRec: *ksk, Name: name, Status: status})
+	if len(st.ZSKs) == 0 {
+		zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
+		if err != nil {
+			m.dropKeys(created)
+			return nil, err
+		}
+		zsk.Publish, zsk.Active = now, now
+		st.ZSKs = append(st.ZSKs, zsk)
+		created = append(created, zsk)
+	}
+	return created, nil
+}
+
+// CreateKSK is Route 53's CreateKeySigningKey: it makes a new KSK named name with status
+// ACTIVE (the default) or INACTIVE, in the TPM when one is configured, and the zone's ZSK if
+// it has none. An ACTIVE KSK of a signing zone is published at once.
+func (m *Manager) CreateKSK(ctx context.Context, zone, name, status string) error {
+	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+		if err := z.checkNoInternalFailure(); err != nil {
+			return err
+		}
+		next := z.edit()
+		created, err := m.addKSK(ctx, z, next, name, status, now)
+		if err != nil {
+			return err
+		}
+		if err := m.commit(ctx, z, next, now); err != nil {
+			m.dropKeys(created)
+			return err
+		}
+		m.log.Info("KSK created", "zone", z.name, "ksk", name, "store", created[0].Store)
+		return nil
+	})
+}
+
+// checkNoInternalFailure refuses KSK changes while a KSK is INTERNAL_FAILURE, as Route 53
+// does (InvalidKeySigningKeyStatus: "another KSK has the status INTERNAL_FAILURE").
+func (z *zone) checkNoInternalFailure() error {
+	if z.failure != "" {
+		return errorf(CodeInvalidKeySigningKeyStatus, "zone %s is INTERNAL_FAILURE: %s", z.name, z.failure)
+	}
+	return nil
+}
+
+// findKSK returns the zone's KSK named name in st, or NoSuchKeySigningKey.
+func (z *zone) findKSK(st *zoneState, name string) (*kskRec, error) {
+	if st != nil {
+		if k := st.ksk(name); k != nil {
+			return k, nil
+		}
+	}
+	return nil, errorf(CodeNoSuchKeySigningKey, "zone %s has no KSK named %q", z.name, name)
+}
+
+// ActivateKSK is Route 53's ActivateKeySigningKey: the KSK turns ACTIVE and, in a signing
+// zone, is published and signs the DNSKEY RRset. Activating an ACTIVE KSK changes nothing.
+func (m *Manager) ActivateKSK(ctx context.Context, zone, name string) error {
+	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+		if _, err := z.findKSK(z.st, name); err != nil {
+			return err
+		}
+		next := z.edit()
+		k := next.ksk(name)
+		if k.Status == StatusActive {
+			return nil
+		}
+		k.Status, k.Modified = StatusActive, now
+		return m.commit(ctx, z, next, now)
+	})
+}
+
+// DeactivateKSK is Route 53's DeactivateKeySigningKey: the KSK turns INACTIVE and leaves the
+// DNSKEY RRset. It is refused for the only ACTIVE KSK of a signing zone (KeySigningKeyInUse)
+// and, when parent servers are configured, for a KSK the parent's DS points at
+// (KeySigningKeyInParentDSRecord): withdrawing it would make the zone bogus.
+func (m *Manager) DeactivateKSK(ctx context.Context, zone, name string) error {
+	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+		k, err := z.findKSK(z.st, name)
+		if err != nil {
+			return err
+		}
+		if k.Status == StatusInactive {
+			return nil
+		}
+		if z.st.Signing {
+			others := slices.ContainsFunc(z.st.KSKs, func(o *kskRec) bool { return o != k && o.Status == StatusActive })
+			if !others {
+				return errorf(CodeKeySigningKeyInUse, "KSK %s is the only ACTIVE KSK of signing zone %s: disable signing, or create and activate another KSK first", name, z.name)
+			}
+			if err := m.checkParentDS(ctx, z, k); err != nil {
+				return err
+			}
+		}
+		next := z.edit()
+		nk := next.ksk(name)
+		nk.Status, nk.Modified = StatusInactive, now
+		nk.Failure, nk.FailingSince = "", time.Time{}
+		return m.commit(ctx, z, next, now)
+	})
+}
+
+// DeleteKSK is Route 53's DeleteKeySigningKey: an INACTIVE KSK is removed from the state and
+// its private key deleted from the keystore.
+func (m *Manager) DeleteKSK(ctx context.Context, zone, name string) error {
+	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+		k, err := z.findKSK(z.st, name)
+		if err != nil {
+			return err
+		}
+		if k.Status != StatusInactive {
+			return errorf(CodeInvalidKeySigningKeyStatus, "KSK %s is %s: deactivate it before deleting it", name, k.Status)
+		}
+		next := z.edit()
+		next.KSKs = slices.DeleteFunc(next.KSKs, func(o *kskRec) bool { return o.Name == name })
+		if err := m.commit(ctx, z, next, now); err != nil {
+			return err
+		}
+		// The state no longer refers to the key: delete it for good. A failure here leaves an
+		// unused key in the store, which is logged, not an error of the operation.
+		delete(z.signers, k.ID)
+		if store, err := m.storeOf(&k.keyRec); err == nil {
+			if err := store.Delete(ctx, k.ID); err != nil && !errors.Is(err, keystore.ErrNotFound) {
+				m.log.Error("delete KSK from the keystore", "zone", z.name, "ksk", name, "key", k.ID, "err", err)
+			}
+		}
+		m.log.Info("KSK deleted", "zone", z.name, "ksk", name)
+		return nil
+	})
+}
+
+// Enable is Route 53's EnableHostedZoneDNSSEC: the zone is signed from now on. It needs an
+// ACTIVE KSK (KeySigningKeyWithActiveStatusNotFound) that can sign. Enabling a zone that is
+// being disabled withdraws the delete sentinels.
+func (m *Manager) Enable(ctx context.Context, zone string) error {
+	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+		if err := z.checkNoInternalFailure(); err != nil {
+			return err
+		}
+		if z.st == nil || !slices.ContainsFunc(z.st.KSKs, func(k *kskRec) bool { return k.Status == StatusActive }) {
+			return errorf(CodeKeySigningKeyWithActiveStatusNotFound, "zone %s has no ACTIVE KSK: create or activate one first", z.name)
+		}
+		if z.st.Signing && !z.st.DeleteSentinel {
+			return nil
+		}
+		next := z.edit()
+		var created []*keyRec
+		if len(next.ZSKs) == 0 {
+			zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
+			if err != nil {
+				return err
+			}
+			zsk.Publish, zsk.Active = now, now
+			next.ZSKs, created = append(next.ZSKs, zsk), []*keyRec{zsk}
+		}
+		next.Signing, next.DeleteSentinel = true, false
+		if err := m.commit(ctx, z, next, now); err != nil {
+			m.dropKeys(created)
+			return err
+		}
+		m.log.Info("DNSSEC signing enabled", "zone", z.name)
+		return nil
+	})
+}
+
+// Disable is Route 53's DisableHostedZoneDNSSEC: the zone is served unsigned. The KSKs keep
+// their status. Route 53's safety rule applies: while a configured parent server still
+// publishes a DS for the zone, Disable publishes the CDS/CDNSKEY delete sentinels (RFC 8078
+// §4), so the parent can withdraw the DS, and refuses with KeySigningKeyInParentDSRecord;
+// force skips the check. Without configured parents there is nothing to check.
+func (m *Manager) Disable(ctx context.Context, zone string, force bool) error {
+	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+		if z.st == nil {
+			return errorf(CodeDNSSECNotFound, "zone %s has no DNSSEC configuration", z.name)
+		}
+		if !z.st.Signing {
+			return nil
+		}
+		if !force && len(z.policy.Parents) > 0 {
+			ds, err := m.parentDS(ctx, z)
+			if err != nil {
+				return &Error{Code: CodeServiceUnavailable, Message: "cannot ask the parent servers for the zone's DS (use --force to disable anyway)", Err: err}
+			}
+			if len(ds) > 0 {
+				if !z.st.DeleteSentinel {
+					next := z.edit()
+					next.DeleteSentinel = true
+					if err := m.commit(ctx, z, next, now); err != nil {
+						return err
+					}
+				}
+				return errorf(CodeKeySigningKeyInParentDSRecord, "the parent still publishes %d DS record(s) for %s: CDS/CDNSKEY delete sentinels are now published (RFC 8078) so it can remove them; disable again once it has, or use --force (validating resolvers will then fail the zone)", len(ds), z.name)
+			}
+		}
+		next := z.edit()
+		next.Signing, next.DeleteSentinel = false, false
+		if err := m.commit(ctx, z, next, now); err != nil {
+			return err
+		}
+		m.log.Info("DNSSEC signing disabled", "zone", z.name, "force", force)
+		return nil
+	})
+}
+
+// ringFor returns the ring currently served for the zone (for tests and tools).
+func (z *zone) ring() *signer.KeyRing {
+	if s := z.cur.Load(); s != nil {
+		return s.ring
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package keymgr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// parentTimeout bounds one query to a parent server.
+const parentTimeout = 3 * time.Second
+
+// parentDS asks the configured parent servers for the zone's DS RRset (RFC 4035 §3.1.4.1: the
+// parent side of the cut answers for DS) and returns the union of what they publish. It fails
+// only when no server answered.
+func (m *Manager) parentDS(ctx context.Context, z *zone) ([]*dns.DS, error) {
+	var out []*dns.DS
+	var errs []error
+	answered := false
+	for _, srv := range z.policy.Parents {
+		ds, err := queryDS(ctx, srv, z.name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", srv, err))
+			continue
+		}
+		answered = true
+		out = append(out, ds...)
+	}
+	if !answered {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+func queryDS(ctx context.Context, server, zone string) ([]*dns.DS, error) {
+	q := new(dns.Msg)
+	q.SetQuestion(zone, dns.TypeDS)
+	q.RecursionDesired = false
+	q.SetEdns0(1232, true)
+	c := &dns.Client{Timeout: parentTimeout}
+	r, _, err := c.ExchangeContext(ctx, q, server)
+	if err == nil && r.Truncated {
+		c.Net = "tcp"
+		r, _, err = c.ExchangeContext(ctx, q, server)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch r.Rcode {
+	case dns.RcodeSuccess, dns.RcodeNameError:
+	default:
+		return nil, fmt.Errorf("DS query for %s: rcode %s", zone, dns.RcodeToString[r.Rcode])
+	}
+	var out []*dns.DS
+	for _, rr := range r.Answer {
+		if ds, ok := rr.(*dns.DS); ok && strings.EqualFold(ds.Hdr.Name, zone) {
+			out = append(out, ds)
+		}
+	}
+	return out, nil
+}
+
+// checkParentDS refuses (KeySigningKeyInParentDSRecord) when a configured parent publishes a
+// DS matching KSK k. No parents: nothing to check.
+func (m *Manager) checkParentDS(ctx context.Context, z *zone, k *kskRec) error {
+	if len(z.policy.Parents) == 0 {
+		return nil
+	}
+	_, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+	if err != nil {
+		return err
+	}
+	ds, err := m.parentDS(ctx, z)
+	if err != nil {
+		return &Error{Code: CodeServiceUnavailable, Message: "cannot ask the parent servers for the zone's DS", Err: err}
+	}
+	tag := dk.KeyTag()
+	for _, d := range ds {
+		if d.KeyTag != tag || d.Algorithm != dk.Algorithm {
+			continue
+		}
+		if want := dk.ToDS(d.DigestType); want != nil && strings.EqualFold(want.Digest, d.Digest) {
+			return errorf(CodeKeySigningKeyInParentDSRecord, "the parent publishes a DS for KSK %s (key tag %d): replace it with another KSK's DS first", k.Name, tag)
+		}
+	}
+	return nil
+}
