@@ -1,0 +1,743 @@
+#!/usr/bin/env bash
+# bench/load/run.sh: Signet side by side with its peers under dnsperf, on loopback.
+#
+# Each server signs online with algorithm 13 (ECDSA P-256):
+#   signet        signet serve --dnssec (compact denial by default; SIGNET_ARGS adds flags)
+#   knot          Knot DNS with mod-onlinesign (one CSK)
+#   pdns          PowerDNS, bind backend + DNSSEC db, live signing, NSEC3 narrow (white lies),
+#                 packet cache on (the default)
+#   pdns-nocache  the same with the packet and query caches off
+#   nsd           NSD, unsigned: the ceiling of a server that signs nothing
+#   bind          BIND 9 with inline signing (pre-signed reference; optional, not in the default)
+# One server runs at a time, pinned to SERVER_CPU; dnsperf runs pinned to CLIENT_CPU.
+# Before measuring, one positive and one negative answer from each signed server must
+# validate in delv with the zone's DS as the only trust anchor.
+#
+# Query mixes (files from bench/zonegen, reproducible with SEED):
+#   existing  existing names, DO set
+#   missing   unique random missing names, DO set (no cache can answer them)
+#   mix       60% existing, 25% missing, 5% wildcard, 5% NODATA, 5% referral, DO set
+#   nodo      existing names without DO
+#   flood     existing names alone, then again while a second dnsperf sends unique missing
+#             names as fast as it can; reports the ratio of the two
+# Every (server, mix, run) starts a fresh server process, warms it with WARMUP seconds of
+# existing names, then measures DURATION seconds, so that no cache carries unique names
+# from one run into the next. Each case runs RUNS times; the tables show medians.
+# Server CPU is utime+stime (+ reaped children) of the server's whole process tree
+# over the measured seconds, from /proc/PID/stat.
+#
+# Usage: bench/load/run.sh [--smoke]
+#   --smoke   DURATION=1 RUNS=1 WARMUP=0 SERVERS=signet (a check that the harness works)
+# Variables (defaults in brackets):
+#   DURATION [10]  RUNS [3]  WARMUP [2]  SERVERS ["signet knot pdns pdns-nocache nsd"]
+#   MIXES ["existing missing mix nodo flood"]  PORT [5400] (server i listens on PORT+i,
+#   Signet's admin API on PORT+100)  SEED [1]  NAMES [10000]  NAME_RATE [200000] (unique
+#   names generated per second of DURATION; a run that sends more repeats names and says so)
+#   SERVER_CPU [1]  CLIENT_CPU [0]  FLOOD_CPU [CLIENT_CPU]  FLOOD_FG_QPS [0 = unlimited]
+#   CLIENTS [4]  OUTSTANDING [100]  TIMEOUT [2]  WORK [mktemp -d]  KEEP [0] (keep WORK)
+#   SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies")
+# Needs root only to install missing Debian packages. Stops every process it started, by
+# PID. Sends traffic only to 127.0.0.1.
+set -euo pipefail
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+log() { echo "# $*" >&2; }
+
+SMOKE=0
+for arg in "$@"; do
+  case $arg in
+    --smoke) SMOKE=1 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument $arg (try --help)" ;;
+  esac
+done
+
+DURATION=${DURATION:-10}
+RUNS=${RUNS:-3}
+WARMUP=${WARMUP:-2}
+SERVERS=${SERVERS:-"signet knot pdns pdns-nocache nsd"}
+MIXES=${MIXES:-"existing missing mix nodo flood"}
+if [ "$SMOKE" = 1 ]; then
+  DURATION=1 RUNS=1 WARMUP=0 SERVERS=signet
+fi
+PORT=${PORT:-5400}
+SEED=${SEED:-1}
+NAMES=${NAMES:-10000}
+NAME_RATE=${NAME_RATE:-200000}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+FLOOD_CPU=${FLOOD_CPU:-$CLIENT_CPU}
+FLOOD_FG_QPS=${FLOOD_FG_QPS:-0}
+CLIENTS=${CLIENTS:-4}
+OUTSTANDING=${OUTSTANDING:-100}
+TIMEOUT=${TIMEOUT:-2}
+KEEP=${KEEP:-0}
+SIGNET_ARGS=${SIGNET_ARGS:-}
+ZONE=bench.test.
+ADDR=127.0.0.1 # the only address this script ever sends to
+
+for v in DURATION RUNS WARMUP PORT SEED NAMES NAME_RATE SERVER_CPU CLIENT_CPU FLOOD_CPU \
+  FLOOD_FG_QPS CLIENTS OUTSTANDING TIMEOUT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
+done
+{ [ "$DURATION" -ge 1 ] && [ "$RUNS" -ge 1 ]; } || die "DURATION and RUNS must be at least 1"
+for s in $SERVERS; do
+  case $s in signet | knot | pdns | pdns-nocache | nsd | bind) ;; *) die "unknown server $s" ;; esac
+done
+for m in $MIXES; do
+  case $m in existing | missing | mix | nodo | flood) ;; *) die "unknown mix $m" ;; esac
+done
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=${WORK:-$(mktemp -d /tmp/signet-bench.XXXXXX)}
+mkdir -p "$WORK"
+RESULTS=$WORK/results.tsv
+FAILED=() # servers that could not be set up or validated
+
+# ---- process bookkeeping: every process we start is recorded and stopped by PID ----
+
+STARTED=() # PIDs of the processes this script started and has not yet stopped
+
+# descendants PID prints PID's descendants, children first.
+descendants() {
+  local c
+  for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    echo "$c"
+    descendants "$c"
+  done
+}
+
+# stop_pid PID stops PID and its descendants (a forking server's workers), politely first.
+stop_pid() {
+  local pid=$1 all p i
+  all="$pid $(descendants "$pid" | tr '\n' ' ')"
+  for p in $all; do kill -TERM "$p" 2>/dev/null || true; done
+  for i in $(seq 50); do
+    local alive=0
+    for p in $all; do kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" | cut -c1)" != Z ] && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for p in $all; do kill -KILL "$p" 2>/dev/null || true; done
+  wait "$pid" 2>/dev/null || true
+  local keep=()
+  for p in "${STARTED[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  STARTED=("${keep[@]}")
+}
+
+cleanup() {
+  local rc=$?
+  for p in "${STARTED[@]}"; do stop_pid "$p"; done
+  if [ "$KEEP" = 1 ] || [ $rc != 0 ]; then
+    log "work directory kept: $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# cpu_ticks PID prints the CPU clock ticks (user+system, plus reaped children) of PID and
+# its descendants. /proc/PID/stat of a thread-group leader already sums its threads.
+cpu_ticks() {
+  local sum=0 p line f
+  for p in "$1" $(descendants "$1"); do
+    line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    # Fields after the command name "(...)", which may itself hold spaces: state is
+    # f[0], so utime, stime, cutime, cstime (fields 14-17 of proc(5)) are f[11..14].
+    read -ra f <<<"${line##*) }"
+    sum=$((sum + f[11] + f[12] + f[13] + f[14]))
+  done
+  echo $sum
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+# snapshot prints four tick counters: the server's tree, this script's reaped children (the
+# dnsperf that has just run), and the busy time of the server's and the client's CPUs. The
+# busy time no one of ours accounts for is load from other processes on the machine.
+snapshot() {
+  local line f
+  line=$(cat /proc/$$/stat)
+  read -ra f <<<"${line##*) }"
+  echo "$(cpu_ticks "$SPID") $((f[13] + f[14])) $(awk -v a="cpu$SERVER_CPU" -v b="cpu$CLIENT_CPU" \
+    '$1 == a || $1 == b { s += $2 + $3 + $4 + $7 + $8 + $9 } END { print s + 0 }' /proc/stat)"
+}
+
+# contention S0 S1 SECONDS prints the share (%) of the server's and the client's CPUs that
+# other processes used between two snapshots.
+contention() {
+  local a b
+  read -ra a <<<"$1"
+  read -ra b <<<"$2"
+  local cpus=2
+  [ "$SERVER_CPU" = "$CLIENT_CPU" ] && cpus=1
+  awk -v busy=$((b[2] - a[2])) -v ours=$((b[0] - a[0] + b[1] - a[1])) -v secs="$3" -v hz="$CLK_TCK" -v n=$cpus \
+    'BEGIN { f = (busy - ours) / (secs * hz * n) * 100; printf "%.1f", f < 0 ? 0 : f }'
+}
+
+# ---- packages ----
+
+pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+
+install_packages() {
+  local want=(dnsperf bind9-dnsutils bind9-utils util-linux) need=() p s
+  for s in $SERVERS; do
+    case $s in
+      knot) want+=(knot) ;;
+      pdns | pdns-nocache) want+=(pdns-server pdns-backend-bind pdns-tools) ;;
+      nsd) want+=(nsd) ;;
+      bind) want+=(bind9) ;;
+    esac
+  done
+  for p in $(printf '%s\n' "${want[@]}" | sort -u); do
+    pkg_installed "$p" || need+=("$p")
+  done
+  [ ${#need[@]} = 0 ] && return 0
+  [ "$(id -u)" = 0 ] || die "missing packages ${need[*]}: run as root or install them with apt-get"
+  log "installing ${need[*]}"
+  # Keep the packages from starting their services on port 53 (invoke-rc.d asks
+  # policy-rc.d; 101 = action forbidden). Restore whatever policy was there before.
+  local policy=/usr/sbin/policy-rc.d saved=''
+  [ -e $policy ] && saved=$(mktemp) && cp -p $policy "$saved"
+  printf '#!/bin/sh\nexit 101\n' >$policy
+  chmod 755 $policy
+  local before
+  before=$(pgrep -x 'knotd|pdns_server|nsd|named' | tr '\n' ' ' || true)
+  DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2
+  if [ -n "$saved" ]; then mv "$saved" $policy; else rm -f $policy; fi
+  systemctl disable --now knot pdns nsd named 2>/dev/null || true
+  # Should a package have started its daemon anyway, stop only that one: a process of a
+  # packaged binary that did not exist before the install.
+  for p in $(pgrep -x 'knotd|pdns_server|nsd|named' || true); do
+    case " $before " in *" $p "*) continue ;; esac
+    case $(readlink "/proc/$p/exe" 2>/dev/null) in
+      /usr/sbin/knotd | /usr/sbin/pdns_server | /usr/sbin/nsd | /usr/sbin/named)
+        log "stopping packaged daemon $(cat "/proc/$p/comm") (pid $p) started by the install"
+        kill -TERM "$p" 2>/dev/null || true
+        ;;
+    esac
+  done
+}
+
+# ---- zone, queries, trust anchors ----
+
+generate() {
+  local unique=$((DURATION * NAME_RATE))
+  log "generating zone ($NAMES names) and queries ($unique unique names per file), seed $SEED"
+  (cd "$REPO" && go run ./bench/zonegen -seed "$SEED" -names "$NAMES" -origin $ZONE \
+    -missing $unique -mix $unique -out "$WORK/data" >/dev/null)
+  ZONEFILE=$WORK/data/${ZONE%.}.zone
+}
+
+# anchor_from_ds prints a delv trust-anchors clause for the DS lines (zone-file form) on
+# stdin; it fails when there are none. BIND 9.18 syntax: static-ds TAG ALG DTYPE "HEX".
+anchor_from_ds() {
+  awk -v zone=$ZONE '
+    { sub(/;.*/, "") }
+    { for (i = 1; i <= NF; i++) if ($i == "DS") {
+        d = ""; for (j = i + 4; j <= NF; j++) d = d $j
+        out = out sprintf("  %s static-ds %s %s %s \"%s\";\n", zone, $(i+1), $(i+2), $(i+3), d)
+        break } }
+    END { if (out == "") exit 1; printf "trust-anchors {\n%s};\n", out }'
+}
+
+# ds_from_server PORT prints the DS (SHA-256) of the DNSKEYs the server at PORT publishes.
+ds_from_server() {
+  dig +noall +answer +norec +time=2 +tries=2 @$ADDR -p "$1" $ZONE DNSKEY |
+    dnssec-dsfromkey -2 -f - $ZONE
+}
+
+# validate NAME PORT ANCHOR checks one positive and one negative answer with delv.
+validate() {
+  local name=$1 port=$2 anchor=$3 out
+  out=$(delv @$ADDR -p "$port" -a "$anchor" +root=$ZONE "www.$ZONE" A 2>&1) || true
+  if ! grep -q '^; fully validated' <<<"$out"; then
+    echo "$out" >&2
+    log "$name: positive answer www.$ZONE A did not validate"
+    return 1
+  fi
+  out=$(delv @$ADDR -p "$port" -a "$anchor" +root=$ZONE "delv-check-missing.$ZONE" A 2>&1) || true
+  if ! grep -q '^; negative response, fully validated' <<<"$out"; then
+    echo "$out" >&2
+    log "$name: negative answer delv-check-missing.$ZONE A did not validate"
+    return 1
+  fi
+  log "$name: positive and negative answers validate with delv"
+}
+
+# ---- servers: setup_X writes config and keys once; start_X starts it, setting SPID ----
+
+port_of() {
+  local i=0 s
+  for s in signet knot pdns pdns-nocache nsd bind; do
+    [ "$s" = "$1" ] && { echo $((PORT + i)); return; }
+    i=$((i + 1))
+  done
+}
+
+setup_signet() {
+  log "building signet"
+  (cd "$REPO" && go build -o "$WORK/signet" ./cmd/signet)
+  mkdir -p "$1/state"
+}
+start_signet() {
+  local dir=$1 port=$2
+  # shellcheck disable=SC2086 # SIGNET_ARGS is a list of flags
+  taskset -c "$SERVER_CPU" "$WORK/signet" serve --listen "$ADDR:$port" --zone "$ZONE=$ZONEFILE" \
+    --state "$dir/state" --admin "$ADDR:$((PORT + 100))" --dnssec $SIGNET_ARGS \
+    >>"$dir/server.log" 2>&1 &
+  SPID=$!
+}
+anchor_signet() {
+  "$WORK/signet" ds $ZONE --format zone --admin "$ADDR:$((PORT + 100))" | anchor_from_ds
+}
+
+setup_knot() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/db" "$dir/kasp"
+  cp "$ZONEFILE" "$dir/"
+  cat >"$dir/knot.conf" <<EOF
+server:
+    listen: $ADDR@$port
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+    rundir: $dir
+    pidfile: $dir/knot.pid
+log:
+  - target: stderr
+    any: notice
+database:
+    storage: $dir/db
+    kasp-db: $dir/kasp
+policy:
+  - id: p13
+    algorithm: ecdsap256sha256
+    single-type-signing: on
+mod-onlinesign:
+  - id: os13
+    policy: p13
+template:
+  - id: default
+    storage: $dir
+    journal-content: none
+    zonefile-sync: -1
+zone:
+  - domain: $ZONE
+    file: $dir/${ZONE%.}.zone
+    module: mod-onlinesign/os13
+EOF
+}
+start_knot() {
+  taskset -c "$SERVER_CPU" knotd -c "$1/knot.conf" >>"$1/server.log" 2>&1 &
+  SPID=$!
+}
+anchor_knot() { ds_from_server "$2" | anchor_from_ds; }
+
+# setup_pdns DIR PORT [nocache]
+setup_pdns() {
+  local dir=$1 port=$2
+  cp "$ZONEFILE" "$dir/"
+  echo "zone \"${ZONE%.}\" { type master; file \"$dir/${ZONE%.}.zone\"; };" >"$dir/named.conf"
+  cat >"$dir/pdns.conf" <<EOF
+launch=bind
+bind-config=$dir/named.conf
+bind-dnssec-db=$dir/dnssec.sqlite3
+local-address=$ADDR
+local-port=$port
+socket-dir=$dir
+daemon=no
+guardian=no
+webserver=no
+loglevel=4
+default-ksk-algorithm=ecdsa256
+default-zsk-algorithm=
+EOF
+  if [ "${3:-}" = nocache ]; then
+    printf 'cache-ttl=0\nquery-cache-ttl=0\nnegquery-cache-ttl=0\n' >>"$dir/pdns.conf"
+  fi
+  {
+    pdnsutil --config-dir="$dir" create-bind-db "$dir/dnssec.sqlite3"
+    pdnsutil --config-dir="$dir" secure-zone "${ZONE%.}"
+    # NSEC3 narrow: white lies made per query, the online-denial mode closest to Signet's.
+    pdnsutil --config-dir="$dir" set-nsec3 "${ZONE%.}" '1 0 0 -' narrow
+  } >>"$dir/setup.log" 2>&1
+}
+start_pdns() {
+  taskset -c "$SERVER_CPU" pdns_server --config-dir="$1" >>"$1/server.log" 2>&1 &
+  SPID=$!
+}
+anchor_pdns() { ds_from_server "$2" | anchor_from_ds; }
+setup_pdns-nocache() { setup_pdns "$1" "$2" nocache; }
+start_pdns-nocache() { start_pdns "$@"; }
+anchor_pdns-nocache() { anchor_pdns "$@"; }
+
+setup_nsd() {
+  local dir=$1 port=$2
+  cp "$ZONEFILE" "$dir/"
+  # Debian's NSD limits responses to 200 qps per block (RRL); rrl-ratelimit: 0 turns it off.
+  cat >"$dir/nsd.conf" <<EOF
+server:
+    ip-address: $ADDR@$port
+    server-count: 1
+    username: ""
+    chroot: ""
+    zonesdir: "$dir"
+    pidfile: "$dir/nsd.pid"
+    xfrdfile: "$dir/xfrd.state"
+    zonelistfile: "$dir/zone.list"
+    database: ""
+    logfile: "$dir/server.log"
+    rrl-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: $ZONE
+    zonefile: "$dir/${ZONE%.}.zone"
+EOF
+}
+start_nsd() {
+  taskset -c "$SERVER_CPU" nsd -d -c "$1/nsd.conf" >>"$1/server.log" 2>&1 &
+  SPID=$!
+}
+anchor_nsd() { return 0; } # unsigned: nothing to validate
+
+setup_bind() {
+  local dir=$1 port=$2
+  mkdir -p "$dir/keys"
+  cp "$ZONEFILE" "$dir/"
+  cat >"$dir/named.conf" <<EOF
+options {
+    directory "$dir";
+    pid-file "$dir/named.pid";
+    listen-on port $port { $ADDR; };
+    listen-on-v6 { none; };
+    recursion no;
+    dnssec-validation no;
+    key-directory "$dir/keys";
+};
+controls { };
+zone "${ZONE%.}" {
+    type primary;
+    file "$dir/${ZONE%.}.zone";
+    dnssec-policy default;
+    inline-signing yes;
+};
+EOF
+}
+start_bind() {
+  taskset -c "$SERVER_CPU" named -g -n 1 -c "$1/named.conf" >>"$1/server.log" 2>&1 &
+  SPID=$!
+}
+anchor_bind() { ds_from_server "$2" | anchor_from_ds; }
+
+# wait_signed NAME PORT waits until the server publishes a DNSKEY and, for BIND, which
+# signs the zone gradually after loading it, until the SOA serial has stopped changing.
+wait_signed() {
+  local name=$1 port=$2 i serial last=''
+  for i in $(seq 120); do
+    if [ -n "$(dig +short +norec +time=1 +tries=1 @$ADDR -p "$port" $ZONE DNSKEY 2>/dev/null)" ]; then
+      [ "$name" != bind ] && return 0
+      serial=$(dig +short +norec +time=1 +tries=1 @$ADDR -p "$port" $ZONE SOA | awk '{print $3}')
+      [ -n "$serial" ] && [ "$serial" = "$last" ] && return 0
+      last=$serial
+      sleep 10
+      continue
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+
+# start_server NAME DIR PORT starts the server, waits until it answers, re-pins all its
+# threads (Knot places its own workers on CPUs of its choosing), and sets SPID.
+start_server() {
+  local name=$1 dir=$2 port=$3 i
+  if ss -Hlnu "sport = :$port" | grep -q .; then
+    die "port $port is already in use by a process this script did not start"
+  fi
+  "start_$name" "$dir" "$port"
+  STARTED+=("$SPID")
+  for i in $(seq 300); do
+    kill -0 "$SPID" 2>/dev/null || { tail -20 "$dir/server.log" >&2; log "$name exited"; return 1; }
+    if [ -n "$(dig +short +norec +time=1 +tries=1 @$ADDR -p "$port" $ZONE SOA 2>/dev/null)" ]; then
+      break
+    fi
+    sleep 0.1
+  done
+  [ "$i" -lt 300 ] || { tail -20 "$dir/server.log" >&2; log "$name did not answer in 30 s"; return 1; }
+  local p
+  for p in "$SPID" $(descendants "$SPID"); do
+    taskset -a -p -c "$SERVER_CPU" "$p" >/dev/null
+  done
+}
+
+# ---- measuring ----
+
+# dnsperf_cmd PORT FILE SECONDS DO CPU [flags...] runs dnsperf pinned to CPU against the
+# server on loopback; DO=1 sets the DO bit.
+dnsperf_cmd() {
+  local port=$1 file=$2 secs=$3 do=$4 cpu=$5
+  shift 5
+  local args=(-s "$ADDR" -p "$port" -d "$file" -l "$secs" -c "$CLIENTS" -q "$OUTSTANDING" -t "$TIMEOUT")
+  [ "$do" = 1 ] && args+=(-D)
+  taskset -c "$cpu" dnsperf "${args[@]}" "$@"
+}
+
+# parse_dnsperf OUT prints qps, average latency (ms), sent, completed, lost and
+# SERVFAIL+REFUSED from a dnsperf report, tab-separated.
+parse_dnsperf() {
+  awk '
+    /Queries sent:/ { sent = $3 }
+    /Queries completed:/ { done = $3 }
+    /Queries lost:/ { lost = $3 }
+    /Queries per second:/ { qps = $4 }
+    /Average Latency \(s\):/ { lat = $4 * 1000 }
+    /Response codes:/ { for (i = 3; i <= NF; i += 3) if ($i == "SERVFAIL" || $i == "REFUSED") bad += $(i+1) }
+    END {
+      if (qps == "") exit 1
+      printf "%s\t%.3f\t%d\t%d\t%d\t%d\n", qps, lat, sent, done, lost, bad + 0
+    }' "$1"
+}
+
+# record SERVER MIX RUN OUT CPU_TICKS LINES [OTHER%] appends one row to RESULTS: LINES is
+# the length of a file of unique names (0: names may repeat), OTHER% the CPU share that
+# other processes took from our two cores during the run.
+record() {
+  local server=$1 mix=$2 run=$3 out=$4 ticks=$5 lines=$6 other=${7:--} row qps lat sent completed lost bad
+  row=$(parse_dnsperf "$out") || { cat "$out" >&2; die "$server $mix: no figures in dnsperf output"; }
+  IFS=$'\t' read -r qps lat sent completed lost bad <<<"$row"
+  local cpu loop=0
+  cpu=$(awk -v t="$ticks" -v hz="$CLK_TCK" 'BEGIN { printf "%.3f", t / hz }')
+  [ "$lines" -gt 0 ] && [ "$sent" -gt "$lines" ] && loop=1
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    "$server" "$mix" "$run" "$qps" "$lat" "$completed" "$cpu" "$lost" "$bad" "$loop" "$other" >>"$RESULTS"
+  log "$(printf '%-12s %-12s run %s: %8.0f qps %7.3f ms  cpu %5.2f s  lost %s  servfail/refused %s  other load %s%%%s' \
+    "$server" "$mix" "$run" "$qps" "$lat" "$cpu" "$lost" "$bad" "$other" "$([ $loop = 1 ] && echo '  NAMES REPEATED')")"
+}
+
+# measure SERVER PORT MIX RUN DIR: one measured run against a freshly started server.
+measure() {
+  local server=$1 port=$2 mix=$3 run=$4 dir=$5 file do=1 unique=0 t0 t1
+  local d=$WORK/data out=$dir/$mix-$run.out
+  case $mix in
+    existing) file=$d/q-existing.txt ;;
+    missing) file=$d/q-missing.txt unique=1 ;;
+    mix) file=$d/q-mix.txt unique=1 ;;
+    nodo) file=$d/q-existing.txt do=0 ;;
+    flood) measure_flood "$@"; return ;;
+  esac
+  local lines=0
+  [ $unique = 1 ] && lines=$(wc -l <"$file")
+  t0=$(snapshot)
+  dnsperf_cmd "$port" "$file" "$DURATION" $do "$CLIENT_CPU" >"$out" 2>&1
+  t1=$(snapshot)
+  record "$server" "$mix" "$run" "$out" $((${t1%% *} - ${t0%% *})) "$lines" "$(contention "$t0" "$t1" "$DURATION")"
+}
+
+# measure_flood: existing names alone, then the same stream while a second dnsperf floods
+# unique missing names. Rows: flood-alone (with the server's CPU), flood-fg (the same stream
+# under the flood) and flood-bg (the flood itself); the last two carry no CPU figure, since
+# the server's CPU then serves both streams.
+measure_flood() {
+  local server=$1 port=$2 run=$4 dir=$5 t0 t1 d=$WORK/data fg=()
+  [ "$FLOOD_FG_QPS" -gt 0 ] && fg=(-Q "$FLOOD_FG_QPS")
+  t0=$(snapshot)
+  dnsperf_cmd "$port" "$d/q-existing.txt" "$DURATION" 1 "$CLIENT_CPU" "${fg[@]}" >"$dir/flood-alone-$run.out" 2>&1
+  t1=$(snapshot)
+  record "$server" flood-alone "$run" "$dir/flood-alone-$run.out" $((${t1%% *} - ${t0%% *})) 0 \
+    "$(contention "$t0" "$t1" "$DURATION")"
+
+  # The flood starts first and ends last so that it covers the whole measured stream.
+  dnsperf_cmd "$port" "$d/q-missing.txt" $((DURATION + 2)) 1 "$FLOOD_CPU" >"$dir/flood-bg-$run.out" 2>&1 &
+  local bg=$!
+  STARTED+=("$bg")
+  sleep 1
+  dnsperf_cmd "$port" "$d/q-existing.txt" "$DURATION" 1 "$CLIENT_CPU" "${fg[@]}" >"$dir/flood-fg-$run.out" 2>&1
+  wait "$bg" || true
+  stop_pid "$bg"
+  record "$server" flood-fg "$run" "$dir/flood-fg-$run.out" 0 0
+  record "$server" flood-bg "$run" "$dir/flood-bg-$run.out" 0 "$(wc -l <"$d/q-missing.txt")"
+}
+
+# bench_server NAME sets the server up, validates it once, then measures every mix.
+bench_server() {
+  local name=$1 port dir anchor mix run
+  port=$(port_of "$name")
+  dir=$WORK/$name
+  mkdir -p "$dir"
+  log "=== $name on $ADDR port $port, CPU $SERVER_CPU; dnsperf on CPU $CLIENT_CPU"
+  if ! "setup_$name" "$dir" "$port"; then
+    [ -f "$dir/setup.log" ] && tail -20 "$dir/setup.log" >&2
+    log "$name: setup failed, skipped"; FAILED+=("$name (setup)"); return
+  fi
+  start_server "$name" "$dir" "$port" || { FAILED+=("$name (start)"); stop_pid "$SPID"; return; }
+  if [ "$name" != nsd ]; then
+    if ! wait_signed "$name" "$port" || ! "anchor_$name" "$dir" "$port" >"$dir/anchor.conf" ||
+      ! validate "$name" "$port" "$dir/anchor.conf"; then
+      FAILED+=("$name (DNSSEC validation)"); stop_pid "$SPID"; return
+    fi
+    if [ "$name" = signet ]; then
+      # The DS that `signet ds` prints must match the DNSKEY the server publishes.
+      ds_from_server "$port" | anchor_from_ds >"$dir/anchor-dig.conf" || true
+      cmp -s "$dir/anchor.conf" "$dir/anchor-dig.conf" ||
+        log "signet: note: 'signet ds' differs from the DS of the served DNSKEY (see $dir)"
+    fi
+  fi
+  stop_pid "$SPID"
+  for mix in $MIXES; do
+    for run in $(seq "$RUNS"); do
+      start_server "$name" "$dir" "$port" || { FAILED+=("$name (restart)"); stop_pid "$SPID"; return; }
+      if [ "$WARMUP" -gt 0 ]; then
+        dnsperf_cmd "$port" "$WORK/data/q-existing.txt" "$WARMUP" 1 "$CLIENT_CPU" >/dev/null 2>&1
+      fi
+      measure "$name" "$port" "$mix" "$run" "$dir"
+      stop_pid "$SPID"
+    done
+  done
+}
+
+# ---- report ----
+
+# medians prints SERVER MIX median-qps median-latency median-cpu-per-1000 lost% bad% looped
+# max-other-load%, one line per (server, mix) in RESULTS, in the order first seen.
+medians() {
+  awk -F'\t' '
+    function median(s,   n, a, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    {
+      k = $1 SUBSEP $2
+      if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+      qps[k] = qps[k] " " $4; lat[k] = lat[k] " " $5
+      if ($6 > 0 && $7 > 0) cpk[k] = cpk[k] " " ($7 / $6 * 1000)
+      done[k] += $6; lost[k] += $8; bad[k] += $9; loop[k] += $10
+      if ($11 != "-" && (!(k in other) || $11 + 0 > other[k])) other[k] = $11 + 0
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        k = order[i]; split(k, p, SUBSEP)
+        c = (k in cpk) ? sprintf("%.4f", median(cpk[k])) : "-"
+        t = done[k] + lost[k]
+        printf "%s\t%s\t%.0f\t%.3f\t%s\t%.2f\t%.2f\t%d\t%s\n", p[1], p[2], median(qps[k]), median(lat[k]), c,
+          t ? 100 * lost[k] / t : 0, done[k] ? 100 * bad[k] / done[k] : 0, loop[k], (k in other) ? other[k] : "-"
+      }
+    }' "$RESULTS"
+}
+
+versions() {
+  local s
+  echo "- signet: $("$WORK/signet" --version 2>/dev/null || echo '?') (commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  for s in $SERVERS; do
+    case $s in
+      knot) echo "- knot: $(knotd -V 2>&1 | head -1)" ;;
+      pdns) echo "- pdns: $(pdns_server --version 2>&1 | grep -o 'PowerDNS Authoritative Server [^ ]*' | head -1)" ;;
+      nsd) echo "- nsd: $(nsd -v 2>&1 | head -1)" ;;
+      bind) echo "- bind: $(named -v 2>&1 | head -1)" ;;
+    esac
+  done
+  echo "- dnsperf: $(dnsperf -h 2>&1 | grep -m1 -i '^version' || echo '?')"
+  echo "- delv: $(delv -v 2>&1 | head -1)"
+  echo "- $(go version)"
+}
+
+report() {
+  local med
+  med=$(medians)
+  echo
+  echo "## Medians of $RUNS run(s) of ${DURATION} s (warm-up ${WARMUP} s; dnsperf -c $CLIENTS -q $OUTSTANDING -t $TIMEOUT)"
+  echo
+  echo "\"other load\" is the largest share of our two cores that other processes took during a"
+  echo "run; above a few percent, qps and latency are not trustworthy (CPU per answer holds up better)."
+  echo
+  echo "| server | mix | qps | avg latency ms | server CPU s / 1000 answers | lost % | SERVFAIL+REFUSED % | other load % |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+  awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |%s\n", $1, $2, $3, $4, $5, $6, $7, $9,
+    ($8 > 0 ? " names repeated in " $8 " run(s)" : "") }' <<<"$med"
+
+  if grep -q '^signet' <<<"$med"; then
+    echo
+    echo "## Signet against each peer (same mix, medians)"
+    echo
+    echo "qps ratio = Signet qps / peer qps. CPU-efficiency ratio = peer CPU per answer / Signet CPU per"
+    echo "answer (above 1: Signet spends less CPU per answer). Near dnsperf's own ceiling the qps"
+    echo "ratio measures the client; the CPU ratio still measures the server."
+    echo
+    echo "| mix | peer | qps ratio | CPU-efficiency ratio |"
+    echo "| --- | --- | ---: | ---: |"
+    awk -F'\t' '
+      $1 == "signet" { sq[$2] = $3; sc[$2] = $5; next }
+      { peer[++n] = $1; mix[n] = $2; pq[n] = $3; pc[n] = $5 }
+      END {
+        for (i = 1; i <= n; i++) {
+          m = mix[i]; if (!(m in sq) || m == "flood-bg") continue
+          q = pq[i] > 0 ? sprintf("%.2f", sq[m] / pq[i]) : "-"
+          c = (pc[i] != "-" && sc[m] != "-" && sc[m] > 0) ? sprintf("%.2f", pc[i] / sc[m]) : "-"
+          printf "| %s | %s | %s | %s |\n", m, peer[i], q, c
+        }
+      }' <<<"$med"
+  fi
+
+  if grep -q $'\tflood-fg\t' <<<"$med"; then
+    echo
+    echo "## Flood: existing names alone, then under a flood of unique missing names"
+    echo
+    echo "| server | alone qps | under flood qps | ratio | flood qps answered | latency under flood ms |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    awk -F'\t' '
+      $2 == "flood-alone" { a[$1] = $3; if (!($1 in seen)) { seen[$1] = 1; s[++n] = $1 } }
+      $2 == "flood-fg" { f[$1] = $3; fl[$1] = $4 }
+      $2 == "flood-bg" { b[$1] = $3 }
+      END { for (i = 1; i <= n; i++) { k = s[i]
+        printf "| %s | %s | %s | %s | %s | %s |\n", k, a[k], f[k], (a[k] > 0 ? sprintf("%.2f", f[k] / a[k]) : "-"), b[k], fl[k] } }' <<<"$med"
+    echo
+    echo "The flood's dnsperf runs on CPU $FLOOD_CPU$([ "$FLOOD_CPU" = "$CLIENT_CPU" ] && echo ', the same core as the measured stream, so the two clients share it')."
+  fi
+
+  echo
+  echo "## Servers"
+  echo
+  echo "- signet: online signing, algorithm 13, $( [ -n "$SIGNET_ARGS" ] && echo "flags: $SIGNET_ARGS" || echo 'default (compact) denial')"
+  echo "- knot: mod-onlinesign, ECDSAP256SHA256 CSK, 1 UDP worker"
+  echo "- pdns / pdns-nocache: bind backend + DNSSEC db, live signing, ECDSA P-256 CSK, NSEC3 narrow; pdns-nocache has cache-ttl=query-cache-ttl=negquery-cache-ttl=0"
+  echo "- nsd: unsigned (ceiling), server-count 1, rrl-ratelimit 0"
+  case " $SERVERS " in
+    *" bind "*) echo "- bind: pre-signed reference (inline signing, dnssec-policy default), named -n 1" ;;
+    *) echo "- bind (pre-signed reference): skipped (add 'bind' to SERVERS to run it)" ;;
+  esac
+  if [ ${#FAILED[@]} -gt 0 ]; then
+    echo "- NOT MEASURED: ${FAILED[*]}"
+  fi
+
+  echo
+  echo "## Machine"
+  echo
+  echo "- $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+  echo "- kernel $(uname -sr); server on CPU $SERVER_CPU, dnsperf on CPU $CLIENT_CPU"
+  echo "- load average at start: $LOAD_START; at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- zone: $NAMES names, seed $SEED; $((DURATION * NAME_RATE)) unique names per query file"
+  versions
+}
+
+main() {
+  local n
+  n=$(nproc)
+  for c in "$SERVER_CPU" "$CLIENT_CPU" "$FLOOD_CPU"; do
+    [ "$c" -lt "$n" ] || die "CPU $c does not exist (nproc = $n)"
+  done
+  install_packages
+  generate
+  LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+  : >"$RESULTS"
+  local s
+  for s in $SERVERS; do bench_server "$s"; done
+  [ -s "$RESULTS" ] || die "nothing was measured: ${FAILED[*]}"
+  report
+  [ ${#FAILED[@]} = 0 ]
+}
+
+main
