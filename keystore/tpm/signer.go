@@ -10,6 +10,8 @@ import (
 	"io"
 	"math/big"
 
+	"github.com/signetdns/signet/keystore"
+
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 )
@@ -76,6 +78,9 @@ func (sg *signer) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) ([]by
 		return nil
 	})
 	if err != nil {
+		if errors.Is(err, keystore.ErrClosed) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	der, err := asn1.Marshal(struct{ R, S *big.Int }{r, ss})
