@@ -150,7 +150,7 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 	for _, t := range z.boundaries() {
 		consider(t)
 	}
-	consider(m.rotationDue(z))
+	consider(m.rotationDue(z, now))
 	return next
 }
 
@@ -214,12 +214,12 @@ func (z *zone) currentZSK(now time.Time) *keyRec {
 // rotationDue is when the current ZSK's successor must be published: its lifetime minus the
 // publish interval (RFC 7583 §3.2.1: propagation delay + DNSKEY TTL), so the successor is
 // in every cache when it takes over. Zero when rotation is off or there is no current ZSK.
-func (m *Manager) rotationDue(z *zone) time.Time {
+func (m *Manager) rotationDue(z *zone, now time.Time) time.Time {
 	p := z.policy.Rollover
 	if p.ZSKLifetime < 0 {
 		return time.Time{}
 	}
-	cur := z.currentZSK(m.cfg.Now())
+	cur := z.currentZSK(now)
 	if cur == nil {
 		return time.Time{}
 	}

@@ -63,7 +63,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	return nil
 }
 
-// state returns a copy of the zone's state to edit, or a new empty one.
+// edit returns a copy of the zone's state to edit, or a new empty one.
 func (z *zone) edit() *zoneState {
 	if z.st == nil {
 		return &zoneState{Version: stateVersion, Zone: z.name}
@@ -133,8 +133,8 @@ func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, stat
 // CreateKSK is Route 53's CreateKeySigningKey: it makes a new KSK named name with status
 // ACTIVE (the default) or INACTIVE, in the TPM when one is configured, and the zone's ZSK if
 // it has none. An ACTIVE KSK of a signing zone is published at once.
-func (m *Manager) CreateKSK(ctx context.Context, zone, name, status string) error {
-	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+func (m *Manager) CreateKSK(ctx context.Context, zoneName, name, status string) error {
+	return m.do(ctx, zoneName, func(z *zone, now time.Time) error {
 		if err := z.checkNoInternalFailure(); err != nil {
 			return err
 		}
@@ -173,8 +173,8 @@ func (z *zone) findKSK(st *zoneState, name string) (*kskRec, error) {
 
 // ActivateKSK is Route 53's ActivateKeySigningKey: the KSK turns ACTIVE and, in a signing
 // zone, is published and signs the DNSKEY RRset. Activating an ACTIVE KSK changes nothing.
-func (m *Manager) ActivateKSK(ctx context.Context, zone, name string) error {
-	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+func (m *Manager) ActivateKSK(ctx context.Context, zoneName, name string) error {
+	return m.do(ctx, zoneName, func(z *zone, now time.Time) error {
 		if _, err := z.findKSK(z.st, name); err != nil {
 			return err
 		}
@@ -192,8 +192,8 @@ func (m *Manager) ActivateKSK(ctx context.Context, zone, name string) error {
 // DNSKEY RRset. It is refused for the only ACTIVE KSK of a signing zone (KeySigningKeyInUse)
 // and, when parent servers are configured, for a KSK the parent's DS points at
 // (KeySigningKeyInParentDSRecord): withdrawing it would make the zone bogus.
-func (m *Manager) DeactivateKSK(ctx context.Context, zone, name string) error {
-	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+func (m *Manager) DeactivateKSK(ctx context.Context, zoneName, name string) error {
+	return m.do(ctx, zoneName, func(z *zone, now time.Time) error {
 		k, err := z.findKSK(z.st, name)
 		if err != nil {
 			return err
@@ -220,8 +220,8 @@ func (m *Manager) DeactivateKSK(ctx context.Context, zone, name string) error {
 
 // DeleteKSK is Route 53's DeleteKeySigningKey: an INACTIVE KSK is removed from the state and
 // its private key deleted from the keystore.
-func (m *Manager) DeleteKSK(ctx context.Context, zone, name string) error {
-	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+func (m *Manager) DeleteKSK(ctx context.Context, zoneName, name string) error {
+	return m.do(ctx, zoneName, func(z *zone, now time.Time) error {
 		k, err := z.findKSK(z.st, name)
 		if err != nil {
 			return err
@@ -250,8 +250,8 @@ func (m *Manager) DeleteKSK(ctx context.Context, zone, name string) error {
 // Enable is Route 53's EnableHostedZoneDNSSEC: the zone is signed from now on. It needs an
 // ACTIVE KSK (KeySigningKeyWithActiveStatusNotFound) that can sign. Enabling a zone that is
 // being disabled withdraws the delete sentinels.
-func (m *Manager) Enable(ctx context.Context, zone string) error {
-	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+func (m *Manager) Enable(ctx context.Context, zoneName string) error {
+	return m.do(ctx, zoneName, func(z *zone, now time.Time) error {
 		if err := z.checkNoInternalFailure(); err != nil {
 			return err
 		}
@@ -286,8 +286,8 @@ func (m *Manager) Enable(ctx context.Context, zone string) error {
 // publishes a DS for the zone, Disable publishes the CDS/CDNSKEY delete sentinels (RFC 8078
 // §4), so the parent can withdraw the DS, and refuses with KeySigningKeyInParentDSRecord;
 // force skips the check. Without configured parents there is nothing to check.
-func (m *Manager) Disable(ctx context.Context, zone string, force bool) error {
-	return m.do(ctx, zone, func(z *zone, now time.Time) error {
+func (m *Manager) Disable(ctx context.Context, zoneName string, force bool) error {
+	return m.do(ctx, zoneName, func(z *zone, now time.Time) error {
 		if z.st == nil {
 			return errorf(CodeDNSSECNotFound, "zone %s has no DNSSEC configuration", z.name)
 		}
@@ -320,7 +320,7 @@ func (m *Manager) Disable(ctx context.Context, zone string, force bool) error {
 	})
 }
 
-// ringFor returns the ring currently served for the zone (for tests and tools).
+// ring returns the ring currently served for the zone, nil when it is unsigned.
 func (z *zone) ring() *signer.KeyRing {
 	if s := z.cur.Load(); s != nil {
 		return s.ring
