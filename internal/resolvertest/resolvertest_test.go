@@ -16,12 +16,16 @@ import (
 	"github.com/miekg/dns"
 )
 
-const zoneText = `
+var zoneText = `
 @    3600 IN SOA ns1 hostmaster 1 7200 3600 1209600 300
 @    3600 IN NS  ns1
 ns1  3600 IN A   127.0.0.1
 www  300  IN A   192.0.2.1
-`
+` + bigTXT
+
+// bigTXT is an RRset of about 1,700 bytes, over the 1232-byte EDNS size both unbound and
+// authtest use, so fetching it exercises truncation and the TCP retry on each hop.
+var bigTXT = strings.Repeat("big 300 IN TXT \""+strings.Repeat("x", 200)+"\"\n", 8)
 
 // signedServer signs zoneText with a fresh key, serves it on loopback and returns the
 // zone and its address.
@@ -67,6 +71,7 @@ func TestUnboundValidates(t *testing.T) {
 		rcode  int
 		ad     bool
 		want   []string // A records expected in the answer
+		count  int      // for other types, how many records of qtype the answer holds
 	}{
 		{name: "DS anchor, positive", anchor: z.DS, qname: "www.example.test.", qtype: dns.TypeA,
 			ad: true, want: []string{"192.0.2.1"}},
@@ -77,6 +82,8 @@ func TestUnboundValidates(t *testing.T) {
 		{name: "DS anchor, NODATA", anchor: z.DS, qname: "www.example.test.", qtype: dns.TypeAAAA, ad: true},
 		{name: "wrong DS", anchor: wrongDS(z), qname: "www.example.test.", qtype: dns.TypeA,
 			rcode: dns.RcodeServerFailure},
+		{name: "answer too large for UDP", anchor: z.DS, qname: "big.example.test.", qtype: dns.TypeTXT,
+			ad: true, count: 8},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,6 +101,11 @@ func TestUnboundValidates(t *testing.T) {
 			}
 			if got := aRecords(r.Answer); !slices.Equal(got, tc.want) {
 				t.Errorf("A records %v, want %v", got, tc.want)
+			}
+			if tc.count > 0 {
+				if n := len(slices.DeleteFunc(slices.Clone(r.Answer), func(rr dns.RR) bool { return rr.Header().Rrtype != tc.qtype })); n != tc.count {
+					t.Errorf("%d %s records, want %d\n%v", n, dns.TypeToString[tc.qtype], tc.count, r)
+				}
 			}
 			if tc.rcode == dns.RcodeServerFailure {
 				// val-log-level 2 must put the reason in the log, or failures are opaque.

@@ -1,6 +1,7 @@
 package authtest
 
 import (
+	"net"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -10,16 +11,8 @@ import (
 	"github.com/signetdns/signet/internal/resolvertest"
 )
 
-// ServeDNS implements dns.Handler: it answers authoritatively from the zone, adding
-// RRSIGs and NSEC proofs when the query sets DO (RFC 4035 §3.1).
-func (z *Zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	resp := z.Answer(req)
-	// A write error means the client went away; a test server has no one to tell.
-	_ = w.WriteMsg(resp)
-}
-
-// Answer builds the response to req. Exported so tests can check the zone's answers
-// without a socket.
+// Answer builds the response to req, untruncated. Exported so tests can check the
+// zone's answers without a socket.
 func (z *Zone) Answer(req *dns.Msg) *dns.Msg {
 	resp := new(dns.Msg)
 	resp.SetReply(req)
@@ -57,12 +50,24 @@ func (z *Zone) Answer(req *dns.Msg) *dns.Msg {
 			resp.Ns = append(resp.Ns, z.nsecProof(do, wc)...)
 		}
 	}
-	// Truncate to the client's size (512 without EDNS); the client retries over TCP.
-	resp.Truncate(dns.MinMsgSize)
-	if opt := req.IsEdns0(); opt != nil {
-		resp.Truncate(int(max(opt.UDPSize(), dns.MinMsgSize)))
-	}
 	return resp
+}
+
+// ServeDNS implements dns.Handler: it answers authoritatively from the zone, adding
+// RRSIGs and NSEC proofs when the query sets DO (RFC 4035 §3.1). Over UDP the answer is
+// truncated to the client's size (512 bytes without EDNS, RFC 6891 §6.2.3) with TC=1, so
+// clients retry over TCP.
+func (z *Zone) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	resp := z.Answer(req)
+	if _, udp := w.LocalAddr().(*net.UDPAddr); udp {
+		size := dns.MinMsgSize
+		if opt := req.IsEdns0(); opt != nil {
+			size = int(max(opt.UDPSize(), dns.MinMsgSize))
+		}
+		resp.Truncate(size)
+	}
+	// A write error means the client went away; a test server has no one to tell.
+	_ = w.WriteMsg(resp)
 }
 
 // rrsetWithSigs returns a copy of the RRset, followed by its RRSIGs when do is set, or
