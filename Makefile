@@ -1,0 +1,58 @@
+# Signet: the two commands a new user needs are `make run` and `make test`.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/signet
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+STATICCHECK_VERSION := v0.6.1
+GOBIN := $(shell $(GO) env GOPATH)/bin
+RUN_LISTEN ?= 127.0.0.1:5300
+RUN_ADMIN ?= 127.0.0.1:8053
+
+.PHONY: all build run test test-deps lint vet staticcheck fmt bench bench-load bench-smoke clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/signet
+
+# Builds and starts the server on the bundled example zone, signed (keys under ./state).
+run: build
+	@echo "Query it with:  dig @127.0.0.1 -p 5300 www.example.test A +dnssec"
+	@echo "DS records:     $(BIN) ds example.test. --admin $(RUN_ADMIN)"
+	$(BIN) serve --listen $(RUN_LISTEN) --admin $(RUN_ADMIN) --state ./state --dnssec \
+		--zone example.test.=testdata/example.test.zone \
+		--zone signed.example.test.=testdata/signed.example.test.zone
+
+# Installs what the tests need (Debian packages, staticcheck) and runs every test.
+test: test-deps lint
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-deps:
+	bash scripts/install-test-deps.sh
+	@test -x $(GOBIN)/staticcheck || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: vet staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GOBIN)/staticcheck ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Go micro-benchmarks of the hot path.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./signer/... ./zones/... ./server/... ./bench/...
+
+# Side-by-side load test against Knot DNS, PowerDNS and NSD (installs them; minutes).
+bench-load:
+	bash bench/load/run.sh
+
+bench-smoke:
+	bash bench/load/run.sh --smoke
+
+clean:
+	rm -rf bin

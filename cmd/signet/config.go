@@ -1,0 +1,156 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/viper"
+
+	"github.com/signetdns/signet/server"
+)
+
+// zoneConfig is one entry of the "zones" list.
+type zoneConfig struct {
+	Origin string `mapstructure:"origin"`
+	File   string `mapstructure:"file"`
+	// Denial overrides dnssec.denial for this zone: compact, blacklies or whitelies.
+	Denial string `mapstructure:"denial"`
+}
+
+// config is the whole configuration, decoded from the YAML file, SIGNET_* variables and flags.
+type config struct {
+	Listen  []string     `mapstructure:"listen"`
+	Zones   []zoneConfig `mapstructure:"zones"`
+	State   string       `mapstructure:"state"`
+	UDPSize uint16       `mapstructure:"udp_size"`
+	TCP     struct {
+		IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+		MaxConns    int           `mapstructure:"max_conns"`
+		MaxQueries  int           `mapstructure:"max_queries"`
+	} `mapstructure:"tcp"`
+	Chaos struct {
+		Version string `mapstructure:"version"`
+		ID      string `mapstructure:"id"`
+	} `mapstructure:"chaos"`
+	Admin struct {
+		Addr  string `mapstructure:"addr"`
+		Token string `mapstructure:"token"`
+	} `mapstructure:"admin"`
+	DNSSEC dnssecConfig `mapstructure:"dnssec"`
+}
+
+// dnssecConfig holds the signing settings; see the README's configuration reference.
+type dnssecConfig struct {
+	// Enabled is the --dnssec quick start: every zone signed, keys created where none exist.
+	Enabled   bool          `mapstructure:"enabled"`
+	Denial    string        `mapstructure:"denial"`
+	Validity  time.Duration `mapstructure:"validity"`
+	Refresh   time.Duration `mapstructure:"refresh"`
+	CacheSize int           `mapstructure:"cache_size"`
+	DNSKEYTTL uint32        `mapstructure:"dnskey_ttl"`
+	Algorithm string        `mapstructure:"algorithm"`
+}
+
+func setDefaults(v *viper.Viper) {
+	v.SetDefault("listen", []string{"127.0.0.1:53"})
+	v.SetDefault("state", "./state")
+	v.SetDefault("udp_size", 1232)
+	v.SetDefault("tcp.idle_timeout", 10*time.Second)
+	v.SetDefault("tcp.max_conns", 512)
+	v.SetDefault("tcp.max_queries", 1000)
+	v.SetDefault("dnssec.denial", "compact")
+	v.SetDefault("dnssec.validity", 7*24*time.Hour)
+	v.SetDefault("dnssec.refresh", 48*time.Hour)
+	v.SetDefault("dnssec.cache_size", 1000000)
+	v.SetDefault("dnssec.dnskey_ttl", 3600)
+	v.SetDefault("dnssec.algorithm", "ECDSAP256SHA256")
+}
+
+// loadConfig decodes and validates; every error names the config key at fault.
+func loadConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
+	setDefaults(v)
+	if err := readConfig(v); err != nil {
+		return nil, err
+	}
+	var c config
+	if err := v.Unmarshal(&c); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	// The --listen flag and SIGNET_LISTEN arrive as one comma-separated string at times.
+	c.Listen = splitList(c.Listen)
+	for _, z := range zoneFlags {
+		origin, file, ok := strings.Cut(z, "=")
+		if !ok || origin == "" || file == "" {
+			return nil, fmt.Errorf("--zone %q: want ORIGIN=FILE", z)
+		}
+		c.Zones = append(c.Zones, zoneConfig{Origin: origin, File: file})
+	}
+	if len(c.Zones) == 0 {
+		return nil, fmt.Errorf("zones: no zone configured (--zone ORIGIN=FILE or zones: in the config file)")
+	}
+	seen := map[string]bool{}
+	for i := range c.Zones {
+		z := &c.Zones[i]
+		if z.File == "" {
+			return nil, fmt.Errorf("zones[%d].file: missing", i)
+		}
+		z.Origin = strings.ToLower(dnsFqdn(z.Origin))
+		if seen[z.Origin] {
+			return nil, fmt.Errorf("zones[%d].origin: %s is configured twice", i, z.Origin)
+		}
+		seen[z.Origin] = true
+		if z.Denial != "" {
+			if _, err := parseDenial(z.Denial); err != nil {
+				return nil, fmt.Errorf("zones[%d].denial: %w", i, err)
+			}
+		}
+	}
+	if len(c.Listen) == 0 {
+		return nil, fmt.Errorf("listen: no address")
+	}
+	if _, err := parseDenial(c.DNSSEC.Denial); err != nil {
+		return nil, fmt.Errorf("dnssec.denial: %w", err)
+	}
+	if c.DNSSEC.Validity < 2*time.Hour {
+		return nil, fmt.Errorf("dnssec.validity: %s is too short (at least 2h)", c.DNSSEC.Validity)
+	}
+	if c.DNSSEC.Refresh <= 0 || c.DNSSEC.Refresh >= c.DNSSEC.Validity {
+		return nil, fmt.Errorf("dnssec.refresh: %s must be positive and below dnssec.validity (%s)", c.DNSSEC.Refresh, c.DNSSEC.Validity)
+	}
+	if c.DNSSEC.CacheSize <= 0 {
+		return nil, fmt.Errorf("dnssec.cache_size: must be positive")
+	}
+	return &c, nil
+}
+
+func splitList(in []string) []string {
+	var out []string
+	for _, s := range in {
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+func dnsFqdn(s string) string {
+	if strings.HasSuffix(s, ".") {
+		return s
+	}
+	return s + "."
+}
+
+func (c *config) serverConfig() server.Config {
+	return server.Config{
+		Listen:         c.Listen,
+		UDPSize:        c.UDPSize,
+		TCPIdleTimeout: c.TCP.IdleTimeout,
+		MaxTCPConns:    c.TCP.MaxConns,
+		MaxTCPQueries:  c.TCP.MaxQueries,
+		ChaosVersion:   c.Chaos.Version,
+		ChaosID:        c.Chaos.ID,
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// exitError carries a process exit code (zone check exits 1 on problems, 2 on usage).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+func newRootCmd() *cobra.Command {
+	v := viper.New()
+	root := &cobra.Command{
+		Use:           "signet",
+		Short:         "Authoritative DNS nameserver with online DNSSEC signing",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("config", "", "configuration file (YAML)")
+	root.PersistentFlags().String("admin", "127.0.0.1:8053", "admin HTTP API address (host:port, or \"off\")")
+	root.PersistentFlags().String("admin-token", "", "bearer token for the admin API (or SIGNET_ADMIN_TOKEN)")
+	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
+	root.PersistentFlags().String("log-format", "text", "log format: text or json")
+	bind(v, root.PersistentFlags(), "config", "config")
+	bind(v, root.PersistentFlags(), "admin.addr", "admin")
+	bind(v, root.PersistentFlags(), "admin.token", "admin-token")
+	bind(v, root.PersistentFlags(), "log.level", "log-level")
+	bind(v, root.PersistentFlags(), "log.format", "log-format")
+
+	v.SetEnvPrefix("SIGNET")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+
+	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v))
+	for _, c := range extraCommands(v) {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// extraCommands is where the DNSSEC commands hook in.
+var extraCommands = func(v *viper.Viper) []*cobra.Command { return nil }
+
+// bind ties a flag to a config key, so that the flag (when set) overrides the config file and
+// SIGNET_* environment variables fill in what neither sets.
+func bind(v *viper.Viper, fs *pflag.FlagSet, key, flag string) {
+	if err := v.BindPFlag(key, fs.Lookup(flag)); err != nil {
+		panic(fmt.Sprintf("bind flag %s: %v", flag, err))
+	}
+}
+
+// readConfig reads the --config file, if any, into v.
+func readConfig(v *viper.Viper) error {
+	path := v.GetString("config")
+	if path == "" {
+		return nil
+	}
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+func newLogger(v *viper.Viper, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(v.GetString("log.level"))); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f := v.GetString("log.format"); f {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("log.format: %q is neither text nor json", f)
+	}
+}
+
+var stderr io.Writer = os.Stderr

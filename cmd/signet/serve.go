@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/signetdns/signet/server"
+)
+
+func newServeCmd(v *viper.Viper) *cobra.Command {
+	var zoneFlags []string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the configured zones over UDP and TCP",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := loadConfig(v, zoneFlags)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			log, err := newLogger(v, stderr)
+			if err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			defer stop()
+			return serve(ctx, c, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
+	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
+	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
+	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
+	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
+	bind(v, f, "listen", "listen")
+	bind(v, f, "state", "state")
+	bind(v, f, "dnssec.enabled", "dnssec")
+	bind(v, f, "dnssec.denial", "denial")
+	return cmd
+}
+
+// serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
+func serve(ctx context.Context, c *config, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := server.NewMetrics(reg)
+
+	dn, err := setupDNSSEC(ctx, c, log, reg)
+	if err != nil {
+		return err
+	}
+	defer dn.Close()
+
+	zs := server.NewZoneSet(log, dn.Signed)
+	for _, z := range c.Zones {
+		if err := zs.Add(server.ZoneFile{Origin: z.Origin, Path: z.File}); err != nil {
+			return err
+		}
+	}
+	if err := dn.Start(ctx, c, zs); err != nil {
+		return err
+	}
+
+	scfg := c.serverConfig()
+	scfg.Logger = log
+	h := server.NewHandler(zs.Store(), dn.Keys(), dn.Signer(), scfg, metrics)
+	srv := server.New(h, scfg)
+	if err := srv.Start(); err != nil {
+		return err
+	}
+
+	var admin *server.Admin
+	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
+		admin, err = server.NewAdmin(server.AdminConfig{Addr: c.Admin.Addr, Token: c.Admin.Token}, reg, zs.Reload, log)
+		if err != nil {
+			srv.Shutdown(context.Background())
+			return err
+		}
+		dn.RegisterAPI(admin.Mux)
+		go admin.Serve()
+	}
+
+	for _, a := range srv.UDPAddrs() {
+		log.Info("listening", "udp", a.String())
+	}
+	for _, a := range srv.TCPAddrs() {
+		log.Info("listening", "tcp", a.String())
+	}
+	if admin != nil {
+		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
+	}
+	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
+	fmt.Fprintln(os.Stderr, "ready")
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			log.Info("SIGHUP: reloading zones")
+			if err := zs.Reload(); err != nil {
+				log.Error("reload finished with errors", "err", err)
+			}
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if admin != nil {
+				admin.Shutdown(sctx)
+			}
+			return srv.Shutdown(sctx)
+		}
+	}
+}

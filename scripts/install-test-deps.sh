@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests drive for real: dig/delv (bind9-dnsutils), kdig
+# (knot-dnsutils), unbound (the validating resolver), dnssec-dsfromkey (bind9-utils),
+# swtpm (the TPM 2.0 simulator) and dnsperf. Idempotent: does nothing when all are present.
+set -euo pipefail
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have dig || need+=(bind9-dnsutils)
+have delv || need+=(bind9-dnsutils)
+have kdig || need+=(knot-dnsutils)
+have unbound || need+=(unbound)
+have unbound-anchor || need+=(unbound-anchor)
+have dnssec-dsfromkey || need+=(bind9-utils)
+have swtpm || need+=(swtpm swtpm-tools)
+have dnsperf || need+=(dnsperf)
+have taskset || need+=(util-linux)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "install-test-deps: missing ${need[*]} and not root; install them with apt-get" >&2
+  exit 1
+fi
+# Packages such as unbound must not start their own service on port 53.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod 755 /usr/sbin/policy-rc.d
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
+# The Debian unbound package may still have enabled a service; keep port 53 free.
+systemctl disable --now unbound >/dev/null 2>&1 || true

@@ -1,0 +1,65 @@
+package server
+
+import (
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the server's Prometheus metrics. Counters on the query path are resolved once per
+// label value and kept, so that counting costs no map lookup or allocation per query.
+type Metrics struct {
+	queries   *prometheus.CounterVec
+	signFail  *prometheus.CounterVec
+	truncated prometheus.Counter
+	dropped   prometheus.Counter
+	panics    prometheus.Counter
+
+	byRcode [2][24]prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not registered, for tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signet_queries_total", Help: "Queries answered, by transport and response code.",
+		}, []string{"transport", "rcode"}),
+		signFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signet_signing_failures_total", Help: "Responses turned into SERVFAIL because signing failed, by zone.",
+		}, []string{"zone"}),
+		truncated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_responses_truncated_total", Help: "UDP responses sent with TC=1 because they did not fit.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_packets_dropped_total", Help: "Packets dropped unanswered (shorter than a header, or responses).",
+		}),
+		panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_handler_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL).",
+		}),
+	}
+	for t := range m.byRcode {
+		for rc := range m.byRcode[t] {
+			m.byRcode[t][rc] = m.queries.WithLabelValues(transport(t).String(), rcodeName(rc))
+		}
+	}
+	if reg != nil {
+		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics)
+	}
+	return m
+}
+
+func rcodeName(rc int) string {
+	if s, ok := dns.RcodeToString[rc]; ok {
+		return s
+	}
+	return "RCODE" + string(rune('0'+rc/10)) + string(rune('0'+rc%10))
+}
+
+func (m *Metrics) count(tr transport, rcode int) {
+	if rcode >= 0 && rcode < len(m.byRcode[tr]) {
+		m.byRcode[tr][rcode].Inc()
+	}
+}
+
+func (m *Metrics) signFailure(zone string) {
+	m.signFail.WithLabelValues(zone).Inc()
+}

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/miekg/dns"
+)
+
+const headerSize = 12
+
+// ServePacket answers one DNS message in wire form and returns the response packed into out
+// (grown if too small), or nil when nothing must be sent: a packet shorter than a header or
+// one with QR set gets silence, since answering it could be used for reflection.
+func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
+	if len(in) < headerSize || in[2]&0x80 != 0 {
+		h.metrics.dropped.Inc()
+		return nil
+	}
+	defer func() {
+		// A bug in the pipeline must cost one query, never the server (STYLE §5).
+		if r := recover(); r != nil {
+			h.metrics.panics.Inc()
+			h.cfg.Logger.Error("panic answering query", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp = errorResponse(in, out, dns.RcodeServerFailure)
+			h.metrics.count(tr, dns.RcodeServerFailure)
+		}
+	}()
+	req := new(dns.Msg)
+	if err := req.Unpack(in); err != nil || !countsMatch(req, in) {
+		h.metrics.count(tr, dns.RcodeFormatError)
+		return errorResponse(in, out, dns.RcodeFormatError)
+	}
+	m, size := h.respond(req, tr)
+	return h.pack(m, size, out, in, tr)
+}
+
+// pack fits m into size bytes and packs it into out.
+func (h *Handler) pack(m *dns.Msg, size int, out, in []byte, tr transport) []byte {
+	referral := !m.Authoritative && len(m.Ns) > 0 && m.Rcode == dns.RcodeSuccess
+	fitResponse(m, size, referral)
+	if m.Truncated {
+		h.metrics.truncated.Inc()
+	}
+	m.Compress = true
+	b, err := m.PackBuffer(out)
+	if err != nil {
+		h.cfg.Logger.Error("packing response", "err", err)
+		h.metrics.count(tr, dns.RcodeServerFailure)
+		return errorResponse(in, out, dns.RcodeServerFailure)
+	}
+	h.metrics.count(tr, m.Rcode)
+	return b
+}
+
+// errorResponse answers a message that could not be parsed (or whose answer could not be
+// built) with a bare header: the ID and opcode echoed, QR set, every count zero. The question
+// is not echoed, since it may be what is malformed.
+func errorResponse(in, out []byte, rcode int) []byte {
+	out = append(out[:0], make([]byte, headerSize)...)
+	copy(out[0:2], in[0:2])
+	flags := binary.BigEndian.Uint16(in[2:4])
+	// Keep opcode and RD; set QR; the rcode in the low four bits.
+	flags = flags&(0x7800|0x0100) | 0x8000 | uint16(rcode&0xF)
+	binary.BigEndian.PutUint16(out[2:4], flags)
+	return out
+}
+
+// countsMatch reports whether the sections hold as many records as the header claims:
+// miekg/dns stops quietly at the end of the data, but a header that promises records the
+// message lacks is malformed (RFC 1035 §4.1.1).
+func countsMatch(m *dns.Msg, in []byte) bool {
+	return int(binary.BigEndian.Uint16(in[4:])) == len(m.Question) &&
+		int(binary.BigEndian.Uint16(in[6:])) == len(m.Answer) &&
+		int(binary.BigEndian.Uint16(in[8:])) == len(m.Ns) &&
+		int(binary.BigEndian.Uint16(in[10:])) == len(m.Extra)
+}

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/miekg/dns"
+	"golang.org/x/net/netutil"
+	"golang.org/x/sys/unix"
+)
+
+// Server owns the UDP and TCP listeners and feeds them to a Handler.
+type Server struct {
+	h   *Handler
+	cfg Config
+	log *slog.Logger
+
+	mu      sync.Mutex
+	udp     []*net.UDPConn
+	tcp     []*dns.Server
+	tcpAddr []net.Addr
+	wg      sync.WaitGroup
+}
+
+// New returns a Server for h; Start binds it.
+func New(h *Handler, cfg Config) *Server {
+	c := cfg.withDefaults()
+	return &Server{h: h, cfg: c, log: c.Logger}
+}
+
+func defaultReaders() int { return runtime.GOMAXPROCS(0) }
+
+// Start binds every listener (UDP and TCP for each address) and starts serving. It returns
+// once all are bound, or the first bind error after closing what was opened.
+func (s *Server) Start() error {
+	for _, addr := range s.cfg.Listen {
+		if err := s.listenUDP(addr); err != nil {
+			s.closeAll()
+			return err
+		}
+		if err := s.listenTCP(addr); err != nil {
+			s.closeAll()
+			return err
+		}
+	}
+	return nil
+}
+
+// listenUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
+// queries over one reader goroutine per core.
+func (s *Server) listenUDP(addr string) error {
+	lc := net.ListenConfig{Control: reusePort}
+	first, err := lc.ListenPacket(context.Background(), "udp", addr)
+	if err != nil {
+		return fmt.Errorf("listen udp %s: %w", addr, err)
+	}
+	conns := []*net.UDPConn{first.(*net.UDPConn)}
+	// Port 0 picks a port: the other sockets must join the one the first one got.
+	bound := first.LocalAddr().String()
+	for i := 1; i < s.cfg.UDPReaders; i++ {
+		c, err := lc.ListenPacket(context.Background(), "udp", bound)
+		if err != nil {
+			for _, c := range conns {
+				c.Close()
+			}
+			return fmt.Errorf("listen udp %s (reader %d): %w", bound, i, err)
+		}
+		conns = append(conns, c.(*net.UDPConn))
+	}
+	s.mu.Lock()
+	s.udp = append(s.udp, conns...)
+	s.mu.Unlock()
+	for _, c := range conns {
+		s.wg.Add(1)
+		go s.readUDP(c)
+	}
+	return nil
+}
+
+func reusePort(network, address string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// readUDP serves one socket: each query is answered inline, so there is no goroutine and no
+// buffer allocation per packet; parallelism comes from one socket per core.
+func (s *Server) readUDP(c *net.UDPConn) {
+	defer s.wg.Done()
+	in := make([]byte, dns.MaxMsgSize)
+	out := make([]byte, 0, dns.MaxMsgSize)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(in)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Warn("udp read", "err", err)
+			continue
+		}
+		resp := s.h.ServePacket(in[:n], out[:0], udp)
+		if resp == nil {
+			continue
+		}
+		if _, err := c.WriteToUDPAddrPort(resp, from); err != nil && !errors.Is(err, net.ErrClosed) {
+			s.log.Debug("udp write", "to", from, "err", err)
+		}
+	}
+}
+
+func (s *Server) listenTCP(addr string) error {
+	lc := net.ListenConfig{}
+	ln, err := lc.Listen(context.Background(), "tcp", s.tcpAddrFor(addr))
+	if err != nil {
+		return fmt.Errorf("listen tcp %s: %w", addr, err)
+	}
+	srv := &dns.Server{
+		Listener:      netutil.LimitListener(ln, s.cfg.MaxTCPConns),
+		Handler:       tcpHandler{s.h},
+		ReadTimeout:   s.cfg.TCPReadTimeout,
+		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
+		MaxTCPQueries: s.cfg.MaxTCPQueries,
+		MsgAcceptFunc: acceptQuery,
+	}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	s.mu.Lock()
+	s.tcp = append(s.tcp, srv)
+	s.tcpAddr = append(s.tcpAddr, ln.Addr())
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := srv.ActivateAndServe(); err != nil {
+			s.log.Error("tcp server stopped", "addr", ln.Addr(), "err", err)
+		}
+	}()
+	<-started
+	return nil
+}
+
+// tcpAddrFor makes TCP listen on the port UDP got when addr asked for port 0, so that one
+// address serves both transports, as clients retrying a truncated answer expect.
+func (s *Server) tcpAddrFor(addr string) string {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || ap.Port() != 0 {
+		return addr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.udp) == 0 {
+		return addr
+	}
+	return s.udp[len(s.udp)-1].LocalAddr().String()
+}
+
+// acceptQuery lets every query through to the handler, which answers NOTIMP or FORMERR
+// itself; only responses are dropped (answering them invites reflection loops).
+func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
+	if dh.Bits&(1<<15) != 0 {
+		return dns.MsgIgnore
+	}
+	return dns.MsgAccept
+}
+
+// tcpHandler adapts the Handler to miekg/dns's TCP server, which does the RFC 7766 framing,
+// idle timeouts and per-connection query limits.
+type tcpHandler struct{ h *Handler }
+
+func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	var resp []byte
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				t.h.metrics.panics.Inc()
+				t.h.cfg.Logger.Error("panic answering tcp query", "panic", fmt.Sprint(r))
+				m := new(dns.Msg)
+				m.SetRcode(req, dns.RcodeServerFailure)
+				resp, _ = m.Pack()
+			}
+		}()
+		m, size := t.h.respond(req, tcp)
+		resp = t.h.pack(m, size, make([]byte, 0, 4096), nil, tcp)
+	}()
+	if resp != nil {
+		w.Write(resp)
+	}
+}
+
+// UDPAddrs and TCPAddrs report the bound addresses (useful with port 0).
+func (s *Server) UDPAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	seen := map[string]bool{}
+	for _, c := range s.udp {
+		a := c.LocalAddr()
+		if !seen[a.String()] {
+			seen[a.String()] = true
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// TCPAddrs reports the bound TCP addresses.
+func (s *Server) TCPAddrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]net.Addr(nil), s.tcpAddr...)
+}
+
+// Shutdown stops accepting queries, lets in-flight TCP queries finish within ctx (or
+// cfg.ShutdownTimeout), and closes every socket.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
+		defer cancel()
+	}
+	s.mu.Lock()
+	srvs := append([]*dns.Server(nil), s.tcp...)
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range srvs {
+		if err := srv.ShutdownContext(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closeAll()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.udp {
+		c.Close()
+	}
+}
