@@ -173,7 +173,7 @@ func parentActions(keys []Key, p Policy, now time.Time, w *wake, st []KeyStatus)
 		}
 		if k.DSConfirmed.IsZero() {
 			due := k.Ready
-			if k.DSChecked.After(due) {
+			if !k.DSChecked.IsZero() && !k.DSChecked.Before(due) {
 				due = k.DSChecked.Add(p.DSCheckInterval)
 			}
 			if reached(due, now) {

@@ -1,0 +1,326 @@
+package rollover_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/signer/rollover/rollovertest"
+)
+
+const day = 24 * time.Hour
+
+var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// window is a span [from, to) during which the zone's servers are down.
+type window struct{ from, to time.Time }
+
+// sim runs a zone's key life against an injected clock: an executor doing what keymgr does
+// (Plan, carry out the actions, Apply, swap the ring at the next time), a parent that acts on
+// CDS after a delay, outages, and the cache checker watching what was served.
+type sim struct {
+	t       *testing.T
+	policy  rollover.Policy // what the planner is given
+	keys    []rollover.Key
+	now     time.Time
+	serial  int
+	outages []window
+	checker *rollovertest.Checker
+
+	parentDelay   time.Duration // from the parent seeing CDS to it publishing the new DS RRset
+	parentDS      []string
+	parentNext    []string
+	parentNextAt  time.Time
+	parentScanned []string // the CDS set the parent has acted on
+
+	// tamper, if set, edits the keys after every Apply, to model a planner that shortens
+	// the RFC 7583 intervals.
+	tamper func(keys []rollover.Key, a rollover.Action)
+	// onAction, if set, sees every action carried out (to schedule an outage around one).
+	onAction func(s *sim, a rollover.Action)
+
+	created, deleted map[keystore.Role]int
+	concurrent       int // instants at which both roles had two keys published
+	needsAction      int // plans that reported ACTION_NEEDED
+	maxKeys          int
+}
+
+func newSim(t *testing.T, p rollover.Policy, real rollover.Policy) *sim {
+	real = real.WithDefaults()
+	return &sim{
+		t: t, policy: p, now: start,
+		checker:     rollovertest.New(real.DNSKEYTTL, real.MaxZoneTTL, real.ParentDSTTL),
+		parentDelay: 2 * day,
+		created:     map[keystore.Role]int{}, deleted: map[keystore.Role]int{},
+	}
+}
+
+func (s *sim) up() bool {
+	for _, w := range s.outages {
+		if !s.now.Before(w.from) && s.now.Before(w.to) {
+			return false
+		}
+	}
+	return true
+}
+
+// run advances the clock to end, stepping to every planned event, every outage edge, every
+// parent change, and at least every step in between.
+func (s *sim) run(end time.Time, step time.Duration) {
+	for !s.now.After(end) {
+		next := s.now.Add(step)
+		if s.up() {
+			if n := s.execute(); !n.IsZero() && n.Before(next) {
+				next = n
+			}
+			s.parentScan()
+		}
+		s.parentApply()
+		snap := rollovertest.FromKeys(s.keys, s.parentDS, s.up(), s.now)
+		s.checker.Observe(snap)
+		s.account(snap)
+		for _, w := range s.outages {
+			for _, e := range []time.Time{w.from, w.to} {
+				if e.After(s.now) && e.Before(next) {
+					next = e
+				}
+			}
+		}
+		if !s.parentNextAt.IsZero() && s.parentNextAt.After(s.now) && s.parentNextAt.Before(next) {
+			next = s.parentNextAt
+		}
+		s.now = next
+	}
+}
+
+// execute is keymgr's step: plan, carry out every due action, repeat until nothing is due.
+func (s *sim) execute() time.Time {
+	for range 10 {
+		actions, next, st := rollover.Plan(s.keys, s.policy, s.now)
+		if st.NeedsAction() {
+			s.needsAction++
+		}
+		if len(actions) == 0 {
+			return next
+		}
+		for _, a := range actions {
+			s.do(a)
+		}
+	}
+	s.t.Fatalf("%v: plan does not settle: %d keys", s.now, len(s.keys))
+	return time.Time{}
+}
+
+func (s *sim) do(a rollover.Action) {
+	var created rollover.Key
+	switch a.Kind {
+	case rollover.CreateZSK, rollover.CreateKSK:
+		s.serial++
+		created = rollover.Key{ID: fmt.Sprintf("%s%d", a.Role, s.serial), Role: a.Role, Tag: uint16(s.serial), Algorithm: 13}
+		s.created[a.Role]++
+	case rollover.CheckParentDS:
+		var checks []rollover.DSCheck
+		for _, k := range s.keys {
+			if k.Role == keystore.KSK {
+				p := rollover.DSAtNone
+				if slices.Contains(s.parentDS, k.ID) {
+					p = rollover.DSAtAll
+				}
+				checks = append(checks, rollover.DSCheck{KeyID: k.ID, Presence: p})
+			}
+		}
+		s.keys = rollover.RecordDS(s.keys, checks, s.now)
+	case rollover.Delete:
+		s.deleted[a.Role]++
+	}
+	keys, err := rollover.Apply(s.keys, a, created, s.policy, s.now)
+	if err != nil {
+		s.t.Fatalf("%v: apply %v: %v", s.now, a.Kind, err)
+	}
+	s.keys = keys
+	if s.tamper != nil {
+		s.tamper(s.keys, a)
+	}
+	if s.onAction != nil {
+		s.onAction(s, a)
+	}
+}
+
+// parentScan models a registry that reads the zone's CDS RRset (RFC 7344 §4, RFC 8078) while the
+// zone answers, and replaces its DS RRset with it parentDelay later. The first DS is added by
+// the operator a day after signing starts, as in Route 53's procedure.
+func (s *sim) parentScan() {
+	var cds []string
+	for _, k := range s.keys {
+		if k.InCDS(s.now) {
+			cds = append(cds, k.ID)
+		}
+	}
+	if len(s.parentDS) == 0 && s.parentNextAt.IsZero() {
+		for _, k := range s.keys {
+			if k.Role == keystore.KSK && k.Signs(s.now) {
+				cds = []string{k.ID}
+			}
+		}
+		if len(cds) > 0 {
+			s.parentNext, s.parentNextAt, s.parentScanned = cds, s.now.Add(day), cds
+		}
+		return
+	}
+	if len(cds) == 0 || slices.Equal(cds, s.parentScanned) || slices.Equal(cds, s.parentDS) {
+		return
+	}
+	s.parentScanned, s.parentNext, s.parentNextAt = cds, cds, s.now.Add(s.parentDelay)
+}
+
+func (s *sim) parentApply() {
+	if !s.parentNextAt.IsZero() && !s.now.Before(s.parentNextAt) {
+		s.parentDS, s.parentNextAt = s.parentNext, time.Time{}
+	}
+}
+
+func (s *sim) account(snap rollovertest.Snapshot) {
+	var z, k int
+	for _, key := range s.keys {
+		if key.InDNSKEY(s.now) {
+			if key.Role == keystore.ZSK {
+				z++
+			} else {
+				k++
+			}
+		}
+	}
+	if z > 1 && k > 1 {
+		s.concurrent++
+	}
+	s.maxKeys = max(s.maxKeys, len(s.keys))
+}
+
+func (s *sim) report() {
+	s.t.Helper()
+	for _, v := range s.checker.Violations() {
+		s.t.Log(v)
+	}
+}
+
+// TestTwoYears is the proof: two years and a bit of one zone's life with the default timings
+// (ZSK every 30 days, automatic KSK rollover every year, the parent acting on CDS two days
+// later) and two ten-day outages, one in the middle of a ZSK rollover and one while the new
+// KSK waits for its DS. A resolver cache model checks RFC 7583's conditions at every event and
+// every 30 minutes in between.
+func TestTwoYears(t *testing.T) {
+	p := rollover.Policy{KSKAutomatic: true}
+	s := newSim(t, p, p)
+	s.outages = []window{{start.Add(200 * day), start.Add(210 * day)}}
+	kskOutage := false
+	s.onAction = func(s *sim, a rollover.Action) {
+		// Go down an hour after the first KSK rollover's CDS appears, for ten days.
+		if a.Kind == rollover.CheckParentDS && !kskOutage {
+			kskOutage = true
+			s.outages = append(s.outages, window{s.now.Add(time.Hour), s.now.Add(time.Hour + 10*day)})
+		}
+		// Go down ten minutes into the first ZSK rollover after day 400, for ten days: the
+		// new key's activation and the old key's removal both fall in the outage.
+		if a.Kind == rollover.CreateZSK && s.now.After(start.Add(400*day)) && len(s.outages) < 3 {
+			s.outages = append(s.outages, window{s.now.Add(10 * time.Minute), s.now.Add(10*time.Minute + 10*day)})
+		}
+	}
+	s.run(start.Add(2*365*day+30*day), 30*time.Minute)
+	s.report()
+	if n := s.checker.Count(); n != 0 {
+		t.Fatalf("%d RFC 7583 violations", n)
+	}
+	// 760 days at 30 days each, less the time lost to outages and KSK rollovers: at least 22.
+	if got := s.created[keystore.ZSK]; got < 22 || got > 27 {
+		t.Errorf("ZSKs created = %d, want 22..27", got)
+	}
+	if got := s.created[keystore.KSK]; got != 3 { // the first and two yearly rollovers
+		t.Errorf("KSKs created = %d, want 3", got)
+	}
+	if s.deleted[keystore.ZSK] != s.created[keystore.ZSK]-1 || s.deleted[keystore.KSK] != 2 {
+		t.Errorf("deleted %v of created %v: old keys must be deleted once removed", s.deleted, s.created)
+	}
+	if s.concurrent != 0 {
+		t.Errorf("ZSK and KSK rollovers overlapped at %d instants", s.concurrent)
+	}
+	if s.maxKeys > 4 {
+		t.Errorf("up to %d keys in the state, want at most 4", s.maxKeys)
+	}
+	if len(s.outages) != 3 {
+		t.Errorf("%d outages happened, want 3", len(s.outages))
+	}
+	if s.needsAction == 0 {
+		t.Error("the ten-day outage during the DS wait never turned the KSK ACTION_NEEDED")
+	}
+	if s.checker.Observed() < 2*365*48 {
+		t.Errorf("only %d checks", s.checker.Observed())
+	}
+}
+
+// TestShortenedTimingsAreCaught shows the checker can fail: every way of waiting less than RFC
+// 7583 asks for is caught in a 100-day run.
+func TestShortenedTimingsAreCaught(t *testing.T) {
+	real := rollover.Policy{KSKAutomatic: true, KSKLifetime: 40 * day}.WithDefaults()
+	tests := []struct {
+		name   string
+		policy func(p *rollover.Policy)
+		tamper func(keys []rollover.Key, a rollover.Action)
+	}{
+		{name: "new ZSK signs at publish", tamper: func(keys []rollover.Key, a rollover.Action) {
+			if a.Kind != rollover.CreateZSK {
+				return
+			}
+			n := &keys[len(keys)-1]
+			for i := range keys {
+				if keys[i].Retire.Equal(n.Active) {
+					keys[i].Retire = n.Publish
+				}
+			}
+			n.Ready, n.Active = n.Publish, n.Publish
+		}},
+		{name: "old ZSK removed when retired", tamper: func(keys []rollover.Key, a rollover.Action) {
+			for i := range keys {
+				if keys[i].Role == keystore.ZSK && !keys[i].Retire.IsZero() {
+					keys[i].Remove = keys[i].Retire
+				}
+			}
+		}},
+		{name: "publish interval a minute short", policy: func(p *rollover.Policy) {
+			p.DNSKEYTTL = real.DNSKEYTTL - real.PropagationDelay - time.Minute
+		}},
+		{name: "retire interval a minute short", policy: func(p *rollover.Policy) {
+			p.MaxZoneTTL = real.MaxZoneTTL - real.PropagationDelay - time.Minute
+		}},
+		{name: "parent DS TTL not waited", policy: func(p *rollover.Policy) {
+			p.ParentDSTTL, p.ParentPropagation = time.Nanosecond, time.Nanosecond
+		}},
+		{name: "old KSK removed as soon as the new DS shows", tamper: func(keys []rollover.Key, a rollover.Action) {
+			if a.Kind != rollover.SwapKSK {
+				return
+			}
+			for i := range keys {
+				if keys[i].Role == keystore.KSK && !keys[i].Remove.IsZero() {
+					keys[i].Retire, keys[i].Remove = a.At, a.At
+				}
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := real
+			if tc.policy != nil {
+				tc.policy(&p)
+			}
+			s := newSim(t, p, real)
+			s.tamper = tc.tamper
+			s.run(start.Add(100*day), 30*time.Minute)
+			if s.checker.Count() == 0 {
+				t.Fatal("no violation found")
+			}
+			t.Logf("%d violations, first: %v", s.checker.Count(), s.checker.Violations()[0])
+		})
+	}
+}
