@@ -10,11 +10,11 @@ import (
 
 // metrics are Route 53's DNSSEC CloudWatch metrics, per zone, plus signatures made.
 type metrics struct {
-	internalFailure  *prometheus.GaugeVec
-	needingAction    *prometheus.GaugeVec
-	maxNeedingAge    *prometheus.GaugeVec
-	kskAge           *prometheus.GaugeVec
-	premadeExpiry    *prometheus.GaugeVec
+	internalFailure *prometheus.GaugeVec
+	needingAction   *prometheus.GaugeVec
+	maxNeedingAge   *prometheus.GaugeVec
+	kskAge          *prometheus.GaugeVec
+	premadeExpiry   *prometheus.GaugeVec
 }
 
 func newMetrics(m *Manager, reg prometheus.Registerer) *metrics {

@@ -1,6 +1,7 @@
 package rollover_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -140,7 +141,7 @@ func (s *sim) do(a rollover.Action) {
 	if err != nil {
 		s.t.Fatalf("%v: apply %v: %v", s.now, a.Kind, err)
 	}
-	s.keys = keys
+	s.keys = persist(s.t, keys)
 	if s.tamper != nil {
 		s.tamper(s.keys, a)
 	}
@@ -323,4 +324,18 @@ func TestShortenedTimingsAreCaught(t *testing.T) {
 			t.Logf("%d violations, first: %v", s.checker.Count(), s.checker.Violations()[0])
 		})
 	}
+}
+
+// persist round-trips keys through JSON, as keymgr's state file does after every Apply, so the
+// simulation runs on what a restart would read back.
+func persist(t *testing.T, keys []rollover.Key) []rollover.Key {
+	b, err := json.Marshal(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []rollover.Key
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
