@@ -36,6 +36,9 @@
 #   SERVER_CPU [1]  CLIENT_CPU [0]  FLOOD_CPU [CLIENT_CPU]  FLOOD_FG_QPS [0 = unlimited]
 #   CLIENTS [4]  OUTSTANDING [100]  TIMEOUT [2]  WORK [mktemp -d]  KEEP [0] (keep WORK)
 #   SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies")
+#   SIGNET_ANCHOR [ds] (ds: trust anchor from `signet ds`, which is also checked against the
+#   served DNSKEY; served: from the served DNSKEY alone, for builds without `signet ds`)
+#   SIGNET_DNSSEC [1] (0: Signet serves the zone unsigned, a match for NSD's ceiling)
 # Needs root only to install missing Debian packages. Stops every process it started, by
 # PID. Sends traffic only to 127.0.0.1.
 set -euo pipefail
@@ -73,6 +76,8 @@ OUTSTANDING=${OUTSTANDING:-100}
 TIMEOUT=${TIMEOUT:-2}
 KEEP=${KEEP:-0}
 SIGNET_ARGS=${SIGNET_ARGS:-}
+SIGNET_ANCHOR=${SIGNET_ANCHOR:-ds}
+SIGNET_DNSSEC=${SIGNET_DNSSEC:-1}
 ZONE=bench.test.
 ADDR=127.0.0.1 # the only address this script ever sends to
 
@@ -81,6 +86,8 @@ for v in DURATION RUNS WARMUP PORT SEED NAMES NAME_RATE SERVER_CPU CLIENT_CPU FL
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 { [ "$DURATION" -ge 1 ] && [ "$RUNS" -ge 1 ]; } || die "DURATION and RUNS must be at least 1"
+case $SIGNET_ANCHOR in ds | served) ;; *) die "SIGNET_ANCHOR must be ds or served" ;; esac
+case $SIGNET_DNSSEC in 0 | 1) ;; *) die "SIGNET_DNSSEC must be 0 or 1" ;; esac
 for s in $SERVERS; do
   case $s in signet | knot | pdns | pdns-nocache | nsd | bind) ;; *) die "unknown server $s" ;; esac
 done
@@ -113,9 +120,9 @@ stop_pid() {
   all="$pid $(descendants "$pid" | tr '\n' ' ')"
   for p in $all; do kill -TERM "$p" 2>/dev/null || true; done
   for i in $(seq 50); do
-    local alive=0
-    for p in $all; do kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" | cut -c1)" != Z ] && alive=1; done
-    [ $alive = 0 ] && break
+    local left=0
+    for p in $all; do alive "$p" && left=1; done
+    [ $left = 0 ] && break
     sleep 0.1
   done
   for p in $all; do kill -KILL "$p" 2>/dev/null || true; done
@@ -279,19 +286,25 @@ port_of() {
 
 setup_signet() {
   log "building signet"
-  (cd "$REPO" && go build -o "$WORK/signet" ./cmd/signet)
+  (cd "$REPO" && go build -o "$WORK/bin/signet" ./cmd/signet)
   mkdir -p "$1/state"
 }
 start_signet() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 sign=()
+  [ "$SIGNET_DNSSEC" = 1 ] && sign=(--dnssec)
   # shellcheck disable=SC2086 # SIGNET_ARGS is a list of flags
-  taskset -c "$SERVER_CPU" "$WORK/signet" serve --listen "$ADDR:$port" --zone "$ZONE=$ZONEFILE" \
-    --state "$dir/state" --admin "$ADDR:$((PORT + 100))" --dnssec $SIGNET_ARGS \
+  taskset -c "$SERVER_CPU" "$WORK/bin/signet" serve --listen "$ADDR:$port" --zone "$ZONE=$ZONEFILE" \
+    --state "$dir/state" --admin "$ADDR:$((PORT + 100))" "${sign[@]}" $SIGNET_ARGS \
     >>"$dir/server.log" 2>&1 &
   SPID=$!
 }
 anchor_signet() {
-  "$WORK/signet" ds $ZONE --format zone --admin "$ADDR:$((PORT + 100))" | anchor_from_ds
+  if [ "$SIGNET_ANCHOR" = served ]; then
+    log "signet: trust anchor from the served DNSKEY (SIGNET_ANCHOR=served), not from 'signet ds'"
+    ds_from_server "$2" | anchor_from_ds
+    return
+  fi
+  "$WORK/bin/signet" ds $ZONE --format zone --admin "$ADDR:$((PORT + 100))" | anchor_from_ds
 }
 
 setup_knot() {
@@ -433,14 +446,26 @@ start_bind() {
 }
 anchor_bind() { ds_from_server "$2" | anchor_from_ds; }
 
+# ask PORT NAME TYPE prints the answer records' data (dig +short), and nothing when the
+# server did not answer (dig prints its own errors to stdout, as lines starting with ';').
+ask() {
+  dig +short +norec +time=1 +tries=1 @$ADDR -p "$1" "$2" "$3" 2>/dev/null | grep -v '^;' || true
+}
+
+# alive PID: the process exists and is not a zombie waiting to be reaped.
+alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) && [ "${st:0:1}" != Z ]
+}
+
 # wait_signed NAME PORT waits until the server publishes a DNSKEY and, for BIND, which
 # signs the zone gradually after loading it, until the SOA serial has stopped changing.
 wait_signed() {
   local name=$1 port=$2 i serial last=''
   for i in $(seq 120); do
-    if [ -n "$(dig +short +norec +time=1 +tries=1 @$ADDR -p "$port" $ZONE DNSKEY 2>/dev/null)" ]; then
+    if [ -n "$(ask "$port" $ZONE DNSKEY)" ]; then
       [ "$name" != bind ] && return 0
-      serial=$(dig +short +norec +time=1 +tries=1 @$ADDR -p "$port" $ZONE SOA | awk '{print $3}')
+      serial=$(ask "$port" $ZONE SOA | awk '{print $3}')
       [ -n "$serial" ] && [ "$serial" = "$last" ] && return 0
       last=$serial
       sleep 10
@@ -461,8 +486,8 @@ start_server() {
   "start_$name" "$dir" "$port"
   STARTED+=("$SPID")
   for i in $(seq 300); do
-    kill -0 "$SPID" 2>/dev/null || { tail -20 "$dir/server.log" >&2; log "$name exited"; return 1; }
-    if [ -n "$(dig +short +norec +time=1 +tries=1 @$ADDR -p "$port" $ZONE SOA 2>/dev/null)" ]; then
+    alive "$SPID" || { tail -20 "$dir/server.log" >&2; log "$name exited"; return 1; }
+    if [ -n "$(ask "$port" $ZONE SOA)" ]; then
       break
     fi
     sleep 0.1
@@ -574,12 +599,13 @@ bench_server() {
     log "$name: setup failed, skipped"; FAILED+=("$name (setup)"); return
   fi
   start_server "$name" "$dir" "$port" || { FAILED+=("$name (start)"); stop_pid "$SPID"; return; }
-  if [ "$name" != nsd ]; then
-    if ! wait_signed "$name" "$port" || ! "anchor_$name" "$dir" "$port" >"$dir/anchor.conf" ||
+  if [ "$name" != nsd ] && { [ "$name" != signet ] || [ "$SIGNET_DNSSEC" = 1 ]; }; then
+    if ! wait_signed "$name" "$port" && log "$name: publishes no DNSKEY" ||
+      ! "anchor_$name" "$dir" "$port" >"$dir/anchor.conf" ||
       ! validate "$name" "$port" "$dir/anchor.conf"; then
       FAILED+=("$name (DNSSEC validation)"); stop_pid "$SPID"; return
     fi
-    if [ "$name" = signet ]; then
+    if [ "$name" = signet ] && [ "$SIGNET_ANCHOR" = ds ]; then
       # The DS that `signet ds` prints must match the DNSKEY the server publishes.
       ds_from_server "$port" | anchor_from_ds >"$dir/anchor-dig.conf" || true
       cmp -s "$dir/anchor.conf" "$dir/anchor-dig.conf" ||
@@ -631,7 +657,7 @@ medians() {
 
 versions() {
   local s
-  echo "- signet: $("$WORK/signet" --version 2>/dev/null || echo '?') (commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  echo "- signet: $("$WORK/bin/signet" --version 2>/dev/null || echo '?') (commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
   for s in $SERVERS; do
     case $s in
       knot) echo "- knot: $(knotd -V 2>&1 | head -1)" ;;
@@ -701,7 +727,11 @@ report() {
   echo
   echo "## Servers"
   echo
-  echo "- signet: online signing, algorithm 13, $( [ -n "$SIGNET_ARGS" ] && echo "flags: $SIGNET_ARGS" || echo 'default (compact) denial')"
+  if [ "$SIGNET_DNSSEC" = 1 ]; then
+    echo "- signet: online signing, algorithm 13, $( [ -n "$SIGNET_ARGS" ] && echo "flags: $SIGNET_ARGS" || echo 'default (compact) denial')"
+  else
+    echo "- signet: UNSIGNED (SIGNET_DNSSEC=0)$( [ -n "$SIGNET_ARGS" ] && echo ", flags: $SIGNET_ARGS")"
+  fi
   echo "- knot: mod-onlinesign, ECDSAP256SHA256 CSK, 1 UDP worker"
   echo "- pdns / pdns-nocache: bind backend + DNSSEC db, live signing, ECDSA P-256 CSK, NSEC3 narrow; pdns-nocache has cache-ttl=query-cache-ttl=negquery-cache-ttl=0"
   echo "- nsd: unsigned (ceiling), server-count 1, rrl-ratelimit 0"
