@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -27,12 +28,11 @@ func PassphraseFromFile(path string) ([]byte, error) {
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		return nil, fmt.Errorf("keystore: passphrase file %s has mode %04o, readable by group or others; run chmod 600 %s", path, perm, path)
 	}
-	b := make([]byte, 0, fi.Size())
-	buf := bytes.NewBuffer(b)
-	if _, err := buf.ReadFrom(f); err != nil {
+	b, err := io.ReadAll(f)
+	if err != nil {
 		return nil, fmt.Errorf("keystore: read passphrase file %s: %w", path, err)
 	}
-	p := trimNewline(buf.Bytes())
+	p := trimNewline(b)
 	if len(p) == 0 {
 		return nil, fmt.Errorf("keystore: passphrase file %s is empty", path)
 	}

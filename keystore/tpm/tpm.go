@@ -26,8 +26,12 @@ const Backend = "tpm"
 
 // Defaults for Options.
 const (
-	DefaultDialTimeout    = 2 * time.Second
-	DefaultCommandTimeout = 10 * time.Second
+	// DefaultDialTimeout bounds connecting to a socket device, so that Sign
+	// fails fast when the TPM is gone.
+	DefaultDialTimeout = 2 * time.Second
+	// DefaultCommandTimeout is generous for one ECC command on a discrete
+	// TPM (tens to hundreds of milliseconds) yet bounds a hung emulator.
+	DefaultCommandTimeout = 5 * time.Second
 )
 
 const (
