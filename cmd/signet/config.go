@@ -16,6 +16,9 @@ type zoneConfig struct {
 	File   string `mapstructure:"file"`
 	// Denial overrides dnssec.denial for this zone: compact, blacklies or whitelies.
 	Denial string `mapstructure:"denial"`
+	// Parents are the parent zone's name servers (host:port), asked whether the parent still
+	// publishes a DS before signing is disabled, and during KSK rollovers.
+	Parents []string `mapstructure:"parents"`
 }
 
 // config is the whole configuration, decoded from the YAML file, SIGNET_* variables and flags.
@@ -37,7 +40,23 @@ type config struct {
 		Addr  string `mapstructure:"addr"`
 		Token string `mapstructure:"token"`
 	} `mapstructure:"admin"`
-	DNSSEC dnssecConfig `mapstructure:"dnssec"`
+	DNSSEC   dnssecConfig   `mapstructure:"dnssec"`
+	Keystore keystoreConfig `mapstructure:"keystore"`
+}
+
+// keystoreConfig says where private keys live.
+type keystoreConfig struct {
+	// PassphraseFile or PassphraseEnv give the software keystore's passphrase (never the
+	// config itself).
+	PassphraseFile string `mapstructure:"passphrase_file"`
+	PassphraseEnv  string `mapstructure:"passphrase_env"`
+	// WorkFactor is the scrypt cost (log2 N) of new key files; default 18.
+	WorkFactor int `mapstructure:"work_factor"`
+	TPM        struct {
+		// Device is /dev/tpmrm0, unix:/path/to/swtpm.sock or tcp:host:port; empty: no TPM,
+		// KSKs live in the software keystore.
+		Device string `mapstructure:"device"`
+	} `mapstructure:"tpm"`
 }
 
 // dnssecConfig holds the signing settings; see the README's configuration reference.
@@ -50,6 +69,11 @@ type dnssecConfig struct {
 	CacheSize int           `mapstructure:"cache_size"`
 	DNSKEYTTL uint32        `mapstructure:"dnskey_ttl"`
 	Algorithm string        `mapstructure:"algorithm"`
+	CDS       bool          `mapstructure:"cds"`
+	// ZSKLifetime is the ZSK rotation period (default 30 days; negative: never).
+	ZSKLifetime time.Duration `mapstructure:"zsk_lifetime"`
+	// PropagationDelay is the margin rollovers add to TTLs (default 1 h).
+	PropagationDelay time.Duration `mapstructure:"propagation_delay"`
 }
 
 func setDefaults(v *viper.Viper) {
@@ -65,6 +89,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("dnssec.cache_size", 1000000)
 	v.SetDefault("dnssec.dnskey_ttl", 3600)
 	v.SetDefault("dnssec.algorithm", "ECDSAP256SHA256")
+	v.SetDefault("dnssec.zsk_lifetime", 30*24*time.Hour)
+	v.SetDefault("dnssec.propagation_delay", time.Hour)
 }
 
 // loadConfig decodes and validates; every error names the config key at fault.

@@ -2,13 +2,25 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/file"
+	"github.com/signetdns/signet/keystore/tpm"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/signer/keymgr"
 )
 
 // dnssecRuntime is the DNSSEC side of a running server, as serve wires it.
@@ -21,20 +33,184 @@ type dnssecRuntime interface {
 	Close()
 }
 
-// setupDNSSEC builds the signing side from the configuration.
-func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheus.Registerer) (dnssecRuntime, error) {
-	if c.DNSSEC.Enabled {
-		return nil, fmt.Errorf("dnssec.enabled: signing is not wired in yet")
-	}
-	return unsigned{}, nil
+// signing is the runtime of a server with the key manager: zones become signed through the
+// admin API (Route 53's procedure) or at start with --dnssec.
+type signing struct {
+	c      *config
+	log    *slog.Logger
+	soft   keystore.Store
+	tpm    keystore.Store
+	sig    *signer.Signer
+	mgr    *keymgr.Manager
+	cancel context.CancelFunc
 }
 
-// unsigned is the runtime of a server that signs nothing.
-type unsigned struct{}
+// setupDNSSEC opens the keystores and the key manager. Every server has them, so that signing
+// can be enabled at run time; --dnssec only decides whether zones start signed.
+func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheus.Registerer) (dnssecRuntime, error) {
+	if err := ensurePrivateDir(c.State); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	pass, random, err := passphrase(c, log)
+	if err != nil {
+		return nil, err
+	}
+	wf := c.Keystore.WorkFactor
+	if wf == 0 && random {
+		// scrypt's cost protects guessable passphrases; a random 256-bit one cannot be
+		// guessed, so a low cost loses nothing and keeps start-up quick.
+		wf = 10
+	}
+	soft, err := file.Open(file.Options{
+		Dir:        filepath.Join(c.State, "keys"),
+		Passphrase: pass,
+		WorkFactor: wf,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	s := &signing{c: c, log: log, soft: soft}
+	if c.Keystore.TPM.Device != "" {
+		t, err := tpm.Open(tpm.Options{Dir: filepath.Join(c.State, "tpm"), Device: c.Keystore.TPM.Device})
+		if err != nil {
+			soft.Close()
+			return nil, fmt.Errorf("keystore.tpm.device %s: %w", c.Keystore.TPM.Device, err)
+		}
+		s.tpm = t
+	}
+	s.sig = signer.New(signer.Config{
+		Validity:  c.DNSSEC.Validity,
+		Refresh:   c.DNSSEC.Refresh,
+		CacheSize: c.DNSSEC.CacheSize,
+	})
+	kcfg := keymgr.Config{
+		StateDir:   c.State,
+		Soft:       soft,
+		Signer:     s.sig.Config(),
+		Logger:     log,
+		Registerer: reg,
+	}
+	if s.tpm != nil {
+		kcfg.TPM = s.tpm
+	}
+	mgr, err := keymgr.New(kcfg)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.mgr = mgr
+	return s, nil
+}
 
-func (unsigned) Signed(string) bool                                    { return false }
-func (unsigned) Start(context.Context, *config, *server.ZoneSet) error { return nil }
-func (unsigned) Keys() server.KeySource                                { return nil }
-func (unsigned) Signer() server.Signer                                 { return nil }
-func (unsigned) RegisterAPI(*http.ServeMux)                            {}
-func (unsigned) Close()                                                {}
+func (s *signing) Signed(origin string) bool { return s.mgr.Signed(origin) }
+
+// Start adds every zone to the key manager (creating quick-start keys where asked) and starts
+// its background loop. Zones whose signing state changes are reloaded, so that the one-week
+// TTL cap of signed zones follows.
+func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) error {
+	for _, z := range c.Zones {
+		mode, _ := parseDenial(c.DNSSEC.Denial)
+		if z.Denial != "" {
+			mode, _ = parseDenial(z.Denial)
+		}
+		alg, err := parseAlgorithm(c.DNSSEC.Algorithm)
+		if err != nil {
+			return fmt.Errorf("dnssec.algorithm: %w", err)
+		}
+		p := keymgr.ZonePolicy{
+			Mode:       mode,
+			Algorithm:  alg,
+			QuickStart: c.DNSSEC.Enabled,
+			DNSKEYTTL:  time.Duration(c.DNSSEC.DNSKEYTTL) * time.Second,
+			CDS:        c.DNSSEC.CDS,
+			Parents:    z.Parents,
+			Rollover: keymgr.RolloverPolicy{
+				ZSKLifetime:      c.DNSSEC.ZSKLifetime,
+				PropagationDelay: c.DNSSEC.PropagationDelay,
+			},
+		}
+		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
+			return fmt.Errorf("zone %s: %w", z.Origin, err)
+		}
+		if s.mgr.Signed(z.Origin) {
+			// Loaded before its signing state was known: reload with the TTL cap.
+			if err := zs.ReloadZone(z.Origin); err != nil {
+				return err
+			}
+		}
+	}
+	s.mgr.OnChange(func(zone string) {
+		if err := zs.ReloadZone(zone); err != nil {
+			s.log.Error("reloading zone after a signing change", "zone", zone, "err", err)
+		}
+	})
+	rctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.mgr.Run(rctx)
+	return nil
+}
+
+func (s *signing) Keys() server.KeySource         { return s.mgr }
+func (s *signing) Signer() server.Signer          { return s.sig }
+func (s *signing) RegisterAPI(mux *http.ServeMux) { s.mgr.Register(mux) }
+
+func (s *signing) Close() {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.soft != nil {
+		s.soft.Close()
+	}
+	if s.tpm != nil {
+		s.tpm.Close()
+	}
+}
+
+// passphrase finds the software keystore's passphrase: a file or an environment variable
+// named in the config, never the config itself. With neither (the quick start), a random one
+// is made in a 0600 file beside the keys, with a warning that this protects nothing on a
+// stolen disk.
+func passphrase(c *config, log *slog.Logger) (pass []byte, random bool, err error) {
+	switch {
+	case c.Keystore.PassphraseFile != "":
+		p, err := file.PassphraseFromFile(c.Keystore.PassphraseFile)
+		if err != nil {
+			return nil, false, fmt.Errorf("keystore.passphrase_file: %w", err)
+		}
+		return p, false, nil
+	case c.Keystore.PassphraseEnv != "":
+		p, err := file.PassphraseFromEnv(c.Keystore.PassphraseEnv)
+		if err != nil {
+			return nil, false, fmt.Errorf("keystore.passphrase_env: %w", err)
+		}
+		return p, false, nil
+	}
+	path := filepath.Join(c.State, "keystore.passphrase")
+	if _, err := os.Stat(path); err == nil {
+		p, err := file.PassphraseFromFile(path)
+		return p, true, err
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, false, err
+	}
+	p := []byte(base64.RawURLEncoding.EncodeToString(raw))
+	if err := os.WriteFile(path, append(p, '\n'), 0o600); err != nil {
+		return nil, false, fmt.Errorf("quick start passphrase: %w", err)
+	}
+	log.Warn("quick start: generated a random keystore passphrase beside the keys; it does not protect them on a stolen disk (set keystore.passphrase_file)", "file", path)
+	return p, true, nil
+}
+
+// ensurePrivateDir creates dir 0700, or tightens an existing one to 0700.
+func ensurePrivateDir(dir string) error {
+	if dir == "" {
+		return fmt.Errorf("no state directory (--state)")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o700)
+}
