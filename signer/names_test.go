@@ -107,3 +107,23 @@ func TestSignFailureLeavesMessage(t *testing.T) {
 		}
 	})
 }
+
+func TestInZone(t *testing.T) {
+	for _, tc := range []struct {
+		name, zone string
+		want       bool
+	}{
+		{"example.", "example.", true},
+		{"a.example.", "example.", true},
+		{"A.EXAMPLE.", "example.", true},
+		{"aexample.", "example.", false},
+		{`a\.example.`, "example.", false},
+		{`a\\.example.`, "example.", true},
+		{"example.", "a.example.", false},
+		{"org.", ".", true},
+	} {
+		if got := inZone(tc.name, tc.zone); got != tc.want {
+			t.Errorf("inZone(%s, %s) = %v, want %v", tc.name, tc.zone, got, tc.want)
+		}
+	}
+}

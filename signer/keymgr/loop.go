@@ -140,13 +140,16 @@ func (z *zone) boundaries() []time.Time {
 
 // deadline is the zone's next due time after now.
 func (m *Manager) deadline(z *zone, now time.Time) time.Time {
+	// While a refresh is failing its retry replaces the (past) refresh time.
 	next := z.premadeAt.Add(PremadeStep)
+	if !z.retryAt.IsZero() {
+		next = z.retryAt
+	}
 	consider := func(t time.Time) {
 		if !t.IsZero() && t.After(now) && t.Before(next) {
 			next = t
 		}
 	}
-	consider(z.retryAt)
 	for _, t := range z.boundaries() {
 		consider(t)
 	}
