@@ -59,7 +59,9 @@ func TestAPI(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", status, tc.status, raw)
 			}
 			if tc.code != "" {
-				var e struct{ Error struct{ Code, Message string } }
+				var e struct {
+					Error struct{ Code, Message string }
+				}
 				if err := json.Unmarshal(raw, &e); err != nil || e.Error.Code != tc.code || e.Error.Message == "" {
 					t.Fatalf("body %s, want code %s", raw, tc.code)
 				}
