@@ -1,0 +1,206 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/viper"
+
+	"github.com/signetdns/signet/signer/keymgr"
+)
+
+func init() { extraCommands = dnssecCommands }
+
+// dnssecCommands are the DNSSEC commands: thin clients of the running server's admin API.
+func dnssecCommands(v *viper.Viper) []*cobra.Command {
+	return []*cobra.Command{newDNSSECCmd(v), newKSKCmd(v), newDSCmd(v)}
+}
+
+// zonePath is the admin API path of a zone's DNSSEC resource.
+func zonePath(zone string, rest ...string) string {
+	p := "/v1/zones/" + url.PathEscape(dnsFqdn(strings.ToLower(zone))) + "/dnssec"
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// getDNSSEC decodes an API answer (every successful call answers with GetDNSSEC).
+func getDNSSEC(b []byte) (*keymgr.DNSSEC, error) {
+	var d keymgr.DNSSEC
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("admin API answer: %w", err)
+	}
+	return &d, nil
+}
+
+func newDNSSECCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{Use: "dnssec", Short: "Show, enable or disable DNSSEC signing of a zone"}
+	run := func(method string, path func(zone string, force bool) string) func(*cobra.Command, []string) error {
+		return func(c *cobra.Command, args []string) error {
+			force, _ := c.Flags().GetBool("force")
+			b, err := adminCall(v, method, path(args[0], force), nil)
+			if err != nil {
+				return err
+			}
+			d, err := getDNSSEC(b)
+			if err != nil {
+				return err
+			}
+			printStatus(c.OutOrStdout(), d)
+			return nil
+		}
+	}
+	status := &cobra.Command{Use: "status ZONE", Short: "Show the zone's signing status and KSKs (GetDNSSEC)", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodGet, func(z string, _ bool) string { return zonePath(z) })}
+	enable := &cobra.Command{Use: "enable ZONE", Short: "Sign the zone (needs an ACTIVE KSK)", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodPost, func(z string, _ bool) string { return zonePath(z, "enable") })}
+	disable := &cobra.Command{Use: "disable ZONE", Short: "Serve the zone unsigned (refused while the parent publishes a DS, unless --force)", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodPost, func(z string, force bool) string {
+			p := zonePath(z, "disable")
+			if force {
+				p += "?force=true"
+			}
+			return p
+		})}
+	disable.Flags().Bool("force", false, "disable even though the parent still publishes a DS (the zone turns bogus for validating resolvers)")
+	cmd.AddCommand(status, enable, disable)
+	return cmd
+}
+
+func printStatus(w io.Writer, d *keymgr.DNSSEC) {
+	fmt.Fprintf(w, "zone %s: %s", d.Zone, d.Status.ServeSignature)
+	if d.Status.StatusMessage != "" {
+		fmt.Fprintf(w, " (%s)", d.Status.StatusMessage)
+	}
+	fmt.Fprintln(w)
+	printKSKs(w, d)
+}
+
+func printKSKs(w io.Writer, d *keymgr.DNSSEC) {
+	if len(d.KeySigningKeys) == 0 {
+		fmt.Fprintln(w, "no KSKs")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tKEY TAG\tALGORITHM\tSTORE\tCREATED\tMESSAGE")
+	for _, k := range d.KeySigningKeys {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d (%s)\t%s\t%s\t%s\n", k.Name, k.Status, k.KeyTag, k.SigningAlgorithmType,
+			k.SigningAlgorithmMnemonic, k.KeyStore, k.CreatedDate.Format("2006-01-02T15:04:05Z07:00"), k.StatusMessage)
+	}
+	tw.Flush()
+}
+
+func newKSKCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{Use: "ksk", Short: "Manage a zone's key-signing keys (at most 2)"}
+	call := func(c *cobra.Command, method, path string, body any) error {
+		b, err := adminCall(v, method, path, body)
+		if err != nil {
+			return err
+		}
+		d, err := getDNSSEC(b)
+		if err != nil {
+			return err
+		}
+		printKSKs(c.OutOrStdout(), d)
+		return nil
+	}
+	create := &cobra.Command{Use: "create ZONE NAME", Short: "Create a KSK (and the zone's ZSK if it has none)", Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			status, _ := c.Flags().GetString("status")
+			return call(c, http.MethodPost, zonePath(args[0], "ksks"), map[string]string{"Name": args[1], "Status": strings.ToUpper(status)})
+		}}
+	create.Flags().String("status", "ACTIVE", "initial status: ACTIVE or INACTIVE")
+	action := func(verb, short string) *cobra.Command {
+		return &cobra.Command{Use: verb + " ZONE NAME", Short: short, Args: cobra.ExactArgs(2),
+			RunE: func(c *cobra.Command, args []string) error {
+				return call(c, http.MethodPost, zonePath(args[0], "ksks", args[1], verb), nil)
+			}}
+	}
+	del := &cobra.Command{Use: "delete ZONE NAME", Short: "Delete an INACTIVE KSK and its private key", Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			return call(c, http.MethodDelete, zonePath(args[0], "ksks", args[1]), nil)
+		}}
+	list := &cobra.Command{Use: "list ZONE", Short: "List the zone's KSKs", Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return call(c, http.MethodGet, zonePath(args[0]), nil)
+		}}
+	cmd.AddCommand(create, action("activate", "Activate a KSK: publish it and sign the DNSKEY RRset with it"),
+		action("deactivate", "Deactivate a KSK: withdraw it from the DNSKEY RRset"), del, list)
+	return cmd
+}
+
+func newDSCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ds ZONE",
+		Short: "Print the DS records to give the parent zone (one per KSK)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			format, _ := c.Flags().GetString("format")
+			asJSON, _ := c.Flags().GetBool("json")
+			if asJSON {
+				format = "json"
+			}
+			b, err := adminCall(v, http.MethodGet, zonePath(args[0]), nil)
+			if err != nil {
+				return err
+			}
+			d, err := getDNSSEC(b)
+			if err != nil {
+				return err
+			}
+			return printDS(c.OutOrStdout(), d, format)
+		},
+	}
+	cmd.Flags().String("format", "table", "output: table, zone (DS records in zone-file form only: a trust anchor), or json")
+	cmd.Flags().Bool("json", false, "same as --format json")
+	return cmd
+}
+
+// printDS prints the DS records of the zone's KSKs. In zone format only ACTIVE (or
+// ACTION_NEEDED, still published) KSKs are printed: an INACTIVE KSK is not in the DNSKEY
+// RRset, so its DS would be no trust anchor.
+func printDS(w io.Writer, d *keymgr.DNSSEC, format string) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(d.KeySigningKeys)
+	case "zone":
+		n := 0
+		for _, k := range d.KeySigningKeys {
+			if k.Status != keymgr.StatusInactive && k.DSZoneFile != "" {
+				fmt.Fprintln(w, k.DSZoneFile)
+				n++
+			}
+		}
+		if n == 0 {
+			return fmt.Errorf("zone %s has no published KSK", d.Zone)
+		}
+		return nil
+	case "table", "":
+		for i, k := range d.KeySigningKeys {
+			if i > 0 {
+				fmt.Fprintln(w)
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			fmt.Fprintf(tw, "KSK\t%s (%s)\n", k.Name, k.Status)
+			fmt.Fprintf(tw, "Key tag\t%d\n", k.KeyTag)
+			fmt.Fprintf(tw, "Algorithm\t%d (%s)\n", k.SigningAlgorithmType, k.SigningAlgorithmMnemonic)
+			fmt.Fprintf(tw, "Digest type\t%d (%s)\n", k.DigestAlgorithmType, k.DigestAlgorithmMnemonic)
+			fmt.Fprintf(tw, "Digest\t%s\n", k.DigestValue)
+			fmt.Fprintf(tw, "DS record\t%s\n", k.DSZoneFile)
+			fmt.Fprintf(tw, "DNSKEY record\t%s\n", k.DNSKEYZoneFile)
+			fmt.Fprintf(tw, "Public key\t%s\n", k.PublicKey)
+			tw.Flush()
+		}
+		return nil
+	}
+	return fmt.Errorf("--format %q: want table, zone or json", format)
+}
