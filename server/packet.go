@@ -76,3 +76,7 @@ func countsMatch(m *dns.Msg, in []byte) bool {
 		int(binary.BigEndian.Uint16(in[8:])) == len(m.Ns) &&
 		int(binary.BigEndian.Uint16(in[10:])) == len(m.Extra)
 }
+
+// ServeUDP answers one query received over UDP (see ServePacket). Benchmarks and fuzzers use it
+// to drive the whole pipeline without sockets.
+func (h *Handler) ServeUDP(in, out []byte) []byte { return h.ServePacket(in, out, udp) }
