@@ -17,8 +17,10 @@ func FuzzParse(f *testing.F) {
 	f.Add("$TTL 1\n@ SOA a b 1 2 3 4 5\n@ NS a.b\nb NS c\na.b A 1.2.3.4\nc.b DS 1 13 2 AB\n")
 	f.Add("$ORIGIN sub\n@ 1 IN SOA ( a b 1 2 3 4 5 ) ; x\n\\046 A 1.1.1.1\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		if strings.Contains(text, "$INCLUDE") {
-			t.Skip("no file system access from the fuzzer")
+		// $INCLUDE could open anything (/dev/zero never ends); $GENERATE makes zones of any size
+		// and only slows the fuzzer down. Both are the parser's, not ours.
+		if up := strings.ToUpper(text); strings.Contains(up, "$INCLUDE") || strings.Contains(up, "$GENERATE") {
+			t.Skip()
 		}
 		Check(strings.NewReader(text), testOrigin, "fuzz.zone")
 		z, err := Parse(strings.NewReader(text), testOrigin, "fuzz.zone", Options{MaxTTL: 604800})

@@ -45,19 +45,18 @@ func canonicalKey(name string) string {
 // order lists the names Neighbours walks: owners of RRsets served as authoritative data (the
 // cuts included, what lies below them excluded) and the apex.
 func (z *Zone) order(apex string) {
+	type named struct{ key, name string }
+	var all []named
 	for name, n := range z.nodes {
 		if (!n.ent && !n.occluded) || name == apex {
-			z.names = append(z.names, name)
+			all = append(all, named{canonicalKey(name), name})
 		}
 	}
-	keys := make(map[string]string, len(z.names))
-	for _, name := range z.names {
-		keys[name] = canonicalKey(name)
-	}
-	slices.SortFunc(z.names, func(a, b string) int { return strings.Compare(keys[a], keys[b]) })
-	z.keys = make([]string, len(z.names))
-	for i, name := range z.names {
-		z.keys[i] = keys[name]
+	slices.SortFunc(all, func(a, b named) int { return strings.Compare(a.key, b.key) })
+	z.names = make([]string, len(all))
+	z.keys = make([]string, len(all))
+	for i, a := range all {
+		z.names[i], z.keys[i] = a.name, a.key
 	}
 }
 
