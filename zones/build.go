@@ -132,10 +132,16 @@ func (b *builder) add(e entry) {
 		h.Ttl = b.opt.MaxTTL
 	}
 
-	s := b.set(owner, h.Rrtype)
 	// RFC 2181 §5: an RRset holds no duplicate records. The key is the presentation form of
 	// the RDATA (the header, with its TTL, stripped).
 	key := e.rr.String()[len(h.String()):]
+	if key == "" {
+		// The parser takes "name A" at the very end of a file as an RDATA-less (dynamic
+		// update) record; served, it would be malformed.
+		b.report(true, "error", e.file, e.line, "%s %s has no data", owner, typ)
+		return
+	}
+	s := b.set(owner, h.Rrtype)
 	if _, dup := s.keys[key]; dup {
 		b.report(false, "warning", e.file, e.line, "duplicate record %s %s ignored", owner, typ)
 		return

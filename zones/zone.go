@@ -77,9 +77,9 @@ func Load(origin, path string, opt Options) (*Zone, error) {
 }
 
 // Parse reads a master file from r as the zone origin; filename names it in errors and anchors
-// relative $INCLUDE paths. A syntax error is returned as a *ParseError; semantic errors (no SOA
+// relative $INCLUDE paths (errors in included files name them by absolute path). A syntax error is returned as a *ParseError; semantic errors (no SOA
 // at the apex, several SOAs, records out of zone, a CNAME beside other data, a class other
-// than IN) are joined *ParseErrors, one per problem.
+// than IN, a record without data) are joined *ParseErrors, one per problem.
 //
 // Parse drops the DNSSEC records the online signer makes itself (RRSIG, NSEC, NSEC3,
 // NSEC3PARAM anywhere; DNSKEY, CDS and CDNSKEY at the apex) and counts them in Dropped.

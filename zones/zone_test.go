@@ -47,6 +47,7 @@ func TestLoadSemanticErrors(t *testing.T) {
 		{"CNAME and other data", "$TTL 3600\n@ SOA ns1 h 1 2 3 4 300\nx A 192.0.2.1\nx CNAME www\n", 4, "CNAME and other data"},
 		{"two CNAMEs", "$TTL 3600\n@ SOA ns1 h 1 2 3 4 300\nx CNAME a\nx CNAME b\n", 3, "more than one CNAME"},
 		{"class CH", "$TTL 3600\n@ SOA ns1 h 1 2 3 4 300\nx CH TXT \"a\"\n", 3, "class CH"},
+		{"no data", "$TTL 3600\n@ SOA ns1 h 1 2 3 4 300\n@ NS ns1\nx A ", 4, "has no data"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
