@@ -27,6 +27,9 @@ type Config struct {
 	// hostname.bind.) when set; empty means REFUSED, the default, so that nothing leaks.
 	ChaosVersion string
 	ChaosID      string
+	// PacketCacheSize is the number of whole responses kept for repeated UDP questions
+	// (a tenth more for answers about missing names). Default 100,000; negative disables.
+	PacketCacheSize int
 	// ShutdownTimeout bounds the wait for in-flight TCP queries on shutdown. Default 5 s.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().

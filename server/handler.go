@@ -38,6 +38,7 @@ type Handler struct {
 	signer  Signer
 	cfg     Config
 	metrics *Metrics
+	pcache  *packetCache // nil: disabled
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -46,7 +47,7 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m}
+	return &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
 }
 
 // transport says how a query arrived; it sets the response size limit.
@@ -64,19 +65,30 @@ func (t transport) String() string {
 	return "udp"
 }
 
+// cacheClass says whether, and where, the packet cache may keep a response.
+type cacheClass uint8
+
+const (
+	uncacheable cacheClass = iota
+	existingName
+	missingName
+)
+
 // respond builds the response to an unpacked query and says how large it may be. It never
 // returns nil: a query that gets no answer at all (a response, say) is filtered before.
-func (h *Handler) respond(req *dns.Msg, tr transport) (*dns.Msg, int) {
-	m, opt := h.answer(req)
+func (h *Handler) respond(req *dns.Msg, tr transport) (*dns.Msg, int, cacheClass) {
+	class := uncacheable
+	m, opt := h.answer(req, &class)
 	size := dns.MaxMsgSize
 	if tr == udp {
 		size = payloadSize(opt, h.cfg.UDPSize)
 	}
-	return m, size
+	return m, size, class
 }
 
-// answer does the work of respond; opt is the request's OPT when it was well-formed.
-func (h *Handler) answer(req *dns.Msg) (m *dns.Msg, opt *dns.OPT) {
+// answer does the work of respond; opt is the request's OPT when it was well-formed. It sets
+// class when the response comes from zone data and may be cached.
+func (h *Handler) answer(req *dns.Msg, class *cacheClass) (m *dns.Msg, opt *dns.OPT) {
 	m = new(dns.Msg)
 	m.Id = req.Id
 	m.Response = true
@@ -157,6 +169,10 @@ func (h *Handler) answer(req *dns.Msg) (m *dns.Msg, opt *dns.OPT) {
 	}
 	res := z.Lookup(qname, q.Qtype)
 	fill(m, &res)
+	*class = existingName
+	if res.Kind == zones.NXDomain {
+		*class = missingName
+	}
 
 	do := opt != nil && opt.Do()
 	if h.keys == nil || h.signer == nil {
@@ -198,6 +214,7 @@ func (h *Handler) answer(req *dns.Msg) (m *dns.Msg, opt *dns.OPT) {
 		m.Extra = keepOPT(m.Extra)
 		m.Authoritative = false
 		m.Rcode = dns.RcodeServerFailure
+		*class = uncacheable
 	}
 	if do && opt != nil && m.Rcode != dns.RcodeServerFailure && mode == signer.Compact && compactOK(opt) {
 		setCompactOK(m)

@@ -27,13 +27,52 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 			h.metrics.count(tr, dns.RcodeServerFailure)
 		}
 	}()
+	var (
+		q      fastQuery
+		cached bool
+		hash   uint64
+		now    int64
+	)
+	if tr == udp && h.pcache != nil {
+		if zg, kg, ok := h.generations(); ok && parseFast(in, h.cfg.UDPSize, &q) {
+			q.addGenerations(zg, kg)
+			now = h.cfg.Now().Unix()
+			var resp []byte
+			if resp, hash = h.pcache.lookup(&q, in, out, now); resp != nil {
+				h.metrics.count(tr, int(resp[3]&0xF))
+				return resp
+			}
+			cached = true
+		}
+	}
 	req := new(dns.Msg)
 	if err := req.Unpack(in); err != nil || !countsMatch(req, in) {
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
 	}
-	m, size := h.respond(req, tr)
-	return h.pack(m, size, out, in, tr)
+	m, size, class := h.respond(req, tr)
+	resp = h.pack(m, size, out, in, tr)
+	if cached && class != uncacheable && resp != nil {
+		h.pcache.store(hash, &q, resp, class == missingName, now)
+	}
+	return resp
+}
+
+// generations reports the zone and key generations; ok is false when a source cannot say,
+// and then nothing is cached.
+func (h *Handler) generations() (zg, kg uint64, ok bool) {
+	zs, ok := h.zones.(Generationer)
+	if !ok {
+		return 0, 0, false
+	}
+	if h.keys != nil {
+		ks, ok := h.keys.(Generationer)
+		if !ok {
+			return 0, 0, false
+		}
+		kg = ks.Generation()
+	}
+	return zs.Generation(), kg, true
 }
 
 // pack fits m into size bytes and packs it into out.

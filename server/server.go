@@ -192,7 +192,7 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				resp, _ = m.Pack()
 			}
 		}()
-		m, size := t.h.respond(req, tcp)
+		m, size, _ := t.h.respond(req, tcp)
 		resp = t.h.pack(m, size, make([]byte, 0, 4096), nil, tcp)
 	}()
 	if resp != nil {

@@ -38,7 +38,7 @@ func startServer(t *testing.T, cfg Config, files ...ZoneFile) *testServer {
 			t.Fatal(err)
 		}
 	}
-	h := NewHandler(zs.Store(), nil, nil, cfg, nil)
+	h := NewHandler(zs, nil, nil, cfg, nil)
 	srv := New(h, cfg)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)

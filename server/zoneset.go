@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/signetdns/signet/zones"
 )
@@ -28,7 +29,14 @@ type ZoneSet struct {
 
 	mu    sync.Mutex // serialises reloads
 	files []ZoneFile
+	gen   atomic.Uint64
 }
+
+// Match implements ZoneSource.
+func (s *ZoneSet) Match(qname string) *zones.Zone { return s.store.Match(qname) }
+
+// Generation changes whenever a zone is added or replaced (the packet cache keys on it).
+func (s *ZoneSet) Generation() uint64 { return s.gen.Load() }
 
 // NewZoneSet returns an empty set. signed reports whether a zone is signed, which caps its TTLs
 // at MaxSignedTTL when loaded; nil means no zone is.
@@ -60,6 +68,7 @@ func (s *ZoneSet) Add(f ZoneFile) error {
 	}
 	s.files = append(s.files, f)
 	s.store.Set(z)
+	s.gen.Add(1)
 	s.log.Info("zone loaded", "zone", z.Origin(), "file", f.Path, "serial", z.Serial(), "names", z.Names())
 	return nil
 }
@@ -106,6 +115,7 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 		}
 		old := s.store.Get(z.Origin())
 		s.store.Set(z)
+		s.gen.Add(1)
 		if old != nil && old.Serial() == z.Serial() {
 			s.log.Info("zone reloaded", "zone", origin, "serial", z.Serial(), "note", "serial unchanged")
 		} else {

@@ -27,7 +27,9 @@ type config struct {
 	Zones   []zoneConfig `mapstructure:"zones"`
 	State   string       `mapstructure:"state"`
 	UDPSize uint16       `mapstructure:"udp_size"`
-	TCP     struct {
+	// PacketCache is the number of whole responses kept for repeated questions.
+	PacketCache int `mapstructure:"packet_cache_size"`
+	TCP         struct {
 		IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 		MaxConns    int           `mapstructure:"max_conns"`
 		MaxQueries  int           `mapstructure:"max_queries"`
@@ -80,6 +82,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", []string{"127.0.0.1:53"})
 	v.SetDefault("state", "./state")
 	v.SetDefault("udp_size", 1232)
+	v.SetDefault("packet_cache_size", 100000)
 	v.SetDefault("tcp.idle_timeout", 10*time.Second)
 	v.SetDefault("tcp.max_conns", 512)
 	v.SetDefault("tcp.max_queries", 1000)
@@ -171,12 +174,13 @@ func dnsFqdn(s string) string {
 
 func (c *config) serverConfig() server.Config {
 	return server.Config{
-		Listen:         c.Listen,
-		UDPSize:        c.UDPSize,
-		TCPIdleTimeout: c.TCP.IdleTimeout,
-		MaxTCPConns:    c.TCP.MaxConns,
-		MaxTCPQueries:  c.TCP.MaxQueries,
-		ChaosVersion:   c.Chaos.Version,
-		ChaosID:        c.Chaos.ID,
+		Listen:          c.Listen,
+		UDPSize:         c.UDPSize,
+		PacketCacheSize: c.PacketCache,
+		TCPIdleTimeout:  c.TCP.IdleTimeout,
+		MaxTCPConns:     c.TCP.MaxConns,
+		MaxTCPQueries:   c.TCP.MaxQueries,
+		ChaosVersion:    c.Chaos.Version,
+		ChaosID:         c.Chaos.ID,
 	}
 }

@@ -74,7 +74,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	scfg := c.serverConfig()
 	scfg.Logger = log
-	h := server.NewHandler(zs.Store(), dn.Keys(), dn.Signer(), scfg, metrics)
+	h := server.NewHandler(zs, dn.Keys(), dn.Signer(), scfg, metrics)
 	srv := server.New(h, scfg)
 	if err := srv.Start(); err != nil {
 		return err
