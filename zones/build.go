@@ -174,6 +174,9 @@ func (b *builder) finish() *Zone {
 			b.checkTTLs(owner, s)
 			n.sets = append(n.sets, rrset{typ: s.typ, rrs: s.rrs[:len(s.rrs):len(s.rrs)]})
 			n.types = append(n.types, s.typ)
+			if len(s.rrs) > 0 {
+				z.maxTTL = max(z.maxTTL, s.rrs[0].Header().Ttl)
+			}
 		}
 		n.types = n.types[:len(n.types):len(n.types)]
 		z.owners++

@@ -27,7 +27,12 @@ type Zone struct {
 	keys    []string // canonicalKey of names[i]
 	owners  int
 	dropped int
+	maxTTL  uint32
 }
+
+// MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait
+// that long for signatures by a retired key to leave caches (RFC 7583 §3.3.1).
+func (z *Zone) MaxTTL() uint32 { return z.maxTTL }
 
 // node is one name of the zone: an owner of RRsets or an empty non-terminal.
 type node struct {
