@@ -124,6 +124,7 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 			DNSKEYTTL:  time.Duration(c.DNSSEC.DNSKEYTTL) * time.Second,
 			CDS:        c.DNSSEC.CDS,
 			Parents:    z.Parents,
+			MaxZoneTTL: maxZoneTTL(zs, z.Origin),
 			Rollover: keymgr.RolloverPolicy{
 				ZSKLifetime:      c.DNSSEC.ZSKLifetime,
 				PropagationDelay: c.DNSSEC.PropagationDelay,
@@ -163,6 +164,17 @@ func (s *signing) Close() {
 	}
 	if s.tpm != nil {
 		s.tpm.Close()
+	}
+}
+
+// maxZoneTTL reports the zone's current largest TTL (it changes on reload).
+func maxZoneTTL(zs *server.ZoneSet, origin string) func() time.Duration {
+	return func() time.Duration {
+		z := zs.Store().Get(origin)
+		if z == nil {
+			return 0
+		}
+		return time.Duration(z.MaxTTL()) * time.Second
 	}
 }
 
