@@ -270,29 +270,43 @@ func TestTCPPipelining(t *testing.T) {
 	}
 }
 
-func TestTCPIdleTimeoutAndConnCap(t *testing.T) {
-	ts := startServer(t, Config{TCPIdleTimeout: 200 * time.Millisecond, TCPReadTimeout: 200 * time.Millisecond, MaxTCPConns: 2}, exampleZones...)
-	// Two idle connections fill the cap; a third is accepted by the kernel but not served
-	// until one of the first two times out.
-	var conns []net.Conn
-	for i := 0; i < 2; i++ {
-		c, err := net.Dial("tcp", ts.tcp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
+func TestTCPIdleTimeout(t *testing.T) {
+	ts := startServer(t, Config{TCPIdleTimeout: 200 * time.Millisecond, TCPReadTimeout: 200 * time.Millisecond}, exampleZones...)
+	c, err := net.Dial("tcp", ts.tcp)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The server closes an idle connection after the timeout: a read sees EOF.
-	conns[0].SetReadDeadline(time.Now().Add(3 * time.Second))
-	if _, err := conns[0].Read(make([]byte, 1)); err == nil {
-		t.Fatal("idle connection was not closed")
+	defer c.Close()
+	// The server closes an idle connection after the timeout: a read sees EOF, not our deadline.
+	c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	start := time.Now()
+	if _, err := c.Read(make([]byte, 1)); err == nil || time.Since(start) > 2*time.Second {
+		t.Fatalf("idle connection not closed by the server (err %v after %s)", err, time.Since(start))
 	}
-	r := exchange(t, "tcp", ts.tcp, query("www.example.test.", dns.TypeA, false))
-	if len(r.Answer) != 1 {
-		t.Fatalf("after timeout: %v", r)
+}
+
+func TestTCPConnectionCap(t *testing.T) {
+	ts := startServer(t, Config{MaxTCPConns: 1, TCPReadTimeout: 5 * time.Second, TCPIdleTimeout: 5 * time.Second}, exampleZones...)
+	hog, err := net.Dial("tcp", ts.tcp)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range conns {
-		c.Close()
+	// Make sure the server has accepted the first connection before the second arrives.
+	hc := &dns.Conn{Conn: hog}
+	if err := hc.WriteMsg(query("www.example.test.", dns.TypeA, false)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hc.ReadMsg(); err != nil {
+		t.Fatal(err)
+	}
+	c := &dns.Client{Net: "tcp", Timeout: 300 * time.Millisecond}
+	if _, _, err := c.Exchange(query("www.example.test.", dns.TypeA, false), ts.tcp); err == nil {
+		t.Fatal("a second connection was served while the cap of 1 was in use")
+	}
+	hog.Close()
+	c.Timeout = 3 * time.Second
+	if r, _, err := c.Exchange(query("www.example.test.", dns.TypeA, false), ts.tcp); err != nil || len(r.Answer) != 1 {
+		t.Fatalf("after the first connection closed: %v %v", r, err)
 	}
 }
 
