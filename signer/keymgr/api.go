@@ -6,6 +6,9 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
+
+	"github.com/signetdns/signet/keystore"
 )
 
 // Register adds the admin API to mux, shaped after Route 53's DNSSEC calls:
@@ -17,6 +20,8 @@ import (
 //	POST   /v1/zones/{zone}/dnssec/ksks/{name}/activate   ActivateKeySigningKey
 //	POST   /v1/zones/{zone}/dnssec/ksks/{name}/deactivate DeactivateKeySigningKey
 //	DELETE /v1/zones/{zone}/dnssec/ksks/{name}            DeleteKeySigningKey
+//	POST   /v1/zones/{zone}/dnssec/ksks/{name}/ds-seen    ConfirmDS: the parent shows the new DS
+//	POST   /v1/zones/{zone}/dnssec/rollover?role=ksk|zsk&now=true   Rollover, started now
 //
 // Successful calls answer 200 with the zone's GetDNSSEC; failures answer Route 53's HTTP
 // status with {"Error":{"Code","Message"}}. Authentication is the caller's (the server wraps
@@ -50,6 +55,29 @@ func (m *Manager) Register(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("DELETE /v1/zones/{zone}/dnssec/ksks/{name}", m.handle(func(r *http.Request, zone string) error {
 		return m.DeleteKSK(r.Context(), zone, r.PathValue("name"))
+	}))
+	mux.HandleFunc("POST /v1/zones/{zone}/dnssec/ksks/{name}/ds-seen", m.handle(func(r *http.Request, zone string) error {
+		return m.ConfirmDS(r.Context(), zone, r.PathValue("name"))
+	}))
+	mux.HandleFunc("POST /v1/zones/{zone}/dnssec/rollover", m.handle(func(r *http.Request, zone string) error {
+		var role keystore.Role
+		switch v := r.URL.Query().Get("role"); strings.ToLower(v) {
+		case "ksk":
+			role = keystore.KSK
+		case "zsk":
+			role = keystore.ZSK
+		default:
+			return errorf(CodeInvalidArgument, "role=%q: want ksk or zsk", v)
+		}
+		now, err := boolParam(r, "now")
+		if err != nil {
+			return err
+		}
+		if !now {
+			// Scheduled rollovers follow the key lifetimes; only an immediate one is asked for.
+			return errorf(CodeInvalidArgument, "only an immediate rollover can be requested: add now=true")
+		}
+		return m.Rollover(r.Context(), zone, role)
 	}))
 }
 

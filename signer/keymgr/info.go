@@ -7,14 +7,74 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
-// DNSSEC is GetDNSSEC's answer: the zone's signing status and its KSKs.
+// DNSSEC is GetDNSSEC's answer: the zone's signing status and its KSKs (Route 53's fields),
+// plus every key, ZSKs too, with its rollover state and next transition, and the zone's
+// rollover status.
 type DNSSEC struct {
 	Zone           string          `json:"Zone"`
 	Status         Status          `json:"Status"`
 	KeySigningKeys []KeySigningKey `json:"KeySigningKeys"`
+	Keys           []KeyState      `json:"Keys"`
+	Rollover       RolloverStatus  `json:"Rollover"`
+}
+
+// KeyState is one key's place in its rollover timeline (RFC 7583 §3.1 state), derived from
+// its timestamps at the time of the call.
+type KeyState struct {
+	// Name is the KSK's name; empty for a ZSK.
+	Name string `json:"Name,omitempty"`
+	// Role is "KSK" or "ZSK".
+	Role string `json:"Role"`
+	// ID is the keystore ID.
+	ID        string `json:"ID"`
+	KeyTag    int    `json:"KeyTag"`
+	Algorithm int    `json:"Algorithm"`
+	// State is the RFC 7583 state: generated, published, ready, active, retired, removed.
+	State string `json:"State"`
+	// Status is the KSK's Route 53 status; empty for a ZSK.
+	Status string `json:"Status,omitempty"`
+	// InDNSKEY, Signs and InCDS say what the key does now.
+	InDNSKEY bool `json:"InDNSKEY"`
+	Signs    bool `json:"Signs"`
+	InCDS    bool `json:"InCDS"`
+	// Next is the key's next planned transition (absent when none is planned) and NextEvent
+	// what happens then ("active", "removed", "rollover starts", ...).
+	Next      time.Time `json:"Next,omitzero"`
+	NextEvent string    `json:"NextEvent,omitempty"`
+	// NeedsAction is Route 53's ACTION_NEEDED; Note says what the key waits for.
+	NeedsAction bool   `json:"NeedsAction,omitempty"`
+	Note        string `json:"Note,omitempty"`
+	// Timestamps of the key's timeline, for the record.
+	Created time.Time `json:"Created"`
+	Publish time.Time `json:"Publish,omitzero"`
+	Active  time.Time `json:"Active,omitzero"`
+	Retire  time.Time `json:"Retire,omitzero"`
+	Remove  time.Time `json:"Remove,omitzero"`
+	DSSeen  time.Time `json:"DSSeen,omitzero"`
+}
+
+// RolloverStatus is the zone's rollover status.
+type RolloverStatus struct {
+	// KSKRollover is "manual" (Route 53's procedure) or "automatic".
+	KSKRollover string `json:"KSKRollover"`
+	// ZSKLifetime is the ZSK lifetime in effect (a Go duration), "never" when rotation is off.
+	ZSKLifetime string `json:"ZSKLifetime"`
+	// Rolling is the role of the rollover in progress ("KSK" or "ZSK"), empty if none.
+	Rolling string `json:"Rolling,omitempty"`
+	// Paused is set while no rollover may start because a KSK is ACTION_NEEDED; Reason says
+	// which.
+	Paused bool   `json:"Paused"`
+	Reason string `json:"Reason,omitempty"`
+	// NextZSKRollover and NextKSKRollover are when the next rollover of each role is due
+	// (absent: never, or not automatic). A past time means it waits for the rollover in
+	// progress or for the pause to end.
+	NextZSKRollover time.Time `json:"NextZSKRollover,omitzero"`
+	NextKSKRollover time.Time `json:"NextKSKRollover,omitzero"`
 }
 
 // Status is a zone's signing status, as Route 53's DNSSECStatus.
@@ -54,12 +114,16 @@ func (m *Manager) GetDNSSEC(ctx context.Context, zone string) (*DNSSEC, error) {
 	}
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	out := &DNSSEC{Zone: z.name, KeySigningKeys: []KeySigningKey{}}
-	out.Status.ServeSignature, out.Status.StatusMessage = z.status()
+	now := m.cfg.Now()
+	out := &DNSSEC{Zone: z.name, KeySigningKeys: []KeySigningKey{}, Keys: []KeyState{}}
+	out.Status.ServeSignature, out.Status.StatusMessage = z.status(now)
+	out.Rollover = z.rolloverStatus(now)
 	if z.st == nil {
 		return out, nil
 	}
-	for _, k := range z.st.KSKs {
+	out.Keys = z.keyStates(now)
+	statuses, msgs := z.kskStatuses(now)
+	for i, k := range z.st.KSKs {
 		info := KeySigningKey{
 			Name:             k.Name,
 			KeyStore:         k.Store,
@@ -67,7 +131,7 @@ func (m *Manager) GetDNSSEC(ctx context.Context, zone string) (*DNSSEC, error) {
 			CreatedDate:      k.Created,
 			LastModifiedDate: k.Modified,
 		}
-		info.Status, info.StatusMessage = kskStatus(k)
+		info.Status, info.StatusMessage = statuses[i], msgs[i]
 		if _, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP); err != nil {
 			// The public key comes from the keystore; without it the DS cannot be shown.
 			info.Status, info.StatusMessage = StatusActionNeeded, "the keystore cannot open the key: "+err.Error()
@@ -77,6 +141,77 @@ func (m *Manager) GetDNSSEC(ctx context.Context, zone string) (*DNSSEC, error) {
 		out.KeySigningKeys = append(out.KeySigningKeys, info)
 	}
 	return out, nil
+}
+
+// rolloverStatus returns the zone's rollover status at now.
+func (z *zone) rolloverStatus(now time.Time) RolloverStatus {
+	p := z.rolloverPolicy()
+	ps := z.planStatus(now)
+	out := RolloverStatus{KSKRollover: "manual", ZSKLifetime: p.ZSKLifetime.String(), Paused: ps.Paused, Reason: ps.Reason,
+		NextZSKRollover: ps.NextZSKRollover, NextKSKRollover: ps.NextKSKRollover}
+	if p.KSKAutomatic {
+		out.KSKRollover = "automatic"
+	}
+	if p.ZSKLifetime < 0 {
+		out.ZSKLifetime = "never"
+	}
+	if ps.Rolling != 0 {
+		out.Rolling = ps.Rolling.String()
+	}
+	return out
+}
+
+// keyStates returns every key's state at now, KSKs first, each with its next transition: the
+// next instant of its timeline or, for the key a rollover will replace, that rollover's start.
+func (z *zone) keyStates(now time.Time) []KeyState {
+	ps := z.planStatus(now)
+	statuses, _ := z.kskStatuses(now)
+	var out []KeyState
+	for i, k := range ps.Keys {
+		rec := z.rec(k.ID)
+		ks := KeyState{Role: k.Role.String(), ID: k.ID, KeyTag: int(k.Tag), State: k.State.String(),
+			InDNSKEY: k.InDNSKEY, Signs: k.Signs, InCDS: k.InCDS, Next: k.Next,
+			NeedsAction: k.NeedsAction, Note: k.Note}
+		if k.NextState != 0 {
+			ks.NextEvent = k.NextState.String()
+		}
+		if rec != nil {
+			ks.Algorithm = int(rec.Algorithm)
+			ks.Created, ks.Publish, ks.Active, ks.Retire, ks.Remove, ks.DSSeen = rec.Created, rec.Publish, rec.Active, rec.Retire, rec.Remove, rec.DSSeen
+		}
+		if k.Role == keystore.KSK {
+			if ksk := z.st.kskByID(k.ID); ksk != nil {
+				ks.Name = ksk.Name
+			}
+			if i < len(statuses) {
+				ks.Status = statuses[i]
+			}
+		}
+		if ks.Next.IsZero() && k.State == rollover.Active {
+			due := ps.NextZSKRollover
+			if k.Role == keystore.KSK {
+				due = ps.NextKSKRollover
+			}
+			if !due.IsZero() {
+				ks.Next, ks.NextEvent = due, "rollover starts"
+			}
+		}
+		out = append(out, ks)
+	}
+	return out
+}
+
+// rec returns the record of the key with ID id.
+func (z *zone) rec(id string) *keyRec {
+	if k := z.st.kskByID(id); k != nil {
+		return &k.keyRec
+	}
+	for _, k := range z.st.ZSKs {
+		if k.ID == id {
+			return k
+		}
+	}
+	return nil
 }
 
 // fillDS sets the DNSKEY and SHA-256 DS fields of info from dk (RFC 4034 §5.1.4, RFC 4509).

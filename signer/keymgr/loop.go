@@ -6,31 +6,32 @@ import (
 	"fmt"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
-// RolloverPolicy is the ZSK rotation policy: pre-publish rollover (RFC 6781 §4.1.1.1) with
-// RFC 7583 §3.2 timings.
-type RolloverPolicy struct {
-	// ZSKLifetime is how long a ZSK signs before its successor takes over. Default 30 days;
-	// negative disables rotation.
-	ZSKLifetime time.Duration
-	// PropagationDelay is how long a change takes to reach every secondary and resolver
-	// cache beyond the TTLs. Default one hour.
-	PropagationDelay time.Duration
-}
+// RolloverPolicy is the former name of rollover.Policy.
+//
+// Deprecated: use rollover.Policy (ZonePolicy.Rollover is one).
+type RolloverPolicy = rollover.Policy
 
-func (p RolloverPolicy) withDefaults() RolloverPolicy {
-	if p.ZSKLifetime == 0 {
-		p.ZSKLifetime = 30 * 24 * time.Hour
-	}
-	if p.PropagationDelay <= 0 {
-		p.PropagationDelay = time.Hour
-	}
-	return p
-}
+// Loop timing bounds. The loop sleeps until the earliest deadline of any zone, however close
+// (rollover timings of a second or two work), but never less than minSleep, so a deadline
+// that keeps falling in the past cannot spin, and never more than maxSleep, so that a clock
+// that jumps is noticed.
+const (
+	minSleep = 20 * time.Millisecond
+	maxSleep = time.Hour
+)
+
+// maxActionsPerStep bounds the actions one Step carries out for one zone; the planner needs
+// a few at most (a delete, a DS check, a swap, a creation).
+const maxActionsPerStep = 16
 
 // Run is the background loop: it calls Step, then sleeps until the deadline Step returned, or
 // until an operation wakes it, or ctx ends. A panic in a step is logged and the loop goes on.
@@ -45,11 +46,17 @@ func (m *Manager) Run(ctx context.Context) {
 		case <-m.wake:
 		}
 		next := m.safeStep(ctx)
-		d := time.Until(next)
-		if next.IsZero() || d > time.Hour {
-			d = time.Hour // recheck hourly: clocks jump, zones are added
+		d := maxSleep
+		if !next.IsZero() {
+			d = min(max(time.Until(next), minSleep), maxSleep)
 		}
-		timer.Reset(max(d, time.Second))
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(d)
 	}
 }
 
@@ -65,8 +72,9 @@ func (m *Manager) safeStep(ctx context.Context) (next time.Time) {
 
 // Step does the background work due at now for every zone: it re-makes pre-made KSK
 // signatures that are due, retries KSKs that could not sign (an ACTION_NEEDED KSK turns
-// ACTIVE again by itself once its signer answers), and executes the ZSK rotation. It
-// returns when it next needs to run.
+// ACTIVE again by itself once its signer answers), carries out the rollover actions the
+// planner (rollover.Plan) finds due, and rebuilds the ring at every instant of a key's
+// timeline. It returns when it next needs to run.
 func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 	var next time.Time
 	for _, z := range *m.zones.Load() {
@@ -79,11 +87,17 @@ func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 		if flipped {
 			m.changed(z.name)
 		}
-		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
-			next = t
-		}
+		next = earliest(next, t)
 	}
 	return next
+}
+
+// earliest returns the earlier of two deadlines, a zero one meaning "none".
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // stepZone does one zone's due work; call with z.mu held.
@@ -91,25 +105,222 @@ func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Tim
 	if z.st == nil || !z.st.Signing {
 		return time.Time{}
 	}
-	if z.failure == "" && !z.failing() {
-		if err := m.rotate(ctx, z, now); err != nil {
-			m.log.Error("ZSK rotation", "zone", z.name, "err", err)
-			z.failure = "ZSK rotation: " + err.Error()
-		}
-	}
 	if m.due(z, now) {
 		m.refresh(ctx, z, now)
 	}
-	return m.deadline(z, now)
+	var next time.Time
+	if z.failure == "" && !z.failing() {
+		// While a KSK cannot sign, no new DNSKEY signature can be made, so no key change
+		// can be served; the timelines wait (the planner pauses new rollovers likewise).
+		next = m.plan(ctx, z, now)
+	}
+	return earliest(m.deadline(z, now), next)
 }
 
-// failing reports whether an ACTIVE KSK is ACTION_NEEDED.
+// policy returns the zone's rollover policy as the planner takes it: the zone's DNSKEY TTL,
+// its current largest TTL (it changes on reload), and the ZSK lifetime drawn for the zone.
+func (z *zone) rolloverPolicy() rollover.Policy {
+	p := z.policy.Rollover
+	p.DNSKEYTTL = z.policy.DNSKEYTTL
+	p.MaxZoneTTL = z.maxZoneTTL()
+	if z.st != nil && z.st.ZSKLifetime > 0 {
+		p.ZSKLifetime = z.st.ZSKLifetime
+	}
+	return p.WithDefaults()
+}
+
+// plan runs the planner at now and carries out the actions it finds due, one at a time,
+// re-planning after each (an action changes the keys the next one depends on). It returns
+// the planner's next deadline. A failing action turns the zone INTERNAL_FAILURE and is
+// retried with back-off; the served ring is left as it was.
+func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
+	p := z.rolloverPolicy()
+	for range maxActionsPerStep {
+		actions, next, _ := rollover.Plan(z.st.timelines(), p, now)
+		if len(actions) == 0 {
+			return next
+		}
+		a := actions[0]
+		if err := m.execute(ctx, z, a, p, now); err != nil {
+			var kf *kskFailure
+			if errors.As(err, &kf) {
+				m.log.Warn("rollover action waits for the KSK", "zone", z.name, "action", a.Kind, "err", err)
+				m.scheduleRetry(z, now)
+				return z.retryAt
+			}
+			m.log.Error("rollover action failed", "zone", z.name, "action", a.Kind, "key", a.KeyID, "err", err)
+			z.failure = fmt.Sprintf("rollover action %v: %v", a.Kind, err)
+			m.scheduleRetry(z, now)
+			return z.retryAt
+		}
+	}
+	m.log.Error("rollover plan does not settle", "zone", z.name)
+	return now.Add(RetryMin)
+}
+
+// execute carries out one planner action and persists its effect (rollover.Apply). The
+// order makes a crash at any point safe: a key is created in the keystore before the state
+// names it (a crash in between leaves a key no state names, which AddZone deletes); a key
+// is deleted from the keystore only after the state without it is on disk.
+func (m *Manager) execute(ctx context.Context, z *zone, a rollover.Action, p rollover.Policy, now time.Time) error {
+	keys := z.st.timelines()
+	switch a.Kind {
+	case rollover.CreateZSK, rollover.CreateKSK:
+		return m.createPlanned(ctx, z, a, keys, p, now)
+	case rollover.CheckParentDS:
+		if checks, err := m.dsChecks(ctx, z); err != nil {
+			// Neither confirms nor contradicts anything: the next check decides.
+			m.log.Warn("parent DS check", "zone", z.name, "err", err)
+		} else {
+			keys = rollover.RecordDS(keys, checks, now)
+		}
+		keys, err := rollover.Apply(keys, a, rollover.Key{}, p, now)
+		if err != nil {
+			return err
+		}
+		next := z.st.clone()
+		next.setTimelines(keys, now)
+		return m.persist(z, next, now)
+	case rollover.SwapKSK:
+		keys, err := rollover.Apply(keys, a, rollover.Key{}, p, now)
+		if err != nil {
+			return err
+		}
+		next := z.st.clone()
+		next.setTimelines(keys, now)
+		if err := m.commit(ctx, z, next, now); err != nil {
+			return err
+		}
+		if k := next.kskByID(a.KeyID); k != nil {
+			m.log.Info("KSK swap scheduled", "zone", z.name, "ksk", k.Name, "tag", k.Tag, "active_at", k.Active, "why", a.Why)
+		}
+		return nil
+	case rollover.Delete:
+		return m.deletePlanned(ctx, z, a, keys, p, now)
+	}
+	return fmt.Errorf("unknown action %v", a.Kind)
+}
+
+// createPlanned makes the key a CreateZSK or CreateKSK asks for and starts its rollover.
+func (m *Manager) createPlanned(ctx context.Context, z *zone, a rollover.Action, keys []rollover.Key, p rollover.Policy, now time.Time) error {
+	rec, err := m.createKey(ctx, z, a.Role, now)
+	if err != nil {
+		return err
+	}
+	flags := uint16(dns.ZONE)
+	if a.Role == keystore.KSK {
+		flags |= dns.SEP
+	}
+	if _, dk, err := m.material(ctx, z, rec, flags); err != nil {
+		m.dropKeys([]*keyRec{rec})
+		return err
+	} else {
+		rec.Tag = dk.KeyTag()
+	}
+	keys, err = rollover.Apply(keys, a, rec.Key, p, now)
+	if err != nil {
+		m.dropKeys([]*keyRec{rec})
+		return err
+	}
+	next := z.st.clone()
+	if a.Role == keystore.KSK {
+		name := fmt.Sprintf("auto_%d_%s", rec.Tag, now.UTC().Format("20060102T150405"))
+		next.KSKs = append(next.KSKs, &kskRec{keyRec: *rec, Name: name})
+	} else {
+		next.ZSKs = append(next.ZSKs, rec)
+	}
+	next.setTimelines(keys, now)
+	if err := m.commit(ctx, z, next, now); err != nil {
+		m.dropKeys([]*keyRec{rec})
+		return err
+	}
+	m.log.Info("rollover started: new key published", "zone", z.name, "role", a.Role, "tag", rec.Tag, "key", rec.ID,
+		"emergency", a.Emergency, "why", a.Why)
+	return nil
+}
+
+// deletePlanned drops a removed key from the state, then from the keystore.
+func (m *Manager) deletePlanned(ctx context.Context, z *zone, a rollover.Action, keys []rollover.Key, p rollover.Policy, now time.Time) error {
+	var rec *keyRec
+	if k := z.st.kskByID(a.KeyID); k != nil {
+		rec = &k.keyRec
+	} else if i := slices.IndexFunc(z.st.ZSKs, func(k *keyRec) bool { return k.ID == a.KeyID }); i >= 0 {
+		rec = z.st.ZSKs[i]
+	}
+	keys, err := rollover.Apply(keys, a, rollover.Key{}, p, now)
+	if err != nil {
+		return err
+	}
+	next := z.st.clone()
+	next.setTimelines(keys, now)
+	if err := m.commit(ctx, z, next, now); err != nil {
+		return err
+	}
+	delete(z.signers, a.KeyID)
+	if rec != nil {
+		m.deleteFromStore(ctx, z, rec)
+	}
+	m.log.Info("old key deleted", "zone", z.name, "role", a.Role, "key", a.KeyID)
+	return nil
+}
+
+// deleteFromStore deletes a key the state no longer names. A failure leaves an unused key
+// in the store (AddZone retries), which is logged, not an error of the operation.
+func (m *Manager) deleteFromStore(ctx context.Context, z *zone, rec *keyRec) {
+	store, err := m.storeOf(rec)
+	if err == nil {
+		err = store.Delete(ctx, rec.ID)
+	}
+	if err != nil && !errors.Is(err, keystore.ErrNotFound) {
+		m.log.Error("delete key from the keystore", "zone", z.name, "key", rec.ID, "err", err)
+	}
+}
+
+// persist writes next and makes it the zone's state, for changes that do not alter the
+// served ring (a DS check's result).
+func (m *Manager) persist(z *zone, next *zoneState, now time.Time) error {
+	next.Modified = now
+	if err := m.states.save(next); err != nil {
+		return err
+	}
+	z.st = next
+	return nil
+}
+
+// dropOrphans deletes the zone's keystore keys that its state does not name: keys created
+// by an action whose state was never written (a crash between the two), or deleted from the
+// state by an action whose keystore deletion did not happen.
+func (m *Manager) dropOrphans(ctx context.Context, z *zone) {
+	named := z.st.ids()
+	for _, s := range []struct {
+		store keystore.Store
+		which string
+	}{{m.cfg.Soft, storeSoft}, {m.cfg.TPM, storeTPM}} {
+		if s.store == nil {
+			continue
+		}
+		metas, err := s.store.List(ctx, z.name)
+		if err != nil {
+			m.log.Warn("list keystore keys", "zone", z.name, "store", s.which, "err", err)
+			continue
+		}
+		for _, meta := range metas {
+			if named[meta.ID] {
+				continue
+			}
+			m.log.Warn("deleting a key no state names (left by a crash)", "zone", z.name, "key", meta.ID, "role", meta.Role)
+			m.deleteFromStore(ctx, z, &keyRec{Key: rollover.Key{ID: meta.ID}, Store: s.which})
+		}
+	}
+}
+
+// failing reports whether a published KSK is ACTION_NEEDED because it cannot sign.
 func (z *zone) failing() bool {
-	return slices.ContainsFunc(z.st.KSKs, func(k *kskRec) bool { return k.Status == StatusActive && k.Failure != "" })
+	return slices.ContainsFunc(z.st.KSKs, func(k *kskRec) bool { return k.Failure != "" })
 }
 
 // due reports whether the ring must be rebuilt at now: pre-made signatures a step old, a
-// retry after a failure, or a key timeline boundary passed since the ring was made.
+// retry after a failure, or a key timeline instant passed since the ring was made.
 func (m *Manager) due(z *zone, now time.Time) bool {
 	if z.cur.Load() == nil || !now.Before(z.premadeAt.Add(PremadeStep)) {
 		return true
@@ -117,7 +328,7 @@ func (m *Manager) due(z *zone, now time.Time) bool {
 	if !z.retryAt.IsZero() && !now.Before(z.retryAt) {
 		return true
 	}
-	for _, t := range z.boundaries() {
+	for _, t := range z.st.boundaries() {
 		if t.After(z.premadeAt) && !t.After(now) {
 			return true
 		}
@@ -125,35 +336,19 @@ func (m *Manager) due(z *zone, now time.Time) bool {
 	return false
 }
 
-// boundaries lists the timeline instants at which the ring changes.
-func (z *zone) boundaries() []time.Time {
-	var ts []time.Time
-	add := func(k *keyRec) { ts = append(ts, k.Publish, k.Active, k.Retire, k.Remove) }
-	for _, k := range z.st.ZSKs {
-		add(k)
-	}
-	for _, k := range z.st.KSKs {
-		add(&k.keyRec)
-	}
-	return slices.DeleteFunc(ts, time.Time.IsZero)
-}
-
-// deadline is the zone's next due time after now.
+// deadline is the zone's next ring rebuild after now: the pre-made signatures' refresh, a
+// retry, or the next instant of a key's timeline.
 func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 	// While a refresh is failing its retry replaces the (past) refresh time.
 	next := z.premadeAt.Add(PremadeStep)
 	if !z.retryAt.IsZero() {
 		next = z.retryAt
 	}
-	consider := func(t time.Time) {
-		if !t.IsZero() && t.After(now) && t.Before(next) {
+	for _, t := range z.st.boundaries() {
+		if t.After(now) && t.Before(next) {
 			next = t
 		}
 	}
-	for _, t := range z.boundaries() {
-		consider(t)
-	}
-	consider(m.rotationDue(z, now))
 	return next
 }
 
@@ -171,7 +366,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 		z.failure = ""
 		z.retryAt, z.backoff = time.Time{}, 0
 	case errors.As(err, &kf):
-		m.log.Warn("KSK cannot sign; serving pre-made signatures", "zone", z.name, "ksk", kf.names, "err", kf.err,
+		m.log.Warn("KSK cannot sign; serving pre-made signatures", "zone", z.name, "ksk", strings.Join(kf.names, ","), "err", kf.err,
 			"valid_until", z.premadeUntil())
 		m.scheduleRetry(z, now)
 	default:
@@ -201,89 +396,4 @@ func (z *zone) premadeUntil() time.Time {
 		return r.PremadeValidUntil()
 	}
 	return time.Time{}
-}
-
-// currentZSK returns the newest ZSK active at now with no successor planned, or nil.
-func (z *zone) currentZSK(now time.Time) *keyRec {
-	var cur *keyRec
-	for _, k := range z.st.ZSKs {
-		if k.active(now) && k.Retire.IsZero() && (cur == nil || k.Active.After(cur.Active)) {
-			cur = k
-		}
-	}
-	return cur
-}
-
-// rotationDue is when the current ZSK's successor must be published: its lifetime minus the
-// publish interval (RFC 7583 §3.2.1: propagation delay + DNSKEY TTL), so the successor is
-// in every cache when it takes over. Zero when rotation is off or there is no current ZSK.
-func (m *Manager) rotationDue(z *zone, now time.Time) time.Time {
-	p := z.policy.Rollover
-	if p.ZSKLifetime < 0 {
-		return time.Time{}
-	}
-	cur := z.currentZSK(now)
-	if cur == nil {
-		return time.Time{}
-	}
-	return cur.Active.Add(p.ZSKLifetime - z.publishInterval())
-}
-
-func (z *zone) publishInterval() time.Duration {
-	return z.policy.Rollover.PropagationDelay + z.policy.DNSKEYTTL
-}
-
-// rotate executes the ZSK pre-publish rollover (RFC 6781 §4.1.1.1) due at now: publish a
-// successor, let it take over after the publish interval, and remove the old key once every
-// signature it made has expired from caches (retire interval, RFC 7583 §3.3.1: propagation
-// delay + the zone's largest TTL). Keys past their removal are deleted from the keystore.
-// It only runs while every active KSK signs, since each step needs a new DNSKEY signature.
-func (m *Manager) rotate(ctx context.Context, z *zone, now time.Time) error {
-	p := z.policy.Rollover
-	next := z.st.clone()
-	var created, removed []*keyRec
-	if cur := z.currentZSK(now); cur != nil && p.ZSKLifetime >= 0 && !now.Before(cur.Active.Add(p.ZSKLifetime-z.publishInterval())) {
-		zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
-		if err != nil {
-			return err
-		}
-		zsk.Publish = now
-		zsk.Active = now.Add(z.publishInterval())
-		next.ZSKs = append(next.ZSKs, zsk)
-		created = append(created, zsk)
-		for _, k := range next.ZSKs {
-			if k.ID == cur.ID {
-				k.Retire = zsk.Active
-				k.Remove = zsk.Active.Add(p.PropagationDelay + z.maxZoneTTL())
-				k.Modified = now
-			}
-		}
-	}
-	next.ZSKs = slices.DeleteFunc(next.ZSKs, func(k *keyRec) bool {
-		gone := !k.Remove.IsZero() && !now.Before(k.Remove)
-		if gone {
-			removed = append(removed, k)
-		}
-		return gone
-	})
-	if len(created) == 0 && len(removed) == 0 {
-		return nil
-	}
-	if err := m.commit(ctx, z, next, now); err != nil {
-		m.dropKeys(created)
-		return fmt.Errorf("commit rollover step: %w", err)
-	}
-	for _, k := range created {
-		m.log.Info("ZSK successor published", "zone", z.name, "key", k.ID, "active_at", k.Active)
-	}
-	for _, k := range removed {
-		delete(z.signers, k.ID)
-		if store, err := m.storeOf(k); err == nil {
-			if err := store.Delete(ctx, k.ID); err != nil && !errors.Is(err, keystore.ErrNotFound) {
-				m.log.Error("delete removed ZSK", "zone", z.name, "key", k.ID, "err", err)
-			}
-		}
-		m.log.Info("old ZSK removed", "zone", z.name, "key", k.ID)
-	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
 // Premade signature defaults: Route 53 keeps 15 DNSKEY signatures made ahead; with windows a
@@ -68,10 +70,20 @@ type ZonePolicy struct {
 	// CDS publishes CDS and CDNSKEY records (RFC 7344) for the active KSKs at all times, not
 	// only during a KSK rollover.
 	CDS bool
-	// Rollover is the ZSK rotation and automatic KSK rollover policy.
-	Rollover RolloverPolicy
-	// Parents are the parent zone's name servers (host:port) asked whether a DS for the zone
-	// is published, before disabling or deactivating. Empty: no check.
+	// Rollover is the ZSK rotation and KSK rollover policy (signer/rollover): lifetimes,
+	// `ksk-rollover: automatic` (KSKAutomatic), the parent's DS TTL, the DS wait limit and
+	// the propagation delay. Its DNSKEYTTL and MaxZoneTTL are ignored: DNSKEYTTL and
+	// MaxZoneTTL below give them.
+	Rollover rollover.Policy
+	// Route53ZSKLifetime is the `route53` preset: the zone's ZSK lifetime is drawn once, at
+	// random between 7 and 30 days (rollover.Route53ZSKLifetime), and kept in its state.
+	// It overrides Rollover.ZSKLifetime.
+	Route53ZSKLifetime bool
+	// Parents are the parent zone's name servers (host:port), queried for the zone's DS
+	// RRset before disabling or deactivating, and during an automatic KSK rollover until the
+	// new DS is at every one of them and the old one at none (like Knot's `submission` and
+	// BIND's `parental-agents`). Empty: no check; an automatic KSK rollover then waits for
+	// an operator's ConfirmDS (`signet ksk ds-seen`).
 	Parents []string
 	// MaxZoneTTL returns the largest TTL in the zone now (it changes on reload); rollover
 	// timings wait that long for old signatures to expire (RFC 7583 §3.3.1). nil: one day.
@@ -157,9 +169,18 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		p.Algorithm = keystore.ECDSAP256SHA256
 	}
 	if p.DNSKEYTTL <= 0 {
+		p.DNSKEYTTL = p.Rollover.DNSKEYTTL
+	}
+	if p.DNSKEYTTL <= 0 {
 		p.DNSKEYTTL = DefaultDNSKEYTTL
 	}
-	p.Rollover = p.Rollover.withDefaults()
+	if p.DNSKEYTTL < time.Second {
+		return fmt.Errorf("keymgr: zone %s: DNSKEY TTL %v is below one second", name, p.DNSKEYTTL)
+	}
+	p.Rollover.DNSKEYTTL = p.DNSKEYTTL
+	if err := p.Rollover.Validate(); err != nil {
+		return fmt.Errorf("keymgr: zone %s: %w", name, err)
+	}
 	m.addMu.Lock()
 	defer m.addMu.Unlock()
 	if _, ok := (*m.zones.Load())[name]; ok {
@@ -172,6 +193,12 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}}
 	z.mu.Lock()
 	now := m.cfg.Now()
+	if st != nil {
+		if err := m.prepare(ctx, z, now); err != nil {
+			z.mu.Unlock()
+			return fmt.Errorf("keymgr: zone %s: %w", name, err)
+		}
+	}
 	if st == nil && p.QuickStart {
 		if err := m.quickStart(ctx, z, now); err != nil {
 			z.mu.Unlock()
@@ -193,9 +220,45 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	return nil
 }
 
+// prepare readies a loaded state: it deletes keystore keys no state names (left by a crash
+// between creating a key and saving the state), fills in key tags a version 1 state lacks,
+// draws the route53 preset's ZSK lifetime once, and saves the state if it changed.
+func (m *Manager) prepare(ctx context.Context, z *zone, now time.Time) error {
+	m.dropOrphans(ctx, z)
+	next := z.st.clone()
+	changed := false
+	fill := func(r *keyRec, flags uint16) {
+		if r.Tag != 0 {
+			return
+		}
+		if _, dk, err := m.material(ctx, z, r, flags); err == nil {
+			r.Tag, changed = dk.KeyTag(), true
+		}
+	}
+	for _, k := range next.KSKs {
+		fill(&k.keyRec, dns.ZONE|dns.SEP)
+	}
+	for _, k := range next.ZSKs {
+		fill(k, dns.ZONE)
+	}
+	if z.policy.Route53ZSKLifetime && next.ZSKLifetime == 0 {
+		next.ZSKLifetime, changed = rollover.Route53ZSKLifetime(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))), true
+	}
+	if !z.policy.Route53ZSKLifetime && next.ZSKLifetime != 0 {
+		next.ZSKLifetime, changed = 0, true
+	}
+	if !changed {
+		return nil
+	}
+	return m.persist(z, next, now)
+}
+
 // quickStart creates and activates a KSK named "quickstart", a ZSK, and enables signing.
 func (m *Manager) quickStart(ctx context.Context, z *zone, now time.Time) error {
 	st := z.edit()
+	if z.policy.Route53ZSKLifetime {
+		st.ZSKLifetime = rollover.Route53ZSKLifetime(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	}
 	created, err := m.addKSK(ctx, z, st, QuickStartName, StatusActive, now)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
 // metrics are Route 53's DNSSEC CloudWatch metrics, per zone, plus signatures made.
@@ -66,17 +67,28 @@ func newMetrics(m *Manager, reg prometheus.Registerer) *metrics {
 
 // update sets the zone's gauges from its state at now; call with z.mu held.
 func (mt *metrics) update(z *zone, now time.Time) {
-	status, _ := z.status()
+	status, _ := z.status(now)
 	mt.internalFailure.WithLabelValues(z.name).Set(b2f(status == StatusInternalFailure))
 	var needing int
 	var maxAge, kskAge time.Duration
 	if z.st != nil {
+		ps := z.planStatus(now)
 		for _, k := range z.st.KSKs {
-			if s, _ := kskStatus(k); s == StatusActionNeeded {
-				needing++
-				maxAge = max(maxAge, now.Sub(k.FailingSince))
+			var ks rollover.KeyStatus
+			for _, s := range ps.Keys {
+				if s.ID == k.ID {
+					ks = s
+				}
 			}
-			if k.Status == StatusActive {
+			if s, _ := kskStatus(k, ks, now); s == StatusActionNeeded {
+				needing++
+				since := ks.NeedsActionSince
+				if k.Failure != "" && (since.IsZero() || k.FailingSince.Before(since)) {
+					since = k.FailingSince
+				}
+				maxAge = max(maxAge, now.Sub(since))
+			}
+			if k.InDNSKEY(now) {
 				kskAge = max(kskAge, now.Sub(k.Created))
 			}
 		}

@@ -8,8 +8,11 @@ import (
 	"slices"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
 // kskName is Route 53's KSK name syntax: 3 to 128 letters, digits and underscores.
@@ -78,7 +81,7 @@ func (m *Manager) createKey(ctx context.Context, z *zone, role keystore.Role, no
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", role, err)
 	}
-	return &keyRec{ID: meta.ID, Store: which, Backend: meta.Backend, Algorithm: meta.Algorithm, Created: now, Modified: now}, nil
+	return &keyRec{Key: rollover.Key{ID: meta.ID, Role: role, Algorithm: meta.Algorithm, Created: now}, Store: which, Backend: meta.Backend, Modified: now}, nil
 }
 
 // dropKeys deletes keys created by an operation that then failed, so none is orphaned.
@@ -108,6 +111,9 @@ func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, stat
 	if st.ksk(name) != nil {
 		return nil, errorf(CodeKeySigningKeyAlreadyExists, "zone %s already has a KSK named %s", z.name, name)
 	}
+	if z.policy.Rollover.KSKAutomatic && (status == StatusInactive || st.publishedKSKs(now) > 0) {
+		return nil, errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: only its first KSK is created by hand, ACTIVE; use `signet ksk rollover` for a new one", z.name)
+	}
 	if len(st.KSKs) >= MaxKSKs {
 		return nil, errorf(CodeTooManyKeySigningKeys, "zone %s already has %d KSKs; delete one first", z.name, MaxKSKs)
 	}
@@ -116,18 +122,83 @@ func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, stat
 		return nil, err
 	}
 	created := []*keyRec{ksk}
-	st.KSKs = append(st.KSKs, &kskRec{keyRec: *ksk, Name: name, Status: status})
+	rec := &kskRec{keyRec: *ksk, Name: name}
+	if status == StatusActive {
+		rec.activate(now)
+	} else {
+		rec.deactivate(now)
+	}
+	if err := m.fillTag(ctx, z, &rec.keyRec); err != nil {
+		m.dropKeys(created)
+		return nil, err
+	}
+	st.KSKs = append(st.KSKs, rec)
 	if len(st.ZSKs) == 0 {
-		zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
+		zsk, err := m.firstZSK(ctx, z, now)
 		if err != nil {
 			m.dropKeys(created)
 			return nil, err
 		}
-		zsk.Publish, zsk.Active = now, now
 		st.ZSKs = append(st.ZSKs, zsk)
 		created = append(created, zsk)
 	}
 	return created, nil
+}
+
+// firstZSK creates a zone's first ZSK, published and active at once: nothing it signed can
+// be cached yet.
+func (m *Manager) firstZSK(ctx context.Context, z *zone, now time.Time) (*keyRec, error) {
+	zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
+	if err != nil {
+		return nil, err
+	}
+	zsk.Publish, zsk.Ready, zsk.Active = now, now, now
+	if err := m.fillTag(ctx, z, zsk); err != nil {
+		m.dropKeys([]*keyRec{zsk})
+		return nil, err
+	}
+	return zsk, nil
+}
+
+// fillTag sets rec's key tag from its public key.
+func (m *Manager) fillTag(ctx context.Context, z *zone, rec *keyRec) error {
+	flags := uint16(dns.ZONE)
+	if rec.Role == keystore.KSK {
+		flags |= dns.SEP
+	}
+	_, dk, err := m.material(ctx, z, rec, flags)
+	if err != nil {
+		return err
+	}
+	rec.Tag = dk.KeyTag()
+	return nil
+}
+
+// activate makes the KSK's timeline Route 53's ACTIVE from now: published and signing the
+// DNSKEY RRset at once (Route 53's manual procedure; the operator waits the TTLs).
+func (k *kskRec) activate(now time.Time) {
+	k.Key = rollover.Key{ID: k.ID, Role: keystore.KSK, Tag: k.Tag, Algorithm: k.Algorithm, Created: k.Created,
+		Publish: now, Ready: now, Active: now}
+}
+
+// deactivate makes the KSK's timeline Route 53's INACTIVE from now: out of the DNSKEY RRset.
+func (k *kskRec) deactivate(now time.Time) {
+	if k.Publish.IsZero() || k.Publish.After(now) {
+		k.Publish, k.Ready, k.Active = time.Time{}, time.Time{}, time.Time{}
+	}
+	k.Retire, k.Remove = now, now
+	k.CDSPublish, k.CDSRemove = time.Time{}, time.Time{}
+}
+
+// publishedKSKs counts the KSKs in the DNSKEY RRset at now (Route 53's ACTIVE ones).
+func (s *zoneState) publishedKSKs(now time.Time) int {
+	n := 0
+	for _, k := range s.KSKs {
+		if k.InDNSKEY(now) {
+			n++
+		}
+	}
+	return n
 }
 
 // CreateKSK is Route 53's CreateKeySigningKey: it makes a new KSK named name with status
@@ -180,10 +251,14 @@ func (m *Manager) ActivateKSK(ctx context.Context, zoneName, name string) error 
 		}
 		next := z.edit()
 		k := next.ksk(name)
-		if k.Status == StatusActive {
+		if k.InDNSKEY(now) {
 			return nil
 		}
-		k.Status, k.Modified = StatusActive, now
+		if z.policy.Rollover.KSKAutomatic && next.publishedKSKs(now) > 0 {
+			return errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: use `signet ksk rollover` rather than activating another KSK", z.name)
+		}
+		k.activate(now)
+		k.Modified = now
 		return m.commit(ctx, z, next, now)
 	})
 }
@@ -198,11 +273,14 @@ func (m *Manager) DeactivateKSK(ctx context.Context, zoneName, name string) erro
 		if err != nil {
 			return err
 		}
-		if k.Status == StatusInactive {
+		if !k.InDNSKEY(now) {
 			return nil
 		}
+		if z.policy.Rollover.KSKAutomatic {
+			return errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: KSKs are retired by the rollover (`signet ksk rollover`)", z.name)
+		}
 		if z.st.Signing {
-			others := slices.ContainsFunc(z.st.KSKs, func(o *kskRec) bool { return o != k && o.Status == StatusActive })
+			others := slices.ContainsFunc(z.st.KSKs, func(o *kskRec) bool { return o != k && o.InDNSKEY(now) })
 			if !others {
 				return errorf(CodeKeySigningKeyInUse, "KSK %s is the only ACTIVE KSK of signing zone %s: disable signing, or create and activate another KSK first", name, z.name)
 			}
@@ -212,7 +290,8 @@ func (m *Manager) DeactivateKSK(ctx context.Context, zoneName, name string) erro
 		}
 		next := z.edit()
 		nk := next.ksk(name)
-		nk.Status, nk.Modified = StatusInactive, now
+		nk.deactivate(now)
+		nk.Modified = now
 		nk.Failure, nk.FailingSince = "", time.Time{}
 		return m.commit(ctx, z, next, now)
 	})
@@ -226,8 +305,8 @@ func (m *Manager) DeleteKSK(ctx context.Context, zoneName, name string) error {
 		if err != nil {
 			return err
 		}
-		if k.Status != StatusInactive {
-			return errorf(CodeInvalidKeySigningKeyStatus, "KSK %s is %s: deactivate it before deleting it", name, k.Status)
+		if k.InDNSKEY(now) {
+			return errorf(CodeInvalidKeySigningKeyStatus, "KSK %s is ACTIVE: deactivate it before deleting it", name)
 		}
 		next := z.edit()
 		next.KSKs = slices.DeleteFunc(next.KSKs, func(o *kskRec) bool { return o.Name == name })
@@ -237,11 +316,7 @@ func (m *Manager) DeleteKSK(ctx context.Context, zoneName, name string) error {
 		// The state no longer refers to the key: delete it for good. A failure here leaves an
 		// unused key in the store, which is logged, not an error of the operation.
 		delete(z.signers, k.ID)
-		if store, err := m.storeOf(&k.keyRec); err == nil {
-			if err := store.Delete(ctx, k.ID); err != nil && !errors.Is(err, keystore.ErrNotFound) {
-				m.log.Error("delete KSK from the keystore", "zone", z.name, "ksk", name, "key", k.ID, "err", err)
-			}
-		}
+		m.deleteFromStore(ctx, z, &k.keyRec)
 		m.log.Info("KSK deleted", "zone", z.name, "ksk", name)
 		return nil
 	})
@@ -255,7 +330,7 @@ func (m *Manager) Enable(ctx context.Context, zoneName string) error {
 		if err := z.checkNoInternalFailure(); err != nil {
 			return err
 		}
-		if z.st == nil || !slices.ContainsFunc(z.st.KSKs, func(k *kskRec) bool { return k.Status == StatusActive }) {
+		if z.st == nil || z.st.publishedKSKs(now) == 0 {
 			return errorf(CodeKeySigningKeyWithActiveStatusNotFound, "zone %s has no ACTIVE KSK: create or activate one first", z.name)
 		}
 		if z.st.Signing && !z.st.DeleteSentinel {
@@ -264,11 +339,10 @@ func (m *Manager) Enable(ctx context.Context, zoneName string) error {
 		next := z.edit()
 		var created []*keyRec
 		if len(next.ZSKs) == 0 {
-			zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
+			zsk, err := m.firstZSK(ctx, z, now)
 			if err != nil {
 				return err
 			}
-			zsk.Publish, zsk.Active = now, now
 			next.ZSKs, created = append(next.ZSKs, zsk), []*keyRec{zsk}
 		}
 		next.Signing, next.DeleteSentinel = true, false

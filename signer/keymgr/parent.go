@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/signer/rollover"
 )
 
 // parentTimeout bounds one query to a parent server.
@@ -77,14 +79,67 @@ func (m *Manager) checkParentDS(ctx context.Context, z *zone, k *kskRec) error {
 	if err != nil {
 		return &Error{Code: CodeServiceUnavailable, Message: "cannot ask the parent servers for the zone's DS", Err: err}
 	}
+	if matchesDS(dk, ds) {
+		return errorf(CodeKeySigningKeyInParentDSRecord, "the parent publishes a DS for KSK %s (key tag %d): replace it with another KSK's DS first", k.Name, dk.KeyTag())
+	}
+	return nil
+}
+
+// matchesDS reports whether any DS in ds is dk's (RFC 4034 §5.2: tag, algorithm and the
+// digest of the DNSKEY by the DS's digest type).
+func matchesDS(dk *dns.DNSKEY, ds []*dns.DS) bool {
 	tag := dk.KeyTag()
 	for _, d := range ds {
 		if d.KeyTag != tag || d.Algorithm != dk.Algorithm {
 			continue
 		}
 		if want := dk.ToDS(d.DigestType); want != nil && strings.EqualFold(want.Digest, d.Digest) {
-			return errorf(CodeKeySigningKeyInParentDSRecord, "the parent publishes a DS for KSK %s (key tag %d): replace it with another KSK's DS first", k.Name, tag)
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+// errNoParents: an automatic KSK rollover cannot see the parent without configured servers.
+var errNoParents = errors.New("no parent name servers are configured: confirm the DS change by hand (signet ksk ds-seen)")
+
+// dsChecks queries every configured parent server for the zone's DS RRset (over UDP, then
+// TCP when truncated) and reports, for each of the zone's KSKs, whether its DS is at every
+// server, at some, or at none (rollover.RecordDS). A server that does not answer makes the
+// whole check inconclusive (an error): only an answer from every server may confirm that the
+// parent has changed, and a missing answer is no evidence that it has not.
+func (m *Manager) dsChecks(ctx context.Context, z *zone) ([]rollover.DSCheck, error) {
+	if len(z.policy.Parents) == 0 {
+		return nil, errNoParents
+	}
+	sets := make([][]*dns.DS, 0, len(z.policy.Parents))
+	for _, srv := range z.policy.Parents {
+		ds, err := queryDS(ctx, srv, z.name)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", srv, err)
+		}
+		sets = append(sets, ds)
+	}
+	var out []rollover.DSCheck
+	for _, k := range z.st.KSKs {
+		_, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+		if err != nil {
+			continue // cannot tell; RecordDS leaves the key as it was
+		}
+		n := 0
+		for _, ds := range sets {
+			if matchesDS(dk, ds) {
+				n++
+			}
+		}
+		p := rollover.DSAtSome
+		switch n {
+		case len(sets):
+			p = rollover.DSAtAll
+		case 0:
+			p = rollover.DSAtNone
+		}
+		out = append(out, rollover.DSCheck{KeyID: k.ID, Presence: p})
+	}
+	return out, nil
 }

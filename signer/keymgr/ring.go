@@ -11,6 +11,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
 // Route 53's statuses of a KSK and of a zone's signing.
@@ -35,16 +36,6 @@ func (e *kskFailure) Error() string {
 
 func (e *kskFailure) Unwrap() error { return e.err }
 
-// published and active derive a key's state at now from its timeline (STYLE.md §3): a zero
-// Publish or Active means "from the start", a zero Retire or Remove "never".
-func (k *keyRec) published(now time.Time) bool {
-	return !k.Publish.After(now) && (k.Remove.IsZero() || now.Before(k.Remove))
-}
-
-func (k *keyRec) active(now time.Time) bool {
-	return k.published(now) && !k.Active.After(now) && (k.Retire.IsZero() || now.Before(k.Retire))
-}
-
 // material returns rec's signer (cached per key ID: opening a key may cost a TPM load or a
 // passphrase derivation) and its DNSKEY.
 func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint16) (crypto.Signer, *dns.DNSKEY, error) {
@@ -66,9 +57,10 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 	return s, dk, nil
 }
 
-// ringKeys returns the signer keys of st at now: the ACTIVE KSKs (an INACTIVE KSK is neither
-// published nor used, as in Route 53) and the ZSKs their timelines publish. Every call makes
-// new Key values, so a ring never shares a Key with the one it replaces.
+// ringKeys returns the signer keys of st at now: every key its timeline puts in the DNSKEY
+// RRset, signing as the timeline says (a KSK signs whenever it is published, a ZSK between
+// Active and Retire), and the key tags that CDS/CDNSKEY should name. Every call makes new Key
+// values, so a ring never shares a Key with the one it replaces.
 func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time.Time) ([]*signer.Key, map[*signer.Key]string, []uint16, error) {
 	var keys []*signer.Key
 	names := map[*signer.Key]string{}
@@ -77,7 +69,7 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 	var cds []uint16
 	var newest *kskRec
 	for _, k := range st.KSKs {
-		if k.Status != StatusActive || !k.published(now) {
+		if !k.InDNSKEY(now) {
 			continue
 		}
 		s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
@@ -88,47 +80,60 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 			}
 			continue
 		}
-		key := signer.NewKey(dk, s, k.active(now))
+		key := signer.NewKey(dk, s, k.Signs(now))
 		keys = append(keys, key)
 		names[key] = k.Name
-		if key.Active && (newest == nil || k.Created.After(newest.Created)) {
+		if k.InCDS(now) {
+			cds = append(cds, key.Tag)
+		}
+		if newest == nil || k.Publish.After(newest.Publish) {
 			newest = k
-			cds = []uint16{key.Tag}
 		}
 	}
 	if len(failed) > 0 {
 		return nil, nil, nil, &kskFailure{names: failed, err: firstErr}
 	}
+	if len(cds) == 0 && newest != nil && len(names) > 1 && !z.policy.Rollover.KSKAutomatic {
+		// Route 53's manual rollover: two ACTIVE KSKs; the parent should move its DS to the
+		// newer one (RFC 7344 §4).
+		for key, name := range names {
+			if name == newest.Name {
+				cds = []uint16{key.Tag}
+			}
+		}
+	}
 	for _, k := range st.ZSKs {
-		if !k.published(now) {
+		if !k.InDNSKEY(now) {
 			continue
 		}
 		s, dk, err := m.material(ctx, z, k, dns.ZONE)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("ZSK %s: %w", k.ID, err)
 		}
-		keys = append(keys, signer.NewKey(dk, s, k.active(now)))
+		keys = append(keys, signer.NewKey(dk, s, k.Signs(now)))
 	}
 	return keys, names, cds, nil
 }
 
 // ringOptions returns what the ring publishes beyond the DNSKEY RRset: the delete sentinels
-// while disabling (RFC 8078 §4); CDS/CDNSKEY for the newest active KSK while two KSKs are
-// active (a KSK rollover: the parent should move its DS to the new key, RFC 7344 §4), or for
-// every active KSK when the policy asks for CDS.
-func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, newest []uint16) signer.RingOptions {
+// while disabling (RFC 8078 §4); CDS/CDNSKEY for the KSKs a rollover names (RFC 7344 §4),
+// or, when the policy asks for CDS at all times, for every KSK that is a trust anchor.
+func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, cds []uint16, now time.Time) signer.RingOptions {
 	opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL(), Delete: st.DeleteSentinel}
-	active := 0
-	for _, k := range keys {
-		if k.KSK && k.Active {
-			active++
-		}
-	}
 	switch {
+	case len(cds) > 0:
+		opt.CDS, opt.CDSKeys = true, cds
 	case z.policy.CDS:
 		opt.CDS = true
-	case active > 1:
-		opt.CDS, opt.CDSKeys = true, newest
+		for _, k := range st.KSKs {
+			if k.State(now) == rollover.Active && k.InDNSKEY(now) {
+				for _, key := range keys {
+					if key.KSK && key.Tag == k.Tag {
+						opt.CDSKeys = append(opt.CDSKeys, key.Tag)
+					}
+				}
+			}
+		}
 	}
 	return opt
 }
@@ -139,11 +144,11 @@ func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Ti
 	if !st.Signing {
 		return nil, nil
 	}
-	keys, names, newest, err := m.ringKeys(ctx, z, st, now)
+	keys, names, cds, err := m.ringKeys(ctx, z, st, now)
 	if err != nil {
 		return nil, err
 	}
-	opt := z.ringOptions(st, keys, newest)
+	opt := z.ringOptions(st, keys, cds, now)
 	sigs, err := signer.PremakeKSKSigs(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
 	if err != nil {
 		return nil, m.blame(z, keys, names, now, err)
@@ -210,19 +215,49 @@ func markFailures(next *zoneState, err error, now time.Time) bool {
 	return changed
 }
 
-// kskStatus is a KSK's Route 53 status and status message.
-func kskStatus(k *kskRec) (string, string) {
+// kskStatus is a KSK's Route 53 status and status message at now, with ks its planner
+// status: ACTION_NEEDED when it cannot sign or has waited too long for its DS at the parent,
+// INACTIVE when it is not in the DNSKEY RRset (never activated, deactivated, or rolled out),
+// else ACTIVE (a KSK being rolled in is ACTIVE once it signs).
+func kskStatus(k *kskRec, ks rollover.KeyStatus, now time.Time) (string, string) {
 	switch {
-	case k.Status == StatusInactive:
-		return StatusInactive, ""
-	case k.Failure != "":
+	case k.Failure != "" && k.InDNSKEY(now):
 		return StatusActionNeeded, "the key cannot sign (pre-made signatures are served meanwhile): " + k.Failure
+	case ks.NeedsAction:
+		return StatusActionNeeded, ks.Note
+	case !k.InDNSKEY(now):
+		return StatusInactive, ""
 	}
-	return StatusActive, ""
+	return StatusActive, ks.Note
 }
 
-// zoneStatus is the zone's Route 53 signing status and message. Call with z.mu held.
-func (z *zone) status() (string, string) {
+// planStatus returns the planner's view of the zone at now.
+func (z *zone) planStatus(now time.Time) rollover.Status {
+	if z.st == nil {
+		return rollover.Status{}
+	}
+	_, _, st := rollover.Plan(z.st.timelines(), z.rolloverPolicy(), now)
+	return st
+}
+
+// kskStatuses returns the Route 53 status and message of every KSK of the zone, in order.
+func (z *zone) kskStatuses(now time.Time) (status, msg []string) {
+	ps := z.planStatus(now)
+	for _, k := range z.st.KSKs {
+		ks := rollover.KeyStatus{}
+		for _, s := range ps.Keys {
+			if s.ID == k.ID {
+				ks = s
+			}
+		}
+		s, m := kskStatus(k, ks, now)
+		status, msg = append(status, s), append(msg, m)
+	}
+	return status, msg
+}
+
+// zoneStatus is the zone's Route 53 signing status and message at now. Call with z.mu held.
+func (z *zone) status(now time.Time) (string, string) {
 	st := z.st
 	if st == nil || !st.Signing {
 		return StatusNotSigning, ""
@@ -230,9 +265,10 @@ func (z *zone) status() (string, string) {
 	if z.failure != "" {
 		return StatusInternalFailure, z.failure
 	}
-	for _, k := range st.KSKs {
-		if s, msg := kskStatus(k); s == StatusActionNeeded {
-			return StatusActionNeeded, fmt.Sprintf("KSK %s: %s", k.Name, msg)
+	statuses, msgs := z.kskStatuses(now)
+	for i, k := range st.KSKs {
+		if statuses[i] == StatusActionNeeded {
+			return StatusActionNeeded, fmt.Sprintf("KSK %s: %s", k.Name, msgs[i])
 		}
 	}
 	if z.cur.Load() == nil {
