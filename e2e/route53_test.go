@@ -259,6 +259,8 @@ func TestRoute53Walkthrough(t *testing.T) {
 		t.Errorf("CDS during the rollover does not name ksk2 (%d):\n%s", ksk2.KeyTag, out)
 	}
 	expectAnswer(t, u, "two KSKs, old DS", www, true, "192.0.2.161")
+	// Both DS records are what BIND computes from the served DNSKEY RRset.
+	checkDS(t, s, childZone)
 
 	// Step 2: both DS records in the parent.
 	w.cli("ds", childZone)

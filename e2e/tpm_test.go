@@ -188,3 +188,28 @@ func TestTPMOutage(t *testing.T) {
 	}
 	st.validates(t, "TPM back")
 }
+
+// TestTPMDownAtRestart restarts the server while the TPM is unreachable. The KSK cannot
+// sign, so it is ACTION_NEEDED; the zone must still validate, with the pre-made DNSKEY
+// signatures the previous process made (they cover three weeks, restart or not), and must
+// never be served unsigned while its parent publishes a DS.
+func TestTPMDownAtRestart(t *testing.T) {
+	st := newTPMSetup(t)
+	st.validates(t, "TPM up")
+
+	st.s.stop(t)
+	st.tpm.Stop()
+	st.s.start(t)
+	if k := st.ksk(t); k.Status != "ACTION_NEEDED" {
+		t.Errorf("KSK %s after a restart without the TPM, want ACTION_NEEDED", k.Status)
+	}
+	r := st.s.query(t, "example.test.", dns.TypeDNSKEY, true)
+	if countType(r.Answer, dns.TypeDNSKEY) == 0 || countType(r.Answer, dns.TypeRRSIG) == 0 {
+		t.Errorf("restarted without the TPM, the zone serves no signed DNSKEY RRset:\n%v", r)
+	}
+	st.validates(t, "restarted with the TPM down")
+
+	st.tpm.Start()
+	st.waitKSK(t, "ACTIVE", 60*time.Second)
+	st.validates(t, "TPM back")
+}
