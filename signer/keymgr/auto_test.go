@@ -1,0 +1,409 @@
+package keymgr
+
+import (
+	"context"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/signer/rollover/rollovertest"
+)
+
+const day = 24 * time.Hour
+
+// fakeParent is the parent zone's name server: a miekg/dns server on loopback that answers
+// the zone's DS RRset. It acts on the zone's CDS like a registry scanning for it (RFC 7344
+// §6.1): once the child has published a CDS RRset different from the DS RRset for delay, the
+// parent's DS RRset becomes that CDS RRset.
+type fakeParent struct {
+	addr  string
+	delay time.Duration
+
+	mu      sync.Mutex
+	ds      []*dns.DS
+	cds     []*dns.DS // the CDS RRset last scanned
+	cdsFrom time.Time // since when
+}
+
+func startParent(t *testing.T, delay time.Duration) *fakeParent {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakeParent{addr: pc.LocalAddr().String(), delay: delay}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(p.serve), NotifyStartedFunc: func() { close(started) }}
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return p
+}
+
+func (p *fakeParent) serve(w dns.ResponseWriter, r *dns.Msg) {
+	m := new(dns.Msg)
+	m.SetReply(r)
+	m.Authoritative = true
+	if q := r.Question[0]; q.Qtype == dns.TypeDS && strings.EqualFold(q.Name, testZone) {
+		p.mu.Lock()
+		for _, ds := range p.ds {
+			m.Answer = append(m.Answer, dns.Copy(ds))
+		}
+		p.mu.Unlock()
+	}
+	_ = w.WriteMsg(m)
+}
+
+func (p *fakeParent) set(ds []*dns.DS) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ds = ds
+}
+
+func (p *fakeParent) digests() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, d := range p.ds {
+		out = append(out, strings.ToUpper(d.Digest))
+	}
+	return out
+}
+
+// scan looks at the CDS RRset the child serves at now and returns when the parent will next
+// change its DS RRset (zero: no change pending).
+func (p *fakeParent) scan(ring *signer.KeyRing, now time.Time) time.Time {
+	var cds []*dns.DS
+	for _, rr := range ring.CDS() {
+		c := rr.(*dns.CDS)
+		if c.Algorithm == 0 {
+			continue // delete sentinel
+		}
+		ds := &dns.DS{Hdr: dns.RR_Header{Name: testZone, Rrtype: dns.TypeDS, Class: dns.ClassINET, Ttl: 86400},
+			KeyTag: c.KeyTag, Algorithm: c.Algorithm, DigestType: c.DigestType, Digest: c.Digest}
+		cds = append(cds, ds)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	same := func(a, b []*dns.DS) bool {
+		return slices.EqualFunc(a, b, func(x, y *dns.DS) bool { return strings.EqualFold(x.Digest, y.Digest) })
+	}
+	if len(cds) == 0 || same(cds, p.ds) {
+		p.cds, p.cdsFrom = nil, time.Time{}
+		return time.Time{}
+	}
+	if !same(cds, p.cds) {
+		p.cds, p.cdsFrom = cds, now
+	}
+	at := p.cdsFrom.Add(p.delay)
+	if !now.Before(at) {
+		p.ds, p.cds, p.cdsFrom = cds, nil, time.Time{}
+		return time.Time{}
+	}
+	return at
+}
+
+// snapshot is what the ring serves, for the resolver cache model: keys named by the digest
+// of their DS (so a parent DS names the same key).
+func snapshot(ring *signer.KeyRing, ds []string, now time.Time) rollovertest.Snapshot {
+	s := rollovertest.Snapshot{At: now, Up: true, DS: slices.Sorted(slices.Values(ds))}
+	for _, k := range ring.Keys() {
+		id := strings.ToUpper(signer.DS(k.DNSKEY).Digest)
+		s.DNSKEY = append(s.DNSKEY, id)
+		if !k.Active {
+			continue
+		}
+		if k.KSK {
+			s.DNSKEYSigners = append(s.DNSKEYSigners, id)
+		} else {
+			s.DataSigners = append(s.DataSigners, id)
+		}
+	}
+	slices.Sort(s.DNSKEY)
+	slices.Sort(s.DNSKEYSigners)
+	slices.Sort(s.DataSigners)
+	return s
+}
+
+// verifyAll checks every signature the ring makes at at: the DNSKEY RRset, the CDS and
+// CDNSKEY RRsets when published, and zone data.
+func verifyAll(t *testing.T, ring *signer.KeyRing, at time.Time) {
+	t.Helper()
+	verifyRing(t, ring, at)
+	soa := mustRR(t, testZone+" 3600 IN SOA ns. host. 1 3600 600 86400 300").(*dns.SOA)
+	for _, typ := range []uint16{dns.TypeCDS, dns.TypeCDNSKEY} {
+		set := ring.RRset(typ)
+		if len(set) == 0 {
+			continue
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(testZone, typ)
+		m.Answer = append(m.Answer, set...)
+		in := &signer.Input{Zone: testZone, Kind: signer.Answer, QName: testZone, QType: typ, Name: testZone, SOA: soa, DO: true}
+		if err := signer.New(signer.Config{}).Sign(m, in, ring, at); err != nil {
+			t.Fatalf("sign %s at %s: %v", dns.TypeToString[typ], at, err)
+		}
+		verifyAnswer(t, m, ring, at, typ)
+	}
+}
+
+// autoPolicy is the policy of the long-run tests: ZSK every 30 days, KSK every year,
+// automatic, parent DS TTL one day.
+func autoPolicy(parents ...string) ZonePolicy {
+	return ZonePolicy{
+		QuickStart: true,
+		Parents:    parents,
+		MaxZoneTTL: func() time.Duration { return day },
+		Rollover: rollover.Policy{
+			ZSKLifetime:  30 * day,
+			KSKAutomatic: true,
+			KSKLifetime:  365 * day,
+			ParentDSTTL:  day,
+		},
+	}
+}
+
+// driver runs a Manager against an injected clock, the fake parent and the cache model.
+type driver struct {
+	t       *testing.T
+	f       *fixture
+	parent  *fakeParent
+	policy  ZonePolicy
+	checker *rollovertest.Checker
+	now     time.Time
+	ring    *signer.KeyRing
+	rings   int
+	steps   int
+	zsks    map[string]bool // ZSK IDs seen in the keystore
+	ksks    map[string]bool
+	maxNeed float64 // largest signet_dnssec_ksks_needing_action seen
+}
+
+func newDriver(t *testing.T, f *fixture, parent *fakeParent, p ZonePolicy) *driver {
+	pol := p.Rollover.WithDefaults()
+	d := &driver{t: t, f: f, parent: parent, policy: p, now: f.clk.now(),
+		checker: rollovertest.New(p.DNSKEYTTL+DefaultDNSKEYTTL*time.Duration(b2i(p.DNSKEYTTL == 0)), p.MaxZoneTTL(), pol.ParentDSTTL),
+		zsks:    map[string]bool{}, ksks: map[string]bool{}}
+	if parent != nil {
+		// The parent starts with the quick-start KSK's DS, as the operator would set it.
+		ring, _, ok := f.m.Signing(testZone)
+		if !ok {
+			t.Fatal("zone not signed")
+		}
+		for _, k := range ring.Keys() {
+			if k.KSK {
+				ds := signer.DS(k.DNSKEY)
+				ds.Hdr.Ttl = uint32(pol.ParentDSTTL / time.Second)
+				parent.set([]*dns.DS{ds})
+			}
+		}
+	}
+	return d
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// run steps the manager until end, observing every ring it serves.
+func (d *driver) run(end time.Time) {
+	t := d.t
+	ctx := context.Background()
+	for d.now.Before(end) {
+		d.steps++
+		if d.steps > 200000 {
+			t.Fatal("the loop does not advance")
+		}
+		d.f.clk.set(d.now)
+		next := d.f.m.Step(ctx, d.now)
+		if !next.After(d.now) {
+			t.Fatalf("Step at %s asks to run again at %s", d.now, next)
+		}
+		ring, _, ok := d.f.m.Signing(testZone)
+		if !ok {
+			t.Fatalf("unsigned at %s", d.now)
+		}
+		if ring != d.ring {
+			d.ring = ring
+			d.rings++
+			verifyAll(t, ring, d.now)
+		}
+		var ds []string
+		if d.parent != nil {
+			if at := d.parent.scan(ring, d.now); !at.IsZero() && at.Before(next) {
+				next = at
+			}
+			ds = d.parent.digests()
+		}
+		d.checker.Observe(snapshot(ring, ds, d.now))
+		for id := range zskIDs(t, d.f.soft) {
+			d.zsks[id] = true
+		}
+		metas, _ := d.f.tpm.List(ctx, testZone)
+		for _, m := range metas {
+			d.ksks[m.ID] = true
+		}
+		d.maxNeed = max(d.maxNeed, d.needing())
+		d.now = next
+	}
+}
+
+func (d *driver) needing() float64 {
+	d.f.m.metrics.update((*d.f.m.zones.Load())[testZone], d.now)
+	return gaugeValue(d.t, d.f.m.metrics.needingAction.WithLabelValues(testZone))
+}
+
+func (d *driver) violations() {
+	d.t.Helper()
+	if n := d.checker.Count(); n != 0 {
+		for _, v := range d.checker.Violations() {
+			d.t.Error(v)
+		}
+		d.t.Fatalf("%d violations of RFC 7583 conditions over %d snapshots", n, d.checker.Observed())
+	}
+}
+
+// TestTwoYears drives a zone through two years and ten days (so that the second KSK
+// rollover, due a year after the first one ended, completes): ZSK every 30 days, KSK every 365 days with
+// automatic double-KSK rollovers, a parent on loopback that follows the CDS after 3 days.
+// Every ring served validates, and no combination a resolver may cache is bogus.
+func TestTwoYears(t *testing.T) {
+	parent := startParent(t, 3*day)
+	f := setup(t, autoPolicy(parent.addr))
+	d := newDriver(t, f, parent, autoPolicy(parent.addr))
+	d.run(t0.Add(740 * day))
+	d.violations()
+	// 740 days: the first ZSK plus a successor every 30 days; the quick-start KSK plus 2.
+	if n := len(d.zsks); n < 24 || n > 26 {
+		t.Errorf("%d ZSKs over two years, want 25±1", n)
+	}
+	if n := len(d.ksks); n != 3 {
+		t.Errorf("%d KSKs over two years, want 3", n)
+	}
+	if n := len(zskIDs(t, f.soft)); n > 2 {
+		t.Errorf("%d ZSKs left in the keystore", n)
+	}
+	if metas, _ := f.tpm.List(context.Background(), testZone); len(metas) > 2 {
+		t.Errorf("%d KSKs left in the keystore", len(metas))
+	}
+	if d.maxNeed != 0 {
+		t.Errorf("a KSK was ACTION_NEEDED although the parent followed the CDS in 3 days")
+	}
+	// The parent's DS names the current KSK.
+	got, err := f.m.GetDNSSEC(context.Background(), testZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var active []KeySigningKey
+	for _, k := range got.KeySigningKeys {
+		if k.Status == StatusActive {
+			active = append(active, k)
+		}
+	}
+	if ds := parent.digests(); len(active) < 1 || !slices.Contains(ds, active[len(active)-1].DigestValue) {
+		t.Errorf("parent DS %v, active KSKs %+v", ds, active)
+	}
+	t.Logf("%d steps, %d rings, %d ZSKs, %d KSKs", d.steps, d.rings, len(d.zsks), len(d.ksks))
+}
+
+// TestDSWaitLimit: a parent that never follows the CDS. After the wait limit the new KSK is
+// ACTION_NEEDED, the metric says so, ZSK rotation pauses; an operator's ds-seen (the parent
+// changed by hand) resumes it, and the rollover completes safely.
+func TestDSWaitLimit(t *testing.T) {
+	parent := startParent(t, 1000*day)
+	p := autoPolicy(parent.addr)
+	p.Rollover.DSWaitLimit = 2 * day
+	f := setup(t, p)
+	d := newDriver(t, f, parent, p)
+	ctx := context.Background()
+	if err := f.m.Rollover(ctx, testZone, keystore.KSK); err != nil {
+		t.Fatal(err)
+	}
+	d.run(t0.Add(time.Hour))
+	if d.maxNeed != 0 {
+		t.Fatal("ACTION_NEEDED before the wait limit")
+	}
+	d.run(t0.Add(3 * day))
+	if v := d.needing(); v != 1 {
+		t.Fatalf("signet_dnssec_ksks_needing_action = %v after the wait limit, want 1", v)
+	}
+	got, _ := f.m.GetDNSSEC(ctx, testZone)
+	if got.Status.ServeSignature != StatusActionNeeded || !got.Rollover.Paused {
+		t.Fatalf("zone status %+v, rollover %+v", got.Status, got.Rollover)
+	}
+	var rolling string
+	for _, k := range got.KeySigningKeys {
+		if k.Status == StatusActionNeeded {
+			rolling = k.Name
+		}
+	}
+	// ZSK rotation pauses: past the ZSK lifetime no new ZSK appears.
+	zsks := len(d.zsks)
+	d.run(t0.Add(40 * day))
+	if len(d.zsks) != zsks {
+		t.Errorf("ZSK rotated while a KSK was ACTION_NEEDED")
+	}
+	// The operator changes the DS at the registrar and confirms.
+	for _, k := range got.KeySigningKeys {
+		if k.Name == rolling {
+			ds, _ := dns.NewRR(k.DSZoneFile)
+			parent.set([]*dns.DS{ds.(*dns.DS)})
+		}
+	}
+	f.clk.set(d.now)
+	if err := f.m.ConfirmDS(ctx, testZone, rolling); err != nil {
+		t.Fatal(err)
+	}
+	mustCode(t, f.m.ConfirmDS(ctx, testZone, QuickStartName), CodeInvalidKeySigningKeyStatus)
+	if v := d.needing(); v != 0 {
+		t.Errorf("needing action = %v after ds-seen", v)
+	}
+	d.run(d.now.Add(40 * day))
+	d.violations()
+	if len(d.zsks) == zsks {
+		t.Error("ZSK rotation did not resume")
+	}
+	got, _ = f.m.GetDNSSEC(ctx, testZone)
+	if len(got.KeySigningKeys) != 1 || got.KeySigningKeys[0].Name != rolling || got.KeySigningKeys[0].Status != StatusActive {
+		t.Errorf("KSKs after the rollover: %+v", got.KeySigningKeys)
+	}
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
+}
+
+// TestShortDSTTLCaught: the checks above can fail. A planner told the parent's DS TTL is an
+// hour, when it is a day, retires the old KSK while resolvers still hold a DS RRset naming
+// only it; the cache model sees the rings keymgr serves and reports it.
+func TestShortDSTTLCaught(t *testing.T) {
+	parent := startParent(t, 3*day)
+	p := autoPolicy(parent.addr)
+	p.Rollover.ParentDSTTL = time.Hour
+	p.Rollover.ParentPropagation = time.Minute
+	f := setup(t, p)
+	d := newDriver(t, f, parent, p)
+	d.checker = rollovertest.New(DefaultDNSKEYTTL, day, day)
+	d.run(t0.Add(380 * day))
+	if d.checker.Count() == 0 {
+		t.Fatal("no violation found although the old KSK left 23 hours early")
+	}
+}
