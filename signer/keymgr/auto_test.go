@@ -187,6 +187,54 @@ type driver struct {
 	zsks    map[string]bool // ZSK IDs seen in the keystore
 	ksks    map[string]bool
 	maxNeed float64 // largest signet_dnssec_ksks_needing_action seen
+	// crash, when set, drops the Manager after every step without closing it and starts a
+	// new one on the same state directory and keystores, as kill -9 and a restart would.
+	crash    bool
+	restarts int
+}
+
+// restart replaces the Manager by a new one on the same state directory and stores (the old
+// one is dropped as is: nothing of it is closed or flushed) and observes the ring it serves.
+func (d *driver) restart() {
+	t := d.t
+	d.f = newFixture(t, d.f.dir, d.f.soft, d.f.tpm, d.f.clk)
+	if err := d.f.m.AddZone(context.Background(), testZone, d.policy); err != nil {
+		t.Fatalf("restart at %s: %v", d.now, err)
+	}
+	d.restarts++
+	d.observe()
+}
+
+// observe checks the ring served at d.now and feeds it to the cache model.
+func (d *driver) observe() {
+	t := d.t
+	ring, _, ok := d.f.m.Signing(testZone)
+	if !ok {
+		t.Fatalf("unsigned at %s", d.now)
+	}
+	if ring != d.ring {
+		d.ring = ring
+		d.rings++
+		verifyAll(t, ring, d.now)
+	}
+	var ds []string
+	if d.parent != nil {
+		ds = d.parent.digests()
+	}
+	d.checker.Observe(snapshot(ring, ds, d.now))
+}
+
+// outage stops the zone's servers from d.now until until (nothing is served; the parent
+// still answers), then restarts the Manager.
+func (d *driver) outage(until time.Time) {
+	var ds []string
+	if d.parent != nil {
+		ds = d.parent.digests()
+	}
+	d.checker.Observe(rollovertest.Snapshot{At: d.now, Up: false, DS: ds})
+	d.now = until
+	d.f.clk.set(until)
+	d.restart()
 }
 
 func newDriver(t *testing.T, f *fixture, parent *fakeParent, p ZonePolicy) *driver {
@@ -257,6 +305,9 @@ func (d *driver) run(end time.Time) {
 			d.ksks[m.ID] = true
 		}
 		d.maxNeed = max(d.maxNeed, d.needing())
+		if d.crash {
+			d.restart()
+		}
 		d.now = next
 	}
 }
@@ -405,5 +456,101 @@ func TestShortDSTTLCaught(t *testing.T) {
 	d.run(t0.Add(380 * day))
 	if d.checker.Count() == 0 {
 		t.Fatal("no violation found although the old KSK left 23 hours early")
+	}
+}
+
+// TestCrashResume: kill -9 after every step of two years of ZSK and KSK rollovers. Each
+// restart resumes from the persisted timelines: every ring served validates, the cache model
+// finds nothing bogus, and the rollovers complete as without crashes.
+func TestCrashResume(t *testing.T) {
+	parent := startParent(t, 3*day)
+	p := autoPolicy(parent.addr)
+	f := setup(t, p)
+	d := newDriver(t, f, parent, p)
+	d.crash = true
+	d.run(t0.Add(400 * day))
+	d.violations()
+	if len(d.ksks) != 2 || len(d.zsks) < 13 {
+		t.Errorf("after 400 days with a crash at every step: %d KSKs, %d ZSKs; want 2 and 14±1", len(d.ksks), len(d.zsks))
+	}
+	if d.restarts < 400 {
+		t.Errorf("only %d restarts", d.restarts)
+	}
+}
+
+// TestCrashOrphans: a crash between creating a key in the keystore and saving the state that
+// names it (or between saving a state without a key and deleting it) leaves a key no state
+// names. The restart deletes it and goes on.
+func TestCrashOrphans(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, ZonePolicy{QuickStart: true})
+	orphanZSK, err := f.soft.Create(ctx, testZone, keystore.ZSK, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphanKSK, err := f.tpm.Create(ctx, testZone, keystore.KSK, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := f.soft.Create(ctx, "other.test.", keystore.ZSK, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := f.m.GetDNSSEC(ctx, testZone)
+	g := newFixture(t, f.dir, f.soft, f.tpm, f.clk)
+	if err := g.m.AddZone(ctx, testZone, ZonePolicy{QuickStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		store keystore.Store
+		id    string
+		kept  bool
+	}{{f.soft, orphanZSK.ID, false}, {f.tpm, orphanKSK.ID, false}, {f.soft, other.ID, true}} {
+		_, err := c.store.Get(ctx, c.id)
+		if kept := err == nil; kept != c.kept {
+			t.Errorf("key %s: kept %v, want %v (%v)", c.id, kept, c.kept, err)
+		}
+	}
+	after, _ := g.m.GetDNSSEC(ctx, testZone)
+	if len(after.Keys) != len(before.Keys) || len(after.Keys) != 2 {
+		t.Errorf("keys after restart %+v, before %+v", after.Keys, before.Keys)
+	}
+	ring, _, _ := g.m.Signing(testZone)
+	verifyAll(t, ring, t0)
+}
+
+// TestCatchUp: the server is down for 60 days in the middle of a ZSK rollover, then for 30
+// days while a new KSK waits for its DS. Each restart catches up from the timestamps: no
+// interval is shortened, nothing bogus can be cached, and the rollovers complete.
+func TestCatchUp(t *testing.T) {
+	ctx := context.Background()
+	parent := startParent(t, 2*day)
+	p := autoPolicy(parent.addr)
+	f := setup(t, p)
+	d := newDriver(t, f, parent, p)
+	if err := f.m.Rollover(ctx, testZone, keystore.ZSK); err != nil {
+		t.Fatal(err)
+	}
+	d.run(t0.Add(30 * time.Minute)) // the new ZSK is published, not yet active
+	if got, _ := d.f.m.GetDNSSEC(ctx, testZone); got.Rollover.Rolling != "ZSK" {
+		t.Fatalf("no ZSK rollover in progress: %+v", got.Rollover)
+	}
+	d.outage(t0.Add(60 * day))
+	d.run(t0.Add(62 * day))
+	if got, _ := d.f.m.GetDNSSEC(ctx, testZone); got.Rollover.Rolling != "" || len(got.Keys) != 2 {
+		t.Fatalf("after the outage the ZSK rollover did not complete: %+v %+v", got.Rollover, got.Keys)
+	}
+
+	d.f.clk.set(d.now)
+	if err := d.f.m.Rollover(ctx, testZone, keystore.KSK); err != nil {
+		t.Fatal(err)
+	}
+	d.run(d.now.Add(day)) // the new KSK is ready and its CDS published: the parent acts in 2 days
+	d.outage(d.now.Add(30 * day))
+	d.run(d.now.Add(10 * day))
+	d.violations()
+	got, _ := d.f.m.GetDNSSEC(ctx, testZone)
+	if got.Rollover.Rolling != "" || len(got.KeySigningKeys) != 1 || got.KeySigningKeys[0].Name == QuickStartName {
+		t.Errorf("after the outage the KSK rollover did not complete: %+v %+v", got.Rollover, got.KeySigningKeys)
 	}
 }
