@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
@@ -19,7 +20,7 @@ func init() { extraCommands = dnssecCommands }
 
 // dnssecCommands are the DNSSEC commands: thin clients of the running server's admin API.
 func dnssecCommands(v *viper.Viper) []*cobra.Command {
-	return []*cobra.Command{newDNSSECCmd(v), newKSKCmd(v), newDSCmd(v)}
+	return []*cobra.Command{newDNSSECCmd(v), newKSKCmd(v), newZSKCmd(v), newDSCmd(v)}
 }
 
 // zonePath is the admin API path of a zone's DNSSEC resource.
@@ -57,7 +58,7 @@ func newDNSSECCmd(v *viper.Viper) *cobra.Command {
 			return nil
 		}
 	}
-	status := &cobra.Command{Use: "status ZONE", Short: "Show the zone's signing status and KSKs (GetDNSSEC)", Args: cobra.ExactArgs(1),
+	status := &cobra.Command{Use: "status ZONE", Short: "Show the zone's signing status, every key with its state and next transition, and its KSKs (GetDNSSEC)", Args: cobra.ExactArgs(1),
 		RunE: run(http.MethodGet, func(z string, _ bool) string { return zonePath(z) })}
 	enable := &cobra.Command{Use: "enable ZONE", Short: "Sign the zone (needs an ACTIVE KSK)", Args: cobra.ExactArgs(1),
 		RunE: run(http.MethodPost, func(z string, _ bool) string { return zonePath(z, "enable") })}
@@ -80,7 +81,50 @@ func printStatus(w io.Writer, d *keymgr.DNSSEC) {
 		fmt.Fprintf(w, " (%s)", d.Status.StatusMessage)
 	}
 	fmt.Fprintln(w)
+	printRollover(w, d)
+	printKeys(w, d)
+	fmt.Fprintln(w)
 	printKSKs(w, d)
+}
+
+// printRollover prints the zone's rollover settings and whether a rollover runs or waits.
+func printRollover(w io.Writer, d *keymgr.DNSSEC) {
+	r := d.Rollover
+	fmt.Fprintf(w, "rollover: KSK %s, ZSK lifetime %s", r.KSKRollover, r.ZSKLifetime)
+	if r.Rolling != "" {
+		fmt.Fprintf(w, "; %s rollover in progress", r.Rolling)
+	}
+	fmt.Fprintln(w)
+	if r.Paused {
+		fmt.Fprintf(w, "PAUSED: %s\n", r.Reason)
+	}
+}
+
+// printKeys prints every key of the zone: role, tag, RFC 7583 state, and its next
+// transition (time and what).
+func printKeys(w io.Writer, d *keymgr.DNSSEC) {
+	if len(d.Keys) == 0 {
+		fmt.Fprintln(w, "no keys")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tROLE\tTAG\tSTATE\tSTATUS\tNEXT\tNEXT EVENT\tNOTE")
+	for _, k := range d.Keys {
+		name := k.Name
+		if name == "" {
+			name = k.ID
+		}
+		next, event := "-", "-"
+		if !k.Next.IsZero() {
+			next, event = k.Next.UTC().Format(time.RFC3339), k.NextEvent
+		}
+		status := k.Status
+		if status == "" {
+			status = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, k.Role, k.KeyTag, k.State, status, next, event, k.Note)
+	}
+	tw.Flush()
 }
 
 func printKSKs(w io.Writer, d *keymgr.DNSSEC) {
@@ -131,9 +175,41 @@ func newKSKCmd(v *viper.Viper) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			return call(c, http.MethodGet, zonePath(args[0]), nil)
 		}}
+	dsSeen := action("ds-seen", "Confirm that the parent publishes this (new) KSK's DS and no longer the old one (automatic rollover)")
 	cmd.AddCommand(create, action("activate", "Activate a KSK: publish it and sign the DNSKEY RRset with it"),
-		action("deactivate", "Deactivate a KSK: withdraw it from the DNSKEY RRset"), del, list)
+		action("deactivate", "Deactivate a KSK: withdraw it from the DNSKEY RRset"), del, list, dsSeen,
+		newRolloverCmd(v, "ksk", "Start a KSK rollover now (automatic KSK rollover only): double-KSK, CDS/CDNSKEY, parent DS checks"))
 	return cmd
+}
+
+func newZSKCmd(v *viper.Viper) *cobra.Command {
+	cmd := &cobra.Command{Use: "zsk", Short: "Manage a zone's zone-signing keys"}
+	cmd.AddCommand(newRolloverCmd(v, "zsk", "Start a ZSK pre-publish rollover now, whatever the key's lifetime"))
+	return cmd
+}
+
+// newRolloverCmd is `signet ksk|zsk rollover ZONE --now`: an immediate rollover, the fastest
+// sequence that keeps every cached answer valid. Scheduled rollovers follow the lifetimes.
+func newRolloverCmd(v *viper.Viper, role, short string) *cobra.Command {
+	c := &cobra.Command{Use: "rollover ZONE --now", Short: short, Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			now, _ := c.Flags().GetBool("now")
+			if !now {
+				return fmt.Errorf("rollovers follow the key lifetimes; pass --now to start one immediately")
+			}
+			b, err := adminCall(v, http.MethodPost, zonePath(args[0], "rollover")+"?role="+role+"&now=true", nil)
+			if err != nil {
+				return err
+			}
+			d, err := getDNSSEC(b)
+			if err != nil {
+				return err
+			}
+			printStatus(c.OutOrStdout(), d)
+			return nil
+		}}
+	c.Flags().Bool("now", false, "start the rollover immediately")
+	return c
 }
 
 func newDSCmd(v *viper.Viper) *cobra.Command {

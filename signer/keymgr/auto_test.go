@@ -554,3 +554,47 @@ func TestCatchUp(t *testing.T) {
 		t.Errorf("after the outage the KSK rollover did not complete: %+v %+v", got.Rollover, got.KeySigningKeys)
 	}
 }
+
+// TestStatusKeys: GetDNSSEC lists every key, ZSKs too, with its state and next transition
+// through a ZSK rollover.
+func TestStatusKeys(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, ZonePolicy{QuickStart: true, MaxZoneTTL: func() time.Duration { return day }})
+	got, _ := f.m.GetDNSSEC(ctx, testZone)
+	if got.Rollover.KSKRollover != "manual" || got.Rollover.ZSKLifetime != (30*day).String() {
+		t.Errorf("rollover status %+v", got.Rollover)
+	}
+	pub := rollover.Policy{}.PublishInterval()
+	want := func(name string, keys []KeyState, exp []KeyState) {
+		t.Run(name, func(t *testing.T) {
+			if len(keys) != len(exp) {
+				t.Fatalf("%d keys, want %d: %+v", len(keys), len(exp), keys)
+			}
+			for i, e := range exp {
+				k := keys[i]
+				if k.Role != e.Role || k.State != e.State || k.Status != e.Status || !k.Next.Equal(e.Next) || k.NextEvent != e.NextEvent {
+					t.Errorf("key %d: %s %s %s next %s %q, want %s %s %s next %s %q", i, k.Role, k.State, k.Status, k.Next, k.NextEvent,
+						e.Role, e.State, e.Status, e.Next, e.NextEvent)
+				}
+			}
+		})
+	}
+	want("steady", got.Keys, []KeyState{
+		{Role: "KSK", State: "active", Status: StatusActive},
+		{Role: "ZSK", State: "active", Next: t0.Add(30*day - pub), NextEvent: "rollover starts"},
+	})
+	if err := f.m.Rollover(ctx, testZone, keystore.ZSK); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = f.m.GetDNSSEC(ctx, testZone)
+	if got.Rollover.Rolling != "ZSK" {
+		t.Errorf("rolling %q", got.Rollover.Rolling)
+	}
+	want("rolling", got.Keys, []KeyState{
+		{Role: "KSK", State: "active", Status: StatusActive},
+		{Role: "ZSK", State: "active", Next: t0.Add(pub), NextEvent: "retired"},
+		{Role: "ZSK", State: "published", Next: t0.Add(pub), NextEvent: "active"},
+	})
+	mustCode(t, f.m.Rollover(ctx, testZone, keystore.ZSK), CodeConcurrentModification)
+	mustCode(t, f.m.Rollover(ctx, testZone, keystore.KSK), CodeInvalidArgument)
+}

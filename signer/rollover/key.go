@@ -40,7 +40,9 @@ func (k Key) next(now time.Time) (time.Time, State) {
 		s  State
 	}{{k.Publish, Published}, {k.Ready, Ready}, {k.Active, Active}, {k.Retire, Retired}, {k.Remove, Removed}} {
 		if !e.at.IsZero() && e.at.After(now) {
-			return e.at, e.s
+			// Several instants may coincide (a ZSK's Ready and Active, a KSK's Retire and
+			// Remove): the state reached then is the latest of them.
+			return e.at, k.State(e.at)
 		}
 	}
 	return time.Time{}, 0

@@ -153,7 +153,7 @@ func TestState(t *testing.T) {
 		nextState     rollover.State
 	}{
 		{"new before publish", nw, d(28), rollover.Generated, false, false, d(29), rollover.Published},
-		{"new published", nw, d(29), rollover.Published, true, false, d(29).Add(ipub), rollover.Ready},
+		{"new published", nw, d(29), rollover.Published, true, false, d(29).Add(ipub), rollover.Active}, // a ZSK's Ready and Active coincide: it is active then
 		{"new active", nw, d(29).Add(ipub), rollover.Active, true, true, time.Time{}, 0},
 		{"old active", old, d(29), rollover.Active, true, true, d(29).Add(ipub), rollover.Retired},
 		{"old retired", old, d(29).Add(ipub), rollover.Retired, true, false, d(29).Add(ipub + iret), rollover.Removed},
