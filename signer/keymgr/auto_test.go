@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/memory"
 	"github.com/signetdns/signet/signer"
 	"github.com/signetdns/signet/signer/rollover"
 	"github.com/signetdns/signet/signer/rollover/rollovertest"
@@ -597,4 +598,44 @@ func TestStatusKeys(t *testing.T) {
 	})
 	mustCode(t, f.m.Rollover(ctx, testZone, keystore.ZSK), CodeConcurrentModification)
 	mustCode(t, f.m.Rollover(ctx, testZone, keystore.KSK), CodeInvalidArgument)
+}
+
+// TestRunTinyTimings: the real loop with second-scale timings (what the real-time unbound
+// test uses): the ZSK rolls over within seconds, because the loop wakes at each deadline
+// rather than on a coarse tick.
+func TestRunTinyTimings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time")
+	}
+	m, err := New(Config{StateDir: t.TempDir(), Soft: memory.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ZonePolicy{QuickStart: true, DNSKEYTTL: time.Second, MaxZoneTTL: func() time.Duration { return time.Second },
+		Rollover: rollover.Policy{ZSKLifetime: 2 * time.Second, PropagationDelay: 100 * time.Millisecond}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := m.AddZone(ctx, testZone, p); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	seen := map[uint16]bool{}
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) && len(seen) < 3 {
+		if ring, _, ok := m.Signing(testZone); ok {
+			for _, k := range ring.Keys() {
+				if !k.KSK && k.Active {
+					seen[k.Tag] = true
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	// Lifetime 2 s: the second ZSK signs from about 2 s, the third from about 4 s.
+	if len(seen) < 3 {
+		t.Errorf("%d ZSKs signed within 6 s with a 2 s lifetime, want 3", len(seen))
+	}
 }
