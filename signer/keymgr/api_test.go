@@ -51,6 +51,13 @@ func TestAPI(t *testing.T) {
 		{"deactivate only active", "POST", "/ksks/first/deactivate", "", 400, CodeKeySigningKeyInUse},
 		{"bad force", "POST", "/disable?force=maybe", "", 400, CodeInvalidArgument},
 		{"delete inactive", "DELETE", "/ksks/second", "", 200, ""},
+		{"rollover bad role", "POST", "/rollover?role=dsk&now=true", "", 400, CodeInvalidArgument},
+		{"rollover not now", "POST", "/rollover?role=zsk", "", 400, CodeInvalidArgument},
+		{"rollover manual KSK", "POST", "/rollover?role=ksk&now=true", "", 400, CodeInvalidArgument},
+		{"rollover ZSK", "POST", "/rollover?role=zsk&now=true", "", 200, ""},
+		{"rollover ZSK again", "POST", "/rollover?role=zsk&now=true", "", 400, CodeConcurrentModification},
+		{"ds-seen not rolling", "POST", "/ksks/first/ds-seen", "", 400, CodeInvalidKeySigningKeyStatus},
+		{"ds-seen missing", "POST", "/ksks/nosuch/ds-seen", "", 404, CodeNoSuchKeySigningKey},
 		{"get", "GET", "", "", 200, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
