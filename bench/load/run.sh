@@ -2,7 +2,7 @@
 # bench/load/run.sh: Signet side by side with its peers under dnsperf, on loopback.
 #
 # Each server signs online with algorithm 13 (ECDSA P-256):
-#   signet        signet serve --dnssec (compact denial by default; SIGNET_ARGS adds flags)
+#   signet        signet serve --dnssec (compact denial by default; BENCH_SIGNET_ARGS adds flags)
 #   knot          Knot DNS with mod-onlinesign (one CSK)
 #   pdns          PowerDNS, bind backend + DNSSEC db, live signing, NSEC3 narrow (white lies),
 #                 packet cache on (the default)
@@ -35,10 +35,11 @@
 #   names generated per second of DURATION; a run that sends more repeats names and says so)
 #   SERVER_CPU [1]  CLIENT_CPU [0]  FLOOD_CPU [CLIENT_CPU]  FLOOD_FG_QPS [0 = unlimited]
 #   CLIENTS [4]  OUTSTANDING [100]  TIMEOUT [2]  WORK [mktemp -d]  KEEP [0] (keep WORK)
-#   SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies")
-#   SIGNET_ANCHOR [ds] (ds: trust anchor from `signet ds`, which is also checked against the
+# (Signet's own settings come from SIGNET_* variables, hence the BENCH_ prefix here.)
+#   BENCH_SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies")
+#   BENCH_SIGNET_ANCHOR [ds] (ds: trust anchor from `signet ds`, which is also checked against the
 #   served DNSKEY; served: from the served DNSKEY alone, for builds without `signet ds`)
-#   SIGNET_DNSSEC [1] (0: Signet serves the zone unsigned, a match for NSD's ceiling)
+#   BENCH_SIGNET_DNSSEC [1] (0: Signet serves the zone unsigned, a match for NSD's ceiling)
 # Needs root only to install missing Debian packages. Stops every process it started, by
 # PID. Sends traffic only to 127.0.0.1.
 set -euo pipefail
@@ -75,9 +76,9 @@ CLIENTS=${CLIENTS:-4}
 OUTSTANDING=${OUTSTANDING:-100}
 TIMEOUT=${TIMEOUT:-2}
 KEEP=${KEEP:-0}
-SIGNET_ARGS=${SIGNET_ARGS:-}
-SIGNET_ANCHOR=${SIGNET_ANCHOR:-ds}
-SIGNET_DNSSEC=${SIGNET_DNSSEC:-1}
+BENCH_SIGNET_ARGS=${BENCH_SIGNET_ARGS:-}
+BENCH_SIGNET_ANCHOR=${BENCH_SIGNET_ANCHOR:-ds}
+BENCH_SIGNET_DNSSEC=${BENCH_SIGNET_DNSSEC:-1}
 ZONE=bench.test.
 ADDR=127.0.0.1 # the only address this script ever sends to
 
@@ -86,8 +87,8 @@ for v in DURATION RUNS WARMUP PORT SEED NAMES NAME_RATE SERVER_CPU CLIENT_CPU FL
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, not '${!v}'"
 done
 { [ "$DURATION" -ge 1 ] && [ "$RUNS" -ge 1 ]; } || die "DURATION and RUNS must be at least 1"
-case $SIGNET_ANCHOR in ds | served) ;; *) die "SIGNET_ANCHOR must be ds or served" ;; esac
-case $SIGNET_DNSSEC in 0 | 1) ;; *) die "SIGNET_DNSSEC must be 0 or 1" ;; esac
+case $BENCH_SIGNET_ANCHOR in ds | served) ;; *) die "BENCH_SIGNET_ANCHOR must be ds or served" ;; esac
+case $BENCH_SIGNET_DNSSEC in 0 | 1) ;; *) die "BENCH_SIGNET_DNSSEC must be 0 or 1" ;; esac
 for s in $SERVERS; do
   case $s in signet | knot | pdns | pdns-nocache | nsd | bind) ;; *) die "unknown server $s" ;; esac
 done
@@ -160,27 +161,28 @@ cpu_ticks() {
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-# snapshot prints four tick counters: the server's tree, this script's reaped children (the
-# dnsperf that has just run), and the busy time of the server's and the client's CPUs. The
-# busy time no one of ours accounts for is load from other processes on the machine.
+# snapshot prints four counters: the ticks of the server's tree, of this script's reaped
+# children (the dnsperf that has just run), the busy ticks of the server's and the client's
+# CPUs, and the clock in ns. Busy time that none of ours accounts for is load from other
+# processes on the machine.
 snapshot() {
   local line f
   line=$(cat /proc/$$/stat)
   read -ra f <<<"${line##*) }"
   echo "$(cpu_ticks "$SPID") $((f[13] + f[14])) $(awk -v a="cpu$SERVER_CPU" -v b="cpu$CLIENT_CPU" \
-    '$1 == a || $1 == b { s += $2 + $3 + $4 + $7 + $8 + $9 } END { print s + 0 }' /proc/stat)"
+    '$1 == a || $1 == b { s += $2 + $3 + $4 + $7 + $8 + $9 } END { print s + 0 }' /proc/stat) $(date +%s%N)"
 }
 
-# contention S0 S1 SECONDS prints the share (%) of the server's and the client's CPUs that
-# other processes used between two snapshots.
+# contention S0 S1 prints the share (%) of the server's and the client's CPUs that other
+# processes used between two snapshots.
 contention() {
   local a b
   read -ra a <<<"$1"
   read -ra b <<<"$2"
   local cpus=2
   [ "$SERVER_CPU" = "$CLIENT_CPU" ] && cpus=1
-  awk -v busy=$((b[2] - a[2])) -v ours=$((b[0] - a[0] + b[1] - a[1])) -v secs="$3" -v hz="$CLK_TCK" -v n=$cpus \
-    'BEGIN { f = (busy - ours) / (secs * hz * n) * 100; printf "%.1f", f < 0 ? 0 : f }'
+  awk -v busy=$((b[2] - a[2])) -v ours=$((b[0] - a[0] + b[1] - a[1])) -v ns=$((b[3] - a[3])) -v hz="$CLK_TCK" -v n=$cpus \
+    'BEGIN { f = (busy - ours) / (ns / 1e9 * hz * n) * 100; printf "%.1f", f < 0 ? 0 : f }'
 }
 
 # ---- packages ----
@@ -291,16 +293,16 @@ setup_signet() {
 }
 start_signet() {
   local dir=$1 port=$2 sign=()
-  [ "$SIGNET_DNSSEC" = 1 ] && sign=(--dnssec)
-  # shellcheck disable=SC2086 # SIGNET_ARGS is a list of flags
+  [ "$BENCH_SIGNET_DNSSEC" = 1 ] && sign=(--dnssec)
+  # shellcheck disable=SC2086 # BENCH_SIGNET_ARGS is a list of flags
   taskset -c "$SERVER_CPU" "$WORK/bin/signet" serve --listen "$ADDR:$port" --zone "$ZONE=$ZONEFILE" \
-    --state "$dir/state" --admin "$ADDR:$((PORT + 100))" "${sign[@]}" $SIGNET_ARGS \
+    --state "$dir/state" --admin "$ADDR:$((PORT + 100))" "${sign[@]}" $BENCH_SIGNET_ARGS \
     >>"$dir/server.log" 2>&1 &
   SPID=$!
 }
 anchor_signet() {
-  if [ "$SIGNET_ANCHOR" = served ]; then
-    log "signet: trust anchor from the served DNSKEY (SIGNET_ANCHOR=served), not from 'signet ds'"
+  if [ "$BENCH_SIGNET_ANCHOR" = served ]; then
+    log "signet: trust anchor from the served DNSKEY (BENCH_SIGNET_ANCHOR=served), not from 'signet ds'"
     ds_from_server "$2" | anchor_from_ds
     return
   fi
@@ -539,8 +541,8 @@ record() {
   [ "$lines" -gt 0 ] && [ "$sent" -gt "$lines" ] && loop=1
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
     "$server" "$mix" "$run" "$qps" "$lat" "$completed" "$cpu" "$lost" "$bad" "$loop" "$other" >>"$RESULTS"
-  log "$(printf '%-12s %-12s run %s: %8.0f qps %7.3f ms  cpu %5.2f s  lost %s  servfail/refused %s  other load %s%%%s' \
-    "$server" "$mix" "$run" "$qps" "$lat" "$cpu" "$lost" "$bad" "$other" "$([ $loop = 1 ] && echo '  NAMES REPEATED')")"
+  log "$(printf '%-12s %-12s run %s: %8.0f qps %7.3f ms  cpu %5.2f s  lost %s  servfail/refused %s  other load %s%s' \
+    "$server" "$mix" "$run" "$qps" "$lat" "$cpu" "$lost" "$bad" "$([ "$other" = - ] && echo - || echo "$other%")" "$([ $loop = 1 ] && echo '  NAMES REPEATED')")"
 }
 
 # measure SERVER PORT MIX RUN DIR: one measured run against a freshly started server.
@@ -559,7 +561,7 @@ measure() {
   t0=$(snapshot)
   dnsperf_cmd "$port" "$file" "$DURATION" $do "$CLIENT_CPU" >"$out" 2>&1
   t1=$(snapshot)
-  record "$server" "$mix" "$run" "$out" $((${t1%% *} - ${t0%% *})) "$lines" "$(contention "$t0" "$t1" "$DURATION")"
+  record "$server" "$mix" "$run" "$out" $((${t1%% *} - ${t0%% *})) "$lines" "$(contention "$t0" "$t1")"
 }
 
 # measure_flood: existing names alone, then the same stream while a second dnsperf floods
@@ -573,7 +575,7 @@ measure_flood() {
   dnsperf_cmd "$port" "$d/q-existing.txt" "$DURATION" 1 "$CLIENT_CPU" "${fg[@]}" >"$dir/flood-alone-$run.out" 2>&1
   t1=$(snapshot)
   record "$server" flood-alone "$run" "$dir/flood-alone-$run.out" $((${t1%% *} - ${t0%% *})) 0 \
-    "$(contention "$t0" "$t1" "$DURATION")"
+    "$(contention "$t0" "$t1")"
 
   # The flood starts first and ends last so that it covers the whole measured stream.
   dnsperf_cmd "$port" "$d/q-missing.txt" $((DURATION + 2)) 1 "$FLOOD_CPU" >"$dir/flood-bg-$run.out" 2>&1 &
@@ -599,13 +601,13 @@ bench_server() {
     log "$name: setup failed, skipped"; FAILED+=("$name (setup)"); return
   fi
   start_server "$name" "$dir" "$port" || { FAILED+=("$name (start)"); stop_pid "$SPID"; return; }
-  if [ "$name" != nsd ] && { [ "$name" != signet ] || [ "$SIGNET_DNSSEC" = 1 ]; }; then
+  if [ "$name" != nsd ] && { [ "$name" != signet ] || [ "$BENCH_SIGNET_DNSSEC" = 1 ]; }; then
     if ! wait_signed "$name" "$port" && log "$name: publishes no DNSKEY" ||
       ! "anchor_$name" "$dir" "$port" >"$dir/anchor.conf" ||
       ! validate "$name" "$port" "$dir/anchor.conf"; then
       FAILED+=("$name (DNSSEC validation)"); stop_pid "$SPID"; return
     fi
-    if [ "$name" = signet ] && [ "$SIGNET_ANCHOR" = ds ]; then
+    if [ "$name" = signet ] && [ "$BENCH_SIGNET_ANCHOR" = ds ]; then
       # The DS that `signet ds` prints must match the DNSKEY the server publishes.
       ds_from_server "$port" | anchor_from_ds >"$dir/anchor-dig.conf" || true
       cmp -s "$dir/anchor.conf" "$dir/anchor-dig.conf" ||
@@ -642,7 +644,7 @@ medians() {
       qps[k] = qps[k] " " $4; lat[k] = lat[k] " " $5
       if ($6 > 0 && $7 > 0) cpk[k] = cpk[k] " " ($7 / $6 * 1000)
       done[k] += $6; lost[k] += $8; bad[k] += $9; loop[k] += $10
-      if ($11 != "-" && (!(k in other) || $11 + 0 > other[k])) other[k] = $11 + 0
+      if ($11 != "-" && (!(k in other) || $11 + 0 > other[k] + 0)) other[k] = sprintf("%.1f", $11)
     }
     END {
       for (i = 1; i <= n; i++) {
@@ -685,7 +687,7 @@ report() {
   awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |%s\n", $1, $2, $3, $4, $5, $6, $7, $9,
     ($8 > 0 ? " names repeated in " $8 " run(s)" : "") }' <<<"$med"
 
-  if grep -q '^signet' <<<"$med"; then
+  if grep -q '^signet' <<<"$med" && grep -qv '^signet' <<<"$med"; then
     echo
     echo "## Signet against each peer (same mix, medians)"
     echo
@@ -727,10 +729,10 @@ report() {
   echo
   echo "## Servers"
   echo
-  if [ "$SIGNET_DNSSEC" = 1 ]; then
-    echo "- signet: online signing, algorithm 13, $( [ -n "$SIGNET_ARGS" ] && echo "flags: $SIGNET_ARGS" || echo 'default (compact) denial')"
+  if [ "$BENCH_SIGNET_DNSSEC" = 1 ]; then
+    echo "- signet: online signing, algorithm 13, $( [ -n "$BENCH_SIGNET_ARGS" ] && echo "flags: $BENCH_SIGNET_ARGS" || echo 'default (compact) denial')"
   else
-    echo "- signet: UNSIGNED (SIGNET_DNSSEC=0)$( [ -n "$SIGNET_ARGS" ] && echo ", flags: $SIGNET_ARGS")"
+    echo "- signet: UNSIGNED (BENCH_SIGNET_DNSSEC=0)$( [ -n "$BENCH_SIGNET_ARGS" ] && echo ", flags: $BENCH_SIGNET_ARGS")"
   fi
   echo "- knot: mod-onlinesign, ECDSAP256SHA256 CSK, 1 UDP worker"
   echo "- pdns / pdns-nocache: bind backend + DNSSEC db, live signing, ECDSA P-256 CSK, NSEC3 narrow; pdns-nocache has cache-ttl=query-cache-ttl=negquery-cache-ttl=0"
