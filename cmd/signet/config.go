@@ -19,6 +19,9 @@ type zoneConfig struct {
 	// Parents are the parent zone's name servers (host:port), asked whether the parent still
 	// publishes a DS before signing is disabled, and during KSK rollovers.
 	Parents []string `mapstructure:"parents"`
+	// KSKRollover and ZSKLifetime override dnssec.ksk_rollover and dnssec.zsk_lifetime.
+	KSKRollover string `mapstructure:"ksk_rollover"`
+	ZSKLifetime string `mapstructure:"zsk_lifetime"`
 }
 
 // config is the whole configuration, decoded from the YAML file, SIGNET_* variables and flags.
@@ -72,10 +75,19 @@ type dnssecConfig struct {
 	DNSKEYTTL uint32        `mapstructure:"dnskey_ttl"`
 	Algorithm string        `mapstructure:"algorithm"`
 	CDS       bool          `mapstructure:"cds"`
-	// ZSKLifetime is the ZSK rotation period (default 30 days; negative: never).
-	ZSKLifetime time.Duration `mapstructure:"zsk_lifetime"`
-	// PropagationDelay is the margin rollovers add to TTLs (default 1 h).
-	PropagationDelay time.Duration `mapstructure:"propagation_delay"`
+	// ZSKLifetime is the ZSK rotation period: a duration (default 720h), "route53" (a random
+	// 7-30 days drawn once per zone), or a negative duration for never.
+	ZSKLifetime string `mapstructure:"zsk_lifetime"`
+	// KSKRollover is "manual" (Route 53's procedure, the default) or "automatic" (double-KSK
+	// with CDS/CDNSKEY and parent DS checks every KSKLifetime).
+	KSKRollover string        `mapstructure:"ksk_rollover"`
+	KSKLifetime time.Duration `mapstructure:"ksk_lifetime"`
+	// PropagationDelay is the margin rollovers add to TTLs (default 5 min).
+	PropagationDelay  time.Duration `mapstructure:"propagation_delay"`
+	ParentDSTTL       time.Duration `mapstructure:"parent_ds_ttl"`
+	ParentPropagation time.Duration `mapstructure:"parent_propagation"`
+	DSCheckInterval   time.Duration `mapstructure:"ds_check_interval"`
+	DSWaitLimit       time.Duration `mapstructure:"ds_wait_limit"`
 }
 
 func setDefaults(v *viper.Viper) {
@@ -92,8 +104,14 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("dnssec.cache_size", 1000000)
 	v.SetDefault("dnssec.dnskey_ttl", 3600)
 	v.SetDefault("dnssec.algorithm", "ECDSAP256SHA256")
-	v.SetDefault("dnssec.zsk_lifetime", 30*24*time.Hour)
-	v.SetDefault("dnssec.propagation_delay", time.Hour)
+	v.SetDefault("dnssec.zsk_lifetime", "720h")
+	v.SetDefault("dnssec.ksk_rollover", "manual")
+	v.SetDefault("dnssec.ksk_lifetime", 365*24*time.Hour)
+	v.SetDefault("dnssec.propagation_delay", 5*time.Minute)
+	v.SetDefault("dnssec.parent_ds_ttl", 24*time.Hour)
+	v.SetDefault("dnssec.parent_propagation", time.Hour)
+	v.SetDefault("dnssec.ds_check_interval", time.Hour)
+	v.SetDefault("dnssec.ds_wait_limit", 7*24*time.Hour)
 }
 
 // loadConfig decodes and validates; every error names the config key at fault.
@@ -146,6 +164,20 @@ func loadConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	}
 	if c.DNSSEC.Refresh <= 0 || c.DNSSEC.Refresh >= c.DNSSEC.Validity {
 		return nil, fmt.Errorf("dnssec.refresh: %s must be positive and below dnssec.validity (%s)", c.DNSSEC.Refresh, c.DNSSEC.Validity)
+	}
+	if _, _, err := parseZSKLifetime(c.DNSSEC.ZSKLifetime); err != nil {
+		return nil, fmt.Errorf("dnssec.zsk_lifetime: %w", err)
+	}
+	if _, err := parseKSKRollover(c.DNSSEC.KSKRollover); err != nil {
+		return nil, fmt.Errorf("dnssec.ksk_rollover: %w", err)
+	}
+	for i, z := range c.Zones {
+		if _, _, err := parseZSKLifetime(z.ZSKLifetime); z.ZSKLifetime != "" && err != nil {
+			return nil, fmt.Errorf("zones[%d].zsk_lifetime: %w", i, err)
+		}
+		if _, err := parseKSKRollover(z.KSKRollover); z.KSKRollover != "" && err != nil {
+			return nil, fmt.Errorf("zones[%d].ksk_rollover: %w", i, err)
+		}
 	}
 	if c.DNSSEC.CacheSize <= 0 {
 		return nil, fmt.Errorf("dnssec.cache_size: must be positive")

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/signetdns/signet/signer"
 )
@@ -29,4 +30,31 @@ func parseAlgorithm(s string) (uint8, error) {
 		return 8, nil
 	}
 	return 0, fmt.Errorf("%q: want ECDSAP256SHA256 (13), ED25519 (15) or RSASHA256 (8)", s)
+}
+
+// parseZSKLifetime reads dnssec.zsk_lifetime: a duration, or "route53" for Route 53's random
+// 7-30 days.
+func parseZSKLifetime(s string) (d time.Duration, route53 bool, err error) {
+	if strings.EqualFold(s, "route53") {
+		return 0, true, nil
+	}
+	d, err = time.ParseDuration(s)
+	if err != nil {
+		return 0, false, fmt.Errorf("%q: want a duration such as 720h, or route53", s)
+	}
+	if d == 0 {
+		return 0, false, fmt.Errorf("%q: zero; use a negative duration to never roll", s)
+	}
+	return d, false, nil
+}
+
+// parseKSKRollover reads dnssec.ksk_rollover; true means automatic.
+func parseKSKRollover(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "manual", "":
+		return false, nil
+	case "automatic":
+		return true, nil
+	}
+	return false, fmt.Errorf("%q: want manual or automatic", s)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
 	"github.com/signetdns/signet/signer/keymgr"
+	"github.com/signetdns/signet/signer/rollover"
 )
 
 // dnssecRuntime is the DNSSEC side of a running server, as serve wires it.
@@ -117,18 +118,40 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		if err != nil {
 			return fmt.Errorf("dnssec.algorithm: %w", err)
 		}
+		lifetime := c.DNSSEC.ZSKLifetime
+		if z.ZSKLifetime != "" {
+			lifetime = z.ZSKLifetime
+		}
+		zskLife, route53, _ := parseZSKLifetime(lifetime)
+		kskMode := c.DNSSEC.KSKRollover
+		if z.KSKRollover != "" {
+			kskMode = z.KSKRollover
+		}
+		auto, _ := parseKSKRollover(kskMode)
+		dnskeyTTL := time.Duration(c.DNSSEC.DNSKEYTTL) * time.Second
 		p := keymgr.ZonePolicy{
-			Mode:       mode,
-			Algorithm:  alg,
-			QuickStart: c.DNSSEC.Enabled,
-			DNSKEYTTL:  time.Duration(c.DNSSEC.DNSKEYTTL) * time.Second,
-			CDS:        c.DNSSEC.CDS,
-			Parents:    z.Parents,
-			MaxZoneTTL: maxZoneTTL(zs, z.Origin),
-			Rollover: keymgr.RolloverPolicy{
-				ZSKLifetime:      c.DNSSEC.ZSKLifetime,
-				PropagationDelay: c.DNSSEC.PropagationDelay,
+			Mode:               mode,
+			Algorithm:          alg,
+			QuickStart:         c.DNSSEC.Enabled,
+			DNSKEYTTL:          dnskeyTTL,
+			CDS:                c.DNSSEC.CDS,
+			Parents:            z.Parents,
+			MaxZoneTTL:         maxZoneTTL(zs, z.Origin),
+			Route53ZSKLifetime: route53,
+			Rollover: rollover.Policy{
+				ZSKLifetime:       zskLife,
+				KSKAutomatic:      auto,
+				KSKLifetime:       c.DNSSEC.KSKLifetime,
+				PropagationDelay:  c.DNSSEC.PropagationDelay,
+				DNSKEYTTL:         dnskeyTTL,
+				ParentDSTTL:       c.DNSSEC.ParentDSTTL,
+				ParentPropagation: c.DNSSEC.ParentPropagation,
+				DSCheckInterval:   c.DNSSEC.DSCheckInterval,
+				DSWaitLimit:       c.DNSSEC.DSWaitLimit,
 			},
+		}
+		if err := p.Rollover.WithDefaults().Validate(); err != nil {
+			return fmt.Errorf("zone %s rollover policy: %w", z.Origin, err)
 		}
 		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
 			return fmt.Errorf("zone %s: %w", z.Origin, err)
@@ -174,6 +197,8 @@ func maxZoneTTL(zs *server.ZoneSet, origin string) func() time.Duration {
 		if z == nil {
 			return 0
 		}
+		// Negative answers are signed too: their NSEC and SOA signatures live min(SOA TTL,
+		// MINIMUM), which MaxTTL already bounds; the SOA's own TTL is part of MaxTTL.
 		return time.Duration(z.MaxTTL()) * time.Second
 	}
 }

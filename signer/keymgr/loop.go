@@ -15,11 +15,6 @@ import (
 	"github.com/signetdns/signet/signer/rollover"
 )
 
-// RolloverPolicy is the former name of rollover.Policy.
-//
-// Deprecated: use rollover.Policy (ZonePolicy.Rollover is one).
-type RolloverPolicy = rollover.Policy
-
 // Loop timing bounds. The loop sleeps until the earliest deadline of any zone, however close
 // (rollover timings of a second or two work), but never less than minSleep, so a deadline
 // that keeps falling in the past cannot spin, and never more than maxSleep, so that a clock
