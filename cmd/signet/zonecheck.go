@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -57,7 +56,7 @@ func newReloadCmd(v *viper.Viper) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(cmd.OutOrStdout(), string(body))
+			_, err = cmd.OutOrStdout().Write(body)
 			return err
 		},
 	}
