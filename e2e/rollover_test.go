@@ -1,0 +1,598 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/resolvertest"
+)
+
+// The real-time rollover proof: one Signet serves the parent example.test. (signed, manual
+// KSK, its DS is unbound's only trust anchor) and the child signed.example.test., which rolls
+// its ZSK every few seconds and its KSK automatically, with every TTL of both zones one or two
+// seconds so that caches turn over many times per rollover. A registrar publishes the child's
+// CDS as DS in the parent, and unbound with a normal cache is queried all along.
+const (
+	rollParent = "example.test."
+	rollChild  = "signed.example.test."
+	// rollDataTTL is the TTL of every record of both zone files (and the SOA MINIMUM, so the
+	// negative TTL, is 1); rollDNSKEYTTL is dnssec.dnskey_ttl.
+	rollDataTTL   = 2
+	rollDNSKEYTTL = 1
+	// rollDSTTL is the TTL of the child's DS in the parent file in the safe runs; Signet is
+	// told the same (dnssec.parent_ds_ttl).
+	rollDSTTL = 2 * time.Second
+)
+
+// rollTimings is what a run tells Signet and what the registrar does.
+type rollTimings struct {
+	zskLifetime string        // zones[].zsk_lifetime of the child
+	kskLifetime time.Duration // dnssec.ksk_lifetime
+	// parentDSTTL is the TTL the registrar writes on the DS records in the parent file. Signet
+	// is always told rollDSTTL; a larger value here is the operator's misconfiguration.
+	parentDSTTL time.Duration
+}
+
+// rollLab is one Signet with both zones, the registrar's parent file and unbound.
+type rollLab struct {
+	s       *signet
+	u       *resolvertest.Unbound
+	start   time.Time
+	parent  []dns.RR // the parent zone without the child's DS
+	path    string   // the parent zone file
+	timings rollTimings
+	firstDS []*dns.DS // the child's DS at the start
+
+	mu     sync.Mutex
+	events []string
+}
+
+// logf records a timestamped event (seconds since the run started) for the test log.
+func (l *rollLab) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, fmt.Sprintf("%6.2fs %s", time.Since(l.start).Seconds(), fmt.Sprintf(format, args...)))
+}
+
+func (l *rollLab) eventLog() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.events, "\n")
+}
+
+// tinyZone copies testdata/name into dir with every TTL set to ttl and the SOA MINIMUM to 1,
+// and returns its records.
+func tinyZone(t *testing.T, name string, ttl uint32) []dns.RR {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zp := dns.NewZoneParser(f, "", name)
+	var rrs []dns.RR
+	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+		rr.Header().Ttl = ttl
+		if soa, ok := rr.(*dns.SOA); ok {
+			soa.Minttl = 1
+		}
+		rrs = append(rrs, rr)
+	}
+	if err := zp.Err(); err != nil {
+		t.Fatalf("parsing %s: %v", name, err)
+	}
+	return rrs
+}
+
+func writeZone(path string, rrs []dns.RR) error {
+	var b strings.Builder
+	for _, rr := range rrs {
+		b.WriteString(rr.String() + "\n")
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path) // a reload never reads a half-written file
+}
+
+// setDS writes the parent file with ds as the child's DS RRset (TTL timings.parentDSTTL) and a
+// new SOA serial, and has Signet reload it: the parent publishing a new DS.
+func (l *rollLab) setDS(ds []*dns.DS) error {
+	rrs := slices.Clone(l.parent)
+	for i, rr := range rrs {
+		if soa, ok := rr.(*dns.SOA); ok {
+			c := *soa
+			c.Serial = uint32(time.Now().Unix())
+			rrs[i] = &c
+		}
+	}
+	for _, d := range ds {
+		c := *d
+		c.Hdr = dns.RR_Header{Name: rollChild, Rrtype: dns.TypeDS, Class: dns.ClassINET, Ttl: uint32(l.timings.parentDSTTL / time.Second)}
+		rrs = append(rrs, &c)
+	}
+	if err := writeZone(l.path, rrs); err != nil {
+		return err
+	}
+	return adminPost(l.s, "/v1/reload")
+}
+
+// adminPost calls the admin API directly (faster than running the CLI from a goroutine).
+func adminPost(s *signet, path string) error {
+	resp, err := http.Post("http://"+s.Admin+path, "application/json", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
+	}
+	return nil
+}
+
+// dnssecStatus is the part of GetDNSSEC's JSON (keymgr.DNSSEC) the test reads.
+type dnssecStatus struct {
+	Keys []struct {
+		Role, State string
+		KeyTag      int
+		Signs       bool
+	}
+	Rollover struct{ Rolling string }
+}
+
+// status is GetDNSSEC for the child, or an error while the server is down.
+func status(s *signet, zone string) (*dnssecStatus, error) {
+	resp, err := http.Get("http://" + s.Admin + zonePath(zone))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var d dnssecStatus
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET dnssec: %s", resp.Status)
+	}
+	return &d, json.NewDecoder(resp.Body).Decode(&d)
+}
+
+func zonePath(zone string) string { return "/v1/zones/" + zone + "/dnssec" }
+
+// startRollLab writes both zones, starts Signet with the child's rollover policy, installs the
+// child's first DS in the parent (the operator's one-time upload, as with Route 53) and
+// starts unbound trusting only the parent's DS.
+func startRollLab(t *testing.T, tm rollTimings) *rollLab {
+	t.Helper()
+	resolvertest.RequireTool(t, "unbound")
+	dir := t.TempDir()
+	l := &rollLab{timings: tm, path: filepath.Join(dir, "example.test.zone")}
+	for _, rr := range tinyZone(t, "example.test.zone", rollDataTTL) {
+		if rr.Header().Rrtype == dns.TypeDS && rr.Header().Name == rollChild {
+			continue // the placeholder: the registrar writes the real one
+		}
+		l.parent = append(l.parent, rr)
+	}
+	if err := writeZone(l.path, l.parent); err != nil {
+		t.Fatal(err)
+	}
+	child := filepath.Join(dir, "signed.example.test.zone")
+	if err := writeZone(child, tinyZone(t, "signed.example.test.zone", rollDataTTL)); err != nil {
+		t.Fatal(err)
+	}
+	l.s = startSignetConfig(t, func(addr string) string {
+		return fmt.Sprintf(`dnssec:
+  enabled: true
+  dnskey_ttl: %d
+  ksk_lifetime: %s
+  propagation_delay: 1s
+  parent_ds_ttl: %s
+  parent_propagation: 1s
+  ds_check_interval: 1s
+  ds_wait_limit: 1m
+zones:
+  - origin: %s
+    file: %s
+  - origin: %s
+    file: %s
+    parents: ["%s"]
+    ksk_rollover: automatic
+    zsk_lifetime: %s
+`, rollDNSKEYTTL, tm.kskLifetime, rollDSTTL, rollParent, l.path, rollChild, child, addr, tm.zskLifetime)
+	})
+	l.start = time.Now()
+	first := resolvertest.ParseAnchors(t, l.s.ds(t, rollChild))
+	var ds []*dns.DS
+	for _, rr := range first {
+		ds = append(ds, rr.(*dns.DS))
+	}
+	if err := l.setDS(ds); err != nil {
+		t.Fatal(err)
+	}
+	l.firstDS = ds
+	l.logf("parent publishes the first DS %s", dsTags(ds))
+	l.u = resolvertest.StartUnbound(t, resolvertest.UnboundConfig{
+		Stubs:   map[string]string{rollParent: unboundAt(l.s.Addr), rollChild: unboundAt(l.s.Addr)},
+		Anchors: []string{l.s.ds(t, rollParent)},
+		// Extended DNS errors (RFC 8914) tell a validation failure (DNSSEC Bogus, DNSKEY
+		// Missing, ...) from a server that did not answer.
+		Extra: "ede: yes",
+	})
+	t.Cleanup(func() {
+		t.Logf("events:\n%s", l.eventLog())
+	})
+	return l
+}
+
+func dsTags(ds []*dns.DS) string {
+	var tags []string
+	for _, d := range ds {
+		tags = append(tags, fmt.Sprint(d.KeyTag))
+	}
+	slices.Sort(tags)
+	return "{" + strings.Join(tags, " ") + "}"
+}
+
+// registrar polls the child's CDS RRset at Signet and, when it names other keys than the
+// parent's DS RRset, replaces the DS RRset by the CDS records (RFC 7344 §4.1; an empty CDS
+// RRset means no change, and the delete sentinel is not expected here). It runs until ctx ends.
+func (l *rollLab) registrar(ctx context.Context, current []*dns.DS) {
+	key := func(ds []*dns.DS) string {
+		var ks []string
+		for _, d := range ds {
+			ks = append(ks, fmt.Sprintf("%d %d %d %s", d.KeyTag, d.Algorithm, d.DigestType, strings.ToUpper(d.Digest)))
+		}
+		slices.Sort(ks)
+		return strings.Join(ks, ";")
+	}
+	have := key(current)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		m := new(dns.Msg)
+		m.SetQuestion(rollChild, dns.TypeCDS)
+		m.SetEdns0(1232, true)
+		c := &dns.Client{Timeout: 500 * time.Millisecond}
+		r, _, err := c.Exchange(m, l.s.Addr)
+		if err != nil || r.Rcode != dns.RcodeSuccess {
+			continue // the server is restarting
+		}
+		var ds []*dns.DS
+		for _, rr := range r.Answer {
+			if cds, ok := rr.(*dns.CDS); ok && cds.Algorithm != 0 {
+				d := cds.DS
+				ds = append(ds, &d)
+			}
+		}
+		if len(ds) == 0 || key(ds) == have {
+			continue
+		}
+		if err := l.setDS(ds); err != nil {
+			l.logf("registrar: %v", err)
+			continue
+		}
+		have = key(ds)
+		l.logf("registrar: CDS %s seen; parent DS RRset replaced by it (TTL %s)", dsTags(ds), l.timings.parentDSTTL)
+	}
+}
+
+// failure is one bad answer from unbound.
+type failure struct {
+	at     time.Duration
+	query  string
+	what   string
+	dnssec bool // a validation failure (AD missing, or SERVFAIL with a DNSSEC EDE)
+	log    string
+}
+
+func (f failure) String() string {
+	return fmt.Sprintf("%6.2fs %s: %s\n%s", f.at.Seconds(), f.query, f.what, f.log)
+}
+
+// watcher queries unbound continuously and keeps every failure and the ZSK tags that signed
+// the answers.
+type watcher struct {
+	l        *rollLab
+	mu       sync.Mutex
+	fails    []failure
+	queries  int
+	sigTags  map[uint16]bool
+	downFrom time.Time // while the server is being restarted: zero when up
+	downs    [][2]time.Duration
+}
+
+// DNSSEC extended error codes (RFC 8914 §4.7-4.13): validation failures, as opposed to
+// 22/23 (No Reachable Authority, Network Error).
+var dnssecEDE = map[uint16]bool{1: true, 2: true, 5: true, 6: true, 7: true, 8: true, 9: true, 10: true, 11: true, 12: true}
+
+func (w *watcher) run(ctx context.Context) {
+	queries := []struct {
+		name   string
+		qtype  uint16
+		rcode  int
+		answer bool
+	}{
+		{"www." + rollChild, dns.TypeA, dns.RcodeSuccess, true},
+		// Compact denial (the default) answers a missing name NOERROR with NSEC (RFC 9824).
+		{"nope." + rollChild, dns.TypeA, dns.RcodeSuccess, false},
+		{rollChild, dns.TypeDNSKEY, dns.RcodeSuccess, true},
+		{"x.wild." + rollChild, dns.TypeA, dns.RcodeSuccess, true},
+		{"www." + rollChild, dns.TypeTXT, dns.RcodeSuccess, false},
+		{"www." + rollParent, dns.TypeA, dns.RcodeSuccess, true},
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, q := range queries {
+			m := new(dns.Msg)
+			m.SetQuestion(q.name, q.qtype)
+			m.RecursionDesired = true
+			m.AuthenticatedData = true
+			m.SetEdns0(1232, true)
+			c := &dns.Client{Timeout: 3 * time.Second}
+			r, _, err := c.Exchange(m, w.l.u.Addr)
+			if err == nil && r.Truncated {
+				c.Net = "tcp"
+				r, _, err = c.Exchange(m, w.l.u.Addr)
+			}
+			label := q.name + " " + dns.TypeToString[q.qtype]
+			w.mu.Lock()
+			w.queries++
+			w.mu.Unlock()
+			switch {
+			case err != nil:
+				w.fail(label, "no answer from unbound: "+err.Error(), false)
+			case r.Rcode != q.rcode:
+				what, sec := "rcode "+dns.RcodeToString[r.Rcode], false
+				if opt := r.IsEdns0(); opt != nil {
+					for _, o := range opt.Option {
+						if e, ok := o.(*dns.EDNS0_EDE); ok {
+							what += fmt.Sprintf(" EDE %d (%s) %q", e.InfoCode, dns.ExtendedErrorCodeToString[e.InfoCode], e.ExtraText)
+							sec = sec || dnssecEDE[e.InfoCode]
+						}
+					}
+				}
+				w.fail(label, what, sec)
+			case !r.AuthenticatedData:
+				w.fail(label, "AD not set on "+dns.RcodeToString[r.Rcode], true)
+			case q.answer && len(r.Answer) == 0:
+				w.fail(label, "empty answer", false)
+			default:
+				if q.qtype == dns.TypeA && strings.HasPrefix(q.name, "www."+rollChild) {
+					tags := sigTags(r)
+					w.mu.Lock()
+					for tag := range tags {
+						w.sigTags[tag] = true
+					}
+					w.mu.Unlock()
+				}
+			}
+		}
+	}
+}
+
+func (w *watcher) fail(query, what string, dnssec bool) {
+	b, _ := os.ReadFile(w.l.u.LogPath)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var excerpt []string
+	for _, line := range lines[max(0, len(lines)-200):] {
+		if strings.Contains(line, "validation failure") || strings.Contains(line, "error") {
+			excerpt = append(excerpt, "    unbound: "+line)
+		}
+	}
+	excerpt = excerpt[max(0, len(excerpt)-3):]
+	f := failure{at: time.Since(w.l.start), query: query, what: what, dnssec: dnssec, log: strings.Join(excerpt, "\n")}
+	w.mu.Lock()
+	w.fails = append(w.fails, f)
+	w.mu.Unlock()
+	w.l.logf("FAIL %s: %s", query, what)
+}
+
+// restart kills Signet with SIGKILL and starts it again on the same state, addresses and
+// config, marking the gap so that unanswered queries during it are not counted against it.
+func (w *watcher) restart(t *testing.T, why string) {
+	t.Helper()
+	w.mu.Lock()
+	w.downFrom = time.Now()
+	w.mu.Unlock()
+	w.l.logf("kill -9 (%s)", why)
+	w.l.s.kill()
+	w.l.s.start(t)
+	w.mu.Lock()
+	// Unbound may take a moment to query a server it found silent again; two seconds after
+	// the server is back, a failure of any kind counts.
+	w.downs = append(w.downs, [2]time.Duration{w.downFrom.Sub(w.l.start), time.Since(w.l.start) + 2*time.Second})
+	w.downFrom = time.Time{}
+	w.mu.Unlock()
+	w.l.logf("restarted")
+}
+
+// failures returns the failures that count: every validation failure, and any other failure
+// outside a restart gap.
+func (w *watcher) failures() (bad, excused []failure) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range w.fails {
+		inGap := false
+		for _, d := range w.downs {
+			inGap = inGap || (f.at >= d[0] && f.at <= d[1])
+		}
+		if !f.dnssec && inGap {
+			excused = append(excused, f)
+		} else {
+			bad = append(bad, f)
+		}
+	}
+	return bad, excused
+}
+
+// keyTracker polls GetDNSSEC for the child and remembers every key it saw and what it did.
+type keyTracker struct {
+	zskSigned  map[int]time.Duration // ZSK tag -> when first seen signing
+	kskSigned  map[int]time.Duration
+	zskGone    map[int]time.Duration // tag -> when first seen absent after being seen
+	kskGone    map[int]time.Duration
+	seen       map[int]string // tag -> role
+	last       *dnssecStatus
+	lastStates string
+}
+
+func newKeyTracker() *keyTracker {
+	return &keyTracker{zskSigned: map[int]time.Duration{}, kskSigned: map[int]time.Duration{},
+		zskGone: map[int]time.Duration{}, kskGone: map[int]time.Duration{}, seen: map[int]string{}}
+}
+
+// update records d, seen at offset at, and returns a one-line summary when the keys' states
+// changed.
+func (k *keyTracker) update(d *dnssecStatus, at time.Duration) string {
+	k.last = d
+	present := map[int]bool{}
+	var states []string
+	for _, key := range d.Keys {
+		present[key.KeyTag] = true
+		k.seen[key.KeyTag] = key.Role
+		if key.State == "removed" {
+			present[key.KeyTag] = false
+		}
+		signed := k.zskSigned
+		if key.Role == "KSK" {
+			signed = k.kskSigned
+		}
+		if _, ok := signed[key.KeyTag]; !ok && key.Signs {
+			signed[key.KeyTag] = at
+		}
+		states = append(states, fmt.Sprintf("%s %d %s", key.Role, key.KeyTag, key.State))
+	}
+	for tag, role := range k.seen {
+		gone := k.zskGone
+		if role == "KSK" {
+			gone = k.kskGone
+		}
+		if _, ok := gone[tag]; !ok && !present[tag] {
+			gone[tag] = at
+		}
+	}
+	s := strings.Join(states, ", ")
+	if d.Rollover.Rolling != "" {
+		s += " (rolling " + d.Rollover.Rolling + ")"
+	}
+	if s == k.lastStates {
+		return ""
+	}
+	k.lastStates = s
+	return s
+}
+
+func (k *keyTracker) count(role, state string) int {
+	n := 0
+	for _, key := range k.last.Keys {
+		if key.Role == role && (state == "" || key.State == state) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRolloverRealTime is the proof of issue 5: while Signet rolls the child's ZSK three times
+// and its KSK once, unbound trusting only the parent's DS, with a normal cache, never answers
+// SERVFAIL and always sets AD, including across two kill -9 restarts in the middle of a ZSK
+// and of a KSK rollover. Then the same KSK rollover with the parent's DS TTL far above what
+// Signet was told: the watcher must record validation failures, which shows it can.
+func TestRolloverRealTime(t *testing.T) {
+	t.Run("safe", func(t *testing.T) {
+		l := startRollLab(t, rollTimings{zskLifetime: "8s", kskLifetime: 26 * time.Second, parentDSTTL: rollDSTTL})
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		defer func() { cancel(); wg.Wait() }()
+		w := &watcher{l: l, sigTags: map[uint16]bool{}}
+		wg.Add(2)
+		go func() { defer wg.Done(); l.registrar(ctx, l.firstDS) }()
+		go func() { defer wg.Done(); w.run(ctx) }()
+
+		k := newKeyTracker()
+		deadline := time.Now().Add(75 * time.Second)
+		var killedZSK, killedKSK bool
+		var doneAt time.Time
+		for {
+			if time.Now().After(deadline) {
+				t.Fatalf("the rollovers did not complete in time: ZSKs that signed %v (want 4), KSKs that signed %v, KSKs removed %v (want the first)\nstatus: %+v",
+					k.zskSigned, k.kskSigned, k.kskGone, k.last.Keys)
+			}
+			d, err := status(l.s, rollChild)
+			if err != nil {
+				t.Fatalf("GetDNSSEC: %v", err)
+			}
+			if s := k.update(d, time.Since(l.start)); s != "" {
+				l.logf("keys: %s", s)
+			}
+			// kill -9 in the middle of the second ZSK rollover (two ZSKs in the DNSKEY
+			// RRset, the second one having signed already) and of the KSK rollover (two
+			// KSKs), then restart on the same state.
+			if !killedZSK && len(k.zskSigned) == 2 && k.count("ZSK", "") == 2 {
+				killedZSK = true
+				w.restart(t, "two ZSKs: second ZSK rollover in progress")
+				continue
+			}
+			if !killedKSK && k.count("KSK", "") == 2 && d.Rollover.Rolling == "KSK" {
+				killedKSK = true
+				w.restart(t, "two KSKs: KSK rollover in progress")
+				continue
+			}
+			_, oldKSKGone := k.kskGone[int(l.firstDS[0].KeyTag)]
+			if doneAt.IsZero() && len(k.zskSigned) >= 4 && len(k.kskSigned) >= 2 && oldKSKGone {
+				// Keep watching past the longest TTL after the last change, so that answers
+				// from caches filled before the last change are checked too.
+				doneAt = time.Now()
+				l.logf("rollovers complete; watching %s more", 2*rollDSTTL)
+			}
+			if !doneAt.IsZero() && time.Since(doneAt) > 2*rollDSTTL {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+		wg.Wait()
+
+		bad, excused := w.failures()
+		t.Logf("%d queries to unbound over %.1fs; ZSKs that signed: %v; KSKs that signed: %v; removed: ZSK %v, KSK %v; RRSIG key tags seen by unbound on www A: %v; restarts (gaps): %v; excused failures during the restart gaps: %d",
+			w.queries, time.Since(l.start).Seconds(), k.zskSigned, k.kskSigned, k.zskGone, k.kskGone, w.sigTags, w.downs, len(excused))
+		for _, f := range excused {
+			t.Logf("excused (server restarting): %s", f)
+		}
+		if len(bad) > 0 {
+			var b strings.Builder
+			for _, f := range bad {
+				b.WriteString(f.String() + "\n")
+			}
+			t.Errorf("%d failed answers from unbound during the rollovers:\n%s", len(bad), b.String())
+		}
+		// unbound validated answers signed by every ZSK: the rollovers reached the resolver.
+		if len(w.sigTags) < 4 {
+			t.Errorf("unbound's answers for www were signed by %d distinct keys, want >= 4 (three ZSK rollovers): %v", len(w.sigTags), w.sigTags)
+		}
+		if !killedZSK || !killedKSK {
+			t.Errorf("restarts: during a ZSK rollover %v, during a KSK rollover %v; want both", killedZSK, killedKSK)
+		}
+	})
+}
