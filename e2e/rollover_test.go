@@ -55,8 +55,16 @@ type rollLab struct {
 	timings rollTimings
 	firstDS []*dns.DS // the child's DS at the start
 
-	mu     sync.Mutex
-	events []string
+	mu      sync.Mutex
+	events  []string
+	changed bool // the registrar has replaced the first DS
+}
+
+// dsChanged reports whether the registrar has replaced the first DS RRset.
+func (l *rollLab) dsChanged() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.changed
 }
 
 // logf records a timestamped event (seconds since the run started) for the test log.
@@ -288,6 +296,9 @@ func (l *rollLab) registrar(ctx context.Context, current []*dns.DS) {
 			continue
 		}
 		have = key(ds)
+		l.mu.Lock()
+		l.changed = true
+		l.mu.Unlock()
 		l.logf("registrar: CDS %s seen; parent DS RRset replaced by it (TTL %s)", dsTags(ds), l.timings.parentDSTTL)
 	}
 }
@@ -315,6 +326,8 @@ type watcher struct {
 	sigTags  map[uint16]bool
 	downFrom time.Time // while the server is being restarted: zero when up
 	downs    [][2]time.Duration
+	// lastLogged is when each query's failure was last written to the event log.
+	lastLogged map[string]time.Duration
 }
 
 // DNSSEC extended error codes (RFC 8914 §4.7-4.13): validation failures, as opposed to
@@ -405,8 +418,15 @@ func (w *watcher) fail(query, what string, dnssec bool) {
 	f := failure{at: time.Since(w.l.start), query: query, what: what, dnssec: dnssec, log: strings.Join(excerpt, "\n")}
 	w.mu.Lock()
 	w.fails = append(w.fails, f)
+	// The event log gets a query's first failure, then one a second, not a line per query.
+	quiet := w.lastLogged[query] != 0 && f.at-w.lastLogged[query] < time.Second
+	if !quiet {
+		w.lastLogged[query] = f.at
+	}
 	w.mu.Unlock()
-	w.l.logf("FAIL %s: %s", query, what)
+	if !quiet {
+		w.l.logf("FAIL %s: %s", query, what)
+	}
 }
 
 // restart kills Signet with SIGKILL and starts it again on the same state, addresses and
@@ -514,69 +534,108 @@ func (k *keyTracker) count(role, state string) int {
 	return n
 }
 
+// killPoint is a moment of a rollover at which the safe run kills Signet with SIGKILL.
+type killPoint struct {
+	name string
+	at   func(k *keyTracker, d *dnssecStatus) bool
+}
+
+// newestKey returns the state of the most recently seen key of role (the one a rollover
+// introduces) and how many keys of that role the zone has.
+func newestKey(d *dnssecStatus, role string) (state string, n int) {
+	for _, key := range d.Keys {
+		if key.Role == role && key.State != "removed" {
+			n++
+			state = key.State
+		}
+	}
+	return state, n
+}
+
+// rollRun drives one run: it starts the registrar and the watcher, polls the child's keys,
+// kills Signet at each kill point, and returns once done reports true (or fails the test at
+// the deadline).
+func rollRun(t *testing.T, l *rollLab, deadline time.Duration, kills []killPoint, done func(k *keyTracker) bool, linger time.Duration) (*watcher, *keyTracker, []string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	w := &watcher{l: l, sigTags: map[uint16]bool{}, lastLogged: map[string]time.Duration{}}
+	wg.Add(2)
+	go func() { defer wg.Done(); l.registrar(ctx, l.firstDS) }()
+	go func() { defer wg.Done(); w.run(ctx) }()
+
+	k := newKeyTracker()
+	end := time.Now().Add(deadline)
+	var killed []string
+	var doneAt time.Time
+	for doneAt.IsZero() || time.Since(doneAt) < linger {
+		if time.Now().After(end) {
+			t.Fatalf("the rollovers did not complete within %s: ZSKs that signed %v, KSKs that signed %v, KSKs removed %v\nkeys now: %+v\nevents:\n%s",
+				deadline, k.zskSigned, k.kskSigned, k.kskGone, k.last.Keys, l.eventLog())
+		}
+		d, err := status(l.s, rollChild)
+		if err != nil {
+			t.Fatalf("GetDNSSEC: %v", err)
+		}
+		if s := k.update(d, time.Since(l.start)); s != "" {
+			l.logf("keys: %s", s)
+		}
+		if len(kills) > 0 && kills[0].at(k, d) {
+			w.restart(t, kills[0].name)
+			killed = append(killed, kills[0].name)
+			kills = kills[1:]
+			continue
+		}
+		if doneAt.IsZero() && done(k) {
+			doneAt = time.Now()
+			l.logf("rollovers complete; watching %s more", linger)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	return w, k, killed
+}
+
 // TestRolloverRealTime is the proof of issue 5: while Signet rolls the child's ZSK three times
 // and its KSK once, unbound trusting only the parent's DS, with a normal cache, never answers
-// SERVFAIL and always sets AD, including across two kill -9 restarts in the middle of a ZSK
-// and of a KSK rollover. Then the same KSK rollover with the parent's DS TTL far above what
-// Signet was told: the watcher must record validation failures, which shows it can.
+// SERVFAIL and always sets AD, including across kill -9 restarts at each step of a ZSK and of
+// a KSK rollover. Then the same KSK rollover with the parent's DS TTL far above what Signet
+// was told: the watcher must record validation failures, which shows that it can.
 func TestRolloverRealTime(t *testing.T) {
 	t.Run("safe", func(t *testing.T) {
+		// ZSK rollovers at 8, 16 and 24 s (each published 2 s before, Ipub = 1 s + 1 s, and
+		// removed 3 s after, Iret = 1 s + 2 s); the KSK rollover falls due at 26 s and starts
+		// when the third ZSK rollover ends, at 27 s.
 		l := startRollLab(t, rollTimings{zskLifetime: "8s", kskLifetime: 26 * time.Second, parentDSTTL: rollDSTTL})
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		defer func() { cancel(); wg.Wait() }()
-		w := &watcher{l: l, sigTags: map[uint16]bool{}}
-		wg.Add(2)
-		go func() { defer wg.Done(); l.registrar(ctx, l.firstDS) }()
-		go func() { defer wg.Done(); w.run(ctx) }()
-
-		k := newKeyTracker()
-		deadline := time.Now().Add(75 * time.Second)
-		var killedZSK, killedKSK bool
-		var doneAt time.Time
-		for {
-			if time.Now().After(deadline) {
-				t.Fatalf("the rollovers did not complete in time: ZSKs that signed %v (want 4), KSKs that signed %v, KSKs removed %v (want the first)\nstatus: %+v",
-					k.zskSigned, k.kskSigned, k.kskGone, k.last.Keys)
-			}
-			d, err := status(l.s, rollChild)
-			if err != nil {
-				t.Fatalf("GetDNSSEC: %v", err)
-			}
-			if s := k.update(d, time.Since(l.start)); s != "" {
-				l.logf("keys: %s", s)
-			}
-			// kill -9 in the middle of the second ZSK rollover (two ZSKs in the DNSKEY
-			// RRset, the second one having signed already) and of the KSK rollover (two
-			// KSKs), then restart on the same state.
-			if !killedZSK && len(k.zskSigned) == 2 && k.count("ZSK", "") == 2 {
-				killedZSK = true
-				w.restart(t, "two ZSKs: second ZSK rollover in progress")
-				continue
-			}
-			if !killedKSK && k.count("KSK", "") == 2 && d.Rollover.Rolling == "KSK" {
-				killedKSK = true
-				w.restart(t, "two KSKs: KSK rollover in progress")
-				continue
-			}
-			_, oldKSKGone := k.kskGone[int(l.firstDS[0].KeyTag)]
-			if doneAt.IsZero() && len(k.zskSigned) >= 4 && len(k.kskSigned) >= 2 && oldKSKGone {
-				// Keep watching past the longest TTL after the last change, so that answers
-				// from caches filled before the last change are checked too.
-				doneAt = time.Now()
-				l.logf("rollovers complete; watching %s more", 2*rollDSTTL)
-			}
-			if !doneAt.IsZero() && time.Since(doneAt) > 2*rollDSTTL {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
+		kills := []killPoint{
+			{"second ZSK rollover, new ZSK published", func(k *keyTracker, d *dnssecStatus) bool {
+				st, n := newestKey(d, "ZSK")
+				return len(k.zskSigned) == 2 && n == 2 && st == "published"
+			}},
+			{"second ZSK rollover, new ZSK active, old retired", func(k *keyTracker, d *dnssecStatus) bool {
+				st, n := newestKey(d, "ZSK")
+				return len(k.zskSigned) == 3 && n == 2 && st == "active"
+			}},
+			{"KSK rollover, new KSK published", func(k *keyTracker, d *dnssecStatus) bool {
+				st, n := newestKey(d, "KSK")
+				return n == 2 && st == "published"
+			}},
+			{"KSK rollover, new DS at the parent, swap pending", func(k *keyTracker, d *dnssecStatus) bool {
+				st, n := newestKey(d, "KSK")
+				return n == 2 && st == "ready" && l.dsChanged()
+			}},
 		}
-		cancel()
-		wg.Wait()
+		oldKSK := int(l.firstDS[0].KeyTag)
+		w, k, killed := rollRun(t, l, 75*time.Second, kills, func(k *keyTracker) bool {
+			_, gone := k.kskGone[oldKSK]
+			return len(k.zskSigned) >= 4 && len(k.kskSigned) >= 2 && gone
+		}, 2*rollDSTTL) // past the longest TTL after the last change, so cached answers are checked too
 
 		bad, excused := w.failures()
-		t.Logf("%d queries to unbound over %.1fs; ZSKs that signed: %v; KSKs that signed: %v; removed: ZSK %v, KSK %v; RRSIG key tags seen by unbound on www A: %v; restarts (gaps): %v; excused failures during the restart gaps: %d",
-			w.queries, time.Since(l.start).Seconds(), k.zskSigned, k.kskSigned, k.zskGone, k.kskGone, w.sigTags, w.downs, len(excused))
+		t.Logf("%d queries to unbound over %.1fs; ZSKs that signed: %v; KSKs that signed: %v; removed: ZSK %v, KSK %v; RRSIG key tags seen by unbound on www A: %v; kill -9 at: %q (gaps %v); excused failures during the restart gaps: %d",
+			w.queries, time.Since(l.start).Seconds(), k.zskSigned, k.kskSigned, k.zskGone, k.kskGone, w.sigTags, killed, w.downs, len(excused))
 		for _, f := range excused {
 			t.Logf("excused (server restarting): %s", f)
 		}
@@ -591,8 +650,35 @@ func TestRolloverRealTime(t *testing.T) {
 		if len(w.sigTags) < 4 {
 			t.Errorf("unbound's answers for www were signed by %d distinct keys, want >= 4 (three ZSK rollovers): %v", len(w.sigTags), w.sigTags)
 		}
-		if !killedZSK || !killedKSK {
-			t.Errorf("restarts: during a ZSK rollover %v, during a KSK rollover %v; want both", killedZSK, killedKSK)
+		if len(killed) != len(kills) {
+			t.Errorf("killed at %q, want all of the %d kill points", killed, len(kills))
+		}
+	})
+
+	t.Run("unsafe parent DS TTL", func(t *testing.T) {
+		// The parent serves the DS with a 60 s TTL while Signet was told 2 s: Signet removes
+		// the old KSK 3 s after the parent changed, while unbound still holds the DS RRset
+		// naming only the old KSK (cached at the start, valid 60 s). Validation must fail.
+		l := startRollLab(t, rollTimings{zskLifetime: "-1s", kskLifetime: 5 * time.Second, parentDSTTL: 60 * time.Second})
+		oldKSK := int(l.firstDS[0].KeyTag)
+		w, k, _ := rollRun(t, l, 40*time.Second, nil, func(k *keyTracker) bool {
+			_, gone := k.kskGone[oldKSK]
+			return len(k.kskSigned) >= 2 && gone
+		}, 5*time.Second)
+		bad, _ := w.failures()
+		var dnssec []failure
+		for _, f := range bad {
+			if f.dnssec {
+				dnssec = append(dnssec, f)
+			}
+		}
+		t.Logf("%d queries; KSKs that signed %v, removed %v; %d failures, %d of them validation failures", w.queries, k.kskSigned, k.kskGone, len(bad), len(dnssec))
+		if len(dnssec) == 0 {
+			t.Fatalf("the watcher recorded no validation failure although the parent's DS TTL (60 s) exceeds parent_ds_ttl (2 s): the test cannot catch an unsafe rollover")
+		}
+		t.Logf("first validation failure (expected): %s", dnssec[0])
+		if removed := k.kskGone[oldKSK]; dnssec[0].at < removed {
+			t.Errorf("a validation failure at %.2fs, before the old KSK was removed at %.2fs: something else is wrong", dnssec[0].at.Seconds(), removed.Seconds())
 		}
 	})
 }
