@@ -524,16 +524,6 @@ func (k *keyTracker) update(d *dnssecStatus, at time.Duration) string {
 	return s
 }
 
-func (k *keyTracker) count(role, state string) int {
-	n := 0
-	for _, key := range k.last.Keys {
-		if key.Role == role && (state == "" || key.State == state) {
-			n++
-		}
-	}
-	return n
-}
-
 // killPoint is a moment of a rollover at which the safe run kills Signet with SIGKILL.
 type killPoint struct {
 	name string
