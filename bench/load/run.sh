@@ -44,8 +44,11 @@
 # PID. Sends traffic only to 127.0.0.1.
 set -euo pipefail
 
-die() { echo "run.sh: $*" >&2; exit 1; }
-log() { echo "# $*" >&2; }
+# Messages go to fd 3, a copy of stderr, so that they still reach the terminal when the EXIT
+# trap fires inside a function whose output is redirected to a file.
+exec 3>&2
+die() { echo "run.sh: $*" >&3; exit 1; }
+log() { echo "# $*" >&3; }
 
 SMOKE=0
 for arg in "$@"; do
@@ -189,6 +192,12 @@ contention() {
 
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
+# daemon_pids prints the PIDs of running processes named like the packaged DNS daemons.
+daemon_pids() {
+  local n
+  for n in knotd pdns_server nsd named; do pgrep -x "$n" || true; done | tr '\n' ' '
+}
+
 install_packages() {
   local want=(dnsperf bind9-dnsutils bind9-utils util-linux) need=() p s
   for s in $SERVERS; do
@@ -212,14 +221,14 @@ install_packages() {
   printf '#!/bin/sh\nexit 101\n' >$policy
   chmod 755 $policy
   local before
-  before=$(pgrep -x 'knotd|pdns_server|nsd|named' | tr '\n' ' ' || true)
+  before=$(daemon_pids)
   DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >&2
   if [ -n "$saved" ]; then mv "$saved" $policy; else rm -f $policy; fi
   systemctl disable --now knot pdns nsd named 2>/dev/null || true
   # Should a package have started its daemon anyway, stop only that one: a process of a
   # packaged binary that did not exist before the install.
-  for p in $(pgrep -x 'knotd|pdns_server|nsd|named' || true); do
+  for p in $(daemon_pids); do
     case " $before " in *" $p "*) continue ;; esac
     case $(readlink "/proc/$p/exe" 2>/dev/null) in
       /usr/sbin/knotd | /usr/sbin/pdns_server | /usr/sbin/nsd | /usr/sbin/named)
