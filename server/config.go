@@ -15,6 +15,9 @@ type Config struct {
 	// UDPReaders is the number of SO_REUSEPORT UDP sockets per listen address, each with its
 	// own reader goroutine. Default GOMAXPROCS.
 	UDPReaders int
+	// UDPQueue bounds the UDP queries waiting for a worker (those not answered from the packet
+	// cache); beyond it they are dropped. Default 1024.
+	UDPQueue int
 	// TCPIdleTimeout closes an idle TCP connection (RFC 7766 §6.2.3). Default 10 s.
 	TCPIdleTimeout time.Duration
 	// TCPReadTimeout bounds the wait for the first query on a new connection. Default 2 s.
@@ -48,6 +51,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.UDPReaders <= 0 {
 		d.UDPReaders = defaultReaders()
+	}
+	if d.UDPQueue <= 0 {
+		d.UDPQueue = 1024
 	}
 	if d.TCPIdleTimeout <= 0 {
 		d.TCPIdleTimeout = 10 * time.Second

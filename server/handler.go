@@ -47,7 +47,9 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	m.observePacketCache(h.pcache)
+	return h
 }
 
 // transport says how a query arrived; it sets the response size limit.

@@ -8,13 +8,15 @@ import (
 // Metrics are the server's Prometheus metrics. Counters on the query path are resolved once per
 // label value and kept, so that counting costs no map lookup or allocation per query.
 type Metrics struct {
-	queries   *prometheus.CounterVec
-	signFail  *prometheus.CounterVec
-	truncated prometheus.Counter
-	dropped   prometheus.Counter
-	panics    prometheus.Counter
+	queries    *prometheus.CounterVec
+	signFail   *prometheus.CounterVec
+	truncated  prometheus.Counter
+	dropped    prometheus.Counter
+	panics     prometheus.Counter
+	queueDrops prometheus.Counter
 
 	byRcode [2][24]prometheus.Counter
+	reg     prometheus.Registerer
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not registered, for tests).
@@ -32,6 +34,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_packets_dropped_total", Help: "Packets dropped unanswered (shorter than a header, or responses).",
 		}),
+		queueDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_udp_queue_drops_total", Help: "UDP queries dropped because the workers' queue was full (signing could not keep up).",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_handler_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL).",
 		}),
@@ -41,8 +46,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.byRcode[t][rc] = m.queries.WithLabelValues(transport(t).String(), rcodeName(rc))
 		}
 	}
+	m.reg = reg
 	if reg != nil {
-		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics)
+		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops)
 	}
 	return m
 }
@@ -62,4 +68,22 @@ func (m *Metrics) count(tr transport, rcode int) {
 
 func (m *Metrics) signFailure(zone string) {
 	m.signFail.WithLabelValues(zone).Inc()
+}
+
+// observePacketCache exports the packet cache's counters, read at scrape time.
+func (m *Metrics) observePacketCache(pc *packetCache) {
+	if m.reg == nil || pc == nil {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "signet_packet_cache_hits_total", Help: "UDP queries answered from the packet cache.",
+		}, func() float64 { return float64(pc.hits.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "signet_packet_cache_misses_total", Help: "UDP queries that missed the packet cache.",
+		}, func() float64 { return float64(pc.misses.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "signet_packet_cache_entries", Help: "Responses held in the packet cache.",
+		}, func() float64 { return float64(pc.pos.Len() + pc.neg.Len()) }),
+	)
 }

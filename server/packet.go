@@ -58,6 +58,26 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 	return resp
 }
 
+// cachedUDP answers a UDP query from the packet cache alone: it returns nil when the query
+// needs the full path. The readers call it inline and hand misses to the workers, so that
+// answers that need signing (a random-name flood, say) cannot starve the cached ones.
+func (h *Handler) cachedUDP(in, out []byte) []byte {
+	if h.pcache == nil || len(in) < headerSize || in[2]&0x80 != 0 {
+		return nil
+	}
+	zg, kg, ok := h.generations()
+	var q fastQuery
+	if !ok || !parseFast(in, h.cfg.UDPSize, &q) {
+		return nil
+	}
+	q.addGenerations(zg, kg)
+	resp, _ := h.pcache.peek(&q, in, out, h.cfg.Now().Unix())
+	if resp != nil {
+		h.metrics.count(udp, int(resp[3]&0xF))
+	}
+	return resp
+}
+
 // generations reports the zone and key generations; ok is false when a source cannot say,
 // and then nothing is cached.
 func (h *Handler) generations() (zg, kg uint64, ok bool) {

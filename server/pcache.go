@@ -140,8 +140,17 @@ func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 }
 
 // lookup returns a copy of the cached response for q, patched for this query (ID, RD and CD
-// bits, and the question name as sent, for 0x20), or nil.
+// bits, and the question name as sent, for 0x20), or nil; a nil counts as a miss.
 func (c *packetCache) lookup(q *fastQuery, in, out []byte, now int64) ([]byte, uint64) {
+	resp, h := c.peek(q, in, out, now)
+	if resp == nil {
+		c.misses.Add(1)
+	}
+	return resp, h
+}
+
+// peek is lookup without counting a miss (the full path that follows counts it).
+func (c *packetCache) peek(q *fastQuery, in, out []byte, now int64) ([]byte, uint64) {
 	key := q.key[:q.keyLen]
 	h := maphash.Bytes(c.seed, key)
 	e, ok := c.pos.Get(h)
@@ -149,7 +158,6 @@ func (c *packetCache) lookup(q *fastQuery, in, out []byte, now int64) ([]byte, u
 		e, ok = c.neg.Get(h)
 	}
 	if !ok || e.expires <= now || string(e.key) != string(key) {
-		c.misses.Add(1)
 		return nil, h
 	}
 	c.hits.Add(1)

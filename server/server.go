@@ -23,11 +23,14 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 
-	mu      sync.Mutex
-	udp     []*net.UDPConn
-	tcp     []*dns.Server
-	tcpAddr []net.Addr
-	wg      sync.WaitGroup
+	mu        sync.Mutex
+	udp       []*net.UDPConn
+	tcp       []*dns.Server
+	tcpAddr   []net.Addr
+	wg        sync.WaitGroup
+	workers   sync.WaitGroup // the UDP workers; they stop when jobs is closed
+	jobs      chan udpJob
+	closeJobs sync.Once
 }
 
 // New returns a Server for h; Start binds it.
@@ -41,13 +44,18 @@ func defaultReaders() int { return runtime.GOMAXPROCS(0) }
 // Start binds every listener (UDP and TCP for each address) and starts serving. It returns
 // once all are bound, or the first bind error after closing what was opened.
 func (s *Server) Start() error {
+	s.jobs = make(chan udpJob, s.cfg.UDPQueue)
+	for i := 0; i < s.cfg.UDPReaders; i++ {
+		s.workers.Add(1)
+		go s.workUDP()
+	}
 	for _, addr := range s.cfg.Listen {
 		if err := s.listenUDP(addr); err != nil {
-			s.closeAll()
+			s.Shutdown(context.Background())
 			return err
 		}
 		if err := s.listenTCP(addr); err != nil {
-			s.closeAll()
+			s.Shutdown(context.Background())
 			return err
 		}
 	}
@@ -96,8 +104,19 @@ func reusePort(network, address string, c syscall.RawConn) error {
 	return serr
 }
 
-// readUDP serves one socket: each query is answered inline, so there is no goroutine and no
-// buffer allocation per packet; parallelism comes from one socket per core.
+// udpJob is a query that missed the packet cache, waiting for a worker.
+type udpJob struct {
+	conn *net.UDPConn
+	from netip.AddrPort
+	msg  []byte
+}
+
+// readUDP serves one socket. A query whose answer is in the packet cache is answered inline,
+// with no goroutine and no allocation; parallelism comes from one socket per core. Other
+// queries go to the workers through a bounded queue: when signing cannot keep up (a flood of
+// random names, each needing a fresh signature), the queue fills and those queries are
+// dropped, while cached answers keep flowing from the readers (the scheduler shares the CPU
+// between readers and workers).
 func (s *Server) readUDP(c *net.UDPConn) {
 	defer s.wg.Done()
 	in := make([]byte, dns.MaxMsgSize)
@@ -111,13 +130,35 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		resp := s.h.ServePacket(in[:n], out[:0], udp)
-		if resp == nil {
+		if resp := s.h.cachedUDP(in[:n], out[:0]); resp != nil {
+			s.writeUDP(c, resp, from)
 			continue
 		}
-		if _, err := c.WriteToUDPAddrPort(resp, from); err != nil && !errors.Is(err, net.ErrClosed) {
-			s.log.Debug("udp write", "to", from, "err", err)
+		// This copy is the one allocation a miss adds; misses cost a lookup and often a
+		// signature, tens of microseconds, so it is noise.
+		job := udpJob{conn: c, from: from, msg: append([]byte(nil), in[:n]...)}
+		select {
+		case s.jobs <- job:
+		default:
+			s.h.metrics.queueDrops.Inc()
 		}
+	}
+}
+
+// workUDP answers the queries the readers could not answer from the packet cache.
+func (s *Server) workUDP() {
+	defer s.workers.Done()
+	out := make([]byte, 0, dns.MaxMsgSize)
+	for job := range s.jobs {
+		if resp := s.h.ServePacket(job.msg, out[:0], udp); resp != nil {
+			s.writeUDP(job.conn, resp, job.from)
+		}
+	}
+}
+
+func (s *Server) writeUDP(c *net.UDPConn, resp []byte, to netip.AddrPort) {
+	if _, err := c.WriteToUDPAddrPort(resp, to); err != nil && !errors.Is(err, net.ErrClosed) {
+		s.log.Debug("udp write", "to", to, "err", err)
 	}
 }
 
@@ -242,7 +283,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.closeAll()
 	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
+	go func() {
+		s.wg.Wait()
+		// The readers are gone: nothing sends on jobs any more.
+		s.closeJobs.Do(func() { close(s.jobs) })
+		s.workers.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-ctx.Done():
