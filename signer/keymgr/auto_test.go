@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/memory"
@@ -314,8 +312,7 @@ func (d *driver) run(end time.Time) {
 }
 
 func (d *driver) needing() float64 {
-	d.f.m.metrics.update((*d.f.m.zones.Load())[testZone], d.now)
-	return gaugeValue(d.t, d.f.m.metrics.needingAction.WithLabelValues(testZone))
+	return gaugesAt(d.f.m, d.now).needing
 }
 
 func (d *driver) violations() {
@@ -432,15 +429,6 @@ func TestDSWaitLimit(t *testing.T) {
 	if len(got.KeySigningKeys) != 1 || got.KeySigningKeys[0].Name != rolling || got.KeySigningKeys[0].Status != StatusActive {
 		t.Errorf("KSKs after the rollover: %+v", got.KeySigningKeys)
 	}
-}
-
-func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := g.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetGauge().GetValue()
 }
 
 // TestShortDSTTLCaught: the checks above can fail. A planner told the parent's DS TTL is an

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/memory"
@@ -64,18 +65,25 @@ type fixture struct {
 	dir  string
 }
 
-func newFixture(t *testing.T, dir string, soft *memory.Store, tpm *flakyStore, clk *clock) *fixture {
+// newFixture makes a Manager over the given stores and clock. The KSK health check is off
+// unless an option turns it on: the simulations step from one deadline to the next over
+// months, and a check every minute would multiply their steps (health_test.go tests it).
+func newFixture(t *testing.T, dir string, soft *memory.Store, tpm *flakyStore, clk *clock, opts ...func(*Config)) *fixture {
 	t.Helper()
-	m, err := New(Config{StateDir: dir, Soft: soft, TPM: tpm, Now: clk.now})
+	cfg := Config{StateDir: dir, Soft: soft, TPM: tpm, Now: clk.now, KSKCheckInterval: -1}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{m: m, soft: soft, tpm: tpm, clk: clk, dir: dir}
 }
 
-func setup(t *testing.T, p ZonePolicy) *fixture {
+func setup(t *testing.T, p ZonePolicy, opts ...func(*Config)) *fixture {
 	t.Helper()
-	f := newFixture(t, t.TempDir(), memory.New(), &flakyStore{Store: memory.New()}, newClock(t0))
+	f := newFixture(t, t.TempDir(), memory.New(), &flakyStore{Store: memory.New()}, newClock(t0), opts...)
 	if err := f.m.AddZone(context.Background(), testZone, p); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +183,37 @@ func zskIDs(t *testing.T, s keystore.Store) map[string]bool {
 	for _, m := range metas {
 		if m.Role == keystore.ZSK {
 			out[m.ID] = true
+		}
+	}
+	return out
+}
+
+// gaugesAt returns the test zone's metric values at now, from its current view.
+func gaugesAt(m *Manager, now time.Time) gaugeValues {
+	z := (*m.zones.Load())[testZone]
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.view().gauges(now)
+}
+
+// scrape collects m's DNSSEC metrics through a registry, as /metrics does, and returns the
+// test zone's value of each gauge by name.
+func scrape(t *testing.T, m *Manager) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m.metrics)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		for _, mt := range f.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "zone" && l.GetValue() == testZone {
+					out[f.GetName()] = mt.GetGauge().GetValue()
+				}
+			}
 		}
 	}
 	return out

@@ -77,7 +77,7 @@ func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 		was := z.signed.Load()
 		t := m.stepZone(ctx, z, now)
 		flipped := was != z.signed.Load()
-		m.metrics.update(z, now)
+		m.metrics.update(z)
 		z.mu.Unlock()
 		if flipped {
 			m.changed(z.name)
@@ -102,6 +102,8 @@ func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Tim
 	}
 	if m.due(z, now) {
 		m.refresh(ctx, z, now)
+	} else if m.checkDue(z, now) {
+		m.check(ctx, z, now)
 	}
 	var next time.Time
 	if z.failure == "" && !z.failing() {
@@ -112,14 +114,18 @@ func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Tim
 	return earliest(m.deadline(z, now), next)
 }
 
-// policy returns the zone's rollover policy as the planner takes it: the zone's DNSKEY TTL,
-// its current largest TTL (it changes on reload), and the ZSK lifetime drawn for the zone.
-func (z *zone) rolloverPolicy() rollover.Policy {
+// rolloverPolicy returns the zone's rollover policy as the planner takes it (policyFor its
+// current state). Call with z.mu held.
+func (z *zone) rolloverPolicy() rollover.Policy { return z.policyFor(z.st) }
+
+// policyFor returns the zone's rollover policy for state st: the zone's DNSKEY TTL, its
+// current largest TTL (it changes on reload), and the ZSK lifetime drawn for the zone.
+func (z *zone) policyFor(st *zoneState) rollover.Policy {
 	p := z.policy.Rollover
 	p.DNSKEYTTL = z.policy.DNSKEYTTL
 	p.MaxZoneTTL = z.maxZoneTTL()
-	if z.st != nil && z.st.ZSKLifetime > 0 {
-		p.ZSKLifetime = z.st.ZSKLifetime
+	if st != nil && st.ZSKLifetime > 0 {
+		p.ZSKLifetime = st.ZSKLifetime
 	}
 	return p.WithDefaults()
 }
@@ -140,7 +146,7 @@ func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 			var kf *kskFailure
 			if errors.As(err, &kf) {
 				m.log.Warn("rollover action waits for the KSK", "zone", z.name, "action", a.Kind, "err", err)
-				m.scheduleRetry(z, now)
+				m.kskFailed(z, kf, now)
 				return z.retryAt
 			}
 			m.log.Error("rollover action failed", "zone", z.name, "action", a.Kind, "key", a.KeyID, "err", err)
@@ -150,7 +156,7 @@ func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 		}
 	}
 	m.log.Error("rollover plan does not settle", "zone", z.name)
-	return now.Add(RetryMin)
+	return now.Add(m.cfg.KSKRetryMin)
 }
 
 // execute carries out one planner action and persists its effect (rollover.Apply). The
@@ -331,13 +337,16 @@ func (m *Manager) due(z *zone, now time.Time) bool {
 	return false
 }
 
-// deadline is the zone's next ring rebuild after now: the pre-made signatures' refresh, a
-// retry, or the next instant of a key's timeline.
+// deadline is the zone's next work after now: the pre-made signatures' refresh, a retry, a
+// health check of the KSKs, or the next instant of a key's timeline.
 func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 	// While a refresh is failing its retry replaces the (past) refresh time.
 	next := z.premadeAt.Add(PremadeStep)
 	if !z.retryAt.IsZero() {
 		next = z.retryAt
+	}
+	if m.checking(z) && z.checkAt.Before(next) {
+		next = z.checkAt
 	}
 	for _, t := range z.st.boundaries() {
 		if t.After(now) && t.Before(next) {
@@ -349,20 +358,27 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 
 // refresh rebuilds the zone's ring at now. When a KSK cannot sign, the served ring stays (its
 // pre-made signatures keep the zone valid for days), the KSK turns ACTION_NEEDED and a retry
-// is scheduled with back-off; when it signs again its ACTION_NEEDED clears.
+// is scheduled with back-off; when no ring is served yet (a start while the KSK's TPM is
+// unreachable) one is built from the pre-made signatures the state directory keeps. When
+// the KSK signs again its ACTION_NEEDED clears, and the fresh pre-made signatures are saved.
 func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	next := z.st.clone()
-	ring, err := m.build(ctx, z, next, now)
+	ring, sigs, err := m.build(ctx, z, next, now)
 	changed := markFailures(next, err, now)
 	var kf *kskFailure
 	switch {
 	case err == nil:
 		z.install(ring, next.Signing, now)
+		m.savePremade(z, sigs, now)
 		z.failure = ""
 		z.retryAt, z.backoff = time.Time{}, 0
+		z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	case errors.As(err, &kf):
-		m.log.Warn("KSK cannot sign; serving pre-made signatures", "zone", z.name, "ksk", strings.Join(kf.names, ","), "err", kf.err,
-			"valid_until", z.premadeUntil())
+		if z.cur.Load() == nil {
+			m.fromDisk(ctx, z, next, now)
+		}
+		m.log.Warn("KSK cannot sign", "zone", z.name, "ksk", strings.Join(kf.names, ","), "err", kf.err,
+			"serving", outageNote(z.premadeUntil(), now))
 		m.scheduleRetry(z, now)
 	default:
 		m.log.Error("build key ring", "zone", z.name, "err", err)
@@ -380,8 +396,25 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	}
 }
 
+// kskFailed turns the KSKs kf names ACTION_NEEDED (persisted, so the age of the problem
+// survives a restart) and schedules a retry; the served ring is left as it is.
+func (m *Manager) kskFailed(z *zone, kf *kskFailure, now time.Time) {
+	m.scheduleRetry(z, now)
+	next := z.st.clone()
+	if !markFailures(next, kf, now) {
+		return
+	}
+	if err := m.persist(z, next, now); err != nil {
+		m.log.Error("save state", "zone", z.name, "err", err)
+		z.failure = err.Error()
+	}
+}
+
+// scheduleRetry sets the next attempt to reach a failing KSK: KSKRetryMin after the first
+// failure, doubling after each until RetryMax.
 func (m *Manager) scheduleRetry(z *zone, now time.Time) {
-	z.backoff = min(max(2*z.backoff, RetryMin), RetryMax)
+	lo := m.cfg.KSKRetryMin
+	z.backoff = min(max(2*z.backoff, lo), max(RetryMax, lo))
 	z.retryAt = now.Add(z.backoff)
 }
 

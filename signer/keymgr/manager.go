@@ -27,9 +27,14 @@ const (
 	PremadeCount = 15
 	// PremadeStep is the spacing of their validity windows, and how often they are re-made.
 	PremadeStep = 24 * time.Hour
-	// RetryMin and RetryMax bound the back-off between attempts to reach a failing KSK.
+	// RetryMin is the default first interval (Config.KSKRetryMin) between attempts to reach a
+	// failing KSK; the interval doubles after each failed attempt up to RetryMax.
 	RetryMin = time.Minute
 	RetryMax = 15 * time.Minute
+	// DefaultKSKCheckInterval is how often, by default (Config.KSKCheckInterval), every
+	// active KSK's signer is checked, so that a KSK that cannot sign turns ACTION_NEEDED
+	// within minutes rather than at the next daily refresh of its pre-made signatures.
+	DefaultKSKCheckInterval = time.Minute
 	// MaxKSKs is Route 53's limit of key-signing keys per zone.
 	MaxKSKs = 2
 	// QuickStartName names the KSK the quick start creates.
@@ -54,6 +59,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the DNSSEC metrics; nil registers nothing.
 	Registerer prometheus.Registerer
+	// KSKCheckInterval is how often each active KSK's signer is checked between refreshes of
+	// the pre-made signatures (the store's Check when it has one, else a test signature);
+	// a KSK that fails turns ACTION_NEEDED while the served ring keeps its pre-made
+	// signatures. 0 means DefaultKSKCheckInterval; a negative value disables the check.
+	KSKCheckInterval time.Duration
+	// KSKRetryMin is the first interval between attempts to reach a failing KSK, doubled
+	// after each failure up to RetryMax (or KSKRetryMin if larger); 0 means RetryMin.
+	KSKRetryMin time.Duration
 }
 
 // ZonePolicy is one zone's signing configuration.
@@ -120,10 +133,12 @@ type zone struct {
 	st *zoneState // guarded by mu; nil until the zone has DNSSEC resources
 
 	cur    atomic.Pointer[served] // nil when the zone is not signed
+	shown  atomic.Pointer[view]   // the last view published for the metrics (metrics.update)
 	signed atomic.Bool            // st.Signing, readable without mu
 
 	// Guarded by mu.
 	premadeAt time.Time     // when the current ring's pre-made signatures were made
+	checkAt   time.Time     // next health check of the active KSKs (zero: at once)
 	retryAt   time.Time     // next attempt to reach a failing KSK (zero: none pending)
 	backoff   time.Duration // current retry interval
 	failure   string        // zone-level internal failure, "" when none
@@ -137,6 +152,12 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.KSKCheckInterval == 0 {
+		cfg.KSKCheckInterval = DefaultKSKCheckInterval
+	}
+	if cfg.KSKRetryMin <= 0 {
+		cfg.KSKRetryMin = RetryMin
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -215,7 +236,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	}
 	next[name] = z
 	m.zones.Store(&next)
-	m.metrics.update(z, now)
+	m.metrics.update(z)
 	m.poke()
 	return nil
 }

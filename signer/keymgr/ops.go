@@ -33,7 +33,7 @@ func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time
 	now := m.cfg.Now()
 	err = op(z, now)
 	flipped := was != z.signed.Load()
-	m.metrics.update(z, now)
+	m.metrics.update(z)
 	z.mu.Unlock()
 	m.poke()
 	if flipped {
@@ -46,7 +46,7 @@ func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time
 // nothing altered, when the ring cannot be built), writes next to disk, and only then swaps
 // the ring in, so what is served always matches what is persisted.
 func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time.Time) error {
-	ring, err := m.build(ctx, z, next, now)
+	ring, sigs, err := m.build(ctx, z, next, now)
 	if err != nil {
 		var kf *kskFailure
 		if errors.As(err, &kf) {
@@ -62,7 +62,9 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.st = next
 	z.failure = ""
 	z.retryAt, z.backoff = time.Time{}, 0
+	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
+	m.savePremade(z, sigs, now)
 	return nil
 }
 

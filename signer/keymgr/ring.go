@@ -138,34 +138,39 @@ func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, cds []uint16, now 
 	return opt
 }
 
-// build makes the ring st describes at now, with fresh pre-made KSK signatures; nil when the
-// zone is not signed. A *kskFailure names the KSKs that cannot sign.
-func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, error) {
+// build makes the ring st describes at now, with fresh pre-made KSK signatures, which it
+// also returns (to be persisted); nil when the zone is not signed. A *kskFailure names the
+// KSKs that cannot sign.
+func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, []*dns.RRSIG, error) {
 	if !st.Signing {
-		return nil, nil
+		return nil, nil, nil
 	}
 	keys, names, cds, err := m.ringKeys(ctx, z, st, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opt := z.ringOptions(st, keys, cds, now)
 	sigs, err := signer.PremakeKSKSigs(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
 	if err != nil {
-		return nil, m.blame(z, keys, names, now, err)
+		return nil, nil, m.blame(z, keys, names, now, err)
 	}
 	opt.KSKSigs = sigs
-	return signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
+	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ring, sigs, nil
 }
 
-// install swaps ring in (nil: the zone goes unsigned) and records when its pre-made
-// signatures were made.
-func (z *zone) install(ring *signer.KeyRing, signing bool, now time.Time) {
+// install swaps ring in (nil: the zone goes unsigned) and records made, when its pre-made
+// signatures were made (the next refresh is due a PremadeStep later).
+func (z *zone) install(ring *signer.KeyRing, signing bool, made time.Time) {
 	if ring == nil {
 		z.cur.Store(nil)
 	} else {
 		z.cur.Store(&served{ring: ring, mode: z.policy.Mode})
 	}
-	z.premadeAt = now
+	z.premadeAt = made
 	z.signed.Store(signing)
 }
 
@@ -215,67 +220,3 @@ func markFailures(next *zoneState, err error, now time.Time) bool {
 	return changed
 }
 
-// kskStatus is a KSK's Route 53 status and status message at now, with ks its planner
-// status: ACTION_NEEDED when it cannot sign or has waited too long for its DS at the parent,
-// INACTIVE when it is not in the DNSKEY RRset (never activated, deactivated, or rolled out),
-// else ACTIVE (a KSK being rolled in is ACTIVE once it signs).
-func kskStatus(k *kskRec, ks rollover.KeyStatus, now time.Time) (string, string) {
-	switch {
-	case k.Failure != "" && k.InDNSKEY(now):
-		return StatusActionNeeded, "the key cannot sign (pre-made signatures are served meanwhile): " + k.Failure
-	case ks.NeedsAction:
-		return StatusActionNeeded, ks.Note
-	case !k.InDNSKEY(now):
-		return StatusInactive, ""
-	}
-	return StatusActive, ks.Note
-}
-
-// planStatus returns the planner's view of the zone at now.
-func (z *zone) planStatus(now time.Time) rollover.Status {
-	if z.st == nil {
-		return rollover.Status{}
-	}
-	_, _, st := rollover.Plan(z.st.timelines(), z.rolloverPolicy(), now)
-	return st
-}
-
-// kskStatuses returns the Route 53 status and message of every KSK of the zone, in order.
-func (z *zone) kskStatuses(now time.Time) (status, msg []string) {
-	ps := z.planStatus(now)
-	for _, k := range z.st.KSKs {
-		ks := rollover.KeyStatus{}
-		for _, s := range ps.Keys {
-			if s.ID == k.ID {
-				ks = s
-			}
-		}
-		s, m := kskStatus(k, ks, now)
-		status, msg = append(status, s), append(msg, m)
-	}
-	return status, msg
-}
-
-// zoneStatus is the zone's Route 53 signing status and message at now. Call with z.mu held.
-func (z *zone) status(now time.Time) (string, string) {
-	st := z.st
-	if st == nil || !st.Signing {
-		return StatusNotSigning, ""
-	}
-	if z.failure != "" {
-		return StatusInternalFailure, z.failure
-	}
-	statuses, msgs := z.kskStatuses(now)
-	for i, k := range st.KSKs {
-		if statuses[i] == StatusActionNeeded {
-			return StatusActionNeeded, fmt.Sprintf("KSK %s: %s", k.Name, msgs[i])
-		}
-	}
-	if z.cur.Load() == nil {
-		return StatusActionNeeded, "no key ring: no active KSK could sign yet"
-	}
-	if st.DeleteSentinel {
-		return StatusSigning, "CDS/CDNSKEY delete sentinels published (RFC 8078): the zone goes unsigned once the parent has removed its DS"
-	}
-	return StatusSigning, ""
-}

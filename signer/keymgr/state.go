@@ -267,7 +267,7 @@ func (st *stateStore) load(zone string) (*zoneState, error) {
 // target, fsync of the directory so the rename is durable. A crash at any point leaves the
 // previous state (and perhaps a stray temporary file, which load ignores and save's
 // CreateTemp never collides with).
-func (st *stateStore) save(s *zoneState) (err error) {
+func (st *stateStore) save(s *zoneState) error {
 	name, err := st.fileName(s.Zone)
 	if err != nil {
 		return err
@@ -277,6 +277,12 @@ func (st *stateStore) save(s *zoneState) (err error) {
 	if err != nil {
 		return fmt.Errorf("keymgr: encode state: %w", err)
 	}
+	return st.writeAtomic(name, append(b, '\n'))
+}
+
+// writeAtomic writes b to the file name in the state directory: a temporary file in the same
+// directory, fsync, rename over the target, fsync of the directory so the rename is durable.
+func (st *stateStore) writeAtomic(name string, b []byte) (err error) {
 	f, err := os.CreateTemp(st.dir, "."+name+".tmp*")
 	if err != nil {
 		return fmt.Errorf("keymgr: %w", err)
@@ -291,17 +297,17 @@ func (st *stateStore) save(s *zoneState) (err error) {
 	if err = f.Chmod(fileMode); err != nil {
 		return fmt.Errorf("keymgr: %w", err)
 	}
-	if _, err = f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("keymgr: write state: %w", err)
+	if _, err = f.Write(b); err != nil {
+		return fmt.Errorf("keymgr: write %s: %w", name, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("keymgr: sync state: %w", err)
+		return fmt.Errorf("keymgr: sync %s: %w", name, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("keymgr: close state: %w", err)
+		return fmt.Errorf("keymgr: close %s: %w", name, err)
 	}
 	if err = os.Rename(tmp, filepath.Join(st.dir, name)); err != nil {
-		return fmt.Errorf("keymgr: rename state: %w", err)
+		return fmt.Errorf("keymgr: rename %s: %w", name, err)
 	}
 	d, err := os.Open(st.dir)
 	if err != nil {
