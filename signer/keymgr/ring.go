@@ -219,4 +219,3 @@ func markFailures(next *zoneState, err error, now time.Time) bool {
 	}
 	return changed
 }
-
