@@ -88,6 +88,11 @@ type dnssecConfig struct {
 	ParentPropagation time.Duration `mapstructure:"parent_propagation"`
 	DSCheckInterval   time.Duration `mapstructure:"ds_check_interval"`
 	DSWaitLimit       time.Duration `mapstructure:"ds_wait_limit"`
+	// KSKCheckInterval is how often every active KSK is checked (default 1m): a KSK that
+	// cannot sign turns ACTION_NEEDED then, while pre-made signatures are served.
+	KSKCheckInterval time.Duration `mapstructure:"ksk_check_interval"`
+	// KSKRetryMin is the first retry interval of a failing KSK (default 1m, doubling to 15m).
+	KSKRetryMin time.Duration `mapstructure:"ksk_retry_min"`
 }
 
 func setDefaults(v *viper.Viper) {
@@ -112,6 +117,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("dnssec.parent_propagation", time.Hour)
 	v.SetDefault("dnssec.ds_check_interval", time.Hour)
 	v.SetDefault("dnssec.ds_wait_limit", 7*24*time.Hour)
+	v.SetDefault("dnssec.ksk_check_interval", time.Minute)
+	v.SetDefault("dnssec.ksk_retry_min", time.Minute)
 }
 
 // loadConfig decodes and validates; every error names the config key at fault.
@@ -181,6 +188,12 @@ func loadConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	}
 	if c.DNSSEC.CacheSize <= 0 {
 		return nil, fmt.Errorf("dnssec.cache_size: must be positive")
+	}
+	if c.DNSSEC.KSKCheckInterval < time.Second {
+		return nil, fmt.Errorf("dnssec.ksk_check_interval: %s is too short (at least 1s)", c.DNSSEC.KSKCheckInterval)
+	}
+	if c.DNSSEC.KSKRetryMin < time.Second {
+		return nil, fmt.Errorf("dnssec.ksk_retry_min: %s is too short (at least 1s)", c.DNSSEC.KSKRetryMin)
 	}
 	return &c, nil
 }

@@ -90,6 +90,9 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		Signer:     s.sig.Config(),
 		Logger:     log,
 		Registerer: reg,
+
+		KSKCheckInterval: c.DNSSEC.KSKCheckInterval,
+		KSKRetryMin:      c.DNSSEC.KSKRetryMin,
 	}
 	if s.tpm != nil {
 		kcfg.TPM = s.tpm
