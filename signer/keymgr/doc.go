@@ -11,6 +11,8 @@
 //
 // State is one JSON file per zone under <StateDir>/zones, written atomically (temporary file,
 // fsync, rename, fsync of the directory), so a crash leaves either the old or the new state.
+// The pre-made KSK signatures (public RRSIGs) are written the same way to <zone>.premade, so
+// that a restart while the KSK's TPM is unreachable still serves a validating zone.
 // The admin API (Register) is shaped after Route 53's DNSSEC calls, with Route 53's error
 // codes and HTTP statuses. No private key material ever leaves the keystore.
 //

@@ -34,6 +34,16 @@ func (m *Manager) checkDue(z *zone, now time.Time) bool {
 // scheduled: the refresh that succeeds turns it ACTIVE again and re-makes the signatures.
 func (m *Manager) check(ctx context.Context, z *zone, now time.Time) {
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
+	kf := m.probe(ctx, z, now)
+	if kf == nil {
+		return
+	}
+	m.log.Warn("KSK health check failed", "zone", z.name, "err", kf, "serving", outageNote(z.premadeUntil(), now))
+	m.kskFailed(z, kf, now)
+}
+
+// probe checks every KSK that signs at now and returns those that cannot, nil when all can.
+func (m *Manager) probe(ctx context.Context, z *zone, now time.Time) *kskFailure {
 	stores := map[keystore.Store]error{} // one Check per store and round
 	var kf *kskFailure
 	for _, k := range z.st.KSKs {
@@ -47,11 +57,7 @@ func (m *Manager) check(ctx context.Context, z *zone, now time.Time) {
 			kf.names = append(kf.names, k.Name)
 		}
 	}
-	if kf == nil {
-		return
-	}
-	m.log.Warn("KSK health check failed", "zone", z.name, "err", kf, "serving", outageNote(z.premadeUntil(), now))
-	m.kskFailed(z, kf, now)
+	return kf
 }
 
 // checkKSK checks one KSK: with its store's Check when the store has one, else with a

@@ -149,6 +149,13 @@ func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 				m.kskFailed(z, kf, now)
 				return z.retryAt
 			}
+			if kf := m.probe(ctx, z, now); kf != nil {
+				// The action failed on the KSK's keystore (creating a KSK in a TPM that
+				// does not answer): a KSK outage, not an internal failure.
+				m.log.Warn("rollover action failed while a KSK cannot sign", "zone", z.name, "action", a.Kind, "err", err, "ksk", kf)
+				m.kskFailed(z, kf, now)
+				return z.retryAt
+			}
 			m.log.Error("rollover action failed", "zone", z.name, "action", a.Kind, "key", a.KeyID, "err", err)
 			z.failure = fmt.Sprintf("rollover action %v: %v", a.Kind, err)
 			m.scheduleRetry(z, now)

@@ -179,8 +179,9 @@ func canonical(name string) string { return dns.CanonicalName(dns.Fqdn(name)) }
 
 // AddZone starts managing origin with policy p: it loads the zone's state, applies the
 // quick start if asked and the zone has none, and builds the zone's ring when it is signed.
-// A KSK that cannot sign now does not make AddZone fail: the zone starts ACTION_NEEDED (and
-// unsigned until the KSK answers, since there are no pre-made signatures yet).
+// A KSK that cannot sign now does not make AddZone fail: the zone starts ACTION_NEEDED,
+// served with the pre-made signatures an earlier run saved while they are valid and match
+// its keys, else unsigned until the KSK answers.
 func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) error {
 	name := canonical(origin)
 	if _, ok := dns.IsDomainName(name); !ok {
