@@ -106,6 +106,10 @@ type ZonePolicy struct {
 // Manager holds the DNSSEC state of every zone and runs the key lifecycle. It is safe for
 // concurrent use; operations on one zone are serialised.
 type Manager struct {
+	// gen changes whenever any zone's served ring changes, so that the server's packet
+	// cache can tell a response made with an older ring (server.Generationer).
+	gen atomic.Uint64
+
 	cfg     Config
 	log     *slog.Logger
 	states  *stateStore
@@ -128,6 +132,7 @@ type served struct {
 type zone struct {
 	name   string
 	policy ZonePolicy
+	gen    *atomic.Uint64 // the Manager's generation, bumped by install
 
 	mu sync.Mutex // serialises operations and the loop's work on this zone
 	st *zoneState // guarded by mu; nil until the zone has DNSSEC resources
@@ -212,7 +217,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	if err != nil {
 		return err
 	}
-	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}}
+	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}, gen: &m.gen}
 	z.mu.Lock()
 	now := m.cfg.Now()
 	if st != nil {
@@ -237,6 +242,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	}
 	next[name] = z
 	m.zones.Store(&next)
+	m.gen.Add(1)
 	m.metrics.update(z)
 	m.poke()
 	return nil
@@ -316,6 +322,9 @@ func (m *Manager) Signing(name string) (*signer.KeyRing, signer.Mode, bool) {
 	}
 	return s.ring, s.mode, true
 }
+
+// Generation changes whenever the ring or mode Signing returns for any zone changes.
+func (m *Manager) Generation() uint64 { return m.gen.Load() }
 
 // Signed reports whether signing is enabled for the zone (Route 53's SIGNING, or a signing
 // zone whose KSK needs action), so the server caps TTLs at one week while loading it.

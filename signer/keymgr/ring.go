@@ -170,6 +170,8 @@ func (z *zone) install(ring *signer.KeyRing, signing bool, made time.Time) {
 	} else {
 		z.cur.Store(&served{ring: ring, mode: z.policy.Mode})
 	}
+	// After the swap: a query that sees the new generation also sees the new ring.
+	z.gen.Add(1)
 	z.premadeAt = made
 	z.signed.Store(signing)
 }
