@@ -117,9 +117,15 @@ func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 	size := 512
 	var flags byte
 	if in[11] == 1 {
-		// The OPT: root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags;
-		// no options (a query with options, a cookie say, takes the full path).
-		if off+11 != len(in) || in[off] != 0 || in[off+1] != 0 || in[off+2] != 41 || in[off+5] != 0 || in[off+6] != 0 || in[off+9] != 0 || in[off+10] != 0 {
+		// The OPT: root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags,
+		// then the options. Signet implements no option (a cookie, NSID, ECS or padding gets
+		// no answer of its own, RFC 6891 §6.1.2), so options do not change the response and
+		// are only checked for well-formedness here.
+		if off+11 > len(in) || in[off] != 0 || in[off+1] != 0 || in[off+2] != 41 || in[off+5] != 0 || in[off+6] != 0 {
+			return false
+		}
+		rdlen := int(binary.BigEndian.Uint16(in[off+9:]))
+		if off+11+rdlen != len(in) || !optionsWellFormed(in[off+11:]) {
 			return false
 		}
 		size = int(binary.BigEndian.Uint16(in[off+3:]))
@@ -189,4 +195,19 @@ func (q *fastQuery) addGenerations(zg, kg uint64) {
 	k := binary.BigEndian.AppendUint64(q.key[:q.keyLen], zg)
 	k = binary.BigEndian.AppendUint64(k, kg)
 	q.keyLen = len(k)
+}
+
+// optionsWellFormed reports whether b is a sequence of whole EDNS options (code, length, data).
+func optionsWellFormed(b []byte) bool {
+	for len(b) > 0 {
+		if len(b) < 4 {
+			return false
+		}
+		n := 4 + int(binary.BigEndian.Uint16(b[2:]))
+		if n > len(b) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
 }

@@ -123,16 +123,21 @@ func TestParseFastRejects(t *testing.T) {
 	}
 	withCookie := query("www.example.test.", dns.TypeA, true)
 	withCookie.IsEdns0().Option = append(withCookie.IsEdns0().Option, &dns.EDNS0_COOKIE{Code: dns.EDNS0COOKIE, Cookie: "0123456789abcdef"})
+	if !parseFast(pack(t, withCookie), 1232, &q) {
+		t.Error("a query with a cookie option (ignored by Signet) took the full path")
+	}
+	badOption := pack(t, withCookie)
+	badOption[len(badOption)-9] = 0xff // the cookie option's length now runs past the end
 	version1 := query("www.example.test.", dns.TypeA, true)
 	version1.IsEdns0().SetVersion(1)
 	notify := query("www.example.test.", dns.TypeSOA, false)
 	notify.Opcode = dns.OpcodeNotify
 	for name, b := range map[string][]byte{
-		"option":    pack(t, withCookie),
-		"version 1": pack(t, version1),
-		"opcode":    pack(t, notify),
-		"trailing":  append(append([]byte(nil), good...), 0),
-		"short":     good[:14],
+		"bad option": badOption,
+		"version 1":  pack(t, version1),
+		"opcode":     pack(t, notify),
+		"trailing":   append(append([]byte(nil), good...), 0),
+		"short":      good[:14],
 	} {
 		if parseFast(b, 1232, &q) {
 			t.Errorf("%s: took the fast path", name)
