@@ -135,7 +135,7 @@ func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 		if size > int(ours) {
 			size = int(ours)
 		}
-		flags = 0x80 | in[off+7]&0xC0 // EDNS present, DO, CO
+		flags = 0x01 | in[off+7]&0xC0 // EDNS present (0x01), DO (0x80), CO (0x40)
 	} else if off != len(in) {
 		return false
 	}

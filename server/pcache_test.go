@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/hex"
 	"fmt"
 	"testing"
 
@@ -143,4 +144,28 @@ func TestParseFastRejects(t *testing.T) {
 			t.Errorf("%s: took the fast path", name)
 		}
 	}
+}
+
+// TestPacketCacheDOWithOptions is the regression test for a key that could not tell DO from
+// "EDNS present": dig's DNSKEY query without DO (with a cookie, AD set) was then answered to
+// delv's DO query, without RRSIGs. The bytes are the real queries, captured.
+func TestPacketCacheDOWithOptions(t *testing.T) {
+	noDO := mustHex(t, "eb10002000010000000000010562656e63680474657374000030000100002904d000000000000c000a0008d6d6ceec67572bc7")
+	withDO := mustHex(t, "a5db01000001000000000001037777770562656e63680474657374000001000100002904d000008000000c000a00089acb4af3b4fcb3c9")
+	var a, b fastQuery
+	if !parseFast(noDO, 1232, &a) || !parseFast(withDO, 1232, &b) {
+		t.Fatal("real dig/delv queries should take the fast path")
+	}
+	flagsA, flagsB := a.key[a.keyLen-3], b.key[b.keyLen-3]
+	if flagsA == flagsB {
+		t.Fatalf("DO and no-DO queries share the flags byte %#x", flagsA)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
