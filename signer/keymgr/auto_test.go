@@ -627,3 +627,31 @@ func TestRunTinyTimings(t *testing.T) {
 		t.Errorf("%d ZSKs signed within 6 s with a 2 s lifetime, want 3", len(seen))
 	}
 }
+
+// TestStatusOutgoingKSK: during an automatic KSK rollover the outgoing KSK has no planned
+// time yet (it waits for the parent's DS); its next event says so instead of announcing the
+// next yearly rollover.
+func TestStatusOutgoingKSK(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t, ZonePolicy{QuickStart: true, MaxZoneTTL: func() time.Duration { return day },
+		Rollover: rollover.Policy{KSKAutomatic: true}})
+	if err := f.m.Rollover(ctx, testZone, keystore.KSK); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.m.GetDNSSEC(ctx, testZone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old *KeyState
+	for i := range got.Keys {
+		if got.Keys[i].Role == "KSK" && got.Keys[i].Name == QuickStartName {
+			old = &got.Keys[i]
+		}
+	}
+	if old == nil {
+		t.Fatalf("no outgoing KSK in %+v", got.Keys)
+	}
+	if old.NextEvent != "retires when its successor takes over" || !old.Next.IsZero() {
+		t.Fatalf("outgoing KSK next %s %q", old.Next, old.NextEvent)
+	}
+}

@@ -187,7 +187,11 @@ func (z *zone) keyStates(now time.Time) []KeyState {
 				ks.Status = statuses[i]
 			}
 		}
-		if ks.Next.IsZero() && k.State == rollover.Active {
+		if ks.Next.IsZero() && k.State == rollover.Active && ps.Rolling == k.Role {
+			// The outgoing key of a running rollover: it retires when its successor is
+			// established (for a KSK, once the parent's DS has changed), a time not yet known.
+			ks.NextEvent = "retires when its successor takes over"
+		} else if ks.Next.IsZero() && k.State == rollover.Active {
 			due := ps.NextZSKRollover
 			if k.Role == keystore.KSK {
 				due = ps.NextKSKRollover
