@@ -735,6 +735,15 @@ report() {
     echo "The flood's dnsperf runs on CPU $FLOOD_CPU$([ "$FLOOD_CPU" = "$CLIENT_CPU" ] && echo ', the same core as the measured stream, so the two clients share it')."
   fi
 
+  if [ -n "${RAW_RATE:-}" ]; then
+    echo
+    echo "## Signing limit"
+    echo
+    echo "Raw ECDSA P-256 RRSIG signing on CPU $SERVER_CPU, this run (median of 3): $RAW_RATE signatures/s."
+    awk -F'\t' -v raw="$RAW_RATE" '$1 == "signet" && $2 == "missing" {
+      printf "Signet, unique missing names: %s qps = %.2f x the raw signing rate (one signature per answer).\n", $3, $3 / raw }' <<<"$med"
+  fi
+
   echo
   echo "## Servers"
   echo
@@ -764,6 +773,18 @@ report() {
   versions
 }
 
+# raw_sign_rate measures, on the server's core and in this run, how many ECDSA P-256 RRSIGs
+# per second one core makes through miekg/dns (the signer's BenchmarkRRSIGSignP256): the
+# physical limit for answers that each need a fresh signature.
+raw_sign_rate() {
+  local out ns
+  log "measuring the raw ECDSA P-256 RRSIG signing rate on CPU $SERVER_CPU"
+  out=$(cd "$REPO" && taskset -c "$SERVER_CPU" go test -run '^$' -bench '^BenchmarkRRSIGSignP256$' \
+    -benchtime 3s -count 3 ./signer/ 2>&1) || { log "raw signing benchmark failed"; RAW_RATE=; return; }
+  ns=$(awk '/^BenchmarkRRSIGSignP256/ { print $3 }' <<<"$out" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+  RAW_RATE=$(awk -v ns="$ns" 'BEGIN { if (ns > 0) printf "%.0f", 1e9 / ns }')
+}
+
 main() {
   local n
   n=$(nproc)
@@ -777,6 +798,7 @@ main() {
   local s
   for s in $SERVERS; do bench_server "$s"; done
   [ -s "$RESULTS" ] || die "nothing was measured: ${FAILED[*]}"
+  raw_sign_rate
   report
   [ ${#FAILED[@]} = 0 ]
 }
