@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/net/netutil"
 	"golang.org/x/sys/unix"
 )
@@ -111,18 +113,42 @@ type udpJob struct {
 	msg  []byte
 }
 
-// readUDP serves one socket. A query whose answer is in the packet cache is answered inline,
-// with no goroutine and no allocation; parallelism comes from one socket per core. Other
+// batchSize is how many datagrams one recvmmsg/sendmmsg call moves. Under load a reader
+// finds many queries waiting and answers them with two system calls instead of two each.
+const batchSize = 64
+
+// batchConn is what ipv4.PacketConn and ipv6.PacketConn share (their Message types are one).
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
+
+// readUDP serves one socket. Queries are read in batches (recvmmsg); one whose answer is in
+// the packet cache is answered inline, with no goroutine and no allocation of ours, and the
+// answers go out in one batch (sendmmsg); parallelism comes from one socket per core. Other
 // queries go to the workers through a bounded queue: when signing cannot keep up (a flood of
 // random names, each needing a fresh signature), the queue fills and those queries are
-// dropped, while cached answers keep flowing from the readers (the scheduler shares the CPU
-// between readers and workers).
+// dropped, while cached answers keep flowing from the readers.
 func (s *Server) readUDP(c *net.UDPConn) {
 	defer s.wg.Done()
-	in := make([]byte, dns.MaxMsgSize)
-	out := make([]byte, 0, dns.MaxMsgSize)
+	var pc batchConn
+	if la, ok := c.LocalAddr().(*net.UDPAddr); ok && la.IP.To4() != nil {
+		pc = ipv4.NewPacketConn(c)
+	} else {
+		pc = ipv6.NewPacketConn(c)
+	}
+	in := make([]ipv4.Message, batchSize)
+	for i := range in {
+		in[i].Buffers = [][]byte{make([]byte, dns.MaxMsgSize)}
+	}
+	out := make([]ipv4.Message, batchSize)
+	bufs := make([][]byte, batchSize)
+	for i := range out {
+		bufs[i] = make([]byte, 0, 4096)
+		out[i].Buffers = [][]byte{nil}
+	}
 	for {
-		n, from, err := c.ReadFromUDPAddrPort(in)
+		n, err := pc.ReadBatch(in, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -130,18 +156,45 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		if resp := s.h.cachedUDP(in[:n], out[:0]); resp != nil {
-			s.writeUDP(c, resp, from)
-			continue
+		k := 0
+		for i := range in[:n] {
+			m := &in[i]
+			q := m.Buffers[0][:m.N]
+			if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
+				bufs[k] = resp[:0] // keep the buffer if the answer grew it
+				out[k].Buffers[0], out[k].Addr = resp, m.Addr
+				k++
+				continue
+			}
+			ua, ok := m.Addr.(*net.UDPAddr)
+			if !ok {
+				continue
+			}
+			// This copy is the one allocation a miss adds; misses cost a lookup and often a
+			// signature, tens of microseconds, so it is noise.
+			job := udpJob{conn: c, from: ua.AddrPort(), msg: append([]byte(nil), q...)}
+			select {
+			case s.jobs <- job:
+			default:
+				s.h.metrics.queueDrops.Inc()
+			}
 		}
-		// This copy is the one allocation a miss adds; misses cost a lookup and often a
-		// signature, tens of microseconds, so it is noise.
-		job := udpJob{conn: c, from: from, msg: append([]byte(nil), in[:n]...)}
-		select {
-		case s.jobs <- job:
-		default:
-			s.h.metrics.queueDrops.Inc()
+		s.writeBatch(pc, out[:k])
+	}
+}
+
+// writeBatch sends ms, skipping a datagram the kernel refuses (an ICMP error, say).
+func (s *Server) writeBatch(pc batchConn, ms []ipv4.Message) {
+	for len(ms) > 0 {
+		n, err := pc.WriteBatch(ms, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.log.Debug("udp write", "to", ms[0].Addr, "err", err)
+			n = max(n, 1)
 		}
+		ms = ms[n:]
 	}
 }
 
