@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -55,6 +56,11 @@ func NewAdmin(cfg AdminConfig, gatherer prometheus.Gatherer, reload func() error
 		w.Write([]byte("ok\n"))
 	})
 	a.Mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	// Profiles are how a slow server gets explained; the listener is loopback or
+	// token-protected, like everything else here.
+	a.Mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	a.Mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	a.Mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	a.Mux.HandleFunc("POST /v1/reload", func(w http.ResponseWriter, r *http.Request) {
 		if err := reload(); err != nil {
 			WriteError(w, http.StatusUnprocessableEntity, "InvalidZoneFile", err.Error())

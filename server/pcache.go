@@ -38,9 +38,13 @@ type pcEntry struct {
 
 type packetCache struct {
 	pos, neg *lru.Cache[uint64, *pcEntry]
-	seed     maphash.Seed
-	hits     atomic.Uint64
-	misses   atomic.Uint64
+	// seen is the doorkeeper of the missing-name LRU: an answer about a missing name is kept
+	// only when its key was missed before, so a flood of unique random names costs no copy,
+	// insertion or eviction (those names are never asked again).
+	seen   [4096]atomic.Uint64
+	seed   maphash.Seed
+	hits   atomic.Uint64
+	misses atomic.Uint64
 }
 
 func newPacketCache(size int) *packetCache {
@@ -175,8 +179,11 @@ func (c *packetCache) peek(q *fastQuery, in, out []byte, now int64) ([]byte, uin
 	return out, h
 }
 
-// store keeps a response. Answers about missing names go to the smaller LRU.
+// store keeps a response. Answers about missing names go to the smaller LRU, once admitted.
 func (c *packetCache) store(h uint64, q *fastQuery, resp []byte, missing bool, now int64) {
+	if !c.admit(h, missing) {
+		return
+	}
 	e := &pcEntry{
 		key:     append([]byte(nil), q.key[:q.keyLen]...),
 		resp:    append([]byte(nil), resp...),
@@ -187,6 +194,14 @@ func (c *packetCache) store(h uint64, q *fastQuery, resp []byte, missing bool, n
 		return
 	}
 	c.pos.Add(h, e)
+}
+
+// admit reports whether a response may enter the cache now (see seen).
+func (c *packetCache) admit(h uint64, missing bool) bool {
+	if !missing {
+		return true
+	}
+	return c.seen[h%uint64(len(c.seen))].Swap(h) == h
 }
 
 // addGenerations appends the zone and key generations to the key, so that an entry made from

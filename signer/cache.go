@@ -150,6 +150,16 @@ func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile
 		return e.sig, nil
 	}
 	s.misses.Add(1)
+	if volatile {
+		if slot := &s.seen[ck.k1%uint64(len(s.seen))]; slot.Swap(ck.k1) != ck.k1 {
+			// First sight of this denial: sign it, do not cache it (see Signer.seen).
+			e, err := s.make(k, zone, owner, rrset, ck, now)
+			if err != nil {
+				return nil, err
+			}
+			return e.sig, nil
+		}
+	}
 	if s.beforeFlight != nil {
 		s.beforeFlight()
 	}

@@ -158,7 +158,7 @@ func TestDenialFloodKeepsHotEntries(t *testing.T) {
 	}
 	hot()
 	soa, zsoa := negSOA(t), testSOA(t)
-	for i := range n {
+	deny := func(i int) {
 		name := fmt.Sprintf("r%d.example.", i)
 		m := new(dns.Msg)
 		m.SetQuestion(name, dns.TypeA)
@@ -169,13 +169,27 @@ func TestDenialFloodKeepsHotEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// Unique names, each asked once: the doorkeeper keeps them all out of the cache.
+	for i := range n {
+		deny(i)
+	}
+	if st := s.Stats(); st.DenialCacheLen != 0 || st.CacheLen != 2 {
+		t.Errorf("after a flood of unique names: main %d denial %d, want 2 and 0", st.CacheLen, st.DenialCacheLen)
+	}
+	// Names asked twice in a row enter the denial cache, which stays within its bound.
+	for i := range n {
+		deny(n + i)
+		deny(n + i)
+	}
 	before := s.Stats()
 	if before.DenialCacheLen != 1000 || before.CacheLen != 2 {
 		t.Errorf("cache lengths main %d denial %d, want 2 (A, SOA) and 1000", before.CacheLen, before.DenialCacheLen)
 	}
+	deny(2*n - 1) // the most recent repeated name: a hit now
 	hot()
 	after := s.Stats()
-	if after.CacheHits != before.CacheHits+1 || made(s) != uint64(n)+2 {
+	// The repeat: its NSEC and the SOA hit; then the hot answer hits.
+	if after.CacheHits != before.CacheHits+3 || made(s) != uint64(3*n)+2 {
 		t.Errorf("hot entry evicted by the flood: hits %d -> %d, made %d", before.CacheHits, after.CacheHits, made(s))
 	}
 }

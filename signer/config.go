@@ -78,6 +78,12 @@ type Signer struct {
 	main, denial *lru.Cache[uint64, *entry]
 	flight       singleflight.Group
 
+	// seen is the denial cache's doorkeeper: a direct-mapped table of recently missed keys.
+	// A denial signature enters the cache (and is folded with concurrent misses) only when
+	// its key is seen a second time, so unique random names, which are never asked again,
+	// cost no cache insertion, eviction or flight bookkeeping.
+	seen [4096]atomic.Uint64
+
 	// seed1 keys the cache index, seed2 the independent collision check (see cache.go).
 	seed1, seed2 maphash.Seed
 
