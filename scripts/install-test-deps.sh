@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests drive for real: dig/delv (bind9-dnsutils), kdig
 # (knot-dnsutils), unbound (the validating resolver), dnssec-dsfromkey (bind9-utils),
-# swtpm (the TPM 2.0 simulator) and dnsperf. Idempotent: does nothing when all are present.
+# swtpm (the TPM 2.0 simulator), dnsperf, and age (recovering a software key by hand).
+# Idempotent: does nothing when all are present.
 set -euo pipefail
 
 need=()
@@ -15,6 +16,9 @@ have dnssec-dsfromkey || need+=(bind9-utils)
 have swtpm || need+=(swtpm swtpm-tools)
 have dnsperf || need+=(dnsperf)
 have taskset || need+=(util-linux)
+have script || need+=(bsdutils)
+have age || need+=(age)
+have openssl || need+=(openssl)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -326,6 +326,9 @@ func TestPassphraseFromEnv(t *testing.T) {
 // whose public half the store reports.
 func TestOpenSSLReadsKey(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("openssl not installed: run scripts/install-test-deps.sh")
+		}
 		t.Skip("openssl not installed")
 	}
 	ctx := context.Background()
@@ -348,11 +351,13 @@ func TestOpenSSLReadsKey(t *testing.T) {
 // TestAgeCLIDecrypts runs the real age binary, which reads the passphrase
 // from the terminal; script(1) gives it one.
 func TestAgeCLIDecrypts(t *testing.T) {
-	if _, err := exec.LookPath("age"); err != nil {
-		t.Skip("age not installed (Debian package age); recovery with the CLI is not tested")
-	}
-	if _, err := exec.LookPath("script"); err != nil {
-		t.Skip("script(1) not installed")
+	for _, tool := range []string{"age", "script"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not installed: run scripts/install-test-deps.sh", tool)
+			}
+			t.Skipf("%s not installed (scripts/install-test-deps.sh installs it)", tool)
+		}
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
