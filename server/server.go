@@ -67,15 +67,19 @@ func (s *Server) Start() error {
 // listenUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
 // queries over one reader goroutine per core.
 func (s *Server) listenUDP(addr string) error {
-	lc := net.ListenConfig{Control: reusePort}
-	first, err := lc.ListenPacket(context.Background(), "udp", addr)
+	// SO_REUSEPORT lets any socket of the same user join the port, another process included,
+	// and the kernel would then split our queries with it. So the port is first taken
+	// without the option: if anyone holds it, that fails (address in use), as it should.
+	probe, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		return fmt.Errorf("listen udp %s: %w", addr, err)
 	}
-	conns := []*net.UDPConn{first.(*net.UDPConn)}
-	// Port 0 picks a port: the other sockets must join the one the first one got.
-	bound := first.LocalAddr().String()
-	for i := 1; i < s.cfg.UDPReaders; i++ {
+	// Port 0 picks a port: the readers' sockets take the one the probe got.
+	bound := probe.LocalAddr().String()
+	probe.Close()
+	lc := net.ListenConfig{Control: reusePort}
+	var conns []*net.UDPConn
+	for i := 0; i < s.cfg.UDPReaders; i++ {
 		c, err := lc.ListenPacket(context.Background(), "udp", bound)
 		if err != nil {
 			for _, c := range conns {

@@ -418,3 +418,22 @@ func TestShutdownWhileIdle(t *testing.T) {
 		t.Fatal("server still answers after shutdown")
 	}
 }
+
+// TestPortTakenFails: a second server on a port already served must fail to start, not
+// silently share the port's queries through SO_REUSEPORT.
+func TestPortTakenFails(t *testing.T) {
+	ts := startServer(t, Config{}, exampleZones...)
+	zs := NewZoneSet(quietLogger(), nil)
+	cfg := Config{Listen: []string{ts.udp}, Logger: quietLogger()}
+	srv := New(NewHandler(zs, nil, nil, cfg, nil), cfg)
+	if err := srv.Start(); err == nil {
+		srv.Shutdown(t.Context())
+		t.Fatal("a second server started on a port already in use")
+	}
+	// The first one still answers everything.
+	for i := 0; i < 20; i++ {
+		if r := exchange(t, "udp", ts.udp, query("www.example.test.", dns.TypeA, false)); len(r.Answer) != 1 {
+			t.Fatalf("answer %d: %v", i, r)
+		}
+	}
+}
