@@ -196,12 +196,9 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if zone != "" {
-		z, err := keyutil.CanonicalZone(zone)
-		if err != nil {
-			return nil, err
-		}
-		zone = z
+	zone, err := keyutil.ZoneFilter(zone)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -212,18 +209,7 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := []keystore.Meta{}
-	for _, id := range ids {
-		m, err := s.readMeta(id)
-		if err != nil {
-			return nil, err
-		}
-		if zone == "" || m.Zone == zone {
-			out = append(out, m)
-		}
-	}
-	keyutil.Sort(out)
-	return out, nil
+	return keyutil.Collect(zone, ids, s.readMeta)
 }
 
 // Get implements keystore.Store.

@@ -80,12 +80,9 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if zone != "" {
-		z, err := keyutil.CanonicalZone(zone)
-		if err != nil {
-			return nil, err
-		}
-		zone = z
+	zone, err := keyutil.ZoneFilter(zone)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()

@@ -208,12 +208,9 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	if err := s.check(ctx); err != nil {
 		return nil, err
 	}
-	if zone != "" {
-		z, err := keyutil.CanonicalZone(zone)
-		if err != nil {
-			return nil, err
-		}
-		zone = z
+	zone, err := keyutil.ZoneFilter(zone)
+	if err != nil {
+		return nil, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -224,18 +221,10 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := []keystore.Meta{}
-	for _, id := range ids {
+	return keyutil.Collect(zone, ids, func(id string) (keystore.Meta, error) {
 		rec, err := s.readRecord(id)
-		if err != nil {
-			return nil, err
-		}
-		if zone == "" || rec.Zone == zone {
-			out = append(out, rec.Meta)
-		}
-	}
-	keyutil.Sort(out)
-	return out, nil
+		return rec.Meta, err
+	})
 }
 
 // Get implements keystore.Store.

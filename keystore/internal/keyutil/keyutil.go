@@ -146,3 +146,28 @@ func CheckCreate(zone string, role keystore.Role, alg uint8, supported func(uint
 	}
 	return z, nil
 }
+
+// ZoneFilter canonicalises the zone argument of Store.List: "" (every zone) stays "".
+func ZoneFilter(zone string) (string, error) {
+	if zone == "" {
+		return "", nil
+	}
+	return CanonicalZone(zone)
+}
+
+// Collect reads the metadata of each id and returns, sorted, those of zone ("" = all). A read
+// error stops it: a key never disappears from a listing silently.
+func Collect(zone string, ids []string, read func(id string) (keystore.Meta, error)) ([]keystore.Meta, error) {
+	out := []keystore.Meta{}
+	for _, id := range ids {
+		m, err := read(id)
+		if err != nil {
+			return nil, err
+		}
+		if zone == "" || m.Zone == zone {
+			out = append(out, m)
+		}
+	}
+	Sort(out)
+	return out, nil
+}
