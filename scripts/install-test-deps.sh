@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests drive for real: dig/delv (bind9-dnsutils), kdig
 # (knot-dnsutils), unbound (the validating resolver), dnssec-dsfromkey (bind9-utils),
-# swtpm (the TPM 2.0 simulator), dnsperf, and age (recovering a software key by hand).
+# swtpm (the TPM 2.0 simulator), dnsperf, age (recovering a software key by hand), etcd
+# (cluster mode), knotd and nsd (zone-transfer peers), ldns-verify-zone (ldnsutils),
+# chromium (the status page in a real browser), promtool (alert rules), systemd-analyze
+# (the unit file) and tpm2-tools (inspecting a TPM-sealed key).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 
@@ -19,6 +22,17 @@ have taskset || need+=(util-linux)
 have script || need+=(bsdutils)
 have age || need+=(age)
 have openssl || need+=(openssl)
+have etcd || need+=(etcd-server)
+have etcdctl || need+=(etcd-client)
+have knotd || need+=(knot)
+have knotc || need+=(knot)
+have nsd || need+=(nsd)
+have ldns-verify-zone || need+=(ldnsutils)
+have dnssec-verify || need+=(bind9-utils)
+have chromium || need+=(chromium)
+have promtool || need+=(prometheus)
+have systemd-analyze || need+=(systemd)
+have tpm2_readpublic || need+=(tpm2-tools)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -34,4 +48,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends $(printf '%s\n' "${need[@]}" | sort -u)
 # The Debian unbound package may still have enabled a service; keep port 53 free.
-systemctl disable --now unbound >/dev/null 2>&1 || true
+for svc in unbound knot nsd etcd prometheus named; do
+  systemctl disable --now "$svc" >/dev/null 2>&1 || true
+done

@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
-	"github.com/signetdns/signet/signer/keymgr"
+	"github.com/signetdns/signet/keymgr"
 )
 
 func init() { extraCommands = dnssecCommands }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signetdns/signet/signer/keymgr"
+	"github.com/signetdns/signet/keymgr"
 )
 
 // TestPrintStatus: `signet dnssec status` prints a row per key (ZSKs too) with its role, tag,

@@ -15,13 +15,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/file"
 	"github.com/signetdns/signet/keystore/tpm"
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
-	"github.com/signetdns/signet/signer/keymgr"
-	"github.com/signetdns/signet/signer/rollover"
 )
 
 // dnssecRuntime is the DNSSEC side of a running server, as serve wires it.

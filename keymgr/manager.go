@@ -15,8 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/signer"
-	"github.com/signetdns/signet/signer/rollover"
 )
 
 // Premade signature defaults: Route 53 keeps 15 DNSKEY signatures made ahead; with windows a

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // Snapshot is what could be fetched at one instant, and went on being served until the next

@@ -8,8 +8,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/signer"
-	"github.com/signetdns/signet/signer/rollover"
 )
 
 // DNSSEC is GetDNSSEC's answer: the zone's signing status and its KSKs (Route 53's fields),

@@ -11,8 +11,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/signer"
-	"github.com/signetdns/signet/signer/rollover"
 )
 
 // kskName is Route 53's KSK name syntax: 3 to 128 letters, digits and underscores.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // parentTimeout bounds one query to a parent server.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/signer"
-	"github.com/signetdns/signet/signer/rollover"
 )
 
 // Route 53's statuses of a KSK and of a zone's signing.

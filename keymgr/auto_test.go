@@ -13,9 +13,9 @@ import (
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/memory"
+	"github.com/signetdns/signet/rollover"
+	"github.com/signetdns/signet/rollover/rollovertest"
 	"github.com/signetdns/signet/signer"
-	"github.com/signetdns/signet/signer/rollover"
-	"github.com/signetdns/signet/signer/rollover/rollovertest"
 )
 
 const day = 24 * time.Hour

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
-	"github.com/signetdns/signet/signer/rollover/rollovertest"
+	"github.com/signetdns/signet/rollover"
+	"github.com/signetdns/signet/rollover/rollovertest"
 )
 
 const day = 24 * time.Hour

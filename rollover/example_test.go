@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // Example shows keymgr's step: plan, carry out the actions, record them with Apply, and sleep

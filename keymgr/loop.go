@@ -12,7 +12,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // Loop timing bounds. The loop sleeps until the earliest deadline of any zone, however close

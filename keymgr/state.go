@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // stateVersion is the version of the zone state file format. Version 1 (before keymgr used

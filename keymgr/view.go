@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // view is an immutable picture of one zone, from which its Route 53 statuses and its

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 // ConfirmDS records an operator's word that the parent now publishes the DS of the KSK

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/signer/rollover"
+	"github.com/signetdns/signet/rollover"
 )
 
 func d(n float64) time.Time { return start.Add(time.Duration(n * float64(day))) }
