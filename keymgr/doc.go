@@ -13,8 +13,9 @@
 // fsync, rename, fsync of the directory), so a crash leaves either the old or the new state.
 // The pre-made KSK signatures (public RRSIGs) are written the same way to <zone>.premade, so
 // that a restart while the KSK's TPM is unreachable still serves a validating zone.
-// The admin API (Register) is shaped after Route 53's DNSSEC calls, with Route 53's error
-// codes and HTTP statuses. No private key material ever leaves the keystore.
+// Its operations (GetDNSSEC, CreateKSK, Enable, ...) are Route 53's DNSSEC calls, and their
+// refusals are *Error values carrying Route 53's error codes; the admin package serves them
+// over HTTP. No private key material ever leaves the keystore.
 //
 // keymgr imports signer, signer/rollover and keystore; never zones, server or a keystore
 // backend.
