@@ -100,15 +100,17 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if admin != nil {
 		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
 	}
+	// SIGHUP is caught before anyone is told the server is ready: its default action would
+	// kill a process reloaded right after start.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
 	fmt.Fprintln(os.Stderr, "ready")
 	if err := sdNotify("READY=1"); err != nil {
 		log.Warn("could not tell the service manager that the server is ready", "err", err)
 	}
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	for {
 		select {
 		case <-hup:
