@@ -333,7 +333,7 @@ func (d *driver) violations() {
 // automatic double-KSK rollovers, a parent on loopback that follows the CDS after 3 days.
 // Every ring served validates, and no combination a resolver may cache is bogus.
 func TestTwoYears(t *testing.T) {
-	parent := newParent(3*day)
+	parent := newParent(3 * day)
 	f := setup(t, autoPolicy(parent.addr), parent.use)
 	d := newDriver(t, f, parent, autoPolicy(parent.addr))
 	d.run(t0.Add(740 * day))
@@ -375,7 +375,7 @@ func TestTwoYears(t *testing.T) {
 // ACTION_NEEDED, the metric says so, ZSK rotation pauses; an operator's ds-seen (the parent
 // changed by hand) resumes it, and the rollover completes safely.
 func TestDSWaitLimit(t *testing.T) {
-	parent := newParent(1000*day)
+	parent := newParent(1000 * day)
 	p := autoPolicy(parent.addr)
 	p.Rollover.DSWaitLimit = 2 * day
 	f := setup(t, p, parent.use)
@@ -438,7 +438,7 @@ func TestDSWaitLimit(t *testing.T) {
 // hour, when it is a day, retires the old KSK while resolvers still hold a DS RRset naming
 // only it; the cache model sees the rings keymgr serves and reports it.
 func TestShortDSTTLCaught(t *testing.T) {
-	parent := newParent(3*day)
+	parent := newParent(3 * day)
 	p := autoPolicy(parent.addr)
 	p.Rollover.ParentDSTTL = time.Hour
 	p.Rollover.ParentPropagation = time.Minute
@@ -455,7 +455,7 @@ func TestShortDSTTLCaught(t *testing.T) {
 // restart resumes from the persisted timelines: every ring served validates, the cache model
 // finds nothing bogus, and the rollovers complete as without crashes.
 func TestCrashResume(t *testing.T) {
-	parent := newParent(3*day)
+	parent := newParent(3 * day)
 	p := autoPolicy(parent.addr)
 	f := setup(t, p, parent.use)
 	d := newDriver(t, f, parent, p)
@@ -516,7 +516,7 @@ func TestCrashOrphans(t *testing.T) {
 // interval is shortened, nothing bogus can be cached, and the rollovers complete.
 func TestCatchUp(t *testing.T) {
 	ctx := context.Background()
-	parent := newParent(2*day)
+	parent := newParent(2 * day)
 	p := autoPolicy(parent.addr)
 	f := setup(t, p, parent.use)
 	d := newDriver(t, f, parent, p)
