@@ -1,38 +1,22 @@
 package admin
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/signetdns/signet/admin/internal/admintest"
 	"github.com/signetdns/signet/keymgr"
-	"github.com/signetdns/signet/keystore/memory"
 )
 
-const testZone = "example.test."
+const testZone = admintest.Zone
 
-// newManager is a real key manager over an in-memory keystore, with testZone added and a
-// fixed clock.
-func newManager(t *testing.T) *keymgr.Manager {
-	t.Helper()
-	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	m, err := keymgr.New(keymgr.Config{StateDir: t.TempDir(), Soft: memory.New(), Now: func() time.Time { return t0 }, KSKCheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddZone(context.Background(), testZone, keymgr.ZonePolicy{}); err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
+func newManager(t *testing.T) *keymgr.Manager { return admintest.NewManager(t) }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return admintest.Logger() }
 
 // TestAPI: each DNSSEC call answers the zone's GetDNSSEC, or Route 53's code and HTTP status.
 func TestAPI(t *testing.T) {

@@ -3,35 +3,24 @@ package client_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/admin/client"
+	"github.com/signetdns/signet/admin/internal/admintest"
 	"github.com/signetdns/signet/keymgr"
-	"github.com/signetdns/signet/keystore/memory"
 )
 
-const zone = "example.test."
+const zone = admintest.Zone
 
 // startServer runs the real admin listener on loopback over a real key manager.
 func startServer(t *testing.T, token string, reload func() error) string {
 	t.Helper()
-	t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	m, err := keymgr.New(keymgr.Config{StateDir: t.TempDir(), Soft: memory.New(), Now: func() time.Time { return t0 }, KSKCheckInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.AddZone(context.Background(), zone, keymgr.ZonePolicy{}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := admin.New(admin.Config{Addr: "127.0.0.1:0", Token: token, Gatherer: prometheus.NewRegistry(), Reload: reload, Manager: m,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := admin.New(admin.Config{Addr: "127.0.0.1:0", Token: token, Gatherer: prometheus.NewRegistry(), Reload: reload,
+		Manager: admintest.NewManager(t), Logger: admintest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
