@@ -2,6 +2,7 @@ package xfr
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/atomicfile"
 )
 
 // A saved copy is two files: the zone as a master file, and beside it a small JSON file with
@@ -18,7 +21,7 @@ import (
 // the zone unchanged rewrites only the small file. Each is written atomically (temporary file,
 // fsync, rename, fsync of the directory); if the process dies between the two, the serials
 // differ and the zone file's modification time stands for the refresh time, which is never
-// later than the real one.
+// later than the real one. The directory must exist (the caller prepares it).
 
 // meta is the JSON beside a saved copy.
 type meta struct {
@@ -28,24 +31,25 @@ type meta struct {
 
 func metaPath(path string) string { return path + ".refreshed" }
 
-// saveZone writes rrs (SOA first) to path as a master file.
+// saveZone writes rrs (SOA first) to path as a master file, 0600: a zone may hold names its
+// operator does not publish.
 func saveZone(path, origin string, rrs []dns.RR) error {
-	return writeAtomic(path, func(w *bufio.Writer) error {
-		fmt.Fprintf(w, "; secondary copy of %s, written by signet after a zone transfer\n$ORIGIN %s\n", origin, origin)
-		for _, rr := range rrs {
-			if _, err := w.WriteString(rr.String()); err != nil {
-				return err
-			}
-			w.WriteByte('\n')
-		}
-		return nil
-	})
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "; secondary copy of %s, written by signet after a zone transfer\n$ORIGIN %s\n", origin, origin)
+	for _, rr := range rrs {
+		b.WriteString(rr.String())
+		b.WriteByte('\n')
+	}
+	return atomicfile.Write(filepath.Dir(path), filepath.Base(path), b.Bytes())
 }
 
 func saveMeta(path string, m meta) error {
-	return writeAtomic(metaPath(path), func(w *bufio.Writer) error {
-		return json.NewEncoder(w).Encode(m)
-	})
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	mp := metaPath(path)
+	return atomicfile.Write(filepath.Dir(mp), filepath.Base(mp), append(b, '\n'))
 }
 
 // loadCopy reads a saved copy. It returns fs.ErrNotExist (wrapped) when there is none.
@@ -78,50 +82,6 @@ func loadCopy(path, origin string) (rrs []dns.RR, refreshed time.Time, err error
 		return nil, time.Time{}, err
 	}
 	return rrs, refreshed, nil
-}
-
-// writeAtomic replaces path with what fill writes, so that a reader (or a restart after a
-// crash) sees the old file or the new one, never a part. Files are 0600 in a 0700 directory:
-// a zone may hold names its operator does not publish.
-func writeAtomic(path string, fill func(*bufio.Writer) error) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	w := bufio.NewWriterSize(tmp, 64<<10)
-	if err := fill(w); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // findSOA returns the first SOA record of rrs, or nil.

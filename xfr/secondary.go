@@ -178,7 +178,7 @@ func (s *Secondary) timers() (refresh, retry time.Duration, expireAt time.Time, 
 func (s *Secondary) Run(ctx context.Context) {
 	next := s.cfg.Now() // refresh at start (RFC 1035 §4.3.5: a secondary checks on start-up)
 	for {
-		refresh, retry, expireAt, live := s.timers()
+		_, _, expireAt, live := s.timers()
 		now := s.cfg.Now()
 		wake := next
 		if live && expireAt.Before(wake) {
@@ -205,12 +205,12 @@ func (s *Secondary) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			_, retry, _, _ = s.timers()
+			_, retry, _, _ := s.timers()
 			s.log.Warn("zone refresh failed; still serving the copy held", "err", err, "retry_in", retry.String())
 			next = s.cfg.Now().Add(retry)
 			continue
 		}
-		refresh, _, _, _ = s.timers()
+		refresh, _, _, _ := s.timers()
 		next = s.cfg.Now().Add(refresh)
 	}
 }

@@ -54,8 +54,8 @@ type config struct {
 	} `mapstructure:"admin"`
 	// TSIGKeys are the TSIG keys (RFC 8945) zones name in zones[].tsig.
 	TSIGKeys []tsigKeyConfig `mapstructure:"tsig_keys"`
-	DNSSEC   dnssecConfig   `mapstructure:"dnssec"`
-	Keystore keystoreConfig `mapstructure:"keystore"`
+	DNSSEC   dnssecConfig    `mapstructure:"dnssec"`
+	Keystore keystoreConfig  `mapstructure:"keystore"`
 }
 
 // tsigKeyConfig is one entry of tsig_keys. The secret is never in the config: secret_file

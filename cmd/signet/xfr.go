@@ -10,6 +10,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/xfr"
 )
@@ -61,7 +62,11 @@ func setupTransfers(c *config, zs *server.ZoneSet, log *slog.Logger) (*xfr.Servi
 		}
 		path := z.File
 		if path == "" {
-			path = filepath.Join(c.State, "secondary", copyName(z.Origin))
+			dir := filepath.Join(c.State, "secondary")
+			if err := atomicfile.PrepareDir(dir); err != nil {
+				return nil, nil, fmt.Errorf("zone %s: %w", z.Origin, err)
+			}
+			path = filepath.Join(dir, copyName(z.Origin))
 		}
 		sec, err := xfr.NewSecondary(xfr.SecondaryConfig{
 			Origin:    z.Origin,
