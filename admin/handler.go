@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,7 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/signetdns/signet/forecast"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore"
 )
@@ -25,6 +28,7 @@ type Manager interface {
 	DeleteKSK(ctx context.Context, zone, name string) error
 	ConfirmDS(ctx context.Context, zone, name string) error
 	Rollover(ctx context.Context, zone string, role keystore.Role) error
+	Forecast(zone string, horizon time.Duration) (*forecast.Forecast, error)
 }
 
 var _ Manager = (*keymgr.Manager)(nil)
@@ -42,6 +46,7 @@ type dnssecAPI struct {
 // registerDNSSEC adds the DNSSEC calls to mux, shaped after Route 53's:
 //
 //	GET    /v1/zones/{zone}/dnssec                        GetDNSSEC
+//	GET    /v1/zones/{zone}/dnssec/plan[?for=400d&format=json|svg]   the rollover forecast
 //	POST   /v1/zones/{zone}/dnssec/enable                 EnableHostedZoneDNSSEC
 //	POST   /v1/zones/{zone}/dnssec/disable[?force=true]   DisableHostedZoneDNSSEC
 //	POST   /v1/zones/{zone}/dnssec/ksks                   CreateKeySigningKey (CreateKSKRequest)
@@ -51,11 +56,12 @@ type dnssecAPI struct {
 //	POST   /v1/zones/{zone}/dnssec/ksks/{name}/ds-seen    ConfirmDS: the parent shows the new DS
 //	POST   /v1/zones/{zone}/dnssec/rollover?role=ksk|zsk&now=true   Rollover, started now
 //
-// Successful calls answer 200 with the zone's DNSSEC; refusals answer Route 53's HTTP status
+// Successful calls answer 200 with the zone's DNSSEC (the plan: its forecast); refusals answer Route 53's HTTP status
 // with an ErrorResponse.
 func registerDNSSEC(mux *http.ServeMux, m Manager, log *slog.Logger) {
 	a := &dnssecAPI{m: m, log: log}
 	mux.HandleFunc("GET /v1/zones/{zone}/dnssec", a.handle(func(r *http.Request, zone string) error { return nil }))
+	mux.HandleFunc("GET /v1/zones/{zone}/dnssec/plan", a.forecast)
 	mux.HandleFunc("POST /v1/zones/{zone}/dnssec/enable", a.handle(func(r *http.Request, zone string) error {
 		return m.Enable(r.Context(), zone)
 	}))
@@ -155,5 +161,41 @@ func (a *dnssecAPI) handle(op func(r *http.Request, zone string) error) http.Han
 			return
 		}
 		writeJSON(w, http.StatusOK, out)
+	}
+}
+
+// DefaultPlanHorizon is how far ahead the plan looks when the call does not say (for=).
+const DefaultPlanHorizon = 400 * 24 * time.Hour
+
+// forecast is GET /v1/zones/{zone}/dnssec/plan?for=400d[&format=svg]: the forecast as JSON,
+// or its timeline picture.
+func (a *dnssecAPI) forecast(w http.ResponseWriter, r *http.Request) {
+	horizon := DefaultPlanHorizon
+	if v := r.URL.Query().Get("for"); v != "" {
+		d, err := forecast.ParseDuration(v)
+		if err != nil {
+			writeManagerError(w, a.log, &keymgr.Error{Code: keymgr.CodeInvalidArgument, Message: "for=" + strconv.Quote(v) + ": " + err.Error()})
+			return
+		}
+		horizon = d
+	}
+	f, err := a.m.Forecast(r.PathValue("zone"), horizon)
+	if err != nil {
+		writeManagerError(w, a.log, err)
+		return
+	}
+	switch format := r.URL.Query().Get("format"); format {
+	case "", "json":
+		writeJSON(w, http.StatusOK, f)
+	case "svg":
+		var b bytes.Buffer
+		if err := f.SVG(&b); err != nil {
+			writeManagerError(w, a.log, err)
+			return
+		}
+		w.Header().Set("Content-Type", "image/svg+xml")
+		w.Write(b.Bytes())
+	default:
+		writeManagerError(w, a.log, &keymgr.Error{Code: keymgr.CodeInvalidArgument, Message: "format=" + strconv.Quote(format) + ": want json or svg"})
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/forecast"
 )
 
 // maxAnswer bounds an answer read from the server (a GetDNSSEC is a few kilobytes).
@@ -98,6 +100,20 @@ func (c *Client) ConfirmDS(ctx context.Context, zone, name string) (*admin.DNSSE
 // Rollover starts a rollover of the role (admin.RoleKSK or admin.RoleZSK) now.
 func (c *Client) Rollover(ctx context.Context, zone, role string) (*admin.DNSSEC, error) {
 	return c.dnssec(ctx, http.MethodPost, admin.ZonePath(zone, "rollover")+"?role="+role+"&now=true", nil)
+}
+
+// Plan returns the zone's rollover forecast over horizon ("400d", "36h"; empty: the
+// server's default), with the policy checks.
+func (c *Client) Plan(ctx context.Context, zone, horizon string) (*forecast.Forecast, error) {
+	p := admin.ZonePath(zone, "plan")
+	if horizon != "" {
+		p += "?for=" + url.QueryEscape(horizon)
+	}
+	var out forecast.Forecast
+	if err := c.Do(ctx, http.MethodGet, p, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Reload makes the server re-read every zone file.

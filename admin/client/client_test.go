@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -78,6 +79,11 @@ func TestClientLifecycle(t *testing.T) {
 	if d, err = c.Disable(ctx, zone, false); err != nil || d.Status.ServeSignature != keymgr.StatusNotSigning {
 		t.Fatalf("Disable: %v %+v", err, d)
 	}
+	if f, err := c.Plan(ctx, zone, "30d"); err != nil || f.Zone != zone || f.Until.Sub(f.From) != 30*24*time.Hour {
+		t.Fatalf("Plan: %v %+v", err, f)
+	}
+	_, err = c.Plan(ctx, zone, "forever")
+	wantCode(err, http.StatusBadRequest, keymgr.CodeInvalidArgument)
 	_, err = c.GetDNSSEC(ctx, "nosuch.test.")
 	wantCode(err, http.StatusNotFound, keymgr.CodeNoSuchHostedZone)
 }

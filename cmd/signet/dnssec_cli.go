@@ -62,7 +62,7 @@ func newDNSSECCmd(v *viper.Viper) *cobra.Command {
 			return func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) { return cl.Disable(ctx, z, force) }
 		})}
 	disable.Flags().Bool("force", false, "disable even though the parent still publishes a DS (the zone turns bogus for validating resolvers)")
-	cmd.AddCommand(status, enable, disable)
+	cmd.AddCommand(status, enable, disable, newPlanCmd(v))
 	return cmd
 }
 
