@@ -310,3 +310,13 @@ func TestREADMEConfigExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedConfig: the example configuration shipped for the service has only known keys and
+// valid values.
+func TestShippedConfig(t *testing.T) {
+	v := newViper()
+	v.Set("config", "../../deploy/signet.yaml")
+	if _, err := loadConfig(v, nil); err != nil {
+		t.Error(err)
+	}
+}

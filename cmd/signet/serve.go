@@ -110,12 +110,17 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if admin != nil {
 		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
 	}
-	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
-	fmt.Fprintln(os.Stderr, "ready")
-
+	// SIGHUP is caught before anyone is told the server is ready: its default action would
+	// kill a process reloaded right after start.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
+	fmt.Fprintln(os.Stderr, "ready")
+	if err := sdNotify("READY=1"); err != nil {
+		log.Warn("could not tell the service manager that the server is ready", "err", err)
+	}
+
 	for {
 		select {
 		case <-hup:
@@ -123,8 +128,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			if err := zs.Reload(); err != nil {
 				log.Error("reload finished with errors", "err", err)
 			}
+			// The service manager waits for READY=1 after a reload it asked for.
+			sdNotify("READY=1")
 		case <-ctx.Done():
 			log.Info("shutting down")
+			sdNotify("STOPPING=1")
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if admin != nil {
