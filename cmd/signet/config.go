@@ -42,15 +42,32 @@ type config struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
 	} `mapstructure:"log"`
-	DNSSEC   dnssecConfig   `mapstructure:"dnssec"`
-	Keystore keystoreConfig `mapstructure:"keystore"`
+	// TSIGKeys are the TSIG keys (RFC 8945) zones name in zones[].tsig.
+	TSIGKeys []tsigKeyConfig `mapstructure:"tsig_keys"`
+	DNSSEC   dnssecConfig    `mapstructure:"dnssec"`
+	Keystore keystoreConfig  `mapstructure:"keystore"`
+}
+
+// tsigKeyConfig is one entry of tsig_keys. The secret is never in the config: secret_file
+// holds it, base64, in a file readable by its owner only.
+type tsigKeyConfig struct {
+	Name       string `mapstructure:"name"`
+	Algorithm  string `mapstructure:"algorithm"`
+	SecretFile string `mapstructure:"secret_file"`
 }
 
 // zoneConfig is one entry of the "zones" list. Every signing setting of dnssec.* may be
 // repeated here to override it for this zone.
 type zoneConfig struct {
 	Origin string `mapstructure:"origin"`
-	File   string `mapstructure:"file"`
+	// File is the zone's master file; for a secondary zone (Primaries set) it is where the
+	// transferred copy is kept (default: under the state directory).
+	File string `mapstructure:"file"`
+	// Primaries makes the zone a signing secondary: AXFR/IXFR from these host:port addresses,
+	// NOTIFY accepted from them.
+	Primaries []string `mapstructure:"primaries"`
+	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
+	TSIG string `mapstructure:"tsig"`
 	// Parents are the parent zone's name servers (host:port), asked whether the parent still
 	// publishes a DS before signing is disabled, and during KSK rollovers.
 	Parents      []string `mapstructure:"parents"`
@@ -240,8 +257,11 @@ func (c *config) validate() error {
 		if _, ok := dns.IsDomainName(z.Origin); !ok {
 			return fmt.Errorf("zones[%d].origin: %q is not a domain name", i, z.Origin)
 		}
-		if z.File == "" {
-			return fmt.Errorf("zones[%d].file: missing", i)
+		if z.File == "" && len(z.Primaries) == 0 {
+			return fmt.Errorf("zones[%d].file: missing (or primaries: for a secondary zone)", i)
+		}
+		if err := checkTransferConfig(c, i); err != nil {
+			return err
 		}
 		if seen[z.Origin] {
 			return fmt.Errorf("zones[%d].origin: %s is configured twice", i, z.Origin)

@@ -63,6 +63,8 @@ func envValue(t *testing.T, key string, typ reflect.Type) (string, any) {
 		return "7m13s", 7*time.Minute + 13*time.Second
 	case typ == reflect.TypeOf([]zoneConfig{}):
 		return "a.test.=a.zone,b.test.=b.zone", []zoneConfig{{Origin: "a.test.", File: "a.zone"}, {Origin: "b.test.", File: "b.zone"}}
+	case typ == reflect.TypeOf([]tsigKeyConfig{}):
+		return "[{name: k1., algorithm: hmac-sha256, secret_file: /etc/k1}]", []tsigKeyConfig{{Name: "k1.", Algorithm: "hmac-sha256", SecretFile: "/etc/k1"}}
 	}
 	switch typ.Kind() {
 	case reflect.String:
@@ -103,6 +105,28 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 				t.Errorf("%s=%s: %s is %#v, want %#v", envName(key), raw, key, got, want)
 			}
 		})
+	}
+}
+
+// TestSectionsFromEnvironment: a list of sections in the environment may also be a YAML list,
+// with every key of the section.
+func TestSectionsFromEnvironment(t *testing.T) {
+	t.Setenv("SIGNET_ZONES", `[{origin: a.test, file: a.zone, primaries: ["192.0.2.1:53"], ksk_lifetime: 40s, cds: true}]`)
+	c, err := decodeConfig(newViper(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Zones) != 1 {
+		t.Fatalf("zones %+v", c.Zones)
+	}
+	z := c.Zones[0]
+	if z.Origin != "a.test." || z.File != "a.zone" || !slices.Equal(z.Primaries, []string{"192.0.2.1:53"}) ||
+		z.KSKLifetime == nil || *z.KSKLifetime != 40*time.Second || z.CDS == nil || !*z.CDS {
+		t.Errorf("zone %+v", z)
+	}
+	t.Setenv("SIGNET_TSIG_KEYS", "k1.=hmac-sha256")
+	if _, err := decodeConfig(newViper(), nil); err == nil || !strings.Contains(err.Error(), "want a YAML list") {
+		t.Errorf("error %v, want one asking for a YAML list", err)
 	}
 }
 

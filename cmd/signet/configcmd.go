@@ -81,6 +81,9 @@ func checkEnvironment(v *viper.Viper, c *config, w io.Writer) error {
 		errs = append(errs, err)
 	}
 	for i, z := range c.Zones {
+		if len(z.Primaries) > 0 {
+			continue // the file, if any, is the transferred copy, made at run time
+		}
 		nerr := 0
 		for _, p := range zones.CheckFile(z.Origin, z.File) {
 			fmt.Fprintln(w, p.String())

@@ -89,20 +89,32 @@ func bindEnv(v *viper.Viper) {
 }
 
 // decodeHook is viper's default (durations from strings, lists from comma-separated
-// strings) plus zones from ORIGIN=FILE strings, so that SIGNET_ZONES="a.=a.zone,b.=b.zone"
-// works.
+// strings) plus lists of sections (zones, tsig_keys) from strings, so that the environment can
+// set them too: a YAML flow list (SIGNET_TSIG_KEYS='[{name: k., algorithm: hmac-sha256,
+// secret_file: /etc/k}]'), or for zones the --zone form (SIGNET_ZONES="a.=a.zone,b.=b.zone").
 var decodeHook = mapstructure.ComposeDecodeHookFunc(
-	zoneFromString,
+	sectionsFromString,
 	mapstructure.StringToTimeDurationHookFunc(),
 	mapstructure.StringToSliceHookFunc(","),
 )
 
-func zoneFromString(from, to reflect.Type, data any) (any, error) {
-	if from.Kind() != reflect.String || to != reflect.TypeOf([]zoneConfig{}) {
+func sectionsFromString(from, to reflect.Type, data any) (any, error) {
+	if from.Kind() != reflect.String || to.Kind() != reflect.Slice || !section(to.Elem()) {
 		return data, nil
 	}
+	s := strings.TrimSpace(data.(string))
+	if strings.HasPrefix(s, "[") {
+		var list []any
+		if err := yaml.Unmarshal([]byte(s), &list); err != nil {
+			return nil, fmt.Errorf("a YAML list: %w", err)
+		}
+		return list, nil
+	}
+	if to != reflect.TypeOf([]zoneConfig{}) {
+		return nil, fmt.Errorf("%q: want a YAML list such as [{key: value, ...}]", s)
+	}
 	var out []map[string]any
-	for _, arg := range splitList([]string{data.(string)}) {
+	for _, arg := range splitList([]string{s}) {
 		z, err := parseZoneArg(arg)
 		if err != nil {
 			return nil, fmt.Errorf("zones: %w", err)

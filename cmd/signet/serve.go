@@ -74,9 +74,16 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	zs := server.NewZoneSet(log, dn.Signed)
 	for _, z := range c.Zones {
+		if len(z.Primaries) > 0 {
+			continue // a secondary zone: setupTransfers adds it
+		}
 		if err := zs.Add(server.ZoneFile{Origin: z.Origin, Path: z.File}); err != nil {
 			return err
 		}
+	}
+	transfers, runTransfers, err := setupTransfers(c, zs, log)
+	if err != nil {
+		return err
 	}
 	if err := dn.Start(ctx, c, zs); err != nil {
 		return err
@@ -84,6 +91,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	scfg := c.serverConfig()
 	scfg.Logger = log
+	if transfers != nil {
+		scfg.Transfers = transfers
+	}
 	h := server.NewHandler(zs, dn.Keys(), dn.Signer(), scfg, metrics)
 	srv := server.New(h, scfg)
 	if err := srv.Start(); err != nil {
@@ -110,6 +120,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if admin != nil {
 		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
 	}
+	tctx, stopTransfers := context.WithCancel(context.Background())
+	defer stopTransfers()
+	runTransfers(tctx)
 	// SIGHUP is caught before anyone is told the server is ready: its default action would
 	// kill a process reloaded right after start.
 	hup := make(chan os.Signal, 1)
