@@ -100,12 +100,14 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if admin != nil {
 		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
 	}
-	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
-	fmt.Fprintln(os.Stderr, "ready")
-
+	// SIGHUP is caught before "ready" is printed: a script that reloads as soon as it reads
+	// the line must not kill the process with the signal's default action.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
+	fmt.Fprintln(os.Stderr, "ready")
+
 	for {
 		select {
 		case <-hup:
