@@ -40,15 +40,42 @@ type zoneEntry struct {
 const MaxSignedTTL = 7 * 24 * 3600
 
 // ZoneSet loads the configured zones (files, or other ZoneLoaders) into a zones.Store and
-// reloads them. A zone that fails to load on reload keeps serving as it was.
+// reloads them. A zone that fails to load on reload keeps serving as it was. A zone that fails
+// to load when added stops the start (the default, SetStrict(true)), or with SetStrict(false)
+// answers SERVFAIL until a reload loads it, while the others serve.
 type ZoneSet struct {
 	store  *zones.Store
 	log    *slog.Logger
 	signed func(origin string) bool
+	strict bool
 
 	mu    sync.Mutex // serialises reloads
 	zones []zoneEntry
 	gen   atomic.Uint64
+
+	stMu  sync.Mutex
+	state map[string]*loadState
+}
+
+// loadState is what the last load of a zone did, for Status.
+type loadState struct {
+	from     string
+	err      error
+	failures uint64
+}
+
+// ZoneStatus is one configured zone's load state.
+type ZoneStatus struct {
+	Zone string `json:"Zone"`
+	From string `json:"From"`
+	// Loaded is true while the zone has data to answer from; false means its names get
+	// SERVFAIL (a file that has not loaded yet, a secondary not transferred yet or expired).
+	Loaded bool   `json:"Loaded"`
+	Serial uint32 `json:"Serial,omitempty"`
+	// Error is the last load's error (with file and line), empty once a load succeeds.
+	Error string `json:"Error,omitempty"`
+	// Failures counts the loads that failed since start.
+	Failures uint64 `json:"Failures"`
 }
 
 // Match implements ZoneSource.
@@ -66,8 +93,17 @@ func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed}
+	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, strict: true, state: map[string]*loadState{}}
 }
+
+// SetStrict chooses what Add does with a zone that fails to load: fail (true, the default), or
+// serve the zone as SERVFAIL, log the error and go on (false), so that one broken zone file
+// does not keep every other zone from being served. Call it before adding zones.
+func (s *ZoneSet) SetStrict(strict bool) { s.strict = strict }
+
+// failedReason is what clients are told about a zone whose data failed to load (RFC 8914
+// EXTRA-TEXT); the file and line go to the logs and Status only.
+const failedReason = "zone failed to load"
 
 // Store is the set's zone store, for the Handler.
 func (s *ZoneSet) Store() *zones.Store { return s.store }
@@ -87,8 +123,17 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	}
 	e := zoneEntry{origin: origin, from: from, loader: l}
 	z, err := s.load(e)
+	s.record(origin, from, err)
 	if err != nil {
-		return err
+		if s.strict {
+			return err
+		}
+		s.log.Error("zone failed to load; answering SERVFAIL for it until a reload loads it", "zone", origin, "from", from, "err", err)
+		z = zones.Failed(origin, failedReason)
+		s.zones = append(s.zones, e)
+		s.store.Set(z)
+		s.gen.Add(1)
+		return nil
 	}
 	s.zones = append(s.zones, e)
 	s.store.Set(z)
@@ -138,8 +183,13 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 			continue
 		}
 		z, err := s.load(e)
+		s.record(origin, e.from, err)
 		if err != nil {
-			s.log.Error("zone reload failed, still serving the previous version", "zone", origin, "err", err)
+			if old := s.store.Get(origin); old != nil && !old.Available() {
+				s.log.Error("zone reload failed, still not loaded (SERVFAIL)", "zone", origin, "err", err)
+			} else {
+				s.log.Error("zone reload failed, still serving the previous version", "zone", origin, "err", err)
+			}
 			return err
 		}
 		old := s.store.Get(z.Origin())
@@ -158,6 +208,12 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 	return fmt.Errorf("zone %s is not configured", origin)
 }
 
+// Available reports whether the zone origin has data to answer from.
+func (s *ZoneSet) Available(origin string) bool {
+	z := s.store.Get(origin)
+	return z != nil && z.Available()
+}
+
 // Origins lists the configured zones.
 func (s *ZoneSet) Origins() []string {
 	s.mu.Lock()
@@ -165,6 +221,45 @@ func (s *ZoneSet) Origins() []string {
 	out := make([]string, len(s.zones))
 	for i, e := range s.zones {
 		out[i] = e.origin
+	}
+	return out
+}
+
+// record notes the outcome of a load of origin.
+func (s *ZoneSet) record(origin, from string, err error) {
+	s.stMu.Lock()
+	defer s.stMu.Unlock()
+	st := s.state[origin]
+	if st == nil {
+		st = &loadState{from: from}
+		s.state[origin] = st
+	}
+	st.err = err
+	if err != nil {
+		st.failures++
+	}
+}
+
+// Status reports every configured zone's load state, in the order they were added.
+func (s *ZoneSet) Status() []ZoneStatus {
+	s.mu.Lock()
+	entries := append([]zoneEntry(nil), s.zones...)
+	s.mu.Unlock()
+	s.stMu.Lock()
+	defer s.stMu.Unlock()
+	out := make([]ZoneStatus, 0, len(entries))
+	for _, e := range entries {
+		zs := ZoneStatus{Zone: e.origin, From: e.from}
+		if z := s.store.Get(e.origin); z != nil && z.Available() {
+			zs.Loaded, zs.Serial = true, z.Serial()
+		}
+		if st := s.state[e.origin]; st != nil {
+			zs.Failures = st.failures
+			if st.err != nil {
+				zs.Error = st.err.Error()
+			}
+		}
+		out = append(out, zs)
 	}
 	return out
 }
