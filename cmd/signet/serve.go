@@ -18,36 +18,46 @@ import (
 )
 
 func newServeCmd(v *viper.Viper) *cobra.Command {
-	var zoneFlags []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the configured zones over UDP and TCP",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := loadConfig(v, zoneFlags)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			log, err := newLogger(v, stderr)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return serve(ctx, c, log)
-		},
 	}
+	zoneFlags := addServeFlags(v, cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := loadConfig(v, *zoneFlags)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		log, err := newLogger(v, stderr)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return serve(ctx, c, log)
+	}
+	return cmd
+}
+
+// addServeFlags gives cmd the flags of `signet serve` (config check and dump take them too, so
+// that they see what serve would) and binds them to their config keys when cmd runs: viper
+// binds a key to one flag, and several commands have these.
+func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
+	var zoneFlags []string
 	f := cmd.Flags()
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
-	bind(v, f, "listen", "listen")
-	bind(v, f, "state", "state")
-	bind(v, f, "dnssec.enabled", "dnssec")
-	bind(v, f, "dnssec.denial", "denial")
-	return cmd
+	cmd.PreRun = func(cmd *cobra.Command, args []string) {
+		bind(v, cmd.Flags(), "listen", "listen")
+		bind(v, cmd.Flags(), "state", "state")
+		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
+		bind(v, cmd.Flags(), "dnssec.denial", "denial")
+	}
+	return &zoneFlags
 }
 
 // serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
@@ -64,9 +74,16 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	zs := server.NewZoneSet(log, dn.Signed)
 	for _, z := range c.Zones {
+		if len(z.Primaries) > 0 {
+			continue // a secondary zone: setupTransfers adds it
+		}
 		if err := zs.Add(server.ZoneFile{Origin: z.Origin, Path: z.File}); err != nil {
 			return err
 		}
+	}
+	transfers, runTransfers, err := setupTransfers(c, zs, log)
+	if err != nil {
+		return err
 	}
 	if err := dn.Start(ctx, c, zs); err != nil {
 		return err
@@ -74,6 +91,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	scfg := c.serverConfig()
 	scfg.Logger = log
+	if transfers != nil {
+		scfg.Transfers = transfers
+	}
 	h := server.NewHandler(zs, dn.Keys(), dn.Signer(), scfg, metrics)
 	srv := server.New(h, scfg)
 	if err := srv.Start(); err != nil {
@@ -100,6 +120,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if admin != nil {
 		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
 	}
+	tctx, stopTransfers := context.WithCancel(context.Background())
+	defer stopTransfers()
+	runTransfers(tctx)
 	// SIGHUP is caught before anyone is told the server is ready: its default action would
 	// kill a process reloaded right after start.
 	hup := make(chan os.Signal, 1)
