@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/server"
 )
 
@@ -100,15 +101,14 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	var admin *server.Admin
+	var adm *admin.Server
 	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
-		admin, err = server.NewAdmin(server.AdminConfig{Addr: c.Admin.Addr, Token: c.Admin.Token}, reg, zs.Reload, log)
+		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Manager: dn.API(), Logger: log})
 		if err != nil {
 			srv.Shutdown(context.Background())
 			return err
 		}
-		dn.RegisterAPI(admin.Mux)
-		go admin.Serve()
+		go adm.Serve()
 	}
 
 	for _, a := range srv.UDPAddrs() {
@@ -117,8 +117,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	for _, a := range srv.TCPAddrs() {
 		log.Info("listening", "tcp", a.String())
 	}
-	if admin != nil {
-		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
+	if adm != nil {
+		log.Info("admin listening", "addr", "http://"+adm.Addr().String())
 	}
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()
@@ -148,8 +148,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			sdNotify("STOPPING=1")
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if admin != nil {
-				admin.Shutdown(sctx)
+			if adm != nil {
+				adm.Shutdown(sctx)
 			}
 			return srv.Shutdown(sctx)
 		}

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/dnssecmetrics"
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keymgr"
@@ -32,7 +32,7 @@ type dnssecRuntime interface {
 	Start(ctx context.Context, c *config, zs *server.ZoneSet) error
 	Keys() server.KeySource
 	Signer() server.Signer
-	RegisterAPI(mux *http.ServeMux)
+	API() admin.Manager
 	Close()
 }
 
@@ -155,9 +155,9 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 	return nil
 }
 
-func (s *signing) Keys() server.KeySource         { return s.mgr }
-func (s *signing) Signer() server.Signer          { return s.sig }
-func (s *signing) RegisterAPI(mux *http.ServeMux) { s.mgr.Register(mux) }
+func (s *signing) Keys() server.KeySource { return s.mgr }
+func (s *signing) Signer() server.Signer  { return s.sig }
+func (s *signing) API() admin.Manager     { return s.mgr }
 
 func (s *signing) Close() {
 	if s.cancel != nil {
