@@ -21,7 +21,7 @@ type zoneConfig struct {
 	Primaries []string `mapstructure:"primaries"`
 	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
 	TSIG string `mapstructure:"tsig"`
-	// Denial overrides dnssec.denial for this zone: compact, blacklies or whitelies.
+	// Denial overrides dnssec.denial for this zone: compact, blacklies, whitelies or nsec.
 	Denial string `mapstructure:"denial"`
 	// Parents are the parent zone's name servers (host:port), asked whether the parent still
 	// publishes a DS before signing is disabled, and during KSK rollovers.

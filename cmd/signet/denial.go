@@ -16,8 +16,10 @@ func parseDenial(s string) (signer.Mode, error) {
 		return signer.BlackLies, nil
 	case "whitelies", "white-lies":
 		return signer.WhiteLies, nil
+	case "nsec":
+		return signer.NSEC, nil
 	}
-	return 0, fmt.Errorf("%q: want compact, blacklies or whitelies", s)
+	return 0, fmt.Errorf("%q: want compact, blacklies, whitelies or nsec", s)
 }
 
 func parseAlgorithm(s string) (uint8, error) {

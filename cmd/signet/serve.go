@@ -42,7 +42,7 @@ func newServeCmd(v *viper.Viper) *cobra.Command {
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
-	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
+	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
 	bind(v, f, "listen", "listen")
 	bind(v, f, "state", "state")
 	bind(v, f, "dnssec.enabled", "dnssec")
