@@ -74,7 +74,7 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
 		return err
 	}
-	if kind == Answer && in.Mode == WhiteLies {
+	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
 			return err
 		}
@@ -192,6 +192,10 @@ func (b *builder) signRRset(out, set []dns.RR) ([]dns.RR, error) {
 	switch {
 	case wc == "":
 		return b.signWith(out, set, h.Name, false)
+	case b.in.Mode == NSEC:
+		// The chain proves the qname missing (wildcardProofs), so the signature is the
+		// wildcard's, shared by every expansion (RFC 4035 §3.1.3.3).
+		return b.signWith(out, set, wc, false)
 	case b.in.Mode == WhiteLies:
 		// RFC 4035 §3.1.3.3, RFC 4034 §3.1.3: the RRSIG's Labels counts the wildcard's
 		// labels without the "*", so the validator rebuilds the signed wildcard RRset from
@@ -223,7 +227,7 @@ func wildcardParent(wc string) string {
 func (b *builder) signWith(out, set []dns.RR, owner string, volatile bool) ([]dns.RR, error) {
 	name := set[0].Header().Name
 	for i := range b.ring.zsks {
-		sig, err := b.s.sig(&b.ring.zsks[i], b.ring.zone, owner, set, volatile, b.now)
+		sig, err := b.s.sig(b.ring, &b.ring.zsks[i], owner, set, volatile, b.now)
 		if err != nil {
 			return nil, err
 		}
@@ -246,17 +250,18 @@ func (b *builder) signKeySet(out, set []dns.RR) ([]dns.RR, error) {
 	typ := set[0].Header().Rrtype
 	own := b.ring.RRset(typ)
 	ours := len(own) == len(set) && len(set) > 0 && own[0] == set[0]
+	_, refresh := b.s.timing(b.ring)
 	for i := range b.ring.ksks {
 		k := &b.ring.ksks[i]
 		var pre *dns.RRSIG
 		if ours {
 			pre = b.ring.pick(typ, k, b.now)
 		}
-		if pre != nil && int64(pre.Expiration)-b.now.Unix() >= int64(b.s.cfg.Refresh/time.Second) {
+		if pre != nil && int64(pre.Expiration)-b.now.Unix() >= int64(refresh/time.Second) {
 			out = append(out, pre)
 			continue
 		}
-		sig, err := b.s.sig(k, b.ring.zone, b.ring.zone, set, false, b.now)
+		sig, err := b.s.sig(b.ring, k, b.ring.zone, set, false, b.now)
 		if err != nil {
 			if pre == nil {
 				return nil, fmt.Errorf("KSK %d: %w (no pre-made signature valid now)", k.Tag, err)
