@@ -92,7 +92,7 @@ type Signer struct {
 	seed1, seed2 maphash.Seed
 
 	hits, misses, failures, evictions atomic.Uint64
-	made                   [256]atomic.Uint64 // signatures made, by algorithm number
+	made                              [256]atomic.Uint64 // signatures made, by algorithm number
 
 	// served tracks the earliest expiration of the signatures served in the current and the
 	// previous minute (slot = minute & 1), for the metric of the signature closest to
