@@ -73,11 +73,11 @@ func TestBrokenZoneAtStart(t *testing.T) {
 		t.Errorf("zone status: %v\n%s", err, out)
 	}
 	fams := scrape(t, s)
-	if v := metric(t, fams, "signet_zone_loaded", "zone", "bad.test."); v != 0 {
-		t.Errorf("signet_zone_loaded{bad.test.} = %v, want 0", v)
+	if v := metric(t, fams, "signet_zone_load_failing", "zone", "bad.test."); v != 1 {
+		t.Errorf("signet_zone_load_failing{bad.test.} = %v, want 1", v)
 	}
-	if v := metric(t, fams, "signet_zone_load_failures_total", "zone", "bad.test."); v != 1 {
-		t.Errorf("signet_zone_load_failures_total{bad.test.} = %v, want 1", v)
+	if v := metric(t, fams, "signet_zone_load_failing", "zone", "good.test."); v != 0 {
+		t.Errorf("signet_zone_load_failing{good.test.} = %v, want 0", v)
 	}
 
 	write("bad.zone", "bad.test.", "www A 192.0.2.20\n")

@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/zones"
 )
@@ -40,9 +43,7 @@ type zoneEntry struct {
 const MaxSignedTTL = 7 * 24 * 3600
 
 // ZoneSet loads the configured zones (files, or other ZoneLoaders) into a zones.Store and
-// reloads them. A zone that fails to load on reload keeps serving as it was. A zone that fails
-// to load when added stops the start (the default, SetStrict(true)), or with SetStrict(false)
-// answers SERVFAIL until a reload loads it, while the others serve.
+// reloads them. A zone that fails to load on reload keeps serving as it was.
 type ZoneSet struct {
 	store  *zones.Store
 	log    *slog.Logger
@@ -52,30 +53,39 @@ type ZoneSet struct {
 	mu    sync.Mutex // serialises reloads
 	zones []zoneEntry
 	gen   atomic.Uint64
-
-	stMu  sync.Mutex
-	state map[string]*loadState
+	loads map[string]*loadState // by origin, under mu
+	now   func() time.Time
 }
 
-// loadState is what the last load of a zone did, for Status.
+// loadState is one zone's load history, for the metrics.
 type loadState struct {
-	from     string
-	err      error
-	failures uint64
+	ok, failed  uint64
+	serial      uint32
+	lastOK      time.Time
+	lastFailure time.Time
+	failing     bool  // the last load failed: an older version (or nothing) is served
+	err         error // the last load's error, nil after a good one
 }
 
-// ZoneStatus is one configured zone's load state.
-type ZoneStatus struct {
-	Zone string `json:"Zone"`
-	From string `json:"From"`
-	// Loaded is true while the zone has data to answer from; false means its names get
-	// SERVFAIL (a file that has not loaded yet, a secondary not transferred yet or expired).
-	Loaded bool   `json:"Loaded"`
-	Serial uint32 `json:"Serial,omitempty"`
-	// Error is the last load's error (with file and line), empty once a load succeeds.
-	Error string `json:"Error,omitempty"`
-	// Failures counts the loads that failed since start.
-	Failures uint64 `json:"Failures"`
+// noteLoad records a load of origin; call with s.mu held.
+func (s *ZoneSet) noteLoad(origin string, z *zones.Zone, err error) {
+	st := s.loads[origin]
+	if st == nil {
+		st = &loadState{}
+		s.loads[origin] = st
+	}
+	now := s.now()
+	st.err = err
+	if err != nil {
+		st.failed++
+		st.lastFailure, st.failing = now, true
+		return
+	}
+	st.ok++
+	st.lastOK, st.failing = now, false
+	if z.Available() {
+		st.serial = z.Serial()
+	}
 }
 
 // Match implements ZoneSource.
@@ -93,7 +103,7 @@ func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, strict: true, state: map[string]*loadState{}}
+	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now, strict: true}
 }
 
 // SetStrict chooses what Add does with a zone that fails to load: fail (true, the default), or
@@ -123,15 +133,14 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	}
 	e := zoneEntry{origin: origin, from: from, loader: l}
 	z, err := s.load(e)
-	s.record(origin, from, err)
+	s.noteLoad(origin, z, err)
 	if err != nil {
 		if s.strict {
 			return err
 		}
 		s.log.Error("zone failed to load; answering SERVFAIL for it until a reload loads it", "zone", origin, "from", from, "err", err)
-		z = zones.Failed(origin, failedReason)
 		s.zones = append(s.zones, e)
-		s.store.Set(z)
+		s.store.Set(zones.Failed(origin, failedReason))
 		s.gen.Add(1)
 		return nil
 	}
@@ -183,7 +192,7 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 			continue
 		}
 		z, err := s.load(e)
-		s.record(origin, e.from, err)
+		s.noteLoad(origin, z, err)
 		if err != nil {
 			if old := s.store.Get(origin); old != nil && !old.Available() {
 				s.log.Error("zone reload failed, still not loaded (SERVFAIL)", "zone", origin, "err", err)
@@ -225,36 +234,37 @@ func (s *ZoneSet) Origins() []string {
 	return out
 }
 
-// record notes the outcome of a load of origin.
-func (s *ZoneSet) record(origin, from string, err error) {
-	s.stMu.Lock()
-	defer s.stMu.Unlock()
-	st := s.state[origin]
-	if st == nil {
-		st = &loadState{from: from}
-		s.state[origin] = st
-	}
-	st.err = err
-	if err != nil {
-		st.failures++
-	}
+// ZoneStatus is one zone's load status, for /readyz and the status page.
+type ZoneStatus struct {
+	Zone string `json:"Zone"`
+	// From says where the zone comes from: its file, or its primaries.
+	From string `json:"From"`
+	// Loaded is set when the zone has servable data; without it, its names get SERVFAIL (a
+	// file that failed to load at start, a secondary not transferred yet or expired).
+	Loaded bool `json:"Loaded"`
+	// Serial is the SOA serial served; LastLoad when it was loaded.
+	Serial   uint32    `json:"Serial"`
+	LastLoad time.Time `json:"LastLoad,omitzero"`
+	// Failing is set when the last load failed (the previous version, if any, is served);
+	// LastFailure is when.
+	Failing     bool      `json:"Failing"`
+	LastFailure time.Time `json:"LastFailure,omitzero"`
+	// Error is the failing load's error, with the file and line.
+	Error string `json:"Error,omitempty"`
 }
 
-// Status reports every configured zone's load state, in the order they were added.
+// Status reports every configured zone's load status.
 func (s *ZoneSet) Status() []ZoneStatus {
 	s.mu.Lock()
-	entries := append([]zoneEntry(nil), s.zones...)
-	s.mu.Unlock()
-	s.stMu.Lock()
-	defer s.stMu.Unlock()
-	out := make([]ZoneStatus, 0, len(entries))
-	for _, e := range entries {
+	defer s.mu.Unlock()
+	out := make([]ZoneStatus, 0, len(s.zones))
+	for _, e := range s.zones {
 		zs := ZoneStatus{Zone: e.origin, From: e.from}
 		if z := s.store.Get(e.origin); z != nil && z.Available() {
 			zs.Loaded, zs.Serial = true, z.Serial()
 		}
-		if st := s.state[e.origin]; st != nil {
-			zs.Failures = st.failures
+		if st := s.loads[e.origin]; st != nil {
+			zs.LastLoad, zs.Failing, zs.LastFailure = st.lastOK, st.failing, st.lastFailure
 			if st.err != nil {
 				zs.Error = st.err.Error()
 			}
@@ -262,4 +272,48 @@ func (s *ZoneSet) Status() []ZoneStatus {
 		out = append(out, zs)
 	}
 	return out
+}
+
+// RegisterMetrics exports every zone's loads, failures and serial, read at scrape time.
+func (s *ZoneSet) RegisterMetrics(reg prometheus.Registerer) error {
+	return reg.Register(&zoneCollector{s: s,
+		loads: prometheus.NewDesc("signet_zone_loads_total",
+			"Loads and reloads of each zone, by result (ok, failed).", []string{"zone", "result"}, nil),
+		serial: prometheus.NewDesc("signet_zone_serial",
+			"SOA serial of the zone as served.", []string{"zone"}, nil),
+		failing: prometheus.NewDesc("signet_zone_load_failing",
+			"1 when the zone's last load failed (its previous version, if any, is still served).", []string{"zone"}, nil),
+		lastOK: prometheus.NewDesc("signet_zone_last_load_timestamp_seconds",
+			"When the zone was last loaded successfully (Unix time).", []string{"zone"}, nil),
+	})
+}
+
+type zoneCollector struct {
+	s                              *ZoneSet
+	loads, serial, failing, lastOK *prometheus.Desc
+}
+
+func (c *zoneCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.loads
+	ch <- c.serial
+	ch <- c.failing
+	ch <- c.lastOK
+}
+
+func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	for origin, st := range c.s.loads {
+		ch <- prometheus.MustNewConstMetric(c.loads, prometheus.CounterValue, float64(st.ok), origin, "ok")
+		ch <- prometheus.MustNewConstMetric(c.loads, prometheus.CounterValue, float64(st.failed), origin, "failed")
+		ch <- prometheus.MustNewConstMetric(c.serial, prometheus.GaugeValue, float64(st.serial), origin)
+		failing := 0.0
+		if st.failing {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, origin)
+		if !st.lastOK.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lastOK, prometheus.GaugeValue, float64(st.lastOK.Unix()), origin)
+		}
+	}
 }

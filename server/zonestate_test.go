@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -67,29 +68,32 @@ func TestBrokenZoneAtStart(t *testing.T) {
 	}
 
 	st := zs.Status()
-	if len(st) != 2 || !st[0].Loaded || st[0].Serial != 7 || st[0].Error != "" ||
-		st[1].Loaded || st[1].Failures != 1 || !strings.Contains(st[1].Error, "bad.zone:7") {
+	if len(st) != 2 || !st[0].Loaded || st[0].Serial != 7 || st[0].Error != "" || st[0].Failing ||
+		st[1].Loaded || !st[1].Failing || !strings.Contains(st[1].Error, "bad.zone:7") || st[1].From != bad.Path {
 		t.Errorf("status %+v", st)
 	}
-	metrics := func(badLoaded, badFailures string) string {
+	reg := prometheus.NewRegistry()
+	if err := zs.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	metrics := func(badFailing string) string {
 		return `
-# HELP signet_zone_load_failures_total Loads and reloads of the zone that failed (the log names the file and line).
-# TYPE signet_zone_load_failures_total counter
-signet_zone_load_failures_total{zone="bad.test."} ` + badFailures + `
-signet_zone_load_failures_total{zone="good.test."} 0
-# HELP signet_zone_loaded 1 while the zone has data to answer from; 0 while its names get SERVFAIL (its file failed to load, or a secondary has no data).
-# TYPE signet_zone_loaded gauge
-signet_zone_loaded{zone="bad.test."} ` + badLoaded + `
-signet_zone_loaded{zone="good.test."} 1
+# HELP signet_zone_load_failing 1 when the zone's last load failed (its previous version, if any, is still served).
+# TYPE signet_zone_load_failing gauge
+signet_zone_load_failing{zone="bad.test."} ` + badFailing + `
+signet_zone_load_failing{zone="good.test."} 0
 `
 	}
-	if err := testutil.CollectAndCompare(zs.Collector(), strings.NewReader(metrics("0", "1")), "signet_zone_loaded", "signet_zone_load_failures_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(metrics("1")), "signet_zone_load_failing"); err != nil {
 		t.Error(err)
 	}
 
 	// Still broken: a second failure, still SERVFAIL.
 	if err := zs.Reload(); err == nil || !strings.Contains(err.Error(), "bad.zone:7") {
 		t.Errorf("reload: %v", err)
+	}
+	if r := exchange(t, "udp", addr, query("www.bad.test.", dns.TypeA, true)); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("still broken: %v", r)
 	}
 	write("bad.zone", "bad.test.", "www A 192.0.2.20\n")
 	if err := zs.Reload(); err != nil {
@@ -98,10 +102,32 @@ signet_zone_loaded{zone="good.test."} 1
 	if r := exchange(t, "udp", addr, query("www.bad.test.", dns.TypeA, true)); r.Rcode != dns.RcodeSuccess || len(r.Answer) != 1 {
 		t.Errorf("fixed zone: %v", r)
 	}
-	if st := zs.Status(); !st[1].Loaded || st[1].Error != "" || st[1].Failures != 2 {
+	if st := zs.Status(); !st[1].Loaded || st[1].Error != "" || st[1].Failing {
 		t.Errorf("status after the fix %+v", st[1])
 	}
-	if err := testutil.CollectAndCompare(zs.Collector(), strings.NewReader(metrics("1", "2")), "signet_zone_loaded", "signet_zone_load_failures_total"); err != nil {
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(metrics("0")), "signet_zone_load_failing"); err != nil {
 		t.Error(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0.0
+	for _, f := range fams {
+		if f.GetName() != "signet_zone_loads_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			lab := map[string]string{}
+			for _, l := range m.GetLabel() {
+				lab[l.GetName()] = l.GetValue()
+			}
+			if lab["zone"] == "bad.test." && lab["result"] == "failed" {
+				failed = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if failed != 2 {
+		t.Errorf("signet_zone_loads_total{zone=bad.test.,result=failed} = %v, want 2", failed)
 	}
 }

@@ -51,7 +51,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
-	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
+	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
@@ -77,7 +77,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	zs := server.NewZoneSet(log, dn.Signed)
 	zs.SetStrict(c.Strict)
-	reg.MustRegister(zs.Collector())
+	if err := zs.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	for _, z := range c.Zones {
 		if len(z.Primaries) > 0 {
 			continue // a secondary zone: setupTransfers adds it

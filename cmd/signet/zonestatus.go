@@ -14,7 +14,7 @@ import (
 func newZoneStatusCmd(v *viper.Viper) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show every zone of the running server: loaded or not (SERVFAIL), serial, the last load error",
+		Short: "Show every zone of the running server: loaded, stale or SERVFAIL, serial, the failing load's error (exit 1 when one is not loaded)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cl, err := adminClient(v)
@@ -36,20 +36,24 @@ func newZoneStatusCmd(v *viper.Viper) *cobra.Command {
 	}
 }
 
-// printZones prints one row per zone; the error, if any, is the last column.
+// printZones prints one row per zone: loaded, stale (its last reload failed and the previous
+// version serves) or SERVFAIL; the failing load's error, if any, is the last column.
 func printZones(w io.Writer, zs []admin.ZoneStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ZONE\tSTATE\tSERIAL\tFAILURES\tFROM\tERROR")
+	fmt.Fprintln(tw, "ZONE\tSTATE\tSERIAL\tFROM\tERROR")
 	for _, z := range zs {
 		state, serial := "SERVFAIL", "-"
 		if z.Loaded {
 			state, serial = "loaded", fmt.Sprint(z.Serial)
+			if z.Failing {
+				state = "stale" // the last reload failed; the previous version serves
+			}
 		}
 		errText := z.Error
 		if errText == "" {
 			errText = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", z.Zone, state, serial, z.Failures, z.From, errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", z.Zone, state, serial, z.From, errText)
 	}
 	tw.Flush()
 }
