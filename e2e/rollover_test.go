@@ -588,7 +588,7 @@ func rollRun(t *testing.T, l *rollLab, deadline time.Duration, kills []killPoint
 	return w, k, killed
 }
 
-// TestRolloverRealTime is the proof of issue 5: while Signet rolls the child's ZSK three times
+// TestRolloverRealTime shows rollovers invisible to a validating resolver: while Signet rolls the child's ZSK three times
 // and its KSK once, unbound trusting only the parent's DS, with a normal cache, never answers
 // SERVFAIL and always sets AD, including across kill -9 restarts at each step of a ZSK and of
 // a KSK rollover. Then the same KSK rollover with the parent's DS TTL far above what Signet

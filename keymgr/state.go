@@ -30,7 +30,8 @@ const (
 )
 
 // zoneState is what persists of one zone: the signing switch and its keys with their rollover
-// timelines. Everything a key's state derives from is here (STYLE §3), so a restart after
+// timelines. Everything a key's state derives from is here (the state is computed from
+// timestamps and now, never stored), so a restart after
 // kill -9 resumes from the timestamps. KSK failures (ACTION_NEEDED) are persisted too, so
 // that the age of a problem survives a restart; they are re-derived by the loop.
 type zoneState struct {

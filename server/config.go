@@ -5,9 +5,14 @@ import (
 	"time"
 )
 
+// DefaultListen is the address served when none is configured: loopback only, so that a
+// server started without thought answers no one on the network by surprise.
+const DefaultListen = "127.0.0.1:53"
+
 // Config holds the server's settings. The zero value of each field means its default.
 type Config struct {
-	// Listen lists host:port addresses; each gets a UDP and a TCP listener. Default ":53".
+	// Listen lists host:port addresses; each gets a UDP and a TCP listener. Default
+	// DefaultListen.
 	Listen []string
 	// UDPSize is the EDNS(0) payload size advertised and the cap applied to clients' sizes.
 	// Default 1232 (DNS flag day 2020).
@@ -44,7 +49,7 @@ type Config struct {
 func (c *Config) withDefaults() Config {
 	d := *c
 	if len(d.Listen) == 0 {
-		d.Listen = []string{":53"}
+		d.Listen = []string{DefaultListen}
 	}
 	if d.UDPSize == 0 {
 		d.UDPSize = 1232

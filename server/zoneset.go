@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"github.com/signetdns/signet/zones"
 )
@@ -16,10 +15,6 @@ type ZoneFile struct {
 	Path   string
 }
 
-// MaxSignedTTL is the TTL cap of a signed zone: one week, as Route 53 does, so that a
-// signature's validity always outlives the records it covers in caches.
-const MaxSignedTTL = 7 * 24 * 3600
-
 // ZoneSet loads the configured zone files into a zones.Store and reloads them. A file that
 // fails to load on reload leaves the zone it held serving as it was.
 type ZoneSet struct {
@@ -29,17 +24,16 @@ type ZoneSet struct {
 
 	mu    sync.Mutex // serialises reloads
 	files []ZoneFile
-	gen   atomic.Uint64
 }
 
 // Match implements ZoneSource.
 func (s *ZoneSet) Match(qname string) *zones.Zone { return s.store.Match(qname) }
 
-// Generation changes whenever a zone is added or replaced (the packet cache keys on it).
-func (s *ZoneSet) Generation() uint64 { return s.gen.Load() }
+// Generation implements ZoneSource: it changes whenever a zone is added or replaced.
+func (s *ZoneSet) Generation() uint64 { return s.store.Generation() }
 
 // NewZoneSet returns an empty set. signed reports whether a zone is signed, which caps its TTLs
-// at MaxSignedTTL when loaded; nil means no zone is.
+// at zones.MaxSignedTTL when loaded; nil means no zone is.
 func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if signed == nil {
 		signed = func(string) bool { return false }
@@ -68,7 +62,6 @@ func (s *ZoneSet) Add(f ZoneFile) error {
 	}
 	s.files = append(s.files, f)
 	s.store.Set(z)
-	s.gen.Add(1)
 	s.log.Info("zone loaded", "zone", z.Origin(), "file", f.Path, "serial", z.Serial(), "names", z.Names())
 	return nil
 }
@@ -76,7 +69,7 @@ func (s *ZoneSet) Add(f ZoneFile) error {
 func (s *ZoneSet) load(f ZoneFile) (*zones.Zone, error) {
 	var opt zones.Options
 	if s.signed(f.Origin) {
-		opt.MaxTTL = MaxSignedTTL
+		opt.MaxTTL = zones.MaxSignedTTL
 	}
 	z, err := zones.Load(f.Origin, f.Path, opt)
 	if err != nil {
@@ -115,7 +108,6 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 		}
 		old := s.store.Get(z.Origin())
 		s.store.Set(z)
-		s.gen.Add(1)
 		if old != nil && old.Serial() == z.Serial() {
 			s.log.Info("zone reloaded", "zone", origin, "serial", z.Serial(), "note", "serial unchanged")
 		} else {

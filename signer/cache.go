@@ -20,7 +20,7 @@ import (
 // every record's type, class, TTL and RDATA in wire form, the records sorted bytewise so that
 // the order a zone snapshot happens to hold them in does not matter (RFC 4034 §6.3). A changed
 // record, TTL or key therefore lands on another key, and a rotated-out key's entries are never
-// reached again; they age out of the LRU (STYLE.md §3).
+// reached again; they age out of the LRU, so a rotation needs no flush.
 //
 // The key is deliberately at least as fine as the canonical form of RFC 4034 §6.2: RDATA is
 // hashed as the zone holds it, not lowercased, so equal keys imply equal signed data, and two
@@ -186,7 +186,7 @@ func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile
 	return v.(*entry).sig, nil
 }
 
-// make signs rrset with k. Timing (DESIGN.md): inception = now - Inception, expiration =
+// make signs rrset with k. Timing: inception = now - Inception, expiration =
 // now + Validity - jitter, the jitter taken from the cache key so it is stable per RRset.
 func (s *Signer) make(k *signingKey, zone, owner string, rrset []dns.RR, ck cacheKey, now time.Time) (*entry, error) {
 	if k.Signer == nil {

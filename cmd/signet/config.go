@@ -96,7 +96,7 @@ type dnssecConfig struct {
 }
 
 func setDefaults(v *viper.Viper) {
-	v.SetDefault("listen", []string{"127.0.0.1:53"})
+	v.SetDefault("listen", []string{server.DefaultListen})
 	v.SetDefault("state", "./state")
 	v.SetDefault("udp_size", 1232)
 	v.SetDefault("packet_cache_size", 100000)

@@ -41,21 +41,27 @@ func getDNSSEC(b []byte) (*keymgr.DNSSEC, error) {
 	return &d, nil
 }
 
+// callAndPrint makes one admin API call whose answer is the zone's GetDNSSEC, and prints it
+// with show.
+func callAndPrint(c *cobra.Command, v *viper.Viper, method, path string, body any, show func(io.Writer, *keymgr.DNSSEC)) error {
+	b, err := adminCall(v, method, path, body)
+	if err != nil {
+		return err
+	}
+	d, err := getDNSSEC(b)
+	if err != nil {
+		return err
+	}
+	show(c.OutOrStdout(), d)
+	return nil
+}
+
 func newDNSSECCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{Use: "dnssec", Short: "Show, enable or disable DNSSEC signing of a zone"}
 	run := func(method string, path func(zone string, force bool) string) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
 			force, _ := c.Flags().GetBool("force")
-			b, err := adminCall(v, method, path(args[0], force), nil)
-			if err != nil {
-				return err
-			}
-			d, err := getDNSSEC(b)
-			if err != nil {
-				return err
-			}
-			printStatus(c.OutOrStdout(), d)
-			return nil
+			return callAndPrint(c, v, method, path(args[0], force), nil, printStatus)
 		}
 	}
 	status := &cobra.Command{Use: "status ZONE", Short: "Show the zone's signing status, every key with its state and next transition, and its KSKs (GetDNSSEC)", Args: cobra.ExactArgs(1),
@@ -144,16 +150,7 @@ func printKSKs(w io.Writer, d *keymgr.DNSSEC) {
 func newKSKCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{Use: "ksk", Short: "Manage a zone's key-signing keys (at most 2)"}
 	call := func(c *cobra.Command, method, path string, body any) error {
-		b, err := adminCall(v, method, path, body)
-		if err != nil {
-			return err
-		}
-		d, err := getDNSSEC(b)
-		if err != nil {
-			return err
-		}
-		printKSKs(c.OutOrStdout(), d)
-		return nil
+		return callAndPrint(c, v, method, path, body, printKSKs)
 	}
 	create := &cobra.Command{Use: "create ZONE NAME", Short: "Create a KSK (and the zone's ZSK if it has none)", Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -197,16 +194,7 @@ func newRolloverCmd(v *viper.Viper, role, short string) *cobra.Command {
 			if !now {
 				return fmt.Errorf("rollovers follow the key lifetimes; pass --now to start one immediately")
 			}
-			b, err := adminCall(v, http.MethodPost, zonePath(args[0], "rollover")+"?role="+role+"&now=true", nil)
-			if err != nil {
-				return err
-			}
-			d, err := getDNSSEC(b)
-			if err != nil {
-				return err
-			}
-			printStatus(c.OutOrStdout(), d)
-			return nil
+			return callAndPrint(c, v, http.MethodPost, zonePath(args[0], "rollover")+"?role="+role+"&now=true", nil, printStatus)
 		}}
 	c.Flags().Bool("now", false, "start the rollover immediately")
 	return c
