@@ -3,17 +3,33 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin/signet
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)
+# make install DESTDIR=/tmp/pkg PREFIX=/usr: where the binary, unit and example config go.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 STATICCHECK_VERSION := v0.6.1
 GOBIN := $(shell $(GO) env GOPATH)/bin
 RUN_LISTEN ?= 127.0.0.1:5300
 RUN_ADMIN ?= 127.0.0.1:8053
 
-.PHONY: all build run test test-deps lint vet staticcheck fmt bench bench-load bench-smoke clean
+.PHONY: all build install run test test-deps lint vet staticcheck fmt bench bench-load bench-smoke clean
 
 all: build
 
+# A static binary (no cgo, no libc), so it runs on any Linux of the same architecture.
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/signet
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o $(BIN) ./cmd/signet
+
+# Installs the binary, the systemd unit (paths filled in) and the example configuration
+# (never over an existing one).
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/signet
+	install -d -m 0755 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/signet
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/signet.service > $(DESTDIR)$(UNITDIR)/signet.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/signet.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/signet/signet.yaml || install -m 0644 deploy/signet.yaml $(DESTDIR)$(SYSCONFDIR)/signet/signet.yaml
 
 # Builds and starts the server on the bundled example zone, signed (keys under ./state).
 run: build

@@ -28,6 +28,7 @@ import (
 // the mux with its bearer-token check).
 func (m *Manager) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/zones/{zone}/dnssec", m.handle(func(r *http.Request, zone string) error { return nil }))
+	mux.HandleFunc("GET /v1/zones/{zone}/dnssec/plan", m.handleForecast)
 	mux.HandleFunc("POST /v1/zones/{zone}/dnssec/enable", m.handle(func(r *http.Request, zone string) error {
 		return m.Enable(r.Context(), zone)
 	}))

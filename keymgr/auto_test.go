@@ -2,7 +2,7 @@ package keymgr
 
 import (
 	"context"
-	"net"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -20,10 +20,10 @@ import (
 
 const day = 24 * time.Hour
 
-// fakeParent is the parent zone's name server: a miekg/dns server on loopback that answers
-// the zone's DS RRset. It acts on the zone's CDS like a registry scanning for it (RFC 7344
-// §6.1): once the child has published a CDS RRset different from the DS RRset for delay, the
-// parent's DS RRset becomes that CDS RRset.
+// fakeParent is the parent zone's name servers, given to the Manager as its ParentDS: it
+// answers the zone's DS RRset for the one server name it plays. It acts on the zone's CDS
+// like a registry scanning for it (RFC 7344 §6.1): once the child has published a CDS RRset
+// different from the DS RRset for delay, the parent's DS RRset becomes that CDS RRset.
 type fakeParent struct {
 	addr  string
 	delay time.Duration
@@ -34,33 +34,32 @@ type fakeParent struct {
 	cdsFrom time.Time // since when
 }
 
-func startParent(t *testing.T, delay time.Duration) *fakeParent {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &fakeParent{addr: pc.LocalAddr().String(), delay: delay}
-	started := make(chan struct{})
-	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(p.serve), NotifyStartedFunc: func() { close(started) }}
-	go func() { _ = srv.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = srv.Shutdown() })
-	return p
+var _ ParentDS = (*fakeParent)(nil)
+
+func newParent(delay time.Duration) *fakeParent {
+	return &fakeParent{addr: "ns.parent.test:53", delay: delay}
 }
 
-func (p *fakeParent) serve(w dns.ResponseWriter, r *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(r)
-	m.Authoritative = true
-	if q := r.Question[0]; q.Qtype == dns.TypeDS && strings.EqualFold(q.Name, testZone) {
+// use is the fixture option that gives the Manager this parent.
+func (p *fakeParent) use(c *Config) { c.Parent = p }
+
+// QueryDS implements ParentDS for the server p plays.
+func (p *fakeParent) QueryDS(ctx context.Context, server, zone string) ([]*dns.DS, error) {
+	if server != p.addr {
+		return nil, fmt.Errorf("no server %s", server)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []*dns.DS
+	if strings.EqualFold(zone, testZone) {
 		p.mu.Lock()
 		for _, ds := range p.ds {
-			m.Answer = append(m.Answer, dns.Copy(ds))
+			out = append(out, dns.Copy(ds).(*dns.DS))
 		}
 		p.mu.Unlock()
 	}
-	_ = w.WriteMsg(m)
+	return out, nil
 }
 
 func (p *fakeParent) set(ds []*dns.DS) {
@@ -185,7 +184,7 @@ type driver struct {
 	steps   int
 	zsks    map[string]bool // ZSK IDs seen in the keystore
 	ksks    map[string]bool
-	maxNeed float64 // largest signet_dnssec_ksks_needing_action seen
+	maxNeed int // largest count of KSKs needing action seen
 	// crash, when set, drops the Manager after every step without closing it and starts a
 	// new one on the same state directory and keystores, as kill -9 and a restart would.
 	crash    bool
@@ -196,7 +195,11 @@ type driver struct {
 // one is dropped as is: nothing of it is closed or flushed) and observes the ring it serves.
 func (d *driver) restart() {
 	t := d.t
-	d.f = newFixture(t, d.f.dir, d.f.soft, d.f.tpm, d.f.clk)
+	var opts []func(*Config)
+	if d.parent != nil {
+		opts = append(opts, d.parent.use)
+	}
+	d.f = newFixture(t, d.f.dir, d.f.soft, d.f.tpm, d.f.clk, opts...)
 	if err := d.f.m.AddZone(context.Background(), testZone, d.policy); err != nil {
 		t.Fatalf("restart at %s: %v", d.now, err)
 	}
@@ -311,8 +314,8 @@ func (d *driver) run(end time.Time) {
 	}
 }
 
-func (d *driver) needing() float64 {
-	return gaugesAt(d.f.m, d.now).needing
+func (d *driver) needing() int {
+	return healthAt(d.f.m, d.now).KSKsNeedingAction
 }
 
 func (d *driver) violations() {
@@ -330,8 +333,8 @@ func (d *driver) violations() {
 // automatic double-KSK rollovers, a parent on loopback that follows the CDS after 3 days.
 // Every ring served validates, and no combination a resolver may cache is bogus.
 func TestTwoYears(t *testing.T) {
-	parent := startParent(t, 3*day)
-	f := setup(t, autoPolicy(parent.addr))
+	parent := newParent(3 * day)
+	f := setup(t, autoPolicy(parent.addr), parent.use)
 	d := newDriver(t, f, parent, autoPolicy(parent.addr))
 	d.run(t0.Add(740 * day))
 	d.violations()
@@ -372,10 +375,10 @@ func TestTwoYears(t *testing.T) {
 // ACTION_NEEDED, the metric says so, ZSK rotation pauses; an operator's ds-seen (the parent
 // changed by hand) resumes it, and the rollover completes safely.
 func TestDSWaitLimit(t *testing.T) {
-	parent := startParent(t, 1000*day)
+	parent := newParent(1000 * day)
 	p := autoPolicy(parent.addr)
 	p.Rollover.DSWaitLimit = 2 * day
-	f := setup(t, p)
+	f := setup(t, p, parent.use)
 	d := newDriver(t, f, parent, p)
 	ctx := context.Background()
 	if err := f.m.Rollover(ctx, testZone, keystore.KSK); err != nil {
@@ -435,11 +438,11 @@ func TestDSWaitLimit(t *testing.T) {
 // hour, when it is a day, retires the old KSK while resolvers still hold a DS RRset naming
 // only it; the cache model sees the rings keymgr serves and reports it.
 func TestShortDSTTLCaught(t *testing.T) {
-	parent := startParent(t, 3*day)
+	parent := newParent(3 * day)
 	p := autoPolicy(parent.addr)
 	p.Rollover.ParentDSTTL = time.Hour
 	p.Rollover.ParentPropagation = time.Minute
-	f := setup(t, p)
+	f := setup(t, p, parent.use)
 	d := newDriver(t, f, parent, p)
 	d.checker = rollovertest.New(DefaultDNSKEYTTL, day, day)
 	d.run(t0.Add(380 * day))
@@ -452,9 +455,9 @@ func TestShortDSTTLCaught(t *testing.T) {
 // restart resumes from the persisted timelines: every ring served validates, the cache model
 // finds nothing bogus, and the rollovers complete as without crashes.
 func TestCrashResume(t *testing.T) {
-	parent := startParent(t, 3*day)
+	parent := newParent(3 * day)
 	p := autoPolicy(parent.addr)
-	f := setup(t, p)
+	f := setup(t, p, parent.use)
 	d := newDriver(t, f, parent, p)
 	d.crash = true
 	d.run(t0.Add(400 * day))
@@ -513,9 +516,9 @@ func TestCrashOrphans(t *testing.T) {
 // interval is shortened, nothing bogus can be cached, and the rollovers complete.
 func TestCatchUp(t *testing.T) {
 	ctx := context.Background()
-	parent := startParent(t, 2*day)
+	parent := newParent(2 * day)
 	p := autoPolicy(parent.addr)
-	f := setup(t, p)
+	f := setup(t, p, parent.use)
 	d := newDriver(t, f, parent, p)
 	if err := f.m.Rollover(ctx, testZone, keystore.ZSK); err != nil {
 		t.Fatal(err)
@@ -595,7 +598,7 @@ func TestRunTinyTimings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real time")
 	}
-	m, err := New(Config{StateDir: t.TempDir(), Soft: memory.New()})
+	m, err := New(Config{State: fileState(t, t.TempDir()), Soft: memory.New()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,21 +1,23 @@
-// Package keymgr is Signet's key manager: it holds each zone's DNSSEC state (signing status,
-// its key-signing keys and zone-signing keys with their timelines) the way Route 53 models it,
-// sits between the keystore (private keys) and the online signer (key rings), and runs the key
-// lifecycle in the background: pre-made KSK signatures over the DNSKEY RRset, KSK status
-// (ACTIVE, INACTIVE, ACTION_NEEDED, INTERNAL_FAILURE), ZSK rotation and automatic KSK
-// rollover as planned by signer/rollover.
+// Package keymgr is Signet's key lifecycle engine: it holds each zone's DNSSEC state
+// (signing status, its key-signing keys and zone-signing keys with their timelines) the way
+// Route 53 models it, sits between the keystore (private keys) and the online signer (key
+// rings), and runs the key lifecycle in the background: pre-made KSK signatures over the
+// DNSKEY RRset, KSK status (ACTIVE, INACTIVE, ACTION_NEEDED, INTERNAL_FAILURE), ZSK rotation
+// and automatic KSK rollover as planned by rollover.
 //
 // The query path reads a zone's current ring lock-free (Signing); every change builds a new
 // ring of new signer.Key values and swaps it in atomically, so the signer's cache, which keys
 // on the key, never serves a signature by a removed key.
 //
-// State is one JSON file per zone under <StateDir>/zones, written atomically (temporary file,
-// fsync, rename, fsync of the directory), so a crash leaves either the old or the new state.
-// The pre-made KSK signatures (public RRSIGs) are written the same way to <zone>.premade, so
-// that a restart while the KSK's TPM is unreachable still serves a validating zone.
-// The admin API (Register) is shaped after Route 53's DNSSEC calls, with Route 53's error
-// codes and HTTP statuses. No private key material ever leaves the keystore.
+// keymgr is given what it does not own. Config.State (a statestore.Store) persists each
+// zone's key state and its pre-made KSK signatures, as JSON documents keymgr encodes; a save
+// replaces only the revision keymgr last read or wrote, so a state changed elsewhere is
+// never overwritten, and the ring is swapped in only once its state is saved. The pre-made
+// signatures (public RRSIGs) outlive a restart while the KSK's TPM is unreachable, so such a
+// restart still serves a validating zone. Config.Parent (a ParentDS; DNSParent by default)
+// asks the parent's name servers for the zone's DS RRset. Health reports what the metrics
+// export. No private key material ever leaves the keystore.
 //
-// keymgr imports signer, signer/rollover and keystore; never zones, server or a keystore
-// backend.
+// keymgr imports signer, rollover, keystore and statestore; never zones, server, a keystore
+// backend or a state store backend.
 package keymgr

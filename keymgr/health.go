@@ -9,7 +9,7 @@ import (
 	"github.com/signetdns/signet/keystore"
 )
 
-// Checker is an optional ability of a keystore.Store (found by type assertion, so a backend without it needs no stub): a
+// Checker is an optional ability of a keystore.Store (found by type assertion): a
 // cheap proof that the store's keys can be used now, such as keystore/tpm's Check, which
 // asks the TPM to re-create its storage key. Check must honour ctx and be safe for
 // concurrent use. A store without it is checked with a test signature by each KSK.

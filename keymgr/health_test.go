@@ -65,7 +65,7 @@ func TestKSKHealthCheck(t *testing.T) {
 				tpm = cs
 			}
 			clk := newClock(t0)
-			m, err := New(Config{StateDir: t.TempDir(), Soft: memory.New(), TPM: tpm, Now: clk.now,
+			m, err := New(Config{State: fileState(t, t.TempDir()), Soft: memory.New(), TPM: tpm, Now: clk.now,
 				KSKCheckInterval: testCheck, KSKRetryMin: testRetry})
 			if err != nil {
 				t.Fatal(err)
@@ -99,8 +99,8 @@ func TestKSKHealthCheck(t *testing.T) {
 			if r, _, _ := m.Signing(testZone); r != ring {
 				t.Fatal("the health check replaced the served ring")
 			}
-			if g := scrape(t, m); g["signet_dnssec_ksks_needing_action"] != 1 || g["signet_dnssec_internal_failure"] != 0 {
-				t.Errorf("metrics during the outage: %v", g)
+			if g := healthNow(t, m); g.KSKsNeedingAction != 1 || g.InternalFailure {
+				t.Errorf("health during the outage: %+v", g)
 			}
 			if want := at.Add(testRetry); !next.Equal(want) {
 				t.Errorf("next step %s, want a retry at %s", next, want)
@@ -121,8 +121,8 @@ func TestKSKHealthCheck(t *testing.T) {
 				t.Fatal("pre-made signatures not re-made after recovery")
 			}
 			verifyRing(t, r2, next.Add(20*24*time.Hour))
-			if g := scrape(t, m); g["signet_dnssec_ksks_needing_action"] != 0 || g["signet_dnssec_ksk_max_needing_action_age_seconds"] != 0 {
-				t.Errorf("metrics after recovery: %v", g)
+			if g := healthNow(t, m); g.KSKsNeedingAction != 0 || g.MaxNeedingActionAge != 0 {
+				t.Errorf("health after recovery: %+v", g)
 			}
 		})
 	}
@@ -197,8 +197,8 @@ func TestRestartWhileKSKDown(t *testing.T) {
 			if !strings.Contains(msg, "serving pre-made signatures valid until") {
 				t.Errorf("message %q does not say pre-made signatures are served", msg)
 			}
-			if exp := scrape(t, g.m)["signet_dnssec_premade_signature_expiry_seconds"]; exp <= 0 {
-				t.Errorf("pre-made expiry %v s after the restart", exp)
+			if exp := healthNow(t, g.m).PremadeExpiry; exp <= 0 {
+				t.Errorf("pre-made expiry %v after the restart", exp)
 			}
 
 			// The TPM answers again: the retry re-makes the signatures.
@@ -248,8 +248,8 @@ func TestZSKRotationDuringKSKOutage(t *testing.T) {
 	if !got.Rollover.Paused {
 		t.Error("rollovers not paused while the KSK is ACTION_NEEDED")
 	}
-	if g := scrape(t, f.m); g["signet_dnssec_internal_failure"] != 0 || g["signet_dnssec_ksks_needing_action"] != 1 {
-		t.Errorf("metrics: %v", g)
+	if g := healthNow(t, f.m); g.InternalFailure || g.KSKsNeedingAction != 1 {
+		t.Errorf("health: %+v", g)
 	}
 	if want := due.Add(RetryMin); !next.Equal(want) {
 		t.Errorf("next step %s, want a retry at %s", next, want)
@@ -282,43 +282,38 @@ func TestZSKRotationDuringKSKOutage(t *testing.T) {
 	verifyRing(t, r, next)
 }
 
-// TestMetricsAtScrapeTime: the ages are those at the time of the scrape (the Manager's
-// clock), however long ago the loop last ran.
-func TestMetricsAtScrapeTime(t *testing.T) {
+// TestHealthAtReadTime: the ages are those at the time Health is read (the Manager's
+// clock, as a metrics scrape reads it), however long ago the loop last ran.
+func TestHealthAtReadTime(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, ZonePolicy{QuickStart: true}, withChecks)
-	g := scrape(t, f.m)
-	if g["signet_dnssec_ksk_age_seconds"] != 0 || g["signet_dnssec_ksks_needing_action"] != 0 {
+	g := healthNow(t, f.m)
+	if g.KSKAge != 0 || g.KSKsNeedingAction != 0 {
 		t.Fatalf("at creation: %v", g)
 	}
-	exp0 := g["signet_dnssec_premade_signature_expiry_seconds"]
+	exp0 := g.PremadeExpiry
 
 	f.clk.set(t0.Add(time.Hour)) // no Step
-	g = scrape(t, f.m)
-	if got := g["signet_dnssec_ksk_age_seconds"]; got != 3600 {
-		t.Errorf("KSK age an hour on, without a step: %v, want 3600", got)
+	g = healthNow(t, f.m)
+	if got := g.KSKAge; got != time.Hour {
+		t.Errorf("KSK age an hour on, without a step: %v, want 1h", got)
 	}
-	if got := g["signet_dnssec_premade_signature_expiry_seconds"]; got != exp0-3600 {
-		t.Errorf("pre-made expiry an hour on: %v, want %v", got, exp0-3600)
+	if got := g.PremadeExpiry; got != exp0-time.Hour {
+		t.Errorf("pre-made expiry an hour on: %v, want %v", got, exp0-time.Hour)
 	}
 
 	f.tpm.down.Store(true)
 	fail := t0.Add(time.Hour)
 	f.m.Step(ctx, fail)
-	if got := scrape(t, f.m)["signet_dnssec_ksk_max_needing_action_age_seconds"]; got != 0 {
+	if got := healthNow(t, f.m).MaxNeedingActionAge; got != 0 {
 		t.Errorf("needing-action age at the failure: %v, want 0", got)
 	}
 	f.clk.set(fail.Add(10 * time.Minute)) // no Step
-	g = scrape(t, f.m)
-	for name, want := range map[string]float64{
-		"signet_dnssec_ksks_needing_action":                1,
-		"signet_dnssec_ksk_max_needing_action_age_seconds": 600,
-		"signet_dnssec_ksk_age_seconds":                    3600 + 600,
-		"signet_dnssec_internal_failure":                   0,
-	} {
-		if g[name] != want {
-			t.Errorf("%s = %v, want %v", name, g[name], want)
-		}
+	g = healthNow(t, f.m)
+	want := ZoneHealth{Zone: testZone, KSKsNeedingAction: 1, MaxNeedingActionAge: 10 * time.Minute,
+		KSKAge: time.Hour + 10*time.Minute, PremadeExpiry: exp0 - time.Hour - 10*time.Minute}
+	if g != want {
+		t.Errorf("health 10 minutes into the failure, without a step:\n got %+v\nwant %+v", g, want)
 	}
 }
 
@@ -339,7 +334,7 @@ func TestKSKRolloverDuringTPMOutage(t *testing.T) {
 	ctx := context.Background()
 	tpm := deadTPM{&flakyStore{Store: memory.New()}}
 	clk := newClock(t0)
-	m, err := New(Config{StateDir: t.TempDir(), Soft: memory.New(), TPM: tpm, Now: clk.now, KSKCheckInterval: -1})
+	m, err := New(Config{State: fileState(t, t.TempDir()), Soft: memory.New(), TPM: tpm, Now: clk.now, KSKCheckInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,8 +359,8 @@ func TestKSKRolloverDuringTPMOutage(t *testing.T) {
 		t.Fatalf("KSK rollover with the TPM down: zone %s (%s), KSK %s, want ACTION_NEEDED",
 			got.Status.ServeSignature, got.Status.StatusMessage, got.KeySigningKeys[0].Status)
 	}
-	if g := scrape(t, m); g["signet_dnssec_internal_failure"] != 0 {
-		t.Errorf("internal failure metric %v during a KSK outage", g["signet_dnssec_internal_failure"])
+	if g := healthNow(t, m); g.InternalFailure {
+		t.Errorf("internal failure during a KSK outage: %+v", g)
 	}
 	if want := due.Add(RetryMin); !next.Equal(want) {
 		t.Errorf("next step %s, want a retry at %s", next, want)

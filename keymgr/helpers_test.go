@@ -5,16 +5,17 @@ import (
 	"crypto"
 	"errors"
 	"io"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/memory"
 	"github.com/signetdns/signet/signer"
+	filestate "github.com/signetdns/signet/statestore/file"
 )
 
 const testZone = "example.test."
@@ -70,7 +71,7 @@ type fixture struct {
 // months, and a check every minute would multiply their steps (health_test.go tests it).
 func newFixture(t *testing.T, dir string, soft *memory.Store, tpm *flakyStore, clk *clock, opts ...func(*Config)) *fixture {
 	t.Helper()
-	cfg := Config{StateDir: dir, Soft: soft, TPM: tpm, Now: clk.now, KSKCheckInterval: -1}
+	cfg := Config{State: fileState(t, dir), Soft: soft, TPM: tpm, Now: clk.now, KSKCheckInterval: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -188,33 +189,33 @@ func zskIDs(t *testing.T, s keystore.Store) map[string]bool {
 	return out
 }
 
-// gaugesAt returns the test zone's metric values at now, from its current view.
-func gaugesAt(m *Manager, now time.Time) gaugeValues {
+// healthAt returns the test zone's health at now, from its current view.
+func healthAt(m *Manager, now time.Time) ZoneHealth {
 	z := (*m.zones.Load())[testZone]
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	return z.view().gauges(now)
+	return z.view().health(now)
 }
 
-// scrape collects m's DNSSEC metrics through a registry, as /metrics does, and returns the
-// test zone's value of each gauge by name.
-func scrape(t *testing.T, m *Manager) map[string]float64 {
+// healthNow returns the test zone's health as Health reports it at the Manager's clock, as a
+// metrics scrape reads it.
+func healthNow(t *testing.T, m *Manager) ZoneHealth {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(m.metrics)
-	fams, err := reg.Gather()
+	for _, h := range m.Health(m.Now()) {
+		if h.Zone == testZone {
+			return h
+		}
+	}
+	t.Fatalf("Health does not report %s", testZone)
+	return ZoneHealth{}
+}
+
+// fileState opens the file state store over dir/zones, where a server keeps it.
+func fileState(t *testing.T, dir string) *filestate.Store {
+	t.Helper()
+	s, err := filestate.Open(filepath.Join(dir, "zones"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]float64{}
-	for _, f := range fams {
-		for _, mt := range f.GetMetric() {
-			for _, l := range mt.GetLabel() {
-				if l.GetName() == "zone" && l.GetValue() == testZone {
-					out[f.GetName()] = mt.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return out
+	return s
 }

@@ -196,7 +196,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(zdir)
 	for _, e := range entries {
-		if e.Name() != "example.test.json" && e.Name() != "example.test.premade" && e.Name() != ".example.test.json.tmp12345" {
+		if e.Name() != "example.test.json" && e.Name() != "example.test.premade" && e.Name() != ".example.test.json.tmp12345" && e.Name() != ".lock" {
 			t.Errorf("unexpected file %s after save", e.Name())
 		}
 	}

@@ -77,7 +77,7 @@ func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 		was := z.signed.Load()
 		t := m.stepZone(ctx, z, now)
 		flipped := was != z.signed.Load()
-		m.metrics.update(z)
+		z.publish()
 		z.mu.Unlock()
 		if flipped {
 			m.changed(z.name)
@@ -288,7 +288,7 @@ func (m *Manager) deleteFromStore(ctx context.Context, z *zone, rec *keyRec) {
 // served ring (a DS check's result).
 func (m *Manager) persist(z *zone, next *zoneState, now time.Time) error {
 	next.Modified = now
-	if err := m.states.save(next); err != nil {
+	if err := m.saveState(z, next); err != nil {
 		return err
 	}
 	z.st = next
@@ -394,7 +394,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	}
 	if changed {
 		next.Modified = now
-		if err := m.states.save(next); err != nil {
+		if err := m.saveState(z, next); err != nil {
 			m.log.Error("save state", "zone", z.name, "err", err)
 			z.failure = err.Error()
 			return

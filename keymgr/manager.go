@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/statestore"
 )
 
 // Premade signature defaults: Route 53 keeps 15 DNSKEY signatures made ahead; with windows a
@@ -45,8 +45,12 @@ const (
 
 // Config is what the key manager needs from its host.
 type Config struct {
-	// StateDir holds the zone state: <StateDir>/zones/<zone>.json (0600, directories 0700).
-	StateDir string
+	// State keeps each zone's key state and pre-made KSK signatures (statestore/file for a
+	// single server). Required.
+	State statestore.Store
+	// Parent asks a zone's parent name servers (ZonePolicy.Parents) for its DS RRset; nil
+	// means DNSParent, queries over the network.
+	Parent ParentDS
 	// Soft holds the ZSKs, and the KSKs when TPM is nil.
 	Soft keystore.Store
 	// TPM, when set, holds the KSKs.
@@ -57,8 +61,6 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the manager's logs; nil discards them.
 	Logger *slog.Logger
-	// Registerer receives the DNSSEC metrics; nil registers nothing.
-	Registerer prometheus.Registerer
 	// KSKCheckInterval is how often each active KSK's signer is checked between refreshes of
 	// the pre-made signatures (the store's Check when it has one, else a test signature);
 	// a KSK that fails turns ACTION_NEEDED while the served ring keeps its pre-made
@@ -110,13 +112,11 @@ type Manager struct {
 	// cache can tell a response made with an older ring (server.KeySource).
 	gen atomic.Uint64
 
-	cfg     Config
-	log     *slog.Logger
-	states  *stateStore
-	zones   atomic.Pointer[map[string]*zone] // copy on write: Signing reads it lock-free
-	addMu   sync.Mutex                       // serialises AddZone's copy of the map
-	wake    chan struct{}
-	metrics *metrics
+	cfg   Config
+	log   *slog.Logger
+	zones atomic.Pointer[map[string]*zone] // copy on write: Signing reads it lock-free
+	addMu sync.Mutex                       // serialises AddZone's copy of the map
+	wake  chan struct{}
 
 	cbMu      sync.Mutex
 	callbacks []func(zone string)
@@ -138,7 +138,7 @@ type zone struct {
 	st *zoneState // guarded by mu; nil until the zone has DNSSEC resources
 
 	cur    atomic.Pointer[served] // nil when the zone is not signed
-	shown  atomic.Pointer[view]   // the last view published for the metrics (metrics.update)
+	shown  atomic.Pointer[view]   // the last view published for Health (publish)
 	signed atomic.Bool            // st.Signing, readable without mu
 
 	// Guarded by mu.
@@ -148,12 +148,21 @@ type zone struct {
 	backoff   time.Duration // current retry interval
 	failure   string        // zone-level internal failure, "" when none
 	signers   map[string]crypto.Signer
+	// stateRev and premadeRev are the revisions of the zone's documents in the state store
+	// as last read or written: a save succeeds only over them.
+	stateRev, premadeRev statestore.Revision
 }
 
 // New returns a Manager. The zones are added with AddZone.
 func New(cfg Config) (*Manager, error) {
 	if cfg.Soft == nil {
 		return nil, errors.New("keymgr: Config.Soft is nil")
+	}
+	if cfg.State == nil {
+		return nil, errors.New("keymgr: Config.State is nil")
+	}
+	if cfg.Parent == nil {
+		cfg.Parent = DNSParent{}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -168,14 +177,9 @@ func New(cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := newStateStore(cfg.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	m := &Manager{cfg: cfg, log: log.With("component", "keymgr"), states: st, wake: make(chan struct{}, 1)}
+	m := &Manager{cfg: cfg, log: log.With("component", "keymgr"), wake: make(chan struct{}, 1)}
 	empty := map[string]*zone{}
 	m.zones.Store(&empty)
-	m.metrics = newMetrics(m, cfg.Registerer)
 	return m, nil
 }
 
@@ -213,11 +217,16 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	if _, ok := (*m.zones.Load())[name]; ok {
 		return fmt.Errorf("keymgr: zone %s added twice", name)
 	}
-	st, err := m.states.load(name)
+	st, rev, err := m.loadState(ctx, name)
 	if err != nil {
 		return err
 	}
-	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}, gen: &m.gen}
+	premadeRev, err := m.premadeRevision(ctx, name)
+	if err != nil {
+		return err
+	}
+	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}, gen: &m.gen,
+		stateRev: rev, premadeRev: premadeRev}
 	z.mu.Lock()
 	now := m.cfg.Now()
 	if st != nil {
@@ -243,32 +252,18 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	next[name] = z
 	m.zones.Store(&next)
 	m.gen.Add(1)
-	m.metrics.update(z)
+	z.publish()
 	m.poke()
 	return nil
 }
 
 // prepare readies a loaded state: it deletes keystore keys no state names (left by a crash
-// between creating a key and saving the state), fills in key tags a version 1 state lacks,
-// draws the route53 preset's ZSK lifetime once, and saves the state if it changed.
+// between creating a key and saving the state), draws the route53 preset's ZSK lifetime
+// once, and saves the state if it changed.
 func (m *Manager) prepare(ctx context.Context, z *zone, now time.Time) error {
 	m.dropOrphans(ctx, z)
 	next := z.st.clone()
 	changed := false
-	fill := func(r *keyRec, flags uint16) {
-		if r.Tag != 0 {
-			return
-		}
-		if _, dk, err := m.material(ctx, z, r, flags); err == nil {
-			r.Tag, changed = dk.KeyTag(), true
-		}
-	}
-	for _, k := range next.KSKs {
-		fill(&k.keyRec, dns.ZONE|dns.SEP)
-	}
-	for _, k := range next.ZSKs {
-		fill(k, dns.ZONE)
-	}
 	if z.policy.Route53ZSKLifetime && next.ZSKLifetime == 0 {
 		next.ZSKLifetime, changed = rollover.Route53ZSKLifetime(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))), true
 	}

@@ -18,7 +18,7 @@ import (
 // kskName is Route 53's KSK name syntax: 3 to 128 letters, digits and underscores.
 var kskName = regexp.MustCompile(`^[A-Za-z0-9_]{3,128}$`)
 
-// do runs op on the named zone under its lock, then updates the metrics, wakes the loop and,
+// do runs op on the named zone under its lock, then publishes its view for Health, wakes the loop and,
 // when the zone's signing flipped, calls the OnChange callbacks (outside the lock).
 func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time.Time) error) error {
 	z, err := m.zone(name)
@@ -33,7 +33,7 @@ func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time
 	now := m.cfg.Now()
 	err = op(z, now)
 	flipped := was != z.signed.Load()
-	m.metrics.update(z)
+	z.publish()
 	z.mu.Unlock()
 	m.poke()
 	if flipped {
@@ -56,7 +56,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	}
 	markFailures(next, nil, now)
 	next.Modified = now
-	if err := m.states.save(next); err != nil {
+	if err := m.saveState(z, next); err != nil {
 		return err
 	}
 	z.st = next

@@ -12,8 +12,28 @@ import (
 	"github.com/signetdns/signet/rollover"
 )
 
-// parentTimeout bounds one query to a parent server.
-const parentTimeout = 3 * time.Second
+// DefaultParentTimeout bounds one query of DNSParent to a parent server.
+const DefaultParentTimeout = 3 * time.Second
+
+// ParentDS asks one of a zone's parent name servers for the zone's DS RRset. keymgr uses it
+// before disabling signing or deactivating a KSK (is its DS still at the parent?) and during
+// an automatic KSK rollover (has the parent followed the CDS?). Implementations are safe for
+// concurrent use.
+type ParentDS interface {
+	// QueryDS returns the DS records for zone that server (a ZonePolicy.Parents entry)
+	// publishes: none when it has none (NOERROR without DS, or NXDOMAIN), an error when it
+	// gives no usable answer.
+	QueryDS(ctx context.Context, server, zone string) ([]*dns.DS, error)
+}
+
+// DNSParent is the ParentDS of a running server: a DNS query to server (host:port), over
+// UDP with EDNS0 and the DO bit, retried over TCP when truncated.
+type DNSParent struct {
+	// Timeout bounds each query; 0 means DefaultParentTimeout.
+	Timeout time.Duration
+}
+
+var _ ParentDS = DNSParent{}
 
 // parentDS asks the configured parent servers for the zone's DS RRset (RFC 4035 §3.1.4.1: the
 // parent side of the cut answers for DS) and returns the union of what they publish. It fails
@@ -23,7 +43,7 @@ func (m *Manager) parentDS(ctx context.Context, z *zone) ([]*dns.DS, error) {
 	var errs []error
 	answered := false
 	for _, srv := range z.policy.Parents {
-		ds, err := queryDS(ctx, srv, z.name)
+		ds, err := m.cfg.Parent.QueryDS(ctx, srv, z.name)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", srv, err))
 			continue
@@ -37,12 +57,18 @@ func (m *Manager) parentDS(ctx context.Context, z *zone) ([]*dns.DS, error) {
 	return out, nil
 }
 
-func queryDS(ctx context.Context, server, zone string) ([]*dns.DS, error) {
+// QueryDS implements ParentDS (RFC 4035 §3.1.4.1: the parent side of the cut answers for
+// DS).
+func (p DNSParent) QueryDS(ctx context.Context, server, zone string) ([]*dns.DS, error) {
 	q := new(dns.Msg)
 	q.SetQuestion(zone, dns.TypeDS)
 	q.RecursionDesired = false
 	q.SetEdns0(1232, true)
-	c := &dns.Client{Timeout: parentTimeout}
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultParentTimeout
+	}
+	c := &dns.Client{Timeout: timeout}
 	r, _, err := c.ExchangeContext(ctx, q, server)
 	if err == nil && r.Truncated {
 		c.Net = "tcp"
@@ -103,8 +129,7 @@ func matchesDS(dk *dns.DNSKEY, ds []*dns.DS) bool {
 // errNoParents: an automatic KSK rollover cannot see the parent without configured servers.
 var errNoParents = errors.New("no parent name servers are configured: confirm the DS change by hand (signet ksk ds-seen)")
 
-// dsChecks queries every configured parent server for the zone's DS RRset (over UDP, then
-// TCP when truncated) and reports, for each of the zone's KSKs, whether its DS is at every
+// dsChecks asks every configured parent server for the zone's DS RRset and reports, for each of the zone's KSKs, whether its DS is at every
 // server, at some, or at none (rollover.RecordDS). A server that does not answer makes the
 // whole check inconclusive (an error): only an answer from every server may confirm that the
 // parent has changed, and a missing answer is no evidence that it has not.
@@ -114,7 +139,7 @@ func (m *Manager) dsChecks(ctx context.Context, z *zone) ([]rollover.DSCheck, er
 	}
 	sets := make([][]*dns.DS, 0, len(z.policy.Parents))
 	for _, srv := range z.policy.Parents {
-		ds, err := queryDS(ctx, srv, z.name)
+		ds, err := m.cfg.Parent.QueryDS(ctx, srv, z.name)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", srv, err)
 		}

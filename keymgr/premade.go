@@ -5,114 +5,113 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/statestore"
 )
 
-// premadeFile is what persists of a zone's pre-made KSK signatures, in <zone>.premade next
-// to its state: RRSIGs in presentation form, public data like the DNSKEYs they cover. They
-// outlive a restart during a KSK outage (a TPM that does not answer): the new process serves
-// them, verified against the DNSKEY RRset it builds, for as long as they last (two weeks
-// and more), instead of serving the zone unsigned (bogus under the parent's DS).
-type premadeFile struct {
+// premadeDoc is what persists of a zone's pre-made KSK signatures (statestore.Premade):
+// RRSIGs in presentation form, public data like the DNSKEYs they cover. They outlive a
+// restart during a KSK outage (a TPM that does not answer): the new process serves them,
+// verified against the DNSKEY RRset it builds, for as long as they last (two weeks and
+// more), instead of serving the zone unsigned (bogus under the parent's DS).
+type premadeDoc struct {
 	Zone string `json:"zone"`
 	// Made is when the signatures were made; the next refresh is due a PremadeStep later.
 	Made   time.Time `json:"made"`
 	RRSIGs []string  `json:"rrsigs"`
 }
 
-// premadeName maps a zone to its pre-made signature file. State files end in ".json", so
-// no zone's state file can share a name with a zone's ".premade" file.
-func (st *stateStore) premadeName(zone string) (string, error) {
-	name, err := st.fileName(zone)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(name, ".json") + ".premade", nil
-}
-
-// savePremade writes the zone's pre-made signatures atomically (as save does the state).
-func (st *stateStore) savePremade(zone string, made time.Time, sigs []*dns.RRSIG) error {
-	name, err := st.premadeName(zone)
-	if err != nil {
-		return err
-	}
-	f := premadeFile{Zone: zone, Made: made, RRSIGs: make([]string, len(sigs))}
+func encodePremade(zone string, made time.Time, sigs []*dns.RRSIG) ([]byte, error) {
+	f := premadeDoc{Zone: zone, Made: made, RRSIGs: make([]string, len(sigs))}
 	for i, s := range sigs {
 		f.RRSIGs[i] = s.String()
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("keymgr: encode pre-made signatures: %w", err)
+		return nil, fmt.Errorf("keymgr: encode pre-made signatures: %w", err)
 	}
-	return st.writeAtomic(name, b)
+	return b, nil
 }
 
-// loadPremade returns the zone's saved pre-made signatures and when they were made;
-// fs.ErrNotExist (wrapped) when there are none.
-func (st *stateStore) loadPremade(zone string) (time.Time, []*dns.RRSIG, error) {
-	name, err := st.premadeName(zone)
-	if err != nil {
-		return time.Time{}, nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(st.dir, name))
-	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
-	}
-	var f premadeFile
+// decodePremade parses zone's pre-made signature document, refusing any record that is
+// not an RRSIG by the zone.
+func decodePremade(zone string, b []byte) (time.Time, []*dns.RRSIG, error) {
+	var f premadeDoc
 	if err := json.Unmarshal(b, &f); err != nil {
-		return time.Time{}, nil, fmt.Errorf("keymgr: %s: %w", name, err)
+		return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s: %w", zone, err)
 	}
 	if f.Zone != zone {
-		return time.Time{}, nil, fmt.Errorf("keymgr: %s is for zone %q, not %q", name, f.Zone, zone)
+		return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s are for zone %q", zone, f.Zone)
 	}
 	sigs := make([]*dns.RRSIG, 0, len(f.RRSIGs))
 	for _, line := range f.RRSIGs {
 		rr, err := dns.NewRR(line)
 		if err != nil {
-			return time.Time{}, nil, fmt.Errorf("keymgr: %s: %w", name, err)
+			return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s: %w", zone, err)
 		}
 		sig, ok := rr.(*dns.RRSIG)
 		if !ok || dns.CanonicalName(sig.SignerName) != zone {
-			return time.Time{}, nil, fmt.Errorf("keymgr: %s: %q is not an RRSIG by %s", name, line, zone)
+			return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s: %q is not an RRSIG by the zone", zone, line)
 		}
 		sigs = append(sigs, sig)
 	}
 	return f.Made, sigs, nil
 }
 
-// removePremade deletes the zone's saved pre-made signatures, if any.
-func (st *stateStore) removePremade(zone string) error {
-	name, err := st.premadeName(zone)
+// loadPremade returns the zone's saved pre-made signatures and when they were made;
+// statestore.ErrNotFound (wrapped) when there are none. Call with z.mu held.
+func (m *Manager) loadPremade(ctx context.Context, z *zone) (time.Time, []*dns.RRSIG, error) {
+	b, rev, err := m.cfg.State.Load(ctx, z.name, statestore.Premade)
 	if err != nil {
-		return err
+		return time.Time{}, nil, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
 	}
-	if err := os.Remove(filepath.Join(st.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("keymgr: %w", err)
+	z.premadeRev = rev
+	return decodePremade(z.name, b)
+}
+
+// premadeRevision returns the revision of the zone's saved pre-made signatures (0: none), the
+// revision the next save of them must replace.
+func (m *Manager) premadeRevision(ctx context.Context, zone string) (statestore.Revision, error) {
+	_, rev, err := m.cfg.State.Load(ctx, zone, statestore.Premade)
+	if err != nil && !errors.Is(err, statestore.ErrNotFound) {
+		return 0, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
 	}
-	return nil
+	return rev, nil
 }
 
 // savePremade persists the pre-made signatures of the ring just installed (none: the zone
 // is unsigned, and stale ones are removed). A failure is logged, not returned: the zone is
 // served correctly, only a restart during a KSK outage would lack them.
 func (m *Manager) savePremade(z *zone, sigs []*dns.RRSIG, made time.Time) {
-	var err error
-	if len(sigs) == 0 {
-		err = m.states.removePremade(z.name)
-	} else {
-		err = m.states.savePremade(z.name, made, sigs)
-	}
-	if err != nil {
+	if err := m.storePremade(z, sigs, made); err != nil {
 		m.log.Error("persist pre-made KSK signatures", "zone", z.name, "err", err)
 	}
+}
+
+func (m *Manager) storePremade(z *zone, sigs []*dns.RRSIG, made time.Time) error {
+	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
+	defer cancel()
+	if len(sigs) == 0 {
+		if err := m.cfg.State.Delete(ctx, z.name, statestore.Premade, z.premadeRev); err != nil {
+			return err
+		}
+		z.premadeRev = 0
+		return nil
+	}
+	b, err := encodePremade(z.name, made, sigs)
+	if err != nil {
+		return err
+	}
+	rev, err := m.cfg.State.Save(ctx, z.name, statestore.Premade, b, z.premadeRev)
+	if err != nil {
+		return err
+	}
+	z.premadeRev = rev
+	return nil
 }
 
 // fromDisk installs, for a zone with no ring whose KSK cannot sign, a ring made of its keys
@@ -123,7 +122,7 @@ func (m *Manager) savePremade(z *zone, sigs []*dns.RRSIG, made time.Time) {
 func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time.Time) {
 	ring, made, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("saved pre-made KSK signatures unusable", "zone", z.name, "err", err)
 		}
 		return
@@ -133,7 +132,7 @@ func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time
 }
 
 func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, time.Time, error) {
-	made, sigs, err := m.states.loadPremade(z.name)
+	made, sigs, err := m.loadPremade(ctx, z)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

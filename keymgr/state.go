@@ -1,37 +1,27 @@
 package keymgr
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/rollover"
+	"github.com/signetdns/signet/statestore"
 )
 
-// stateVersion is the version of the zone state file format. Version 1 (before keymgr used
-// signer/rollover) is migrated on load; load refuses any other version rather than guess at
-// its meaning.
-const (
-	stateVersion       = 2
-	stateVersionLegacy = 1
-)
+// stateVersion is the version of the key state format; decodeState refuses any other
+// version rather than guess at its meaning.
+const stateVersion = 2
 
-// File modes: nothing under the state directory is readable by anyone but the owner.
-const (
-	dirMode  fs.FileMode = 0o700
-	fileMode fs.FileMode = 0o600
-)
+// persistTimeout bounds one write to the state store, so that a store that does not answer
+// (a network store) fails the operation instead of holding the zone's lock forever.
+const persistTimeout = 10 * time.Second
 
 // zoneState is what persists of one zone: the signing switch and its keys with their rollover
-// timelines. Everything a key's state derives from is here (the state is computed from
-// timestamps and now, never stored), so a restart after
+// timelines. Everything a key's state derives from is here, so a restart after
 // kill -9 resumes from the timestamps. KSK failures (ACTION_NEEDED) are persisted too, so
 // that the age of a problem survives a restart; they are re-derived by the loop.
 type zoneState struct {
@@ -51,7 +41,7 @@ type zoneState struct {
 }
 
 // keyRec is one key's keystore reference and its rollover timeline (rollover.Key, flattened
-// into the same JSON object; its field names are those of the version 1 records).
+// into the same JSON object).
 type keyRec struct {
 	rollover.Key
 	Store   string `json:"store"`   // which store holds it: "tpm" or "soft"
@@ -65,49 +55,10 @@ type keyRec struct {
 type kskRec struct {
 	keyRec
 	Name string `json:"name"`
-	// LegacyStatus is version 1's stored status, read only to migrate.
-	LegacyStatus string `json:"status,omitempty"`
 	// Failure is the last signing failure of a published key, "" when it signs; while set the
 	// key reports ACTION_NEEDED. FailingSince is when it started.
 	Failure      string    `json:"failure,omitempty"`
 	FailingSince time.Time `json:"failing_since,omitzero"`
-}
-
-// migrate turns a version 1 state into version 2. Version 1 timelines meant "from the start"
-// by a zero Publish or Active and kept a KSK's ACTIVE/INACTIVE as a stored status; version 2
-// writes every instant (rollover.Key). Key tags are filled in by AddZone, which can open the
-// keys.
-func (s *zoneState) migrate() {
-	for _, k := range s.ZSKs {
-		k.Role = keystore.ZSK
-		if k.Publish.IsZero() {
-			k.Publish = k.Created
-		}
-		if k.Active.IsZero() {
-			k.Active = k.Publish
-		}
-		if k.Ready.IsZero() {
-			k.Ready = k.Active
-		}
-	}
-	for _, k := range s.KSKs {
-		k.Role = keystore.KSK
-		if k.Publish.IsZero() {
-			k.Publish, k.Ready, k.Active = k.Created, k.Created, k.Created
-		}
-		if k.LegacyStatus == StatusInactive && k.Remove.IsZero() {
-			k.Retire, k.Remove = maxTime(k.Modified, k.Created), maxTime(k.Modified, k.Created)
-		}
-		k.LegacyStatus = ""
-	}
-	s.Version = stateVersion
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // timelines returns the keys as the planner sees them: every KSK and ZSK timeline, with a
@@ -200,124 +151,62 @@ func (s *zoneState) ksk(name string) *kskRec {
 	return nil
 }
 
-// stateStore reads and writes zone state files under dir (<StateDir>/zones).
-type stateStore struct{ dir string }
-
-func newStateStore(stateDir string) (*stateStore, error) {
-	if stateDir == "" {
-		return nil, errors.New("keymgr: StateDir is empty")
+// encodeState is the key state document: indented JSON an operator can read.
+func encodeState(s *zoneState) ([]byte, error) {
+	s.Version = stateVersion
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("keymgr: encode state: %w", err)
 	}
-	dir := filepath.Join(stateDir, "zones")
-	for _, d := range []string{stateDir, dir} {
-		if err := os.MkdirAll(d, dirMode); err != nil {
-			return nil, fmt.Errorf("keymgr: %w", err)
-		}
-		if err := os.Chmod(d, dirMode); err != nil {
-			return nil, fmt.Errorf("keymgr: restrict %s: %w", d, err)
-		}
-	}
-	return &stateStore{dir: dir}, nil
+	return append(b, '\n'), nil
 }
 
-// fileName maps a zone to its state file: "example.com." -> "example.com.json", the root to
-// "root.json". Zone names reaching here are canonical (lowercase, fully qualified); a name
-// with a path separator or a leading dot could escape the directory, so it is refused.
-func (st *stateStore) fileName(zone string) (string, error) {
-	name := strings.TrimSuffix(zone, ".")
-	if name == "" {
-		name = "root"
-	}
-	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
-		return "", fmt.Errorf("keymgr: zone name %q cannot name a state file", zone)
-	}
-	return name + ".json", nil
-}
-
-// load returns the zone's state, or (nil, nil) when it has none yet. Temporary files left by
-// a crash during save are never read: only the final name is.
-func (st *stateStore) load(zone string) (*zoneState, error) {
-	name, err := st.fileName(zone)
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(st.dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("keymgr: read state: %w", err)
-	}
+// decodeState parses zone's key state document, refusing another version or zone.
+func decodeState(zone string, b []byte) (*zoneState, error) {
 	var s zoneState
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("keymgr: state %s: %w", name, err)
+		return nil, fmt.Errorf("keymgr: state of %s: %w", zone, err)
 	}
-	switch s.Version {
-	case stateVersion:
-	case stateVersionLegacy:
-		s.migrate()
-	default:
-		return nil, fmt.Errorf("keymgr: state %s: version %d, want %d", name, s.Version, stateVersion)
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("keymgr: state of %s: version %d, want %d", zone, s.Version, stateVersion)
 	}
 	if s.Zone != zone {
-		return nil, fmt.Errorf("keymgr: state %s is for zone %q, not %q", name, s.Zone, zone)
+		return nil, fmt.Errorf("keymgr: state of %s is for zone %q", zone, s.Zone)
 	}
 	return &s, nil
 }
 
-// save writes s atomically: a temporary file in the same directory, fsync, rename over the
-// target, fsync of the directory so the rename is durable. A crash at any point leaves the
-// previous state (and perhaps a stray temporary file, which load ignores and save's
-// CreateTemp never collides with).
-func (st *stateStore) save(s *zoneState) error {
-	name, err := st.fileName(s.Zone)
+// loadState returns the zone's state and its revision, or (nil, 0, nil) when it has none.
+func (m *Manager) loadState(ctx context.Context, zone string) (*zoneState, statestore.Revision, error) {
+	b, rev, err := m.cfg.State.Load(ctx, zone, statestore.KeyState)
+	if errors.Is(err, statestore.ErrNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("keymgr: read state: %w", err)
+	}
+	s, err := decodeState(zone, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, rev, nil
+}
+
+// saveState writes s as the zone's state, atomically and only over the revision the zone
+// last read or wrote: a state another writer changed since is not overwritten
+// (statestore.ErrConflict). Call with z.mu held.
+func (m *Manager) saveState(z *zone, s *zoneState) error {
+	b, err := encodeState(s)
 	if err != nil {
 		return err
 	}
-	s.Version = stateVersion
-	b, err := json.MarshalIndent(s, "", "  ")
+	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
+	defer cancel()
+	rev, err := m.cfg.State.Save(ctx, z.name, statestore.KeyState, b, z.stateRev)
 	if err != nil {
-		return fmt.Errorf("keymgr: encode state: %w", err)
+		return fmt.Errorf("keymgr: save state: %w", err)
 	}
-	return st.writeAtomic(name, append(b, '\n'))
-}
-
-// writeAtomic writes b to the file name in the state directory: a temporary file in the same
-// directory, fsync, rename over the target, fsync of the directory so the rename is durable.
-func (st *stateStore) writeAtomic(name string, b []byte) (err error) {
-	f, err := os.CreateTemp(st.dir, "."+name+".tmp*")
-	if err != nil {
-		return fmt.Errorf("keymgr: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(fileMode); err != nil {
-		return fmt.Errorf("keymgr: %w", err)
-	}
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("keymgr: write %s: %w", name, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("keymgr: sync %s: %w", name, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("keymgr: close %s: %w", name, err)
-	}
-	if err = os.Rename(tmp, filepath.Join(st.dir, name)); err != nil {
-		return fmt.Errorf("keymgr: rename %s: %w", name, err)
-	}
-	d, err := os.Open(st.dir)
-	if err != nil {
-		return fmt.Errorf("keymgr: %w", err)
-	}
-	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("keymgr: sync state directory: %w", err)
-	}
+	z.stateRev = rev
 	return nil
 }
 

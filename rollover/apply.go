@@ -101,8 +101,10 @@ func applyCreate(keys []Key, a Action, k Key, p Policy, now time.Time) ([]Key, e
 }
 
 // applySwap writes (or calls off) the end of a double-KSK rollover: the new KSK becomes active,
-// and the old ones retire and leave the DNSKEY RRset, at the swap time; CDS/CDNSKEY go too.
-// The old KSKs stay published until no resolver can hold a DS RRset naming only them.
+// and the old ones retire and leave the DNSKEY RRset, at the swap time; the new KSK's
+// CDS/CDNSKEY go too. The old KSKs stay published until no resolver can hold a DS RRset naming
+// only them. Their own CDS windows, from the rollovers that brought them in, ended when they
+// became active and are left as they are.
 func applySwap(keys []Key, a Action, p Policy, now time.Time) ([]Key, error) {
 	i := find(keys, a.KeyID)
 	if i < 0 || !rolling(keys[i], now) {
@@ -113,9 +115,6 @@ func applySwap(keys []Key, a Action, p Policy, now time.Time) ([]Key, error) {
 	for _, o := range predecessors(keys, k, now) {
 		j := find(keys, o.ID)
 		keys[j].Retire, keys[j].Remove = t, t
-		if !keys[j].CDSPublish.IsZero() {
-			keys[j].CDSRemove = t
-		}
 	}
 	keys[i].Active, keys[i].CDSRemove = t, t
 	return keys, nil

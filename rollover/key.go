@@ -62,8 +62,15 @@ func (k Key) Signs(now time.Time) bool {
 	return within(k.Active, k.Retire, now)
 }
 
-// InCDS reports whether CDS and CDNSKEY records for the key are published at now (RFC 7344).
-func (k Key) InCDS(now time.Time) bool { return within(k.CDSPublish, k.CDSRemove, now) }
+// InCDS reports whether CDS and CDNSKEY records for the key are published at now (RFC 7344):
+// from CDSPublish until CDSRemove, and never once the key is active. A KSK's CDS asks the
+// parent to move its DS to the key, which is over when the key becomes the trust anchor; a
+// key that was once a rollover's new KSK keeps its CDSPublish, and its CDS must not come back
+// when a later rollover replaces it (the parent would put its DS back beside the successor's,
+// calling that rollover's swap off for good).
+func (k Key) InCDS(now time.Time) bool {
+	return within(k.CDSPublish, k.CDSRemove, now) && !reached(k.Active, now)
+}
 
 // timestamps lists every planned instant of the key, for computing the next wake-up.
 func (k Key) timestamps() []time.Time {

@@ -227,6 +227,41 @@ func TestApply(t *testing.T) {
 			t.Errorf("swap at %v: new %+v old %+v", want, got[1], got[0])
 		}
 	})
+	t.Run("SwapKSK and calling it off leave the old KSK's CDS closed", func(t *testing.T) {
+		// k1 came in by an earlier rollover: its CDS window [CDSPublish, CDSRemove) ended when
+		// it became active. Neither the next rollover's swap nor calling it off may reopen it.
+		keys := rollingKSK(d(365), func(k1, k2 *rollover.Key) {
+			k1.CDSPublish, k1.CDSRemove = start.Add(-ipub), start
+			k2.DSSeen, k1.DSGone = d(367), d(367)
+		})
+		swapped, err := rollover.Apply(keys, rollover.Action{Kind: rollover.SwapKSK, KeyID: "k2"}, rollover.Key{}, p, d(367))
+		if err != nil {
+			t.Fatal(err)
+		}
+		flapped := rollover.RecordDS(swapped, []rollover.DSCheck{{KeyID: "k1", Presence: rollover.DSAtAll}}, d(367.2))
+		off, err := rollover.Apply(flapped, rollover.Action{Kind: rollover.SwapKSK, KeyID: "k2"}, rollover.Key{}, p, d(367.2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []time.Time{d(367), d(367.1), d(367.2), d(368)} {
+			for name, ks := range map[string][]rollover.Key{"swap scheduled": swapped, "swap called off": off} {
+				if ks[0].InCDS(at) || !ks[1].InCDS(at) && at.Before(ks[1].Active) {
+					t.Errorf("%s, at %v: CDS names old %v new %v, want only the new KSK", name, at, ks[0].InCDS(at), ks[1].InCDS(at))
+				}
+			}
+		}
+		if !off[1].Active.IsZero() || !off[0].Remove.IsZero() {
+			t.Errorf("called off: new %+v old %+v", off[1], off[0])
+		}
+	})
+	t.Run("an active KSK is never in CDS, whatever its CDS window", func(t *testing.T) {
+		// A state written before the fix: the swap that was called off left the old KSK's
+		// CDSRemove zero. The CDS RRset must name the new KSK alone again.
+		keys := rollingKSK(d(365), func(k1, k2 *rollover.Key) { k1.CDSPublish = start.Add(-ipub) })
+		if keys[0].InCDS(d(366)) || !keys[1].InCDS(d(366)) {
+			t.Errorf("CDS names old %v new %v, want only the new KSK", keys[0].InCDS(d(366)), keys[1].InCDS(d(366)))
+		}
+	})
 	t.Run("Delete drops the key", func(t *testing.T) {
 		got, err := rollover.Apply(base, rollover.Action{Kind: rollover.Delete, KeyID: "z1"}, rollover.Key{}, p, now)
 		if err != nil || len(got) != 1 || got[0].ID != "k1" {

@@ -20,8 +20,8 @@ var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 type window struct{ from, to time.Time }
 
 // sim runs a zone's key life against an injected clock: an executor doing what keymgr does
-// (Plan, carry out the actions, Apply, swap the ring at the next time), a parent that acts on
-// CDS after a delay, outages, and the cache checker watching what was served.
+// (Plan, carry out the actions, Apply, swap the ring at the next time), a parent that follows
+// CDS literally after a delay, outages, and the cache checker watching what was served.
 type sim struct {
 	t       *testing.T
 	policy  rollover.Policy // what the planner is given
@@ -31,11 +31,11 @@ type sim struct {
 	outages []window
 	checker *rollovertest.Checker
 
-	parentDelay   time.Duration // from the parent seeing CDS to it publishing the new DS RRset
-	parentDS      []string
-	parentNext    []string
-	parentNextAt  time.Time
-	parentScanned []string // the CDS set the parent has acted on
+	parentDelay  time.Duration // from the parent seeing a CDS change to it publishing the new DS RRset
+	parentDS     []string
+	parentNext   []string
+	parentNextAt time.Time
+	parentCDS    []string // the last non-empty CDS RRset the parent saw
 
 	// tamper, if set, edits the keys after every Apply, to model a planner that shortens
 	// the RFC 7583 intervals.
@@ -46,7 +46,16 @@ type sim struct {
 	created, deleted map[keystore.Role]int
 	concurrent       int // instants at which both roles had two keys published
 	needsAction      int // plans that reported ACTION_NEEDED
+	paused           int // plans that reported new rollovers paused
 	maxKeys          int
+
+	// Liveness: when the KSK rollover in progress started (zero: none), how long each
+	// completed one took (CreateKSK to the old KSK's deletion), and the longest time a due
+	// ZSK rollover waited to start.
+	kskSince    time.Time
+	kskRolls    []time.Duration
+	zskMaxWait  time.Duration
+	zskWaitedAt time.Time
 }
 
 func newSim(t *testing.T, p rollover.Policy, real rollover.Policy) *sim {
@@ -104,6 +113,12 @@ func (s *sim) execute() time.Time {
 		if st.NeedsAction() {
 			s.needsAction++
 		}
+		if st.Paused {
+			s.paused++
+		}
+		if due := st.NextZSKRollover; !due.IsZero() && s.now.Sub(due) > s.zskMaxWait {
+			s.zskMaxWait, s.zskWaitedAt = s.now.Sub(due), s.now
+		}
 		if len(actions) == 0 {
 			return next
 		}
@@ -122,6 +137,9 @@ func (s *sim) do(a rollover.Action) {
 		s.serial++
 		created = rollover.Key{ID: fmt.Sprintf("%s%d", a.Role, s.serial), Role: a.Role, Tag: uint16(s.serial), Algorithm: 13}
 		s.created[a.Role]++
+		if a.Role == keystore.KSK && s.created[keystore.KSK] > 1 {
+			s.kskSince = s.now
+		}
 	case rollover.CheckParentDS:
 		var checks []rollover.DSCheck
 		for _, k := range s.keys {
@@ -136,6 +154,10 @@ func (s *sim) do(a rollover.Action) {
 		s.keys = rollover.RecordDS(s.keys, checks, s.now)
 	case rollover.Delete:
 		s.deleted[a.Role]++
+		if a.Role == keystore.KSK && !s.kskSince.IsZero() {
+			s.kskRolls = append(s.kskRolls, s.now.Sub(s.kskSince))
+			s.kskSince = time.Time{}
+		}
 	}
 	keys, err := rollover.Apply(s.keys, a, created, s.policy, s.now)
 	if err != nil {
@@ -150,31 +172,40 @@ func (s *sim) do(a rollover.Action) {
 	}
 }
 
-// parentScan models a registry that reads the zone's CDS RRset (RFC 7344 §4, RFC 8078) while the
-// zone answers, and replaces its DS RRset with it parentDelay later. The first DS is added by
-// the operator a day after signing starts, as in Route 53's procedure.
+// parentScan models a registry that reads the zone's CDS RRset while the zone answers (RFC 7344
+// §4.1, RFC 8078) and follows it literally: whenever the CDS RRset differs from the last one it
+// saw, it replaces its DS RRset with exactly the CDS RRset parentDelay later (a change seen in
+// the meantime replaces the pending one). An absent CDS RRset means "no change". The first DS is
+// added by the operator a day after signing starts, as in Route 53's procedure.
 func (s *sim) parentScan() {
-	var cds []string
-	for _, k := range s.keys {
-		if k.InCDS(s.now) {
-			cds = append(cds, k.ID)
-		}
-	}
+	cds := s.cds()
 	if len(s.parentDS) == 0 && s.parentNextAt.IsZero() {
+		var first []string
 		for _, k := range s.keys {
 			if k.Role == keystore.KSK && k.Signs(s.now) {
-				cds = []string{k.ID}
+				first = []string{k.ID}
 			}
 		}
-		if len(cds) > 0 {
-			s.parentNext, s.parentNextAt, s.parentScanned = cds, s.now.Add(day), cds
+		if len(first) > 0 {
+			s.parentNext, s.parentNextAt = first, s.now.Add(day)
 		}
 		return
 	}
-	if len(cds) == 0 || slices.Equal(cds, s.parentScanned) || slices.Equal(cds, s.parentDS) {
+	if len(cds) == 0 || slices.Equal(cds, s.parentCDS) {
 		return
 	}
-	s.parentScanned, s.parentNext, s.parentNextAt = cds, cds, s.now.Add(s.parentDelay)
+	s.parentCDS, s.parentNext, s.parentNextAt = cds, cds, s.now.Add(s.parentDelay)
+}
+
+// cds returns the KSKs the zone's CDS RRset names at now.
+func (s *sim) cds() []string {
+	var out []string
+	for _, k := range s.keys {
+		if k.InCDS(s.now) {
+			out = append(out, k.ID)
+		}
+	}
+	return out
 }
 
 func (s *sim) parentApply() {
@@ -258,6 +289,62 @@ func TestTwoYears(t *testing.T) {
 	}
 	if s.checker.Observed() < 2*365*48 {
 		t.Errorf("only %d checks", s.checker.Observed())
+	}
+}
+
+// TestConsecutiveKSKRollovers runs a zone for two years with a KSK lifetime of 60 days, so
+// that at least ten automatic KSK rollovers follow one another (and the monthly ZSK rollovers
+// between them), against a parent that follows the CDS RRset literally after its delay: faster
+// than the DS swap interval (a registrar polling every few minutes), just below it, and slower
+// (a registry scanning every other day). Besides the cache model it checks liveness: every KSK
+// rollover ends (the old KSK deleted) within a bound, a due ZSK rollover never waits longer
+// than a KSK rollover takes, and the zone never pauses or needs an operator.
+func TestConsecutiveKSKRollovers(t *testing.T) {
+	for _, delay := range []time.Duration{10 * time.Minute, 6 * time.Hour, 2 * day} {
+		t.Run(fmt.Sprintf("parent delay %v", delay), func(t *testing.T) {
+			p := rollover.Policy{KSKAutomatic: true, KSKLifetime: 60 * day}
+			s := newSim(t, p, p)
+			s.parentDelay = delay
+			end := start.Add(2*365*day + 30*day)
+			s.run(end, 30*time.Minute)
+			s.report()
+			if n := s.checker.Count(); n != 0 {
+				t.Fatalf("%d RFC 7583 violations", n)
+			}
+			// A KSK rollover takes Ipub, the parent's delay, at most a DS check interval
+			// and the swap interval; the half-hour steps of the simulation add one step.
+			pw := p.WithDefaults()
+			bound := pw.PublishInterval() + delay + pw.DSCheckInterval + pw.DSSwapInterval() + time.Hour
+			for i, d := range s.kskRolls {
+				if d > bound {
+					t.Errorf("KSK rollover %d took %v, want at most %v", i+1, d, bound)
+				}
+			}
+			if !s.kskSince.IsZero() && end.Sub(s.kskSince) > bound {
+				t.Errorf("the KSK rollover started at %v has not ended %v later; CDS names %v, the parent's DS %v",
+					s.kskSince, end.Sub(s.kskSince), s.cds(), s.parentDS)
+			}
+			if got := len(s.kskRolls); got < 10 {
+				t.Errorf("%d KSK rollovers completed, want at least 10 (KSKs created %d)", got, s.created[keystore.KSK])
+			}
+			if s.zskMaxWait > bound {
+				t.Errorf("a due ZSK rollover waited %v (at %v), want at most %v", s.zskMaxWait, s.zskWaitedAt, bound)
+			}
+			if got := s.created[keystore.ZSK]; got < 20 {
+				t.Errorf("ZSKs created = %d, want at least 20", got)
+			}
+			if s.needsAction != 0 || s.paused != 0 {
+				t.Errorf("ACTION_NEEDED in %d plans, paused in %d, want none", s.needsAction, s.paused)
+			}
+			if s.concurrent != 0 {
+				t.Errorf("ZSK and KSK rollovers overlapped at %d instants", s.concurrent)
+			}
+			if s.maxKeys > 4 {
+				t.Errorf("up to %d keys in the state, want at most 4", s.maxKeys)
+			}
+			t.Logf("%d KSK rollovers (longest %v), %d ZSKs, longest wait of a due ZSK rollover %v, %d checks",
+				len(s.kskRolls), slices.Max(append([]time.Duration{0}, s.kskRolls...)), s.created[keystore.ZSK], s.zskMaxWait, s.checker.Observed())
+		})
 	}
 }
 

@@ -40,6 +40,8 @@ type Config struct {
 	PacketCacheSize int
 	// ShutdownTimeout bounds the wait for in-flight TCP queries on shutdown. Default 5 s.
 	ShutdownTimeout time.Duration
+	// Transfers serves NOTIFY and zone transfers; nil: NOTIFY is NOTIMP and AXFR/IXFR REFUSED.
+	Transfers Transfers
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net"
 	"strings"
 	"time"
 
@@ -34,6 +35,20 @@ type KeySource interface {
 // Signer signs a response. *signer.Signer implements it.
 type Signer interface {
 	Sign(m *dns.Msg, in *signer.Input, ring *signer.KeyRing, now time.Time) error
+}
+
+// Transfers serves the messages that are not plain queries: NOTIFY (RFC 1996) and zone
+// transfers. The xfr package implements it.
+type Transfers interface {
+	// NotifyUDP answers a NOTIFY that came over UDP. raw is the message as received (a TSIG
+	// covers those bytes); it returns the packed response, or nil for silence.
+	NotifyUDP(raw []byte, from net.Addr) []byte
+	// ServeTCP answers a NOTIFY, AXFR or IXFR that came over TCP. The server has verified the
+	// request's TSIG with TsigSecrets (w.TsigStatus) and signs what is written with WriteMsg
+	// when the message carries a TSIG.
+	ServeTCP(w dns.ResponseWriter, req *dns.Msg)
+	// TsigSecrets returns the base64 TSIG secrets by key name.
+	TsigSecrets() map[string]string
 }
 
 // Handler turns a query into a response: zone lookup, signing, EDNS and size limits. It is
@@ -206,6 +221,12 @@ func (h *Handler) route(x *request) bool {
 	z := h.zones.Match(x.qname)
 	if z == nil {
 		x.m.Rcode = dns.RcodeRefused
+		return false
+	}
+	if !z.Available() {
+		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
+		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL.
+		x.m.Rcode = dns.RcodeServerFailure
 		return false
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {

@@ -211,7 +211,12 @@ func (s *Server) workUDP() {
 	}
 	handle := func(job udpJob) {
 		i := len(out)
-		resp := s.h.ServePacket(job.msg, bufs[i][:0], udp)
+		var resp []byte
+		if t := s.h.cfg.Transfers; t != nil && isNotify(job.msg) {
+			resp = t.NotifyUDP(job.msg, job.from)
+		} else {
+			resp = s.h.ServePacket(job.msg, bufs[i][:0], udp)
+		}
 		if resp == nil {
 			return
 		}
@@ -260,6 +265,9 @@ func (s *Server) listenTCP(addr string) error {
 		MaxTCPQueries: s.cfg.MaxTCPQueries,
 		MsgAcceptFunc: acceptQuery,
 	}
+	if t := s.cfg.Transfers; t != nil {
+		srv.TsigSecret = t.TsigSecrets()
+	}
 	started := make(chan struct{})
 	srv.NotifyStartedFunc = func() { close(started) }
 	s.mu.Lock()
@@ -306,6 +314,10 @@ func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
 type tcpHandler struct{ h *Handler }
 
 func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	if x := t.h.cfg.Transfers; x != nil && (req.Opcode == dns.OpcodeNotify || isTransfer(req)) {
+		x.ServeTCP(w, req)
+		return
+	}
 	var resp []byte
 	func() {
 		defer func() {
@@ -388,4 +400,15 @@ func (s *Server) closeAll() {
 	for _, c := range s.udp {
 		c.Close()
 	}
+}
+
+// isNotify reports whether a packet is a NOTIFY request (opcode 4, QR clear).
+func isNotify(p []byte) bool {
+	return len(p) >= headerSize && p[2]&0x80 == 0 && (p[2]>>3)&0xF == dns.OpcodeNotify
+}
+
+// isTransfer reports whether a query asks for a zone transfer.
+func isTransfer(req *dns.Msg) bool {
+	return req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 &&
+		(req.Question[0].Qtype == dns.TypeAXFR || req.Question[0].Qtype == dns.TypeIXFR)
 }

@@ -33,6 +33,8 @@ type Zone struct {
 	owners  int
 	dropped int
 	maxTTL  uint32
+
+	unavailable bool // a placeholder without data (see Unavailable)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait
@@ -125,10 +127,16 @@ func displayName(filename string) string {
 // Origin returns the zone's apex, a lowercased FQDN.
 func (z *Zone) Origin() string { return z.origin }
 
-// Serial returns the SOA serial.
-func (z *Zone) Serial() uint32 { return z.soa.Serial }
+// Serial returns the SOA serial (0 for an Unavailable zone).
+func (z *Zone) Serial() uint32 {
+	if z.soa == nil {
+		return 0
+	}
+	return z.soa.Serial
+}
 
-// SOA returns the zone's SOA record. It belongs to the snapshot: do not modify it.
+// SOA returns the zone's SOA record (nil for an Unavailable zone). It belongs to the snapshot:
+// do not modify it.
 func (z *Zone) SOA() *dns.SOA { return z.soa }
 
 // Names returns the number of names that own RRsets (glue owners included).

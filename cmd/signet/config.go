@@ -13,7 +13,14 @@ import (
 // zoneConfig is one entry of the "zones" list.
 type zoneConfig struct {
 	Origin string `mapstructure:"origin"`
-	File   string `mapstructure:"file"`
+	// File is the zone's master file; for a secondary zone (Primaries set) it is where the
+	// transferred copy is kept (default: under the state directory).
+	File string `mapstructure:"file"`
+	// Primaries makes the zone a signing secondary: AXFR/IXFR from these host:port addresses,
+	// NOTIFY accepted from them.
+	Primaries []string `mapstructure:"primaries"`
+	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
+	TSIG string `mapstructure:"tsig"`
 	// Denial overrides dnssec.denial for this zone: compact, blacklies or whitelies.
 	Denial string `mapstructure:"denial"`
 	// Parents are the parent zone's name servers (host:port), asked whether the parent still
@@ -45,8 +52,18 @@ type config struct {
 		Addr  string `mapstructure:"addr"`
 		Token string `mapstructure:"token"`
 	} `mapstructure:"admin"`
-	DNSSEC   dnssecConfig   `mapstructure:"dnssec"`
-	Keystore keystoreConfig `mapstructure:"keystore"`
+	// TSIGKeys are the TSIG keys (RFC 8945) zones name in zones[].tsig.
+	TSIGKeys []tsigKeyConfig `mapstructure:"tsig_keys"`
+	DNSSEC   dnssecConfig    `mapstructure:"dnssec"`
+	Keystore keystoreConfig  `mapstructure:"keystore"`
+}
+
+// tsigKeyConfig is one entry of tsig_keys. The secret is never in the config: secret_file
+// holds it, base64, in a file readable by its owner only.
+type tsigKeyConfig struct {
+	Name       string `mapstructure:"name"`
+	Algorithm  string `mapstructure:"algorithm"`
+	SecretFile string `mapstructure:"secret_file"`
 }
 
 // keystoreConfig says where private keys live.
@@ -146,8 +163,11 @@ func loadConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	seen := map[string]bool{}
 	for i := range c.Zones {
 		z := &c.Zones[i]
-		if z.File == "" {
-			return nil, fmt.Errorf("zones[%d].file: missing", i)
+		if z.File == "" && len(z.Primaries) == 0 {
+			return nil, fmt.Errorf("zones[%d].file: missing (or primaries: for a secondary zone)", i)
+		}
+		if err := checkTransferConfig(&c, i); err != nil {
+			return nil, err
 		}
 		z.Origin = strings.ToLower(dnsFqdn(z.Origin))
 		if seen[z.Origin] {

@@ -77,7 +77,7 @@ func newDNSSECCmd(v *viper.Viper) *cobra.Command {
 			return p
 		})}
 	disable.Flags().Bool("force", false, "disable even though the parent still publishes a DS (the zone turns bogus for validating resolvers)")
-	cmd.AddCommand(status, enable, disable)
+	cmd.AddCommand(status, enable, disable, newPlanCmd(v))
 	return cmd
 }
 

@@ -54,7 +54,7 @@ func newRootCmd() *cobra.Command {
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
 	v.AutomaticEnv()
 
-	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v))
+	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v), newVersionCmd())
 	for _, c := range extraCommands(v) {
 		root.AddCommand(c)
 	}

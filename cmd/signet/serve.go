@@ -64,9 +64,16 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	zs := server.NewZoneSet(log, dn.Signed)
 	for _, z := range c.Zones {
+		if len(z.Primaries) > 0 {
+			continue // a secondary zone: setupTransfers adds it
+		}
 		if err := zs.Add(server.ZoneFile{Origin: z.Origin, Path: z.File}); err != nil {
 			return err
 		}
+	}
+	transfers, runTransfers, err := setupTransfers(c, zs, log)
+	if err != nil {
+		return err
 	}
 	if err := dn.Start(ctx, c, zs); err != nil {
 		return err
@@ -74,6 +81,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	scfg := c.serverConfig()
 	scfg.Logger = log
+	if transfers != nil {
+		scfg.Transfers = transfers
+	}
 	h := server.NewHandler(zs, dn.Keys(), dn.Signer(), scfg, metrics)
 	srv := server.New(h, scfg)
 	if err := srv.Start(); err != nil {
@@ -100,12 +110,20 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if admin != nil {
 		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
 	}
-	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
-	fmt.Fprintln(os.Stderr, "ready")
-
+	tctx, stopTransfers := context.WithCancel(context.Background())
+	defer stopTransfers()
+	runTransfers(tctx)
+	// SIGHUP is caught before anyone is told the server is ready: its default action would
+	// kill a process reloaded right after start.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// Scripts wait for this exact line (DESIGN: "The command line that scripts rely on").
+	fmt.Fprintln(os.Stderr, "ready")
+	if err := sdNotify("READY=1"); err != nil {
+		log.Warn("could not tell the service manager that the server is ready", "err", err)
+	}
+
 	for {
 		select {
 		case <-hup:
@@ -113,8 +131,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			if err := zs.Reload(); err != nil {
 				log.Error("reload finished with errors", "err", err)
 			}
+			// The service manager waits for READY=1 after a reload it asked for.
+			sdNotify("READY=1")
 		case <-ctx.Done():
 			log.Info("shutting down")
+			sdNotify("STOPPING=1")
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if admin != nil {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signetdns/signet/dnssecmetrics"
+	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/file"
@@ -22,6 +24,7 @@ import (
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
+	filestate "github.com/signetdns/signet/statestore/file"
 )
 
 // dnssecRuntime is the DNSSEC side of a running server, as serve wires it.
@@ -84,12 +87,16 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		Refresh:   c.DNSSEC.Refresh,
 		CacheSize: c.DNSSEC.CacheSize,
 	})
+	state, err := filestate.Open(filepath.Join(c.State, "zones"))
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
 	kcfg := keymgr.Config{
-		StateDir:   c.State,
-		Soft:       soft,
-		Signer:     s.sig.Config(),
-		Logger:     log,
-		Registerer: reg,
+		State:  state,
+		Soft:   soft,
+		Signer: s.sig.Config(),
+		Logger: log,
 
 		KSKCheckInterval: c.DNSSEC.KSKCheckInterval,
 		KSKRetryMin:      c.DNSSEC.KSKRetryMin,
@@ -103,6 +110,16 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		return nil, err
 	}
 	s.mgr = mgr
+	if reg != nil {
+		stores := map[string]keystore.Store{"software": soft}
+		if s.tpm != nil {
+			stores["tpm"] = s.tpm
+		}
+		if err := dnssecmetrics.Register(reg, mgr, stores); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -249,8 +266,5 @@ func ensurePrivateDir(dir string) error {
 	if dir == "" {
 		return fmt.Errorf("no state directory (--state)")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	return os.Chmod(dir, 0o700)
+	return atomicfile.PrepareDir(dir)
 }

@@ -1,5 +1,6 @@
 // Package fsutil holds the file handling the on-disk keystore backends share:
-// a private directory, atomic writes, and metadata files.
+// metadata files and key IDs as file names, over internal/atomicfile's
+// private directories and atomic writes (with keystore's error prefix).
 package fsutil
 
 import (
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/internal/keyutil"
 )
@@ -19,84 +21,28 @@ import (
 // DirMode and FileMode are the permissions of the key directory and every
 // file in it: nobody but the owner may list or read keys.
 const (
-	DirMode  fs.FileMode = 0o700
-	FileMode fs.FileMode = 0o600
+	DirMode  = atomicfile.DirMode
+	FileMode = atomicfile.FileMode
 )
 
 // MetaSuffix ends the name of every metadata file: "<id>.json".
 const MetaSuffix = ".json"
 
-// PrepareDir creates dir with mode 0700 if it does not exist. If it exists
-// with group or world permissions it is tightened to 0700 rather than refused:
-// the keys in it are encrypted or TPM-wrapped, and failing to start a server
-// over a mode bit helps nobody, whereas leaving it open would.
+// PrepareDir creates the key directory 0700, or tightens it to 0700 (the keys
+// in it are encrypted or TPM-wrapped, and refusing to start over a mode bit
+// helps nobody).
 func PrepareDir(dir string) error {
-	if dir == "" {
-		return errors.New("keystore: empty directory name")
-	}
-	if err := os.MkdirAll(dir, DirMode); err != nil {
-		return fmt.Errorf("keystore: create %s: %w", dir, err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
+	if err := atomicfile.PrepareDir(dir); err != nil {
 		return fmt.Errorf("keystore: %w", err)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("keystore: %s is not a directory", dir)
-	}
-	if fi.Mode().Perm() != DirMode {
-		if err := os.Chmod(dir, DirMode); err != nil {
-			return fmt.Errorf("keystore: restrict %s to 0700: %w", dir, err)
-		}
 	}
 	return nil
 }
 
 // WriteAtomic writes data to dir/name with mode 0600 so that a crash leaves
-// either the old file or the new one, never a mix: it writes a temporary file
-// in the same directory, fsyncs it, renames it over the target and fsyncs
-// the directory so the rename itself is durable.
-func WriteAtomic(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".tmp*")
-	if err != nil {
+// either the old file or the new one, never a mix.
+func WriteAtomic(dir, name string, data []byte) error {
+	if err := atomicfile.Write(dir, name, data); err != nil {
 		return fmt.Errorf("keystore: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod makes it independent of that detail.
-	if err = f.Chmod(FileMode); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("keystore: write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("keystore: sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("keystore: close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	return SyncDir(dir)
-}
-
-// SyncDir fsyncs a directory so that renames and removals in it survive a
-// crash.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("keystore: sync %s: %w", dir, err)
 	}
 	return nil
 }
@@ -104,12 +50,10 @@ func SyncDir(dir string) error {
 // RemoveFiles removes dir/name for each name, ignoring files that are
 // already gone, then fsyncs dir.
 func RemoveFiles(dir string, names ...string) error {
-	for _, n := range names {
-		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("keystore: %w", err)
-		}
+	if err := atomicfile.Remove(dir, names...); err != nil {
+		return fmt.Errorf("keystore: %w", err)
 	}
-	return SyncDir(dir)
+	return nil
 }
 
 // ReadFile reads dir/name. A missing file gives an error wrapping

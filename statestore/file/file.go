@@ -1,0 +1,171 @@
+package file
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/signetdns/signet/internal/atomicfile"
+	"github.com/signetdns/signet/statestore"
+)
+
+// lockName is the file flock(2) serialises writers on; the leading dot keeps it apart from
+// every document name.
+const lockName = ".lock"
+
+// Store keeps zone documents as files in one directory.
+type Store struct {
+	dir string
+}
+
+var _ statestore.Store = (*Store)(nil)
+
+// Open returns the Store over dir, creating it 0700 (or tightening it to 0700) first.
+func Open(dir string) (*Store, error) {
+	if err := atomicfile.PrepareDir(dir); err != nil {
+		return nil, fmt.Errorf("statestore: %w", err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// Dir returns the directory the documents are in.
+func (s *Store) Dir() string { return s.dir }
+
+// fileName maps a zone document to its file: "example.com." -> "example.com.json" or
+// "example.com.premade", the root to "root.json". The suffix keeps a state file from ever
+// sharing a name with a pre-made signature file. A name with a path separator or a leading
+// dot could escape the directory or hide among temporary files, so it is refused.
+func fileName(zone string, doc statestore.Doc) (string, error) {
+	name := strings.TrimSuffix(zone, ".")
+	if name == "" {
+		name = "root"
+	}
+	if strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") || name != strings.ToLower(name) {
+		return "", fmt.Errorf("statestore: zone name %q cannot name a state file", zone)
+	}
+	switch doc {
+	case statestore.KeyState:
+		return name + ".json", nil
+	case statestore.Premade:
+		return name + ".premade", nil
+	}
+	return "", fmt.Errorf("statestore: unknown document %q", doc)
+}
+
+// revision is the document's hash, never 0 (which means "absent").
+func revision(data []byte) statestore.Revision {
+	h := fnv.New64a()
+	h.Write(data)
+	if r := statestore.Revision(h.Sum64()); r != 0 {
+		return r
+	}
+	return 1
+}
+
+// Load implements statestore.Store. Temporary files left by a crash during Save are never
+// read: only the final name is.
+func (s *Store) Load(ctx context.Context, zone string, doc statestore.Doc) ([]byte, statestore.Revision, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	name, err := fileName(zone, doc)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.read(name)
+}
+
+func (s *Store) read(name string) ([]byte, statestore.Revision, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("%s: %w", name, statestore.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("statestore: %w", err)
+	}
+	return b, revision(b), nil
+}
+
+// Save implements statestore.Store.
+func (s *Store) Save(ctx context.Context, zone string, doc statestore.Doc, data []byte, prev statestore.Revision) (statestore.Revision, error) {
+	name, err := fileName(zone, doc)
+	if err != nil {
+		return 0, err
+	}
+	err = s.swap(ctx, name, prev, func() error { return atomicfile.Write(s.dir, name, data) })
+	if err != nil {
+		return 0, err
+	}
+	return revision(data), nil
+}
+
+// Delete implements statestore.Store.
+func (s *Store) Delete(ctx context.Context, zone string, doc statestore.Doc, prev statestore.Revision) error {
+	name, err := fileName(zone, doc)
+	if err != nil {
+		return err
+	}
+	return s.swap(ctx, name, prev, func() error { return atomicfile.Remove(s.dir, name) })
+}
+
+// swap runs write if the file's revision is prev, holding the directory's lock from the
+// comparison to the end of the write.
+func (s *Store) swap(ctx context.Context, name string, prev statestore.Revision, write func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	_, cur, err := s.read(name)
+	if err != nil && !errors.Is(err, statestore.ErrNotFound) {
+		return err
+	}
+	if cur != prev {
+		return fmt.Errorf("%s: %w", name, statestore.ErrConflict)
+	}
+	if err := write(); err != nil {
+		return fmt.Errorf("statestore: %w", err)
+	}
+	return nil
+}
+
+// lock takes the directory's exclusive lock; the returned func releases it. The lock is per
+// open file description, so it also serialises goroutines of one process.
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, lockName), os.O_RDWR|os.O_CREATE, atomicfile.FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("statestore: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("statestore: lock %s: %w", s.dir, err)
+	}
+	return func() { f.Close() }, nil // closing the descriptor releases the lock
+}
+
+// Watch implements statestore.Store. A state directory has one writer, the process that
+// serves its zones, so there are never changes made elsewhere to report: the channel only
+// closes when ctx ends.
+func (s *Store) Watch(ctx context.Context) (<-chan statestore.Change, error) {
+	ch := make(chan statestore.Change)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
+	return ch, nil
+}
