@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,11 +19,11 @@ import (
 	"github.com/signetdns/signet/internal/resolvertest"
 )
 
-// The real-time rollover proof: one Signet serves the parent example.test. (signed, manual
+// The real-time rollover test: one Signet serves the parent example.test. (signed, manual
 // KSK, its DS is unbound's only trust anchor) and the child signed.example.test., which rolls
 // its ZSK every few seconds and its KSK automatically, with every TTL of both zones one or two
-// seconds so that caches turn over many times per rollover. A registrar publishes the child's
-// CDS as DS in the parent, and unbound with a normal cache is queried all along.
+// seconds so that caches turn over many times per rollover. A registrar follows the child's
+// CDS literally (DS := CDS, then SIGHUP), and unbound with a normal cache is queried all along.
 const (
 	rollParent = "example.test."
 	rollChild  = "signed.example.test."
@@ -55,16 +55,20 @@ type rollLab struct {
 	timings rollTimings
 	firstDS []*dns.DS // the child's DS at the start
 
-	mu      sync.Mutex
-	events  []string
-	changed bool // the registrar has replaced the first DS
+	// proc is held while Signet is being restarted and while the registrar signals it, so
+	// that a SIGHUP never goes to a process being killed or started.
+	proc sync.Mutex
+
+	mu        sync.Mutex
+	events    []string
+	dsChanges int // how many times the registrar has replaced the DS RRset
 }
 
-// dsChanged reports whether the registrar has replaced the first DS RRset.
-func (l *rollLab) dsChanged() bool {
+// dsChanged returns how many times the registrar has replaced the DS RRset.
+func (l *rollLab) dsChanged() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.changed
+	return l.dsChanges
 }
 
 // logf records a timestamped event (seconds since the run started) for the test log.
@@ -117,7 +121,7 @@ func writeZone(path string, rrs []dns.RR) error {
 }
 
 // setDS writes the parent file with ds as the child's DS RRset (TTL timings.parentDSTTL) and a
-// new SOA serial, and has Signet reload it: the parent publishing a new DS.
+// new SOA serial, and sends Signet SIGHUP to reload it: the parent publishing a new DS.
 func (l *rollLab) setDS(ds []*dns.DS) error {
 	rrs := slices.Clone(l.parent)
 	for i, rr := range rrs {
@@ -135,21 +139,37 @@ func (l *rollLab) setDS(ds []*dns.DS) error {
 	if err := writeZone(l.path, rrs); err != nil {
 		return err
 	}
-	return adminPost(l.s, "/v1/reload")
+	l.proc.Lock()
+	defer l.proc.Unlock()
+	return l.s.cmd.Process.Signal(syscall.SIGHUP)
 }
 
-// adminPost calls the admin API directly (faster than running the CLI from a goroutine).
-func adminPost(s *signet, path string) error {
-	resp, err := http.Post("http://"+s.Admin+path, "application/json", nil)
-	if err != nil {
-		return err
+// waitDS waits until the parent serves ds as the child's DS RRset (SIGHUP reloads in the
+// background).
+func (l *rollLab) waitDS(t *testing.T, ds []*dns.DS) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		var got []*dns.DS
+		for _, rr := range l.s.query(t, rollChild, dns.TypeDS, false).Answer {
+			if d, ok := rr.(*dns.DS); ok {
+				got = append(got, d)
+			}
+		}
+		if dsSetKey(got) == dsSetKey(ds) {
+			return
+		}
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %s: %s", path, resp.Status, b)
+	t.Fatalf("the parent does not serve the DS %s after SIGHUP", dsTags(ds))
+}
+
+// dsSetKey identifies a DS RRset by its records' data.
+func dsSetKey(ds []*dns.DS) string {
+	var ks []string
+	for _, d := range ds {
+		ks = append(ks, dsKey(int(d.KeyTag), int(d.Algorithm), int(d.DigestType), d.Digest))
 	}
-	return nil
+	slices.Sort(ks)
+	return strings.Join(ks, ";")
 }
 
 // dnssecStatus is the part of GetDNSSEC's JSON (keymgr.DNSSEC) the test reads.
@@ -228,6 +248,7 @@ zones:
 	if err := l.setDS(ds); err != nil {
 		t.Fatal(err)
 	}
+	l.waitDS(t, ds)
 	l.firstDS = ds
 	l.logf("parent publishes the first DS %s", dsTags(ds))
 	l.u = resolvertest.StartUnbound(t, resolvertest.UnboundConfig{
@@ -252,20 +273,14 @@ func dsTags(ds []*dns.DS) string {
 	return "{" + strings.Join(tags, " ") + "}"
 }
 
-// registrar polls the child's CDS RRset at Signet and, when it names other keys than the
-// parent's DS RRset, replaces the DS RRset by the CDS records (RFC 7344 §4.1; an empty CDS
-// RRset means no change, and the delete sentinel is not expected here). It runs until ctx ends.
+// registrar is a parent that follows the child's CDS RRset literally (RFC 7344 §4.1, RFC
+// 8078): every half second it reads the CDS RRset at Signet and, whenever the set of CDS records
+// differs from the last one it saw (an empty RRset meaning no change, the delete sentinel not
+// expected here), rewrites the parent's DS RRset to exactly the CDS records and sends SIGHUP.
+// It runs until ctx ends.
 func (l *rollLab) registrar(ctx context.Context, current []*dns.DS) {
-	key := func(ds []*dns.DS) string {
-		var ks []string
-		for _, d := range ds {
-			ks = append(ks, fmt.Sprintf("%d %d %d %s", d.KeyTag, d.Algorithm, d.DigestType, strings.ToUpper(d.Digest)))
-		}
-		slices.Sort(ks)
-		return strings.Join(ks, ";")
-	}
-	have := key(current)
-	tick := time.NewTicker(200 * time.Millisecond)
+	have := dsSetKey(current)
+	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
@@ -288,18 +303,18 @@ func (l *rollLab) registrar(ctx context.Context, current []*dns.DS) {
 				ds = append(ds, &d)
 			}
 		}
-		if len(ds) == 0 || key(ds) == have {
+		if len(ds) == 0 || dsSetKey(ds) == have {
 			continue
 		}
 		if err := l.setDS(ds); err != nil {
 			l.logf("registrar: %v", err)
 			continue
 		}
-		have = key(ds)
+		have = dsSetKey(ds)
 		l.mu.Lock()
-		l.changed = true
+		l.dsChanges++
 		l.mu.Unlock()
-		l.logf("registrar: CDS %s seen; parent DS RRset replaced by it (TTL %s)", dsTags(ds), l.timings.parentDSTTL)
+		l.logf("registrar: CDS %s seen; parent DS RRset replaced by it (TTL %s), SIGHUP", dsTags(ds), l.timings.parentDSTTL)
 	}
 }
 
@@ -437,8 +452,10 @@ func (w *watcher) restart(t *testing.T, why string) {
 	w.downFrom = time.Now()
 	w.mu.Unlock()
 	w.l.logf("kill -9 (%s)", why)
+	w.l.proc.Lock()
 	w.l.s.kill()
 	w.l.s.start(t)
+	w.l.proc.Unlock()
 	w.mu.Lock()
 	// Unbound may take a moment to query a server it found silent again; two seconds after
 	// the server is back, a failure of any kind counts.
@@ -469,6 +486,7 @@ func (w *watcher) failures() (bad, excused []failure) {
 
 // keyTracker polls GetDNSSEC for the child and remembers every key it saw and what it did.
 type keyTracker struct {
+	firstSeen  map[int]time.Duration // tag -> when first seen
 	zskSigned  map[int]time.Duration // ZSK tag -> when first seen signing
 	kskSigned  map[int]time.Duration
 	zskGone    map[int]time.Duration // tag -> when first seen absent after being seen
@@ -479,7 +497,7 @@ type keyTracker struct {
 }
 
 func newKeyTracker() *keyTracker {
-	return &keyTracker{zskSigned: map[int]time.Duration{}, kskSigned: map[int]time.Duration{},
+	return &keyTracker{firstSeen: map[int]time.Duration{}, zskSigned: map[int]time.Duration{}, kskSigned: map[int]time.Duration{},
 		zskGone: map[int]time.Duration{}, kskGone: map[int]time.Duration{}, seen: map[int]string{}}
 }
 
@@ -492,6 +510,9 @@ func (k *keyTracker) update(d *dnssecStatus, at time.Duration) string {
 	for _, key := range d.Keys {
 		present[key.KeyTag] = true
 		k.seen[key.KeyTag] = key.Role
+		if _, ok := k.firstSeen[key.KeyTag]; !ok {
+			k.firstSeen[key.KeyTag] = at
+		}
 		if key.State == "removed" {
 			present[key.KeyTag] = false
 		}
@@ -588,17 +609,63 @@ func rollRun(t *testing.T, l *rollLab, deadline time.Duration, kills []killPoint
 	return w, k, killed
 }
 
-// TestRolloverRealTime shows rollovers invisible to a validating resolver: while Signet rolls the child's ZSK three times
-// and its KSK once, unbound trusting only the parent's DS, with a normal cache, never answers
-// SERVFAIL and always sets AD, including across kill -9 restarts at each step of a ZSK and of
-// a KSK rollover. Then the same KSK rollover with the parent's DS TTL far above what Signet
-// was told: the watcher must record validation failures, which shows that it can.
+// kskRolls returns how long each completed KSK rollover took, in the order they ran: from the
+// new KSK's first sighting (published) to its predecessor's removal.
+func (k *keyTracker) kskRolls() []time.Duration {
+	var tags []int
+	for tag, role := range k.seen {
+		if role == "KSK" {
+			tags = append(tags, tag)
+		}
+	}
+	slices.SortFunc(tags, func(a, b int) int { return int(k.firstSeen[a] - k.firstSeen[b]) })
+	var out []time.Duration
+	for i := 1; i < len(tags); i++ {
+		if gone, ok := k.kskGone[tags[i-1]]; ok {
+			out = append(out, gone-k.firstSeen[tags[i]])
+		}
+	}
+	return out
+}
+
+// zskGaps returns the times between consecutive ZSKs' first signatures.
+func (k *keyTracker) zskGaps() []time.Duration {
+	var at []time.Duration
+	for _, d := range k.zskSigned {
+		at = append(at, d)
+	}
+	slices.Sort(at)
+	var out []time.Duration
+	for i := 1; i < len(at); i++ {
+		out = append(out, at[i]-at[i-1])
+	}
+	return out
+}
+
+// TestRolloverRealTime: while Signet rolls the child's KSK automatically three times in a row
+// and its ZSK between them, against a registrar that follows CDS literally, unbound trusting
+// only the parent's DS, with a normal cache, never answers SERVFAIL and always sets AD,
+// including across kill -9 restarts at each step of a ZSK rollover and of the second KSK
+// rollover; every KSK rollover ends within a bound and ZSK rotation never stalls. Then a KSK
+// rollover with the parent's DS TTL far above what Signet was told: the watcher must record
+// validation failures, which shows that it can.
 func TestRolloverRealTime(t *testing.T) {
 	t.Run("safe", func(t *testing.T) {
-		// ZSK rollovers at 8, 16 and 24 s (each published 2 s before, Ipub = 1 s + 1 s, and
-		// removed 3 s after, Iret = 1 s + 2 s); the KSK rollover falls due at 26 s and starts
-		// when the third ZSK rollover ends, at 27 s.
-		l := startRollLab(t, rollTimings{zskLifetime: "8s", kskLifetime: 26 * time.Second, parentDSTTL: rollDSTTL})
+		// ZSK rollovers every 8 s (each published 2 s before it signs, Ipub = 1 s + 1 s, and
+		// removed 3 s after, Iret = 1 s + 2 s). A KSK rollover falls due 12 s after the last
+		// one ended, starts once the ZSK rollover in progress (if any) ends, and takes about
+		// 6 s: Ipub, the registrar's poll (0.5 s), a DS check (1 s), then the parent's
+		// propagation and DS TTL (1 s + 2 s); a ZSK rollover due meanwhile waits for it.
+		const kskRollovers = 3
+		const kskBound = 15 * time.Second // the longest a KSK rollover may take, kills included
+		const zskLifetime = 8 * time.Second
+		l := startRollLab(t, rollTimings{zskLifetime: "8s", kskLifetime: 12 * time.Second, parentDSTTL: rollDSTTL})
+		// The second KSK rollover is the one that used to stall (a key that was once the new
+		// KSK got its CDS back): it is killed at each of its steps.
+		second := func(k *keyTracker, d *dnssecStatus, want string, n int) bool {
+			st, live := newestKey(d, "KSK")
+			return len(k.kskSigned) == 3 && live == n && st == want
+		}
 		kills := []killPoint{
 			{"second ZSK rollover, new ZSK published", func(k *keyTracker, d *dnssecStatus) bool {
 				st, n := newestKey(d, "ZSK")
@@ -608,24 +675,27 @@ func TestRolloverRealTime(t *testing.T) {
 				st, n := newestKey(d, "ZSK")
 				return len(k.zskSigned) == 3 && n == 2 && st == "active"
 			}},
-			{"KSK rollover, new KSK published", func(k *keyTracker, d *dnssecStatus) bool {
-				st, n := newestKey(d, "KSK")
-				return n == 2 && st == "published"
+			{"second KSK rollover, new KSK published", func(k *keyTracker, d *dnssecStatus) bool {
+				return second(k, d, "published", 2)
 			}},
-			{"KSK rollover, new DS at the parent, swap pending", func(k *keyTracker, d *dnssecStatus) bool {
-				st, n := newestKey(d, "KSK")
-				return n == 2 && st == "ready" && l.dsChanged()
+			{"second KSK rollover, new KSK ready, CDS names it", func(k *keyTracker, d *dnssecStatus) bool {
+				return second(k, d, "ready", 2)
+			}},
+			{"second KSK rollover, new DS at the parent, swap pending", func(k *keyTracker, d *dnssecStatus) bool {
+				return second(k, d, "ready", 2) && l.dsChanged() >= 2
+			}},
+			{"second KSK rollover, swapped: new KSK active, old removed", func(k *keyTracker, d *dnssecStatus) bool {
+				return second(k, d, "active", 1)
 			}},
 		}
-		oldKSK := int(l.firstDS[0].KeyTag)
-		w, k, killed := rollRun(t, l, 75*time.Second, kills, func(k *keyTracker) bool {
-			_, gone := k.kskGone[oldKSK]
-			return len(k.zskSigned) >= 4 && len(k.kskSigned) >= 2 && gone
+		w, k, killed := rollRun(t, l, 150*time.Second, kills, func(k *keyTracker) bool {
+			return len(k.kskGone) >= kskRollovers && len(k.zskSigned) >= 4
 		}, 2*rollDSTTL) // past the longest TTL after the last change, so cached answers are checked too
 
 		bad, excused := w.failures()
-		t.Logf("%d queries to unbound over %.1fs; ZSKs that signed: %v; KSKs that signed: %v; removed: ZSK %v, KSK %v; RRSIG key tags seen by unbound on www A: %v; kill -9 at: %q (gaps %v); excused failures during the restart gaps: %d",
-			w.queries, time.Since(l.start).Seconds(), k.zskSigned, k.kskSigned, k.zskGone, k.kskGone, w.sigTags, killed, w.downs, len(excused))
+		rolls := k.kskRolls()
+		t.Logf("%d queries to unbound over %.1fs; KSK rollovers %d, taking %v; ZSKs that signed: %v; KSKs that signed: %v; removed: ZSK %v, KSK %v; registrar DS changes: %d; RRSIG key tags seen by unbound on www A: %v; kill -9 at: %q (gaps %v); excused failures during the restart gaps: %d",
+			w.queries, time.Since(l.start).Seconds(), len(rolls), rolls, k.zskSigned, k.kskSigned, k.zskGone, k.kskGone, l.dsChanged(), w.sigTags, killed, w.downs, len(excused))
 		for _, f := range excused {
 			t.Logf("excused (server restarting): %s", f)
 		}
@@ -636,9 +706,27 @@ func TestRolloverRealTime(t *testing.T) {
 			}
 			t.Errorf("%d failed answers from unbound during the rollovers:\n%s", len(bad), b.String())
 		}
+		if len(rolls) < kskRollovers {
+			t.Errorf("%d KSK rollovers completed, want %d", len(rolls), kskRollovers)
+		}
+		for i, d := range rolls {
+			if d > kskBound {
+				t.Errorf("KSK rollover %d took %v, want at most %v", i+1, d, kskBound)
+			}
+		}
+		// A ZSK rollover that falls due during a KSK rollover waits for it, no longer.
+		for i, g := range k.zskGaps() {
+			if g > zskLifetime+kskBound {
+				t.Errorf("%v between the ZSKs %d and %d starting to sign, want at most %v", g, i+1, i+2, zskLifetime+kskBound)
+			}
+		}
+		// Each KSK rollover changes the DS RRset once: CDS never names the old KSK again.
+		if n := l.dsChanged(); n != len(rolls) {
+			t.Errorf("the registrar changed the DS RRset %d times for %d KSK rollovers", n, len(rolls))
+		}
 		// unbound validated answers signed by every ZSK: the rollovers reached the resolver.
 		if len(w.sigTags) < 4 {
-			t.Errorf("unbound's answers for www were signed by %d distinct keys, want >= 4 (three ZSK rollovers): %v", len(w.sigTags), w.sigTags)
+			t.Errorf("unbound's answers for www were signed by %d distinct keys, want >= 4: %v", len(w.sigTags), w.sigTags)
 		}
 		if len(killed) != len(kills) {
 			t.Errorf("killed at %q, want all of the %d kill points", killed, len(kills))

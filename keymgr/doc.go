@@ -16,7 +16,9 @@
 // signatures (public RRSIGs) outlive a restart while the KSK's TPM is unreachable, so such a
 // restart still serves a validating zone. Config.Parent (a ParentDS; DNSParent by default)
 // asks the parent's name servers for the zone's DS RRset. Health reports what the metrics
-// export. No private key material ever leaves the keystore.
+// export. Its operations (GetDNSSEC, CreateKSK, Enable, ...) are Route 53's DNSSEC calls, and
+// their refusals are *Error values carrying Route 53's error codes; the admin package serves
+// them over HTTP. No private key material ever leaves the keystore.
 //
 // keymgr imports signer, rollover, keystore and statestore; never zones, server, a keystore
 // backend or a state store backend.

@@ -3,7 +3,6 @@ package keymgr
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 // Error codes, Route 53's names for the same failures (Route 53 API reference, "Errors" of
@@ -28,27 +27,6 @@ const (
 	CodeInternalFailure                       = "InternalFailure"
 )
 
-// httpStatus maps each code to the HTTP status Route 53 answers it with: 404 for the
-// NoSuch* errors, 409 for KeySigningKeyAlreadyExists, 400 for the other client errors.
-var httpStatus = map[string]int{
-	CodeNoSuchHostedZone:                      http.StatusNotFound,
-	CodeNoSuchKeySigningKey:                   http.StatusNotFound,
-	CodeKeySigningKeyAlreadyExists:            http.StatusConflict,
-	CodeServiceUnavailable:                    http.StatusServiceUnavailable,
-	CodeInternalFailure:                       http.StatusInternalServerError,
-	CodeInvalidKeySigningKeyName:              http.StatusBadRequest,
-	CodeInvalidKeySigningKeyStatus:            http.StatusBadRequest,
-	CodeInvalidSigningStatus:                  http.StatusBadRequest,
-	CodeKeySigningKeyInUse:                    http.StatusBadRequest,
-	CodeKeySigningKeyInParentDSRecord:         http.StatusBadRequest,
-	CodeTooManyKeySigningKeys:                 http.StatusBadRequest,
-	CodeDNSSECNotFound:                        http.StatusBadRequest,
-	CodeInvalidArgument:                       http.StatusBadRequest,
-	CodeInvalidInput:                          http.StatusBadRequest,
-	CodeConcurrentModification:                http.StatusBadRequest,
-	CodeKeySigningKeyWithActiveStatusNotFound: http.StatusBadRequest,
-}
-
 // Error is an operation's refusal, with Route 53's error code. Operations return it (wrapped
 // or not) for every failure a client can act on; anything else is an internal failure.
 type Error struct {
@@ -65,14 +43,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-// HTTPStatus returns the HTTP status code Route 53 answers e's code with.
-func (e *Error) HTTPStatus() int {
-	if s, ok := httpStatus[e.Code]; ok {
-		return s
-	}
-	return http.StatusBadRequest
-}
 
 // ErrorCode returns the Route 53 error code of err, or CodeInternalFailure when err is not
 // (and does not wrap) an *Error.

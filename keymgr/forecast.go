@@ -1,8 +1,6 @@
 package keymgr
 
 import (
-	"bytes"
-	"net/http"
 	"time"
 
 	"github.com/signetdns/signet/forecast"
@@ -39,37 +37,4 @@ func (m *Manager) Forecast(zone string, horizon time.Duration) (*forecast.Foreca
 			Message: "the zone is not signed: this is what would happen if signing were enabled now"})
 	}
 	return &f, nil
-}
-
-// handleForecast is GET /v1/zones/{zone}/dnssec/plan?for=400d[&format=svg]: the forecast as
-// JSON, or its timeline picture.
-func (m *Manager) handleForecast(w http.ResponseWriter, r *http.Request) {
-	horizon := 400 * 24 * time.Hour
-	if v := r.URL.Query().Get("for"); v != "" {
-		d, err := forecast.ParseDuration(v)
-		if err != nil {
-			m.writeError(w, errorf(CodeInvalidArgument, "for=%q: %v", v, err))
-			return
-		}
-		horizon = d
-	}
-	f, err := m.Forecast(r.PathValue("zone"), horizon)
-	if err != nil {
-		m.writeError(w, err)
-		return
-	}
-	switch r.URL.Query().Get("format") {
-	case "", "json":
-		writeJSON(w, http.StatusOK, f)
-	case "svg":
-		var b bytes.Buffer
-		if err := f.SVG(&b); err != nil {
-			m.writeError(w, err)
-			return
-		}
-		w.Header().Set("Content-Type", "image/svg+xml")
-		w.Write(b.Bytes())
-	default:
-		m.writeError(w, errorf(CodeInvalidArgument, "format=%q: want json or svg", r.URL.Query().Get("format")))
-	}
 }

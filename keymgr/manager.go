@@ -41,6 +41,9 @@ const (
 	QuickStartName = "quickstart"
 	// DefaultDNSKEYTTL is the DNSKEY RRset TTL when the policy gives none.
 	DefaultDNSKEYTTL = time.Hour
+	// DefaultAlgorithm is the algorithm of new keys when the policy gives none: 13,
+	// ECDSAP256SHA256, the one Route 53 uses (RFC 8624 recommends it).
+	DefaultAlgorithm = keystore.ECDSAP256SHA256
 )
 
 // Config is what the key manager needs from its host.
@@ -75,7 +78,7 @@ type Config struct {
 type ZonePolicy struct {
 	// Mode is the denial-of-existence mode the zone is signed with.
 	Mode signer.Mode
-	// Algorithm is the DNSSEC algorithm of new keys; 0 means 13 (ECDSAP256SHA256).
+	// Algorithm is the DNSSEC algorithm of new keys; 0 means DefaultAlgorithm.
 	Algorithm uint8
 	// QuickStart (--dnssec) creates and activates a KSK named "quickstart" and a ZSK, and
 	// enables signing, when the zone has no state yet.
@@ -100,6 +103,9 @@ type ZonePolicy struct {
 	// BIND's `parental-agents`). Empty: no check; an automatic KSK rollover then waits for
 	// an operator's ConfirmDS (`signet ksk ds-seen`).
 	Parents []string
+	// Validity and Refresh, when positive, replace Config.Signer's signature validity and
+	// refresh for this zone (signer.RingOptions).
+	Validity, Refresh time.Duration
 	// MaxZoneTTL returns the largest TTL in the zone now (it changes on reload); rollover
 	// timings wait that long for old signatures to expire (RFC 7583 §3.3.1). nil: one day.
 	MaxZoneTTL func() time.Duration
@@ -197,7 +203,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		return fmt.Errorf("keymgr: %q is not a domain name", origin)
 	}
 	if p.Algorithm == 0 {
-		p.Algorithm = keystore.ECDSAP256SHA256
+		p.Algorithm = DefaultAlgorithm
 	}
 	if p.DNSKEYTTL <= 0 {
 		p.DNSKEYTTL = p.Rollover.DNSKEYTTL

@@ -119,7 +119,7 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 // while disabling (RFC 8078 §4); CDS/CDNSKEY for the KSKs a rollover names (RFC 7344 §4),
 // or, when the policy asks for CDS at all times, for every KSK that is a trust anchor.
 func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, cds []uint16, now time.Time) signer.RingOptions {
-	opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL(), Delete: st.DeleteSentinel}
+	opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL(), Delete: st.DeleteSentinel, Validity: z.policy.Validity, Refresh: z.policy.Refresh}
 	switch {
 	case len(cds) > 0:
 		opt.CDS, opt.CDSKeys = true, cds
@@ -184,7 +184,7 @@ func (m *Manager) blame(z *zone, keys []*signer.Key, names map[*signer.Key]strin
 		if !k.KSK || !k.Active {
 			continue
 		}
-		opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL()}
+		opt := signer.RingOptions{DNSKEYTTL: z.dnskeyTTL(), Validity: z.policy.Validity, Refresh: z.policy.Refresh}
 		if _, err := signer.PremakeKSKSigs(z.name, []*signer.Key{k}, opt, now, 1, 0, m.cfg.Signer); err != nil {
 			failed = append(failed, names[k])
 		}

@@ -5,14 +5,10 @@ import (
 	"time"
 )
 
-// DefaultListen is the address served when none is configured: loopback only, so that a
-// server started without thought answers no one on the network by surprise.
-const DefaultListen = "127.0.0.1:53"
-
 // Config holds the server's settings. The zero value of each field means its default.
 type Config struct {
 	// Listen lists host:port addresses; each gets a UDP and a TCP listener. Default
-	// DefaultListen.
+	// DefaultListen (loopback only).
 	Listen []string
 	// UDPSize is the EDNS(0) payload size advertised and the cap applied to clients' sizes.
 	// Default 1232 (DNS flag day 2020).
@@ -48,34 +44,50 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Defaults for Config's zero fields, exported so that the command line's configuration shows
+// and validates the same values the server uses.
+const (
+	// DefaultListen binds loopback only: a server nobody configured must not answer the
+	// world.
+	DefaultListen          = "127.0.0.1:53"
+	DefaultUDPSize         = 1232
+	DefaultUDPQueue        = 1024
+	DefaultTCPIdleTimeout  = 10 * time.Second
+	DefaultTCPReadTimeout  = 2 * time.Second
+	DefaultMaxTCPConns     = 512
+	DefaultMaxTCPQueries   = 1000
+	DefaultPacketCacheSize = 100_000
+	DefaultShutdownTimeout = 5 * time.Second
+)
+
 func (c *Config) withDefaults() Config {
 	d := *c
 	if len(d.Listen) == 0 {
 		d.Listen = []string{DefaultListen}
 	}
 	if d.UDPSize == 0 {
-		d.UDPSize = 1232
+		d.UDPSize = DefaultUDPSize
 	}
 	if d.UDPReaders <= 0 {
 		d.UDPReaders = defaultReaders()
 	}
 	if d.UDPQueue <= 0 {
-		d.UDPQueue = 1024
+		d.UDPQueue = DefaultUDPQueue
 	}
 	if d.TCPIdleTimeout <= 0 {
-		d.TCPIdleTimeout = 10 * time.Second
+		d.TCPIdleTimeout = DefaultTCPIdleTimeout
 	}
 	if d.TCPReadTimeout <= 0 {
-		d.TCPReadTimeout = 2 * time.Second
+		d.TCPReadTimeout = DefaultTCPReadTimeout
 	}
 	if d.MaxTCPConns <= 0 {
-		d.MaxTCPConns = 512
+		d.MaxTCPConns = DefaultMaxTCPConns
 	}
 	if d.MaxTCPQueries == 0 {
-		d.MaxTCPQueries = 1000
+		d.MaxTCPQueries = DefaultMaxTCPQueries
 	}
 	if d.ShutdownTimeout <= 0 {
-		d.ShutdownTimeout = 5 * time.Second
+		d.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if d.Logger == nil {
 		d.Logger = slog.Default()

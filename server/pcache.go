@@ -46,7 +46,7 @@ func newPacketCache(size int) *packetCache {
 		return nil
 	}
 	if size == 0 {
-		size = 100000
+		size = DefaultPacketCacheSize
 	}
 	negSize := size / 10
 	if negSize < 16 {

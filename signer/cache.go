@@ -125,16 +125,31 @@ func (s *Signer) key(kb *keyBuf, k *signingKey, zone, owner string, rrset []dns.
 }
 
 // usable reports whether a cached entry may be served at now: valid already, and with at
-// least Refresh of its validity left.
-func (s *Signer) usable(e *entry, now time.Time) bool {
+// least refresh of its validity left.
+func usable(e *entry, now time.Time, refresh time.Duration) bool {
 	t := now.Unix()
-	return e.inc <= t && e.exp-t >= int64(s.cfg.Refresh/time.Second)
+	return e.inc <= t && e.exp-t >= int64(refresh/time.Second)
+}
+
+// timing returns the signature validity and refresh for ring's zone: the ring's own when it
+// has them, else the Signer's.
+func (s *Signer) timing(r *KeyRing) (validity, refresh time.Duration) {
+	validity, refresh = s.cfg.Validity, s.cfg.Refresh
+	if r.validity > 0 {
+		validity = r.validity
+	}
+	if r.refresh > 0 {
+		refresh = r.refresh
+	}
+	return validity, refresh
 }
 
 // sig returns k's signature over rrset as owned by owner (rrset's own owner, or for a
 // white-lies wildcard expansion the wildcard, in which case the returned RRSIG is owned by the
 // wildcard and the caller re-owns a copy). volatile selects the denial cache.
-func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile bool, now time.Time) (*dns.RRSIG, error) {
+func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, volatile bool, now time.Time) (*dns.RRSIG, error) {
+	zone := r.zone
+	validity, refresh := s.timing(r)
 	kb := keyBufs.Get().(*keyBuf)
 	ck, err := s.key(kb, k, zone, owner, rrset)
 	keyBufs.Put(kb)
@@ -145,7 +160,7 @@ func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile
 	if volatile {
 		cache = s.denial
 	}
-	if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && s.usable(e, now) {
+	if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && usable(e, now, refresh) {
 		s.hits.Add(1)
 		return e.sig, nil
 	}
@@ -153,7 +168,7 @@ func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile
 	if volatile {
 		if slot := &s.seen[ck.k1%uint64(len(s.seen))]; slot.Swap(ck.k1) != ck.k1 {
 			// First sight of this denial: sign it, do not cache it (see Signer.seen).
-			e, err := s.make(k, zone, owner, rrset, ck, now)
+			e, err := s.make(k, zone, owner, rrset, ck, now, validity)
 			if err != nil {
 				return nil, err
 			}
@@ -170,10 +185,10 @@ func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile
 	binary.BigEndian.PutUint64(fk[8:], ck.check)
 	binary.BigEndian.PutUint32(fk[16:], uint32(ck.n))
 	v, err, _ := s.flight.Do(string(fk[:]), func() (any, error) {
-		if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && s.usable(e, now) {
+		if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && usable(e, now, refresh) {
 			return e, nil // made by a flight that ended between our Get and Do
 		}
-		e, err := s.make(k, zone, owner, rrset, ck, now)
+		e, err := s.make(k, zone, owner, rrset, ck, now, validity)
 		if err != nil {
 			return nil, err
 		}
@@ -187,8 +202,8 @@ func (s *Signer) sig(k *signingKey, zone, owner string, rrset []dns.RR, volatile
 }
 
 // make signs rrset with k. Timing: inception = now - Inception, expiration =
-// now + Validity - jitter, the jitter taken from the cache key so it is stable per RRset.
-func (s *Signer) make(k *signingKey, zone, owner string, rrset []dns.RR, ck cacheKey, now time.Time) (*entry, error) {
+// now + validity - jitter, the jitter taken from the cache key so it is stable per RRset.
+func (s *Signer) make(k *signingKey, zone, owner string, rrset []dns.RR, ck cacheKey, now time.Time, validity time.Duration) (*entry, error) {
 	if k.Signer == nil {
 		return nil, fmt.Errorf("key %d (algorithm %d) of %s has no private key", k.Tag, k.DNSKEY.Algorithm, zone)
 	}
@@ -209,7 +224,7 @@ func (s *Signer) make(k *signingKey, zone, owner string, rrset []dns.RR, ck cach
 		jitter = time.Duration(ck.k1 % uint64(s.cfg.Jitter))
 	}
 	inc := now.Add(-s.cfg.Inception)
-	exp := now.Add(s.cfg.Validity - jitter)
+	exp := now.Add(validity - jitter)
 	sig := &dns.RRSIG{
 		Hdr:        dns.RR_Header{Ttl: h0.Ttl},
 		Algorithm:  k.DNSKEY.Algorithm,

@@ -29,6 +29,21 @@ type RingOptions struct {
 	// PremakeKSKSigs over the same keys and options. NewKeyRing verifies them. When nil,
 	// NewKeyRing makes one signature per RRset and KSK itself, which needs the KSKs' signers.
 	KSKSigs []*dns.RRSIG
+	// Validity and Refresh, when positive, replace the Signer's Config.Validity and
+	// Config.Refresh for this zone's signatures (live, cached and pre-made), so that zones
+	// served by one Signer can have their own signature lifetimes.
+	Validity, Refresh time.Duration
+}
+
+// timing returns cfg with opt's per-zone overrides.
+func (opt RingOptions) timing(cfg Config) Config {
+	if opt.Validity > 0 {
+		cfg.Validity = opt.Validity
+	}
+	if opt.Refresh > 0 {
+		cfg.Refresh = opt.Refresh
+	}
+	return cfg
 }
 
 // signingKey is a Key that signs, with the identity used in cache keys: the first 8 bytes of
@@ -52,6 +67,8 @@ type KeyRing struct {
 	ksks    []signingKey // sign DNSKEY, CDS and CDNSKEY
 	premade []*dns.RRSIG // verified pre-made KSK signatures
 	gen     uint64
+
+	validity, refresh time.Duration // RingOptions' overrides; 0: the Signer's
 }
 
 var ringGen atomic.Uint64
@@ -68,7 +85,7 @@ func NewKeyRing(zone string, keys []*Key, opt RingOptions, now time.Time, cfg Co
 	}
 	sigs := opt.KSKSigs
 	if sigs == nil {
-		if sigs, err = r.premake(now, 1, 0, cfg.withDefaults()); err != nil {
+		if sigs, err = r.premake(now, 1, 0, opt.timing(cfg.withDefaults())); err != nil {
 			return nil, err
 		}
 	} else if err := r.verifyPremade(sigs); err != nil {
@@ -85,7 +102,7 @@ func newRing(zone string, keys []*Key, opt RingOptions) (*KeyRing, error) {
 	if opt.DNSKEYTTL == 0 {
 		opt.DNSKEYTTL = 3600
 	}
-	r := &KeyRing{zone: zone, keys: slices.Clip(slices.Clone(keys))}
+	r := &KeyRing{zone: zone, keys: slices.Clip(slices.Clone(keys)), validity: max(opt.Validity, 0), refresh: max(opt.Refresh, 0)}
 	for _, k := range keys {
 		if k == nil || k.DNSKEY == nil {
 			return nil, errors.New("signer: nil key")
@@ -163,7 +180,7 @@ func PremakeKSKSigs(zone string, keys []*Key, opt RingOptions, now time.Time, n 
 	if err != nil {
 		return nil, err
 	}
-	return r.premake(now, n, step, cfg.withDefaults())
+	return r.premake(now, n, step, opt.timing(cfg.withDefaults()))
 }
 
 func (r *KeyRing) premake(now time.Time, n int, step time.Duration, cfg Config) ([]*dns.RRSIG, error) {

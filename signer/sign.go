@@ -200,7 +200,7 @@ func wildcardParent(wc string) string {
 func (b *builder) signWith(out, set []dns.RR, owner string, volatile bool) ([]dns.RR, error) {
 	name := set[0].Header().Name
 	for i := range b.ring.zsks {
-		sig, err := b.s.sig(&b.ring.zsks[i], b.ring.zone, owner, set, volatile, b.now)
+		sig, err := b.s.sig(b.ring, &b.ring.zsks[i], owner, set, volatile, b.now)
 		if err != nil {
 			return nil, err
 		}
@@ -223,17 +223,18 @@ func (b *builder) signKeySet(out, set []dns.RR) ([]dns.RR, error) {
 	typ := set[0].Header().Rrtype
 	own := b.ring.RRset(typ)
 	ours := len(own) == len(set) && len(set) > 0 && own[0] == set[0]
+	_, refresh := b.s.timing(b.ring)
 	for i := range b.ring.ksks {
 		k := &b.ring.ksks[i]
 		var pre *dns.RRSIG
 		if ours {
 			pre = b.ring.pick(typ, k, b.now)
 		}
-		if pre != nil && int64(pre.Expiration)-b.now.Unix() >= int64(b.s.cfg.Refresh/time.Second) {
+		if pre != nil && int64(pre.Expiration)-b.now.Unix() >= int64(refresh/time.Second) {
 			out = append(out, pre)
 			continue
 		}
-		sig, err := b.s.sig(k, b.ring.zone, b.ring.zone, set, false, b.now)
+		sig, err := b.s.sig(b.ring, k, b.ring.zone, set, false, b.now)
 		if err != nil {
 			if pre == nil {
 				return nil, fmt.Errorf("KSK %d: %w (no pre-made signature valid now)", k.Tag, err)

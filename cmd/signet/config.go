@@ -1,37 +1,23 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/keymgr"
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/signer"
 )
 
-// zoneConfig is one entry of the "zones" list.
-type zoneConfig struct {
-	Origin string `mapstructure:"origin"`
-	// File is the zone's master file; for a secondary zone (Primaries set) it is where the
-	// transferred copy is kept (default: under the state directory).
-	File string `mapstructure:"file"`
-	// Primaries makes the zone a signing secondary: AXFR/IXFR from these host:port addresses,
-	// NOTIFY accepted from them.
-	Primaries []string `mapstructure:"primaries"`
-	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
-	TSIG string `mapstructure:"tsig"`
-	// Denial overrides dnssec.denial for this zone: compact, blacklies or whitelies.
-	Denial string `mapstructure:"denial"`
-	// Parents are the parent zone's name servers (host:port), asked whether the parent still
-	// publishes a DS before signing is disabled, and during KSK rollovers.
-	Parents []string `mapstructure:"parents"`
-	// KSKRollover and ZSKLifetime override dnssec.ksk_rollover and dnssec.zsk_lifetime.
-	KSKRollover string `mapstructure:"ksk_rollover"`
-	ZSKLifetime string `mapstructure:"zsk_lifetime"`
-}
-
 // config is the whole configuration, decoded from the YAML file, SIGNET_* variables and flags.
+// Its mapstructure tags are the configuration keys: the list of keys settable from the
+// environment, the unknown-key check and `signet config dump` are all derived from them.
 type config struct {
 	Listen  []string     `mapstructure:"listen"`
 	Zones   []zoneConfig `mapstructure:"zones"`
@@ -50,8 +36,12 @@ type config struct {
 	} `mapstructure:"chaos"`
 	Admin struct {
 		Addr  string `mapstructure:"addr"`
-		Token string `mapstructure:"token"`
+		Token string `mapstructure:"token" secret:"true"`
 	} `mapstructure:"admin"`
+	Log struct {
+		Level  string `mapstructure:"level"`
+		Format string `mapstructure:"format"`
+	} `mapstructure:"log"`
 	// TSIGKeys are the TSIG keys (RFC 8945) zones name in zones[].tsig.
 	TSIGKeys []tsigKeyConfig `mapstructure:"tsig_keys"`
 	DNSSEC   dnssecConfig    `mapstructure:"dnssec"`
@@ -66,13 +56,32 @@ type tsigKeyConfig struct {
 	SecretFile string `mapstructure:"secret_file"`
 }
 
+// zoneConfig is one entry of the "zones" list. Every signing setting of dnssec.* may be
+// repeated here to override it for this zone.
+type zoneConfig struct {
+	Origin string `mapstructure:"origin"`
+	// File is the zone's master file; for a secondary zone (Primaries set) it is where the
+	// transferred copy is kept (default: under the state directory).
+	File string `mapstructure:"file"`
+	// Primaries makes the zone a signing secondary: AXFR/IXFR from these host:port addresses,
+	// NOTIFY accepted from them.
+	Primaries []string `mapstructure:"primaries"`
+	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
+	TSIG string `mapstructure:"tsig"`
+	// Parents are the parent zone's name servers (host:port), asked whether the parent still
+	// publishes a DS before signing is disabled, and during KSK rollovers.
+	Parents      []string `mapstructure:"parents"`
+	ZoneSettings `mapstructure:",squash"`
+}
+
 // keystoreConfig says where private keys live.
 type keystoreConfig struct {
 	// PassphraseFile or PassphraseEnv give the software keystore's passphrase (never the
 	// config itself).
 	PassphraseFile string `mapstructure:"passphrase_file"`
 	PassphraseEnv  string `mapstructure:"passphrase_env"`
-	// WorkFactor is the scrypt cost (log2 N) of new key files; default 18.
+	// WorkFactor is the scrypt cost (log2 N) of new key files; 0 means
+	// file.DefaultWorkFactor, or 10 when the quick start made a random passphrase.
 	WorkFactor int `mapstructure:"work_factor"`
 	TPM        struct {
 		// Device is /dev/tpmrm0, unix:/path/to/swtpm.sock or tcp:host:port; empty: no TPM,
@@ -84,138 +93,241 @@ type keystoreConfig struct {
 // dnssecConfig holds the signing settings; see the README's configuration reference.
 type dnssecConfig struct {
 	// Enabled is the --dnssec quick start: every zone signed, keys created where none exist.
-	Enabled   bool          `mapstructure:"enabled"`
+	Enabled   bool `mapstructure:"enabled"`
+	CacheSize int  `mapstructure:"cache_size"`
+	// KSKCheckInterval is how often every active KSK is checked: a KSK that cannot sign
+	// turns ACTION_NEEDED then, while pre-made signatures are served.
+	KSKCheckInterval time.Duration `mapstructure:"ksk_check_interval"`
+	// KSKRetryMin is the first retry interval of a failing KSK (doubling to 15m).
+	KSKRetryMin     time.Duration `mapstructure:"ksk_retry_min"`
+	SigningSettings `mapstructure:",squash"`
+}
+
+// SigningSettings are the dnssec.* settings a zone entry may override. ZoneSettings must
+// hold the same keys (a test checks it).
+type SigningSettings struct {
 	Denial    string        `mapstructure:"denial"`
+	Algorithm string        `mapstructure:"algorithm"`
 	Validity  time.Duration `mapstructure:"validity"`
 	Refresh   time.Duration `mapstructure:"refresh"`
-	CacheSize int           `mapstructure:"cache_size"`
 	DNSKEYTTL uint32        `mapstructure:"dnskey_ttl"`
-	Algorithm string        `mapstructure:"algorithm"`
 	CDS       bool          `mapstructure:"cds"`
-	// ZSKLifetime is the ZSK rotation period: a duration (default 720h), "route53" (a random
-	// 7-30 days drawn once per zone), or a negative duration for never.
+	// ZSKLifetime is the ZSK rotation period: a duration, "route53" (a random 7-30 days
+	// drawn once per zone), or a negative duration for never.
 	ZSKLifetime string `mapstructure:"zsk_lifetime"`
 	// KSKRollover is "manual" (Route 53's procedure, the default) or "automatic" (double-KSK
 	// with CDS/CDNSKEY and parent DS checks every KSKLifetime).
-	KSKRollover string        `mapstructure:"ksk_rollover"`
-	KSKLifetime time.Duration `mapstructure:"ksk_lifetime"`
-	// PropagationDelay is the margin rollovers add to TTLs (default 5 min).
+	KSKRollover       string        `mapstructure:"ksk_rollover"`
+	KSKLifetime       time.Duration `mapstructure:"ksk_lifetime"`
 	PropagationDelay  time.Duration `mapstructure:"propagation_delay"`
 	ParentDSTTL       time.Duration `mapstructure:"parent_ds_ttl"`
 	ParentPropagation time.Duration `mapstructure:"parent_propagation"`
 	DSCheckInterval   time.Duration `mapstructure:"ds_check_interval"`
 	DSWaitLimit       time.Duration `mapstructure:"ds_wait_limit"`
-	// KSKCheckInterval is how often every active KSK is checked (default 1m): a KSK that
-	// cannot sign turns ACTION_NEEDED then, while pre-made signatures are served.
-	KSKCheckInterval time.Duration `mapstructure:"ksk_check_interval"`
-	// KSKRetryMin is the first retry interval of a failing KSK (default 1m, doubling to 15m).
-	KSKRetryMin time.Duration `mapstructure:"ksk_retry_min"`
 }
 
+// ZoneSettings are a zone's overrides of SigningSettings: nil keeps the global value.
+type ZoneSettings struct {
+	Denial            *string        `mapstructure:"denial"`
+	Algorithm         *string        `mapstructure:"algorithm"`
+	Validity          *time.Duration `mapstructure:"validity"`
+	Refresh           *time.Duration `mapstructure:"refresh"`
+	DNSKEYTTL         *uint32        `mapstructure:"dnskey_ttl"`
+	CDS               *bool          `mapstructure:"cds"`
+	ZSKLifetime       *string        `mapstructure:"zsk_lifetime"`
+	KSKRollover       *string        `mapstructure:"ksk_rollover"`
+	KSKLifetime       *time.Duration `mapstructure:"ksk_lifetime"`
+	PropagationDelay  *time.Duration `mapstructure:"propagation_delay"`
+	ParentDSTTL       *time.Duration `mapstructure:"parent_ds_ttl"`
+	ParentPropagation *time.Duration `mapstructure:"parent_propagation"`
+	DSCheckInterval   *time.Duration `mapstructure:"ds_check_interval"`
+	DSWaitLimit       *time.Duration `mapstructure:"ds_wait_limit"`
+}
+
+// setDefaults gives every key with a default its value, taken from the package that owns the
+// setting, so that `config dump` shows and validation sees what the components will use.
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", []string{server.DefaultListen})
 	v.SetDefault("state", "./state")
-	v.SetDefault("udp_size", 1232)
-	v.SetDefault("packet_cache_size", 100000)
-	v.SetDefault("tcp.idle_timeout", 10*time.Second)
-	v.SetDefault("tcp.max_conns", 512)
-	v.SetDefault("tcp.max_queries", 1000)
-	v.SetDefault("dnssec.denial", "compact")
-	v.SetDefault("dnssec.validity", 7*24*time.Hour)
-	v.SetDefault("dnssec.refresh", 48*time.Hour)
-	v.SetDefault("dnssec.cache_size", 1000000)
-	v.SetDefault("dnssec.dnskey_ttl", 3600)
-	v.SetDefault("dnssec.algorithm", "ECDSAP256SHA256")
-	v.SetDefault("dnssec.zsk_lifetime", "720h")
-	v.SetDefault("dnssec.ksk_rollover", "manual")
-	v.SetDefault("dnssec.ksk_lifetime", 365*24*time.Hour)
-	v.SetDefault("dnssec.propagation_delay", 5*time.Minute)
-	v.SetDefault("dnssec.parent_ds_ttl", 24*time.Hour)
-	v.SetDefault("dnssec.parent_propagation", time.Hour)
-	v.SetDefault("dnssec.ds_check_interval", time.Hour)
-	v.SetDefault("dnssec.ds_wait_limit", 7*24*time.Hour)
-	v.SetDefault("dnssec.ksk_check_interval", time.Minute)
-	v.SetDefault("dnssec.ksk_retry_min", time.Minute)
+	v.SetDefault("udp_size", server.DefaultUDPSize)
+	v.SetDefault("packet_cache_size", server.DefaultPacketCacheSize)
+	v.SetDefault("tcp.idle_timeout", server.DefaultTCPIdleTimeout)
+	v.SetDefault("tcp.max_conns", server.DefaultMaxTCPConns)
+	v.SetDefault("tcp.max_queries", server.DefaultMaxTCPQueries)
+	v.SetDefault("dnssec.denial", denialNames[signer.Compact])
+	v.SetDefault("dnssec.validity", signer.DefaultValidity)
+	v.SetDefault("dnssec.refresh", signer.DefaultRefresh)
+	v.SetDefault("dnssec.cache_size", signer.DefaultCacheSize)
+	v.SetDefault("dnssec.dnskey_ttl", uint32(keymgr.DefaultDNSKEYTTL/time.Second))
+	v.SetDefault("dnssec.algorithm", dns.AlgorithmToString[keymgr.DefaultAlgorithm])
+	v.SetDefault("dnssec.zsk_lifetime", rollover.DefaultZSKLifetime.String())
+	v.SetDefault("dnssec.ksk_rollover", kskManual)
+	v.SetDefault("dnssec.ksk_lifetime", rollover.DefaultKSKLifetime)
+	v.SetDefault("dnssec.propagation_delay", rollover.DefaultPropagationDelay)
+	v.SetDefault("dnssec.parent_ds_ttl", rollover.DefaultParentDSTTL)
+	v.SetDefault("dnssec.parent_propagation", rollover.DefaultParentPropagation)
+	v.SetDefault("dnssec.ds_check_interval", rollover.DefaultDSCheckInterval)
+	v.SetDefault("dnssec.ds_wait_limit", rollover.DefaultDSWaitLimit)
+	v.SetDefault("dnssec.ksk_check_interval", keymgr.DefaultKSKCheckInterval)
+	v.SetDefault("dnssec.ksk_retry_min", keymgr.RetryMin)
 }
 
-// loadConfig decodes and validates; every error names the config key at fault.
+// loadConfig decodes and validates; every error names the config key (and file) at fault.
 func loadConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
+	c, err := decodeConfig(v, zoneFlags)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeConfig merges defaults, the config file, SIGNET_* variables and flags (in rising
+// order of precedence) into a config, without validating it. An unknown key in the file is
+// an error.
+func decodeConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	setDefaults(v)
+	bindEnv(v)
 	if err := readConfig(v); err != nil {
 		return nil, err
 	}
+	if err := checkKnownKeys(v.ConfigFileUsed()); err != nil {
+		return nil, err
+	}
 	var c config
-	if err := v.Unmarshal(&c); err != nil {
+	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook)); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	// The --listen flag and SIGNET_LISTEN arrive as one comma-separated string at times.
 	c.Listen = splitList(c.Listen)
 	for _, z := range zoneFlags {
-		origin, file, ok := strings.Cut(z, "=")
-		if !ok || origin == "" || file == "" {
-			return nil, fmt.Errorf("--zone %q: want ORIGIN=FILE", z)
+		zc, err := parseZoneArg(z)
+		if err != nil {
+			return nil, fmt.Errorf("--zone %w", err)
 		}
-		c.Zones = append(c.Zones, zoneConfig{Origin: origin, File: file})
+		c.Zones = append(c.Zones, zc)
 	}
+	for i := range c.Zones {
+		if c.Zones[i].Origin != "" {
+			c.Zones[i].Origin = strings.ToLower(dnsFqdn(c.Zones[i].Origin))
+		}
+	}
+	return &c, nil
+}
+
+// parseZoneArg reads ORIGIN=FILE, the form of --zone and of SIGNET_ZONES entries.
+func parseZoneArg(s string) (zoneConfig, error) {
+	origin, file, ok := strings.Cut(strings.TrimSpace(s), "=")
+	if !ok || origin == "" || file == "" {
+		return zoneConfig{}, fmt.Errorf("%q: want ORIGIN=FILE", s)
+	}
+	return zoneConfig{Origin: origin, File: file}, nil
+}
+
+// validate checks every setting; the error names the key at fault.
+func (c *config) validate() error {
 	if len(c.Zones) == 0 {
-		return nil, fmt.Errorf("zones: no zone configured (--zone ORIGIN=FILE or zones: in the config file)")
+		return fmt.Errorf("zones: no zone configured (--zone ORIGIN=FILE or zones: in the config file)")
+	}
+	if len(c.Listen) == 0 {
+		return fmt.Errorf("listen: no address")
+	}
+	if c.DNSSEC.CacheSize <= 0 {
+		return fmt.Errorf("dnssec.cache_size: must be positive")
+	}
+	if c.DNSSEC.KSKCheckInterval < time.Second {
+		return fmt.Errorf("dnssec.ksk_check_interval: %s is too short (at least 1s)", c.DNSSEC.KSKCheckInterval)
+	}
+	if c.DNSSEC.KSKRetryMin < time.Second {
+		return fmt.Errorf("dnssec.ksk_retry_min: %s is too short (at least 1s)", c.DNSSEC.KSKRetryMin)
+	}
+	if c.Keystore.PassphraseFile != "" && c.Keystore.PassphraseEnv != "" {
+		return fmt.Errorf("keystore.passphrase_file and keystore.passphrase_env: set one, not both")
+	}
+	if err := c.DNSSEC.SigningSettings.validate("dnssec."); err != nil {
+		return err
 	}
 	seen := map[string]bool{}
-	for i := range c.Zones {
-		z := &c.Zones[i]
+	for i, z := range c.Zones {
+		if z.Origin == "" {
+			return fmt.Errorf("zones[%d].origin: missing", i)
+		}
+		if _, ok := dns.IsDomainName(z.Origin); !ok {
+			return fmt.Errorf("zones[%d].origin: %q is not a domain name", i, z.Origin)
+		}
 		if z.File == "" && len(z.Primaries) == 0 {
-			return nil, fmt.Errorf("zones[%d].file: missing (or primaries: for a secondary zone)", i)
+			return fmt.Errorf("zones[%d].file: missing (or primaries: for a secondary zone)", i)
 		}
-		if err := checkTransferConfig(&c, i); err != nil {
-			return nil, err
+		if err := checkTransferConfig(c, i); err != nil {
+			return err
 		}
-		z.Origin = strings.ToLower(dnsFqdn(z.Origin))
 		if seen[z.Origin] {
-			return nil, fmt.Errorf("zones[%d].origin: %s is configured twice", i, z.Origin)
+			return fmt.Errorf("zones[%d].origin: %s is configured twice", i, z.Origin)
 		}
 		seen[z.Origin] = true
-		if z.Denial != "" {
-			if _, err := parseDenial(z.Denial); err != nil {
-				return nil, fmt.Errorf("zones[%d].denial: %w", i, err)
+		s := c.settings(z)
+		if err := s.validate(fmt.Sprintf("zones[%d].", i)); err != nil {
+			return fmt.Errorf("%w (zone %s)", err, z.Origin)
+		}
+	}
+	return nil
+}
+
+// validate checks one zone's effective settings; prefix ("dnssec." or "zones[i].") makes the
+// error name the key.
+func (s SigningSettings) validate(prefix string) error {
+	var errs []error
+	bad := func(key string, err error) { errs = append(errs, fmt.Errorf("%s%s: %w", prefix, key, err)) }
+	if _, err := parseDenial(s.Denial); err != nil {
+		bad("denial", err)
+	}
+	if _, err := parseAlgorithm(s.Algorithm); err != nil {
+		bad("algorithm", err)
+	}
+	if s.Validity < 2*time.Hour {
+		bad("validity", fmt.Errorf("%s is too short (at least 2h)", s.Validity))
+	}
+	// A cached signature is re-made once less than refresh remains; the expiration is
+	// lowered by up to the jitter, so refresh must leave room for both or nothing caches.
+	if s.Refresh <= 0 || s.Refresh >= s.Validity-signer.DefaultJitter {
+		bad("refresh", fmt.Errorf("%s must be positive and below validity (%s) minus the %s signature jitter", s.Refresh, s.Validity, signer.DefaultJitter))
+	}
+	if s.DNSKEYTTL == 0 {
+		bad("dnskey_ttl", errors.New("must be at least 1 (seconds)"))
+	}
+	if _, _, err := parseZSKLifetime(s.ZSKLifetime); err != nil {
+		bad("zsk_lifetime", err)
+	}
+	if _, err := parseKSKRollover(s.KSKRollover); err != nil {
+		bad("ksk_rollover", err)
+	}
+	for key, d := range map[string]time.Duration{
+		"ksk_lifetime": s.KSKLifetime, "propagation_delay": s.PropagationDelay,
+		"parent_ds_ttl": s.ParentDSTTL, "parent_propagation": s.ParentPropagation,
+		"ds_check_interval": s.DSCheckInterval, "ds_wait_limit": s.DSWaitLimit,
+	} {
+		if d < 0 {
+			bad(key, fmt.Errorf("%s is negative", d))
+		}
+	}
+	if len(errs) == 0 {
+		if p, err := s.rollover(); err == nil {
+			if err := p.WithDefaults().Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("%s rollover settings: %w", strings.TrimSuffix(prefix, "."), err))
 			}
 		}
 	}
-	if len(c.Listen) == 0 {
-		return nil, fmt.Errorf("listen: no address")
-	}
-	if _, err := parseDenial(c.DNSSEC.Denial); err != nil {
-		return nil, fmt.Errorf("dnssec.denial: %w", err)
-	}
-	if c.DNSSEC.Validity < 2*time.Hour {
-		return nil, fmt.Errorf("dnssec.validity: %s is too short (at least 2h)", c.DNSSEC.Validity)
-	}
-	if c.DNSSEC.Refresh <= 0 || c.DNSSEC.Refresh >= c.DNSSEC.Validity {
-		return nil, fmt.Errorf("dnssec.refresh: %s must be positive and below dnssec.validity (%s)", c.DNSSEC.Refresh, c.DNSSEC.Validity)
-	}
-	if _, _, err := parseZSKLifetime(c.DNSSEC.ZSKLifetime); err != nil {
-		return nil, fmt.Errorf("dnssec.zsk_lifetime: %w", err)
-	}
-	if _, err := parseKSKRollover(c.DNSSEC.KSKRollover); err != nil {
-		return nil, fmt.Errorf("dnssec.ksk_rollover: %w", err)
-	}
-	for i, z := range c.Zones {
-		if _, _, err := parseZSKLifetime(z.ZSKLifetime); z.ZSKLifetime != "" && err != nil {
-			return nil, fmt.Errorf("zones[%d].zsk_lifetime: %w", i, err)
-		}
-		if _, err := parseKSKRollover(z.KSKRollover); z.KSKRollover != "" && err != nil {
-			return nil, fmt.Errorf("zones[%d].ksk_rollover: %w", i, err)
-		}
-	}
-	if c.DNSSEC.CacheSize <= 0 {
-		return nil, fmt.Errorf("dnssec.cache_size: must be positive")
-	}
-	if c.DNSSEC.KSKCheckInterval < time.Second {
-		return nil, fmt.Errorf("dnssec.ksk_check_interval: %s is too short (at least 1s)", c.DNSSEC.KSKCheckInterval)
-	}
-	if c.DNSSEC.KSKRetryMin < time.Second {
-		return nil, fmt.Errorf("dnssec.ksk_retry_min: %s is too short (at least 1s)", c.DNSSEC.KSKRetryMin)
-	}
-	return &c, nil
+	// Sorted by key for a stable message (map iteration above is not).
+	return joinSorted(errs)
+}
+
+// settings returns z's effective signing settings: the global ones with z's overrides.
+func (c *config) settings(z zoneConfig) SigningSettings {
+	s := c.DNSSEC.SigningSettings
+	overlay(&s, &z.ZoneSettings)
+	return s
 }
 
 func splitList(in []string) []string {

@@ -1,12 +1,22 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/signer"
 )
+
+// denialNames are the config spellings of the denial modes.
+var denialNames = map[signer.Mode]string{
+	signer.Compact:   "compact",
+	signer.BlackLies: "blacklies",
+	signer.WhiteLies: "whitelies",
+}
 
 func parseDenial(s string) (signer.Mode, error) {
 	switch strings.ToLower(s) {
@@ -48,13 +58,49 @@ func parseZSKLifetime(s string) (d time.Duration, route53 bool, err error) {
 	return d, false, nil
 }
 
+const (
+	kskManual    = "manual"
+	kskAutomatic = "automatic"
+)
+
 // parseKSKRollover reads dnssec.ksk_rollover; true means automatic.
 func parseKSKRollover(s string) (bool, error) {
 	switch strings.ToLower(s) {
-	case "manual", "":
+	case kskManual, "":
 		return false, nil
-	case "automatic":
+	case kskAutomatic:
 		return true, nil
 	}
 	return false, fmt.Errorf("%q: want manual or automatic", s)
+}
+
+// rollover returns the rollover policy the settings describe (route53 leaves ZSKLifetime
+// zero: the key manager draws it per zone).
+func (s SigningSettings) rollover() (rollover.Policy, error) {
+	zskLife, _, err := parseZSKLifetime(s.ZSKLifetime)
+	if err != nil {
+		return rollover.Policy{}, fmt.Errorf("zsk_lifetime: %w", err)
+	}
+	auto, err := parseKSKRollover(s.KSKRollover)
+	if err != nil {
+		return rollover.Policy{}, fmt.Errorf("ksk_rollover: %w", err)
+	}
+	return rollover.Policy{
+		ZSKLifetime:       zskLife,
+		KSKAutomatic:      auto,
+		KSKLifetime:       s.KSKLifetime,
+		PropagationDelay:  s.PropagationDelay,
+		DNSKEYTTL:         time.Duration(s.DNSKEYTTL) * time.Second,
+		ParentDSTTL:       s.ParentDSTTL,
+		ParentPropagation: s.ParentPropagation,
+		DSCheckInterval:   s.DSCheckInterval,
+		DSWaitLimit:       s.DSWaitLimit,
+	}, nil
+}
+
+// joinSorted joins errs in the order of their messages, so that a report listing several
+// problems reads the same on every run.
+func joinSorted(errs []error) error {
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return errors.Join(errs...)
 }

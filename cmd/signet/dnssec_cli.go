@@ -1,11 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/admin/client"
 	"github.com/signetdns/signet/keymgr"
 )
 
@@ -23,32 +24,16 @@ func dnssecCommands(v *viper.Viper) []*cobra.Command {
 	return []*cobra.Command{newDNSSECCmd(v), newKSKCmd(v), newZSKCmd(v), newDSCmd(v)}
 }
 
-// zonePath is the admin API path of a zone's DNSSEC resource.
-func zonePath(zone string, rest ...string) string {
-	p := "/v1/zones/" + url.PathEscape(dnsFqdn(strings.ToLower(zone))) + "/dnssec"
-	for _, r := range rest {
-		p += "/" + url.PathEscape(r)
-	}
-	return p
-}
+// apiCall is one admin API call that answers the zone's DNSSEC.
+type apiCall func(ctx context.Context, c *client.Client) (*admin.DNSSEC, error)
 
-// getDNSSEC decodes an API answer (every successful call answers with GetDNSSEC).
-func getDNSSEC(b []byte) (*keymgr.DNSSEC, error) {
-	var d keymgr.DNSSEC
-	if err := json.Unmarshal(b, &d); err != nil {
-		return nil, fmt.Errorf("admin API answer: %w", err)
-	}
-	return &d, nil
-}
-
-// callAndPrint makes one admin API call whose answer is the zone's GetDNSSEC, and prints it
-// with show.
-func callAndPrint(c *cobra.Command, v *viper.Viper, method, path string, body any, show func(io.Writer, *keymgr.DNSSEC)) error {
-	b, err := adminCall(v, method, path, body)
+// callAPI makes the call against the server of v's settings and prints its answer with show.
+func callAPI(v *viper.Viper, c *cobra.Command, call apiCall, show func(io.Writer, *admin.DNSSEC)) error {
+	cl, err := adminClient(v)
 	if err != nil {
 		return err
 	}
-	d, err := getDNSSEC(b)
+	d, err := call(c.Context(), cl)
 	if err != nil {
 		return err
 	}
@@ -58,23 +43,23 @@ func callAndPrint(c *cobra.Command, v *viper.Viper, method, path string, body an
 
 func newDNSSECCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{Use: "dnssec", Short: "Show, enable or disable DNSSEC signing of a zone"}
-	run := func(method string, path func(zone string, force bool) string) func(*cobra.Command, []string) error {
+	run := func(call func(c *cobra.Command, zone string) apiCall) func(*cobra.Command, []string) error {
 		return func(c *cobra.Command, args []string) error {
-			force, _ := c.Flags().GetBool("force")
-			return callAndPrint(c, v, method, path(args[0], force), nil, printStatus)
+			return callAPI(v, c, call(c, args[0]), printStatus)
 		}
 	}
 	status := &cobra.Command{Use: "status ZONE", Short: "Show the zone's signing status, every key with its state and next transition, and its KSKs (GetDNSSEC)", Args: cobra.ExactArgs(1),
-		RunE: run(http.MethodGet, func(z string, _ bool) string { return zonePath(z) })}
+		RunE: run(func(_ *cobra.Command, z string) apiCall {
+			return func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) { return cl.GetDNSSEC(ctx, z) }
+		})}
 	enable := &cobra.Command{Use: "enable ZONE", Short: "Sign the zone (needs an ACTIVE KSK)", Args: cobra.ExactArgs(1),
-		RunE: run(http.MethodPost, func(z string, _ bool) string { return zonePath(z, "enable") })}
+		RunE: run(func(_ *cobra.Command, z string) apiCall {
+			return func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) { return cl.Enable(ctx, z) }
+		})}
 	disable := &cobra.Command{Use: "disable ZONE", Short: "Serve the zone unsigned (refused while the parent publishes a DS, unless --force)", Args: cobra.ExactArgs(1),
-		RunE: run(http.MethodPost, func(z string, force bool) string {
-			p := zonePath(z, "disable")
-			if force {
-				p += "?force=true"
-			}
-			return p
+		RunE: run(func(c *cobra.Command, z string) apiCall {
+			force, _ := c.Flags().GetBool("force")
+			return func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) { return cl.Disable(ctx, z, force) }
 		})}
 	disable.Flags().Bool("force", false, "disable even though the parent still publishes a DS (the zone turns bogus for validating resolvers)")
 	cmd.AddCommand(status, enable, disable, newPlanCmd(v))
@@ -149,32 +134,32 @@ func printKSKs(w io.Writer, d *keymgr.DNSSEC) {
 
 func newKSKCmd(v *viper.Viper) *cobra.Command {
 	cmd := &cobra.Command{Use: "ksk", Short: "Manage a zone's key-signing keys (at most 2)"}
-	call := func(c *cobra.Command, method, path string, body any) error {
-		return callAndPrint(c, v, method, path, body, printKSKs)
-	}
+	call := func(c *cobra.Command, f apiCall) error { return callAPI(v, c, f, printKSKs) }
 	create := &cobra.Command{Use: "create ZONE NAME", Short: "Create a KSK (and the zone's ZSK if it has none)", Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			status, _ := c.Flags().GetString("status")
-			return call(c, http.MethodPost, zonePath(args[0], "ksks"), map[string]string{"Name": args[1], "Status": strings.ToUpper(status)})
+			req := admin.CreateKSKRequest{Name: args[1], Status: strings.ToUpper(status)}
+			return call(c, func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) {
+				return cl.CreateKSK(ctx, args[0], req)
+			})
 		}}
 	create.Flags().String("status", "ACTIVE", "initial status: ACTIVE or INACTIVE")
-	action := func(verb, short string) *cobra.Command {
+	action := func(verb, short string, op func(cl *client.Client, ctx context.Context, zone, name string) (*admin.DNSSEC, error)) *cobra.Command {
 		return &cobra.Command{Use: verb + " ZONE NAME", Short: short, Args: cobra.ExactArgs(2),
 			RunE: func(c *cobra.Command, args []string) error {
-				return call(c, http.MethodPost, zonePath(args[0], "ksks", args[1], verb), nil)
+				return call(c, func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) {
+					return op(cl, ctx, args[0], args[1])
+				})
 			}}
 	}
-	del := &cobra.Command{Use: "delete ZONE NAME", Short: "Delete an INACTIVE KSK and its private key", Args: cobra.ExactArgs(2),
-		RunE: func(c *cobra.Command, args []string) error {
-			return call(c, http.MethodDelete, zonePath(args[0], "ksks", args[1]), nil)
-		}}
+	del := action("delete", "Delete an INACTIVE KSK and its private key", (*client.Client).DeleteKSK)
 	list := &cobra.Command{Use: "list ZONE", Short: "List the zone's KSKs", Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			return call(c, http.MethodGet, zonePath(args[0]), nil)
+			return call(c, func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) { return cl.GetDNSSEC(ctx, args[0]) })
 		}}
-	dsSeen := action("ds-seen", "Confirm that the parent publishes this (new) KSK's DS and no longer the old one (automatic rollover)")
-	cmd.AddCommand(create, action("activate", "Activate a KSK: publish it and sign the DNSKEY RRset with it"),
-		action("deactivate", "Deactivate a KSK: withdraw it from the DNSKEY RRset"), del, list, dsSeen,
+	dsSeen := action("ds-seen", "Confirm that the parent publishes this (new) KSK's DS and no longer the old one (automatic rollover)", (*client.Client).ConfirmDS)
+	cmd.AddCommand(create, action("activate", "Activate a KSK: publish it and sign the DNSKEY RRset with it", (*client.Client).ActivateKSK),
+		action("deactivate", "Deactivate a KSK: withdraw it from the DNSKEY RRset", (*client.Client).DeactivateKSK), del, list, dsSeen,
 		newRolloverCmd(v, "ksk", "Start a KSK rollover now (automatic KSK rollover only): double-KSK, CDS/CDNSKEY, parent DS checks"))
 	return cmd
 }
@@ -194,7 +179,9 @@ func newRolloverCmd(v *viper.Viper, role, short string) *cobra.Command {
 			if !now {
 				return fmt.Errorf("rollovers follow the key lifetimes; pass --now to start one immediately")
 			}
-			return callAndPrint(c, v, http.MethodPost, zonePath(args[0], "rollover")+"?role="+role+"&now=true", nil, printStatus)
+			return callAPI(v, c, func(ctx context.Context, cl *client.Client) (*admin.DNSSEC, error) {
+				return cl.Rollover(ctx, args[0], role)
+			}, printStatus)
 		}}
 	c.Flags().Bool("now", false, "start the rollover immediately")
 	return c
@@ -211,11 +198,11 @@ func newDSCmd(v *viper.Viper) *cobra.Command {
 			if asJSON {
 				format = "json"
 			}
-			b, err := adminCall(v, http.MethodGet, zonePath(args[0]), nil)
+			cl, err := adminClient(v)
 			if err != nil {
 				return err
 			}
-			d, err := getDNSSEC(b)
+			d, err := cl.GetDNSSEC(c.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -29,21 +27,25 @@ func newPlanCmd(v *viper.Viper) *cobra.Command {
 			if _, err := forecast.ParseDuration(horizon); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--for: %w", err)}
 			}
-			b, err := adminCall(v, http.MethodGet, zonePath(args[0], "plan")+"?for="+url.QueryEscape(horizon), nil)
+			cl, err := adminClient(v)
 			if err != nil {
 				return err
 			}
-			var f forecast.Forecast
-			if err := json.Unmarshal(b, &f); err != nil {
-				return fmt.Errorf("admin API answer: %w", err)
+			f, err := cl.Plan(c.Context(), args[0], horizon)
+			if err != nil {
+				return err
 			}
 			if asJSON, _ := c.Flags().GetBool("json"); asJSON {
-				c.OutOrStdout().Write(b)
+				enc := json.NewEncoder(c.OutOrStdout())
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(f); err != nil {
+					return err
+				}
 			} else {
-				printForecast(c.OutOrStdout(), &f)
+				printForecast(c.OutOrStdout(), f)
 			}
 			if path, _ := c.Flags().GetString("svg"); path != "" {
-				if err := writeSVG(path, &f); err != nil {
+				if err := writeSVG(path, f); err != nil {
 					return err
 				}
 			}
@@ -57,7 +59,7 @@ func newPlanCmd(v *viper.Viper) *cobra.Command {
 	}
 	cmd.Flags().String("for", "400d", "how far ahead: a duration, days allowed (400d, 36h)")
 	cmd.Flags().String("svg", "", "also write the timeline picture to this file (SVG)")
-	cmd.Flags().Bool("json", false, "print the API's JSON instead of the table")
+	cmd.Flags().Bool("json", false, "print the forecast as JSON (the API's answer) instead of the table")
 	return cmd
 }
 

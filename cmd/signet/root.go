@@ -30,8 +30,18 @@ func exitCode(err error) int {
 	return 1
 }
 
-func newRootCmd() *cobra.Command {
+// newViper returns the configuration registry every command shares: SIGNET_* variables
+// (dnssec.cache_size is SIGNET_DNSSEC_CACHE_SIZE).
+func newViper() *viper.Viper {
 	v := viper.New()
+	v.SetEnvPrefix("SIGNET")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
+	v.AutomaticEnv()
+	return v
+}
+
+func newRootCmd() *cobra.Command {
+	v := newViper()
 	root := &cobra.Command{
 		Use:           "signet",
 		Short:         "Authoritative DNS nameserver with online DNSSEC signing",
@@ -50,11 +60,7 @@ func newRootCmd() *cobra.Command {
 	bind(v, root.PersistentFlags(), "log.level", "log-level")
 	bind(v, root.PersistentFlags(), "log.format", "log-format")
 
-	v.SetEnvPrefix("SIGNET")
-	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_", "-", "_"))
-	v.AutomaticEnv()
-
-	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v), newVersionCmd())
+	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v), newConfigCmd(v), newVersionCmd())
 	for _, c := range extraCommands(v) {
 		root.AddCommand(c)
 	}
@@ -64,8 +70,8 @@ func newRootCmd() *cobra.Command {
 // extraCommands is where the DNSSEC commands hook in.
 var extraCommands = func(v *viper.Viper) []*cobra.Command { return nil }
 
-// bind ties a flag to a config key, so that the flag (when set) overrides the config file and
-// SIGNET_* environment variables fill in what neither sets.
+// bind ties a flag to a config key. Precedence, highest first: a flag that is set, the
+// SIGNET_* environment variable, the config file, the default.
 func bind(v *viper.Viper, fs *pflag.FlagSet, key, flag string) {
 	if err := v.BindPFlag(key, fs.Lookup(flag)); err != nil {
 		panic(fmt.Sprintf("bind flag %s: %v", flag, err))

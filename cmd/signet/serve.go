@@ -14,40 +14,51 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/server"
 )
 
 func newServeCmd(v *viper.Viper) *cobra.Command {
-	var zoneFlags []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the configured zones over UDP and TCP",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := loadConfig(v, zoneFlags)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			log, err := newLogger(v, stderr)
-			if err != nil {
-				return &exitError{code: 2, err: err}
-			}
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-			defer stop()
-			return serve(ctx, c, log)
-		},
 	}
+	zoneFlags := addServeFlags(v, cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		c, err := loadConfig(v, *zoneFlags)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		log, err := newLogger(v, stderr)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		return serve(ctx, c, log)
+	}
+	return cmd
+}
+
+// addServeFlags gives cmd the flags of `signet serve` (config check and dump take them too, so
+// that they see what serve would) and binds them to their config keys when cmd runs: viper
+// binds a key to one flag, and several commands have these.
+func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
+	var zoneFlags []string
 	f := cmd.Flags()
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
-	bind(v, f, "listen", "listen")
-	bind(v, f, "state", "state")
-	bind(v, f, "dnssec.enabled", "dnssec")
-	bind(v, f, "dnssec.denial", "denial")
-	return cmd
+	cmd.PreRun = func(cmd *cobra.Command, args []string) {
+		bind(v, cmd.Flags(), "listen", "listen")
+		bind(v, cmd.Flags(), "state", "state")
+		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
+		bind(v, cmd.Flags(), "dnssec.denial", "denial")
+	}
+	return &zoneFlags
 }
 
 // serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
@@ -90,15 +101,14 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	var admin *server.Admin
+	var adm *admin.Server
 	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
-		admin, err = server.NewAdmin(server.AdminConfig{Addr: c.Admin.Addr, Token: c.Admin.Token}, reg, zs.Reload, log)
+		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Manager: dn.API(), Logger: log})
 		if err != nil {
 			srv.Shutdown(context.Background())
 			return err
 		}
-		dn.RegisterAPI(admin.Mux)
-		go admin.Serve()
+		go adm.Serve()
 	}
 
 	for _, a := range srv.UDPAddrs() {
@@ -107,8 +117,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	for _, a := range srv.TCPAddrs() {
 		log.Info("listening", "tcp", a.String())
 	}
-	if admin != nil {
-		log.Info("admin listening", "addr", "http://"+admin.Addr().String())
+	if adm != nil {
+		log.Info("admin listening", "addr", "http://"+adm.Addr().String())
 	}
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()
@@ -138,8 +148,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			sdNotify("STOPPING=1")
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if admin != nil {
-				admin.Shutdown(sctx)
+			if adm != nil {
+				adm.Shutdown(sctx)
 			}
 			return srv.Shutdown(sctx)
 		}

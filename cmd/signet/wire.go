@@ -8,20 +8,19 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/dnssecmetrics"
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/file"
 	"github.com/signetdns/signet/keystore/tpm"
-	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
 	filestate "github.com/signetdns/signet/statestore/file"
@@ -33,7 +32,7 @@ type dnssecRuntime interface {
 	Start(ctx context.Context, c *config, zs *server.ZoneSet) error
 	Keys() server.KeySource
 	Signer() server.Signer
-	RegisterAPI(mux *http.ServeMux)
+	API() admin.Manager
 	Close()
 }
 
@@ -130,49 +129,11 @@ func (s *signing) Signed(origin string) bool { return s.mgr.Signed(origin) }
 // TTL cap of signed zones follows.
 func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) error {
 	for _, z := range c.Zones {
-		mode, _ := parseDenial(c.DNSSEC.Denial)
-		if z.Denial != "" {
-			mode, _ = parseDenial(z.Denial)
-		}
-		alg, err := parseAlgorithm(c.DNSSEC.Algorithm)
+		p, err := zonePolicy(c, z)
 		if err != nil {
-			return fmt.Errorf("dnssec.algorithm: %w", err)
+			return err
 		}
-		lifetime := c.DNSSEC.ZSKLifetime
-		if z.ZSKLifetime != "" {
-			lifetime = z.ZSKLifetime
-		}
-		zskLife, route53, _ := parseZSKLifetime(lifetime)
-		kskMode := c.DNSSEC.KSKRollover
-		if z.KSKRollover != "" {
-			kskMode = z.KSKRollover
-		}
-		auto, _ := parseKSKRollover(kskMode)
-		dnskeyTTL := time.Duration(c.DNSSEC.DNSKEYTTL) * time.Second
-		p := keymgr.ZonePolicy{
-			Mode:               mode,
-			Algorithm:          alg,
-			QuickStart:         c.DNSSEC.Enabled,
-			DNSKEYTTL:          dnskeyTTL,
-			CDS:                c.DNSSEC.CDS,
-			Parents:            z.Parents,
-			MaxZoneTTL:         maxZoneTTL(zs, z.Origin),
-			Route53ZSKLifetime: route53,
-			Rollover: rollover.Policy{
-				ZSKLifetime:       zskLife,
-				KSKAutomatic:      auto,
-				KSKLifetime:       c.DNSSEC.KSKLifetime,
-				PropagationDelay:  c.DNSSEC.PropagationDelay,
-				DNSKEYTTL:         dnskeyTTL,
-				ParentDSTTL:       c.DNSSEC.ParentDSTTL,
-				ParentPropagation: c.DNSSEC.ParentPropagation,
-				DSCheckInterval:   c.DNSSEC.DSCheckInterval,
-				DSWaitLimit:       c.DNSSEC.DSWaitLimit,
-			},
-		}
-		if err := p.Rollover.WithDefaults().Validate(); err != nil {
-			return fmt.Errorf("zone %s rollover policy: %w", z.Origin, err)
-		}
+		p.MaxZoneTTL = maxZoneTTL(zs, z.Origin)
 		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
 			return fmt.Errorf("zone %s: %w", z.Origin, err)
 		}
@@ -194,9 +155,9 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 	return nil
 }
 
-func (s *signing) Keys() server.KeySource         { return s.mgr }
-func (s *signing) Signer() server.Signer          { return s.sig }
-func (s *signing) RegisterAPI(mux *http.ServeMux) { s.mgr.Register(mux) }
+func (s *signing) Keys() server.KeySource { return s.mgr }
+func (s *signing) Signer() server.Signer  { return s.sig }
+func (s *signing) API() admin.Manager     { return s.mgr }
 
 func (s *signing) Close() {
 	if s.cancel != nil {
@@ -208,6 +169,40 @@ func (s *signing) Close() {
 	if s.tpm != nil {
 		s.tpm.Close()
 	}
+}
+
+// zonePolicy returns the key manager's policy for z: the global dnssec.* settings with z's
+// overrides.
+func zonePolicy(c *config, z zoneConfig) (keymgr.ZonePolicy, error) {
+	st := c.settings(z)
+	mode, err := parseDenial(st.Denial)
+	if err != nil {
+		return keymgr.ZonePolicy{}, fmt.Errorf("zone %s: denial: %w", z.Origin, err)
+	}
+	alg, err := parseAlgorithm(st.Algorithm)
+	if err != nil {
+		return keymgr.ZonePolicy{}, fmt.Errorf("zone %s: algorithm: %w", z.Origin, err)
+	}
+	_, route53, _ := parseZSKLifetime(st.ZSKLifetime)
+	roll, err := st.rollover()
+	if err != nil {
+		return keymgr.ZonePolicy{}, fmt.Errorf("zone %s: %w", z.Origin, err)
+	}
+	if err := roll.WithDefaults().Validate(); err != nil {
+		return keymgr.ZonePolicy{}, fmt.Errorf("zone %s rollover policy: %w", z.Origin, err)
+	}
+	return keymgr.ZonePolicy{
+		Mode:               mode,
+		Algorithm:          alg,
+		QuickStart:         c.DNSSEC.Enabled,
+		DNSKEYTTL:          time.Duration(st.DNSKEYTTL) * time.Second,
+		CDS:                st.CDS,
+		Parents:            z.Parents,
+		Route53ZSKLifetime: route53,
+		Rollover:           roll,
+		Validity:           st.Validity,
+		Refresh:            st.Refresh,
+	}, nil
 }
 
 // maxZoneTTL reports the zone's current largest TTL (it changes on reload).

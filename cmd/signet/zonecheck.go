@@ -1,8 +1,8 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 
@@ -52,12 +52,17 @@ func newReloadCmd(v *viper.Viper) *cobra.Command {
 		Short: "Ask the running server to re-read its zone files (same as SIGHUP)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			body, err := adminCall(v, http.MethodPost, "/v1/reload", nil)
+			cl, err := adminClient(v)
 			if err != nil {
 				return err
 			}
-			_, err = cmd.OutOrStdout().Write(body)
-			return err
+			out, err := cl.Reload(cmd.Context())
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
 		},
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package admin
 
 import (
 	"net/http"
@@ -8,11 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func startAdmin(t *testing.T, cfg AdminConfig, reload func() error) *Admin {
+func startAdmin(t *testing.T, cfg Config) *Server {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	NewMetrics(reg)
-	a, err := NewAdmin(cfg, reg, reload, quietLogger())
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "signet_test_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Inc()
+	cfg.Gatherer, cfg.Logger = reg, quietLogger()
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,12 +49,12 @@ func get(t *testing.T, method, url, token string) (int, string) {
 
 func TestAdminEndpoints(t *testing.T) {
 	reloads := 0
-	a := startAdmin(t, AdminConfig{Addr: "127.0.0.1:0"}, func() error { reloads++; return nil })
+	a := startAdmin(t, Config{Addr: "127.0.0.1:0", Reload: func() error { reloads++; return nil }})
 	base := "http://" + a.Addr().String()
 	if code, body := get(t, "GET", base+"/healthz", ""); code != 200 || body != "ok\n" {
 		t.Fatalf("healthz %d %q", code, body)
 	}
-	if code, body := get(t, "GET", base+"/metrics", ""); code != 200 || !strings.Contains(body, "signet_queries_total") {
+	if code, body := get(t, "GET", base+"/metrics", ""); code != 200 || !strings.Contains(body, "signet_test_total 1") {
 		t.Fatalf("metrics %d", code)
 	}
 	if code, _ := get(t, "POST", base+"/v1/reload", ""); code != 200 || reloads != 1 {
@@ -63,7 +66,7 @@ func TestAdminEndpoints(t *testing.T) {
 }
 
 func TestAdminToken(t *testing.T) {
-	a := startAdmin(t, AdminConfig{Addr: "127.0.0.1:0", Token: "s3cret"}, func() error { return nil })
+	a := startAdmin(t, Config{Addr: "127.0.0.1:0", Token: "s3cret", Reload: func() error { return nil }})
 	base := "http://" + a.Addr().String()
 	for _, tc := range []struct {
 		path, token string
@@ -85,12 +88,11 @@ func TestAdminToken(t *testing.T) {
 // TestAdminBeyondLoopbackNeedsToken: binding the admin API to a non-loopback address without
 // a token is refused at start.
 func TestAdminBeyondLoopbackNeedsToken(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	_, err := NewAdmin(AdminConfig{Addr: "0.0.0.0:0"}, reg, func() error { return nil }, quietLogger())
+	_, err := New(Config{Addr: "0.0.0.0:0", Logger: quietLogger()})
 	if err == nil || !strings.Contains(err.Error(), "token") {
 		t.Fatalf("got %v, want a refusal naming the token", err)
 	}
-	a, err := NewAdmin(AdminConfig{Addr: "0.0.0.0:0", Token: "x"}, reg, func() error { return nil }, quietLogger())
+	a, err := New(Config{Addr: "0.0.0.0:0", Token: "x", Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,4 @@
+// Package client is the typed Go client of Signet's admin API (package admin): one method per
+// call, typed requests and answers, and refusals as *Error carrying Route 53's error code.
+// The signet CLI uses it; so can scripts and tests written in Go.
+package client
