@@ -41,6 +41,9 @@ var (
 // the rcode to answer with.
 func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, error) {
 	in := b.in
+	if in.Mode == NSEC {
+		return b.chainDenial(ns, kind, rcode)
+	}
 	var err error
 	switch kind {
 	case NoData:
@@ -114,6 +117,12 @@ func (b *builder) wildcardProofs(ns []dns.RR) ([]dns.RR, error) {
 	mark := len(ns)
 	for _, sy := range b.in.Synth {
 		var err error
+		if b.in.Mode == NSEC {
+			if ns, err = b.addLink(ns, sy.Name, ns[mark:]); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if ns, err = b.addCover(ns, sy.Name, wildcardParent(sy.Wildcard), ns[mark:]); err != nil && !errors.Is(err, errNoCover) {
 			return nil, err
 		}
@@ -174,12 +183,16 @@ func (b *builder) addNSEC(ns []dns.RR, owner, next string, types []uint16, volat
 	if soa == nil {
 		return nil, ErrNoSOA
 	}
-	ttl := min(soa.Hdr.Ttl, soa.Minttl)
-	nsec := &dns.NSEC{
-		Hdr:        dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
+	nsec := newNSEC(soa, owner, next, types)
+	ns = append(ns, nsec)
+	return b.signWith(ns, []dns.RR{nsec}, owner, volatile)
+}
+
+// newNSEC builds an NSEC record with the TTL of negative answers (RFC 9077 §3).
+func newNSEC(soa *dns.SOA, owner, next string, types []uint16) *dns.NSEC {
+	return &dns.NSEC{
+		Hdr:        dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: min(soa.Hdr.Ttl, soa.Minttl)},
 		NextDomain: next,
 		TypeBitMap: types,
 	}
-	ns = append(ns, nsec)
-	return b.signWith(ns, []dns.RR{nsec}, owner, volatile)
 }

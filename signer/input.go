@@ -20,6 +20,11 @@ const (
 	BlackLies
 	// WhiteLies is RFC 4470: minimally covering NSEC records and a real NXDOMAIN.
 	WhiteLies
+	// NSEC is the zone's real NSEC chain (RFC 4034 §4, RFC 4035 §3.1.3): the NSEC records
+	// between existing names, each signed once and cached, and a real NXDOMAIN. Missing names
+	// cost no fresh signature, the zone can be walked, and the whole signed zone can be
+	// transferred to secondaries that do not sign.
+	NSEC
 )
 
 // TypeNXNAME is the NXNAME meta-type of RFC 9824 (a query for it is FORMERR).
@@ -44,6 +49,17 @@ type Neighbours interface {
 	Neighbours(name string) (prev, next string)
 }
 
+// Chain is the zone's NSEC chain, which NSEC mode answers from. *zones.Zone implements it.
+type Chain interface {
+	// Cover returns the chain link proving name: owner is the last chain name at or before
+	// name in canonical order (name itself when it is in the chain), next the one after it,
+	// wrapping to the apex.
+	Cover(name string) (owner, next string)
+	// ChainTypes returns the zone's types at a chain name for its NSEC bitmap (at a cut only
+	// NS and DS), without NSEC, RRSIG and the ring's key sets.
+	ChainTypes(owner string) []uint16
+}
+
 // Input describes one response for the signer. Every name is lowercased and fully qualified.
 type Input struct {
 	Zone  string // the apex
@@ -64,7 +80,7 @@ type Input struct {
 	DO        bool     // the query set DO: add DNSSEC records
 	CompactOK bool     // the query set the Compact-answers-OK EDNS flag (RFC 9824)
 
-	Names Neighbours // needed by WhiteLies only
+	Names Neighbours // needed by WhiteLies; NSEC needs it to be a Chain too
 }
 
 // Key is one published DNSKEY and, when it signs, its private half.

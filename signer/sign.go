@@ -75,7 +75,7 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
 		return err
 	}
-	if kind == Answer && in.Mode == WhiteLies {
+	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
 			return err
 		}
@@ -169,6 +169,10 @@ func (b *builder) signRRset(out, set []dns.RR) ([]dns.RR, error) {
 	switch {
 	case wc == "":
 		return b.signWith(out, set, h.Name, false)
+	case b.in.Mode == NSEC:
+		// The chain proves the qname missing (wildcardProofs), so the signature is the
+		// wildcard's, shared by every expansion (RFC 4035 §3.1.3.3).
+		return b.signWith(out, set, wc, false)
 	case b.in.Mode == WhiteLies:
 		// RFC 4035 §3.1.3.3, RFC 4034 §3.1.3: the RRSIG's Labels counts the wildcard's
 		// labels without the "*", so the validator rebuilds the signed wildcard RRset from

@@ -51,7 +51,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
-	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
+	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
 		bind(v, cmd.Flags(), "state", "state")
