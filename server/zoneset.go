@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/zones"
 )
@@ -43,6 +46,37 @@ type ZoneSet struct {
 
 	mu    sync.Mutex // serialises reloads
 	zones []zoneEntry
+	loads map[string]*loadState // by origin, under mu
+	now   func() time.Time
+}
+
+// loadState is one zone's load history, for the metrics.
+type loadState struct {
+	ok, failed  uint64
+	serial      uint32
+	lastOK      time.Time
+	lastFailure time.Time
+	failing     bool // the last load failed: an older version (or nothing) is served
+}
+
+// noteLoad records a load of origin; call with s.mu held.
+func (s *ZoneSet) noteLoad(origin string, z *zones.Zone, err error) {
+	st := s.loads[origin]
+	if st == nil {
+		st = &loadState{}
+		s.loads[origin] = st
+	}
+	now := s.now()
+	if err != nil {
+		st.failed++
+		st.lastFailure, st.failing = now, true
+		return
+	}
+	st.ok++
+	st.lastOK, st.failing = now, false
+	if z.Available() {
+		st.serial = z.Serial()
+	}
 }
 
 // Match implements ZoneSource.
@@ -60,7 +94,7 @@ func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed}
+	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now}
 }
 
 // Store is the set's zone store, for the Handler.
@@ -81,6 +115,7 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	}
 	e := zoneEntry{origin: origin, from: from, loader: l}
 	z, err := s.load(e)
+	s.noteLoad(origin, z, err)
 	if err != nil {
 		return err
 	}
@@ -131,6 +166,7 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 			continue
 		}
 		z, err := s.load(e)
+		s.noteLoad(origin, z, err)
 		if err != nil {
 			s.log.Error("zone reload failed, still serving the previous version", "zone", origin, "err", err)
 			return err
@@ -159,4 +195,80 @@ func (s *ZoneSet) Origins() []string {
 		out[i] = e.origin
 	}
 	return out
+}
+
+// ZoneStatus is one zone's load status, for /readyz and the status page.
+type ZoneStatus struct {
+	Zone string `json:"Zone"`
+	// Loaded is set when the zone has servable data.
+	Loaded bool `json:"Loaded"`
+	// Serial is the SOA serial served; LastLoad when it was loaded.
+	Serial   uint32    `json:"Serial"`
+	LastLoad time.Time `json:"LastLoad,omitzero"`
+	// Failing is set when the last load failed (the previous version, if any, is served);
+	// LastFailure is when.
+	Failing     bool      `json:"Failing"`
+	LastFailure time.Time `json:"LastFailure,omitzero"`
+}
+
+// Status reports every configured zone's load status.
+func (s *ZoneSet) Status() []ZoneStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ZoneStatus, 0, len(s.zones))
+	for _, e := range s.zones {
+		zs := ZoneStatus{Zone: e.origin}
+		if z := s.store.Get(e.origin); z != nil && z.Available() {
+			zs.Loaded, zs.Serial = true, z.Serial()
+		}
+		if st := s.loads[e.origin]; st != nil {
+			zs.LastLoad, zs.Failing, zs.LastFailure = st.lastOK, st.failing, st.lastFailure
+		}
+		out = append(out, zs)
+	}
+	return out
+}
+
+// RegisterMetrics exports every zone's loads, failures and serial, read at scrape time.
+func (s *ZoneSet) RegisterMetrics(reg prometheus.Registerer) error {
+	return reg.Register(&zoneCollector{s: s,
+		loads: prometheus.NewDesc("signet_zone_loads_total",
+			"Loads and reloads of each zone, by result (ok, failed).", []string{"zone", "result"}, nil),
+		serial: prometheus.NewDesc("signet_zone_serial",
+			"SOA serial of the zone as served.", []string{"zone"}, nil),
+		failing: prometheus.NewDesc("signet_zone_load_failing",
+			"1 when the zone's last load failed (its previous version, if any, is still served).", []string{"zone"}, nil),
+		lastOK: prometheus.NewDesc("signet_zone_last_load_timestamp_seconds",
+			"When the zone was last loaded successfully (Unix time).", []string{"zone"}, nil),
+	})
+}
+
+type zoneCollector struct {
+	s                              *ZoneSet
+	loads, serial, failing, lastOK *prometheus.Desc
+}
+
+func (c *zoneCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.loads
+	ch <- c.serial
+	ch <- c.failing
+	ch <- c.lastOK
+}
+
+func (c *zoneCollector) Collect(ch chan<- prometheus.Metric) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	for origin, st := range c.s.loads {
+		ch <- prometheus.MustNewConstMetric(c.loads, prometheus.CounterValue, float64(st.ok), origin, "ok")
+		ch <- prometheus.MustNewConstMetric(c.loads, prometheus.CounterValue, float64(st.failed), origin, "failed")
+		ch <- prometheus.MustNewConstMetric(c.serial, prometheus.GaugeValue, float64(st.serial), origin)
+		failing := 0.0
+		if st.failing {
+			failing = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.failing, prometheus.GaugeValue, failing, origin)
+		if !st.lastOK.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.lastOK, prometheus.GaugeValue, float64(st.lastOK.Unix()), origin)
+		}
+	}
 }
