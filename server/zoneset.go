@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,10 +37,6 @@ type zoneEntry struct {
 	loader ZoneLoader
 }
 
-// MaxSignedTTL is the TTL cap of a signed zone: one week, as Route 53 does, so that a
-// signature's validity always outlives the records it covers in caches.
-const MaxSignedTTL = 7 * 24 * 3600
-
 // ZoneSet loads the configured zones (files, or other ZoneLoaders) into a zones.Store and
 // reloads them. A zone that fails to load on reload keeps serving as it was.
 type ZoneSet struct {
@@ -51,7 +46,6 @@ type ZoneSet struct {
 
 	mu    sync.Mutex // serialises reloads
 	zones []zoneEntry
-	gen   atomic.Uint64
 	loads map[string]*loadState // by origin, under mu
 	now   func() time.Time
 }
@@ -88,11 +82,11 @@ func (s *ZoneSet) noteLoad(origin string, z *zones.Zone, err error) {
 // Match implements ZoneSource.
 func (s *ZoneSet) Match(qname string) *zones.Zone { return s.store.Match(qname) }
 
-// Generation changes whenever a zone is added or replaced (the packet cache keys on it).
-func (s *ZoneSet) Generation() uint64 { return s.gen.Load() }
+// Generation implements ZoneSource: it changes whenever a zone is added or replaced.
+func (s *ZoneSet) Generation() uint64 { return s.store.Generation() }
 
 // NewZoneSet returns an empty set. signed reports whether a zone is signed, which caps its TTLs
-// at MaxSignedTTL when loaded; nil means no zone is.
+// at zones.MaxSignedTTL when loaded; nil means no zone is.
 func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if signed == nil {
 		signed = func(string) bool { return false }
@@ -127,7 +121,6 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	}
 	s.zones = append(s.zones, e)
 	s.store.Set(z)
-	s.gen.Add(1)
 	if z.Available() {
 		s.log.Info("zone loaded", "zone", z.Origin(), "from", from, "serial", z.Serial(), "names", z.Names())
 	} else {
@@ -139,7 +132,7 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {
 	var opt zones.Options
 	if s.signed(e.origin) {
-		opt.MaxTTL = MaxSignedTTL
+		opt.MaxTTL = zones.MaxSignedTTL
 	}
 	z, err := e.loader.LoadZone(opt)
 	if err != nil {
@@ -180,7 +173,6 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 		}
 		old := s.store.Get(z.Origin())
 		s.store.Set(z)
-		s.gen.Add(1)
 		switch {
 		case !z.Available():
 			s.log.Info("zone has no servable data (SERVFAIL)", "zone", origin)
