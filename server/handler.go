@@ -54,6 +54,7 @@ type Handler struct {
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache // nil: disabled
+	qlog    *queryLog    // nil: query logging off
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -62,7 +63,8 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
+		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
 	return h
 }
@@ -178,6 +180,7 @@ func (h *Handler) answer(req *dns.Msg, class *cacheClass) (m *dns.Msg, opt *dns.
 	if !z.Available() {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
 		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL.
+		h.metrics.servfail(causeUnavailable)
 		m.Rcode = dns.RcodeServerFailure
 		return m, opt
 	}
