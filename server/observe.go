@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/binary"
 	"log/slog"
 	"net"
@@ -144,7 +145,7 @@ func (q *queryLog) write(tr transport, client net.Addr, resp []byte, cached bool
 	} else if len(resp) >= headerSize {
 		attrs = append(attrs, slog.String("rcode", dns.RcodeToString[int(resp[3]&0xF)]))
 	}
-	q.log.LogAttrs(nil, slog.LevelInfo, "query", attrs...)
+	q.log.LogAttrs(context.Background(), slog.LevelInfo, "query", attrs...)
 }
 
 func typeName(t uint16) string {
