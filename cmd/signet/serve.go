@@ -74,6 +74,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	defer dn.Close()
 
 	zs := server.NewZoneSet(log, dn.Signed)
+	if err := zs.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	for _, z := range c.Zones {
 		if len(z.Primaries) > 0 {
 			continue // a secondary zone: setupTransfers adds it

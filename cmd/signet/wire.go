@@ -81,11 +81,20 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		}
 		s.tpm = t
 	}
-	s.sig = signer.New(signer.Config{
+	scfg := signer.Config{
 		Validity:  c.DNSSEC.Validity,
 		Refresh:   c.DNSSEC.Refresh,
 		CacheSize: c.DNSSEC.CacheSize,
-	})
+	}
+	if reg != nil {
+		lat, err := dnssecmetrics.NewSignLatency(reg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		scfg.ObserveSign = lat.Observe
+	}
+	s.sig = signer.New(scfg)
 	state, err := filestate.Open(filepath.Join(c.State, "zones"))
 	if err != nil {
 		s.Close()
@@ -115,6 +124,10 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 			stores["tpm"] = s.tpm
 		}
 		if err := dnssecmetrics.Register(reg, mgr, stores); err != nil {
+			s.Close()
+			return nil, err
+		}
+		if err := dnssecmetrics.RegisterSigner(reg, s.sig, mgr.Now); err != nil {
 			s.Close()
 			return nil, err
 		}
