@@ -225,8 +225,10 @@ func (h *Handler) route(x *request) bool {
 	}
 	if !z.Available() {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
-		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL.
+		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
+		// whose file failed to load answers the same until a reload fixes it.
 		x.m.Rcode = dns.RcodeServerFailure
+		notReady(x.m, z.Reason())
 		return false
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
@@ -342,4 +344,17 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 		Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS, Ttl: 0},
 		Txt: []string{txt},
 	}}
+}
+
+// notReady adds an Extended DNS Error "Not Ready" (RFC 8914 §4.15) to m's OPT, if it has one:
+// the zone is configured but has no data to answer from.
+func notReady(m *dns.Msg, reason string) {
+	opt := m.IsEdns0()
+	if opt == nil {
+		return
+	}
+	if reason == "" {
+		reason = "zone not available"
+	}
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNotReady, ExtraText: reason})
 }

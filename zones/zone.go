@@ -34,7 +34,8 @@ type Zone struct {
 	dropped int
 	maxTTL  uint32
 
-	unavailable bool // a placeholder without data (see Unavailable)
+	unavailable bool   // a placeholder without data (see Unavailable)
+	reason      string // why, for clients (see Failed)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait

@@ -52,11 +52,13 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
+	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
 		bind(v, cmd.Flags(), "state", "state")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
 		bind(v, cmd.Flags(), "dnssec.denial", "denial")
+		bind(v, cmd.Flags(), "strict", "strict")
 	}
 	return &zoneFlags
 }
@@ -74,6 +76,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	defer dn.Close()
 
 	zs := server.NewZoneSet(log, dn.Signed)
+	zs.SetStrict(c.Strict)
 	if err := zs.RegisterMetrics(reg); err != nil {
 		return err
 	}
@@ -106,7 +109,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	var adm *admin.Server
 	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
-		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Manager: dn.API(), Logger: log})
+		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
 		if err != nil {
 			srv.Shutdown(context.Background())
 			return err
