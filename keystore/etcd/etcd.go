@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/signetdns/signet/internal/etcdguard"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/internal/keyutil"
 )
@@ -27,14 +26,7 @@ const Backend = "etcd"
 
 // ErrNotLeader is returned (wrapped) by a guarded Create or Delete when this instance no
 // longer holds the election it was guarded with: nothing was written.
-var ErrNotLeader = errors.New("keystore: not the key leader (the election key changed)")
-
-// Leader is a won election: the key this instance created and its create revision
-// (concurrency.Election's Key and Rev).
-type Leader interface {
-	Key() string
-	Rev() int64
-}
+var ErrNotLeader = etcdguard.ErrNotLeader
 
 const (
 	metaSuffix = ".json"
@@ -69,10 +61,10 @@ type Store struct {
 	identities []age.Identity
 	now        func() time.Time
 
+	guard  etcdguard.Guard
+	closed atomic.Bool
 	mu     sync.RWMutex
-	guard  Leader
-	cache  map[string]*keyutil.Counting
-	closed bool
+	cache  map[string]*keyutil.Counting // decrypted keys; nil once closed
 
 	decrypts singleflight.Group
 	sigs     atomic.Uint64
@@ -96,11 +88,7 @@ func Open(opts Options) (*Store, error) {
 
 // Guard makes every later Create and Delete conditional on l still being the election's
 // winner; nil removes the guard.
-func (s *Store) Guard(l Leader) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.guard = l
-}
+func (s *Store) Guard(l etcdguard.Leader) { s.guard.Set(l) }
 
 // Signatures implements keystore.SignatureCounter.
 func (s *Store) Signatures() uint64 { return s.sigs.Load() }
@@ -117,16 +105,7 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if err != nil {
 		return keystore.Meta{}, err
 	}
-	key, err := keyutil.GenerateSoftware(alg)
-	if err != nil {
-		return keystore.Meta{}, fmt.Errorf("keystore: generate key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return keystore.Meta{}, fmt.Errorf("keystore: encode key: %w", err)
-	}
-	sealed, err := s.seal(der)
-	clear(der)
+	key, sealed, err := keyutil.NewSealed(alg, s.recipients...)
 	if err != nil {
 		return keystore.Meta{}, err
 	}
@@ -142,59 +121,31 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.cache == nil {
 		return keystore.Meta{}, keystore.ErrClosed
 	}
 	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
 	return m, nil
 }
 
-// txn commits ops if cmps and the guard (if any) hold. A failed comparison of the guard is
-// ErrNotLeader, of cmps errConflict.
+// txn commits ops if cmps and the guard (if any) hold; a failed comparison of cmps is
+// errConflict.
 func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op) error {
-	s.mu.RLock()
-	guard := s.guard
-	s.mu.RUnlock()
-	var els []clientv3.Op
-	if guard != nil {
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(guard.Key()), "=", guard.Rev()))
-		els = append(els, clientv3.OpGet(guard.Key()))
-	}
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(els...).Commit()
-	if err != nil {
+	ok, _, err := s.guard.Commit(ctx, s.cli, cmps, ops...)
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		return fmt.Errorf("keystore: %w", err)
+	case err != nil:
 		return fmt.Errorf("keystore: etcd: %w", err)
+	case !ok:
+		return errConflict
 	}
-	if resp.Succeeded {
-		return nil
-	}
-	if guard != nil {
-		kvs := resp.Responses[0].GetResponseRange().GetKvs()
-		if len(kvs) == 0 || kvs[0].CreateRevision != guard.Rev() {
-			return ErrNotLeader
-		}
-	}
-	return errConflict
+	return nil
 }
 
 // errConflict: the key the transaction compared changed (a random ID collided, or the key
 // was deleted meanwhile).
 var errConflict = errors.New("keystore: etcd key changed during the operation")
-
-// seal encrypts der to every recipient.
-func (s *Store) seal(der []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, s.recipients...)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
-	}
-	if _, err := w.Write(der); err != nil {
-		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
-	}
-	return buf.Bytes(), nil
-}
 
 // List implements keystore.Store, with one read of every metadata key.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
@@ -305,7 +256,7 @@ func (s *Store) load(ctx context.Context, id string) (*keyutil.Counting, error) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.cache == nil {
 		return nil, keystore.ErrClosed
 	}
 	if sg, ok := s.cache[id]; ok {
@@ -319,24 +270,11 @@ func (s *Store) load(ctx context.Context, id string) (*keyutil.Counting, error) 
 // decrypt opens a sealed key with this instance's identity. The errors name the etcd key,
 // never anything of its contents.
 func (s *Store) decrypt(id string, sealed []byte, alg uint8) (crypto.Signer, error) {
-	r, err := age.Decrypt(bytes.NewReader(sealed), s.identities...)
-	if err != nil {
-		var noMatch *age.NoIdentityMatchError
-		if errors.As(err, &noMatch) {
-			return nil, fmt.Errorf("keystore: %s is not encrypted to this instance's identity (add its recipient to the cluster and re-encrypt): %w", s.keyKey(id), keystore.ErrWrongPassphrase)
-		}
-		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or not an age file: %w", s.keyKey(id), err)
+	key, err := keyutil.OpenSealed(bytes.NewReader(sealed), s.keyKey(id), alg, s.identities...)
+	if errors.Is(err, keystore.ErrWrongPassphrase) {
+		return nil, fmt.Errorf("keystore: not encrypted to this instance's identity (add its recipient to the cluster and re-encrypt): %w", err)
 	}
-	der, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or truncated: %w", s.keyKey(id), err)
-	}
-	defer clear(der)
-	key, err := keyutil.ParsePKCS8(der, alg)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %s: %w", s.keyKey(id), err)
-	}
-	return key, nil
+	return key, err
 }
 
 // Delete implements keystore.Store.
@@ -363,21 +301,17 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 // Close implements keystore.Store; it forgets the decrypted keys and leaves the client open.
 func (s *Store) Close() error {
+	s.closed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.closed = true
 	s.cache = nil
 	return nil
 }
 
+// check fails a call made with a done context or after Close.
 func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
+	if s.closed.Load() {
 		return keystore.ErrClosed
 	}
-	return nil
+	return ctx.Err()
 }

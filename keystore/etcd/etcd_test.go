@@ -15,22 +15,11 @@ import (
 	"filippo.io/age"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.uber.org/zap"
 
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/storetest"
 )
-
-func client(t *testing.T, c *etcdtest.Cluster) *clientv3.Client {
-	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
 
 func identity(t *testing.T) *age.X25519Identity {
 	t.Helper()
@@ -61,11 +50,11 @@ func TestContract(t *testing.T) {
 	var n atomic.Int64
 	id := identity(t)
 	storetest.Run(t, func(t *testing.T) keystore.Store {
-		return open(t, client(t, c), fmt.Sprintf("/signet/k%d/", n.Add(1)), id)
+		return open(t, c.Client(t), fmt.Sprintf("/signet/k%d/", n.Add(1)), id)
 	}, []uint8{13, 15, 8}, storetest.Reopen(func(t *testing.T, old keystore.Store) keystore.Store {
 		prefix := strings.TrimSuffix(old.(*Store).prefix, "keys/")
 		old.Close()
-		return open(t, client(t, c), prefix, id)
+		return open(t, c.Client(t), prefix, id)
 	}))
 }
 
@@ -79,9 +68,9 @@ func TestCiphertextOnly(t *testing.T) {
 	a, b, outsider := identity(t), identity(t), identity(t)
 	recipients := []age.Recipient{a.Recipient(), b.Recipient()}
 	const prefix = "/signet/c/"
-	sa := open(t, client(t, c), prefix, a, recipients...)
-	sb := open(t, client(t, c), prefix, b, recipients...)
-	so := open(t, client(t, c), prefix, outsider)
+	sa := open(t, c.Client(t), prefix, a, recipients...)
+	sb := open(t, c.Client(t), prefix, b, recipients...)
+	so := open(t, c.Client(t), prefix, outsider)
 
 	m, err := sa.Create(ctx, "example.test.", keystore.ZSK, 13)
 	if err != nil {
@@ -104,7 +93,7 @@ func TestCiphertextOnly(t *testing.T) {
 		t.Fatalf("an outsider's Signer: %v, want ErrWrongPassphrase", err)
 	}
 
-	resp, err := client(t, c).Get(ctx, prefix, clientv3.WithPrefix())
+	resp, err := c.Client(t).Get(ctx, prefix, clientv3.WithPrefix())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +140,7 @@ func TestStaleLeaderCannotDelete(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id := identity(t)
-	cli := client(t, c)
+	cli := c.Client(t)
 	s := open(t, cli, "/signet/g/", id)
 	sess, err := concurrency.NewSession(cli, concurrency.WithTTL(2))
 	if err != nil {
