@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/signetdns/signet/admin"
 )
 
 // exitError carries a process exit code (zone check exits 1 on problems, 2 on usage).
@@ -50,7 +52,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "configuration file (YAML)")
-	root.PersistentFlags().String("admin", "127.0.0.1:8053", "admin HTTP API address (host:port, or \"off\")")
+	root.PersistentFlags().String("admin", admin.DefaultAddr, "admin HTTP API address (host:port, or \"off\")")
 	root.PersistentFlags().String("admin-token", "", "bearer token for the admin API (or SIGNET_ADMIN_TOKEN)")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().String("log-format", "text", "log format: text or json")
