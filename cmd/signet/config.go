@@ -81,6 +81,12 @@ type zoneConfig struct {
 	Primaries []string `mapstructure:"primaries"`
 	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
 	TSIG string `mapstructure:"tsig"`
+	// Secondaries may transfer the zone (AXFR/IXFR out) and are sent NOTIFY on each change:
+	// IP or IP:port (port 53 by default).
+	Secondaries []string `mapstructure:"secondaries"`
+	// Transfer is what secondaries get: "unsigned" (the zone as loaded, the default when
+	// secondaries are set) or "signed" (NSEC chain and signatures; needs denial: nsec).
+	Transfer string `mapstructure:"transfer"`
 	// Parents are the parent zone's name servers (host:port), asked whether the parent still
 	// publishes a DS before signing is disabled, and during KSK rollovers.
 	Parents      []string `mapstructure:"parents"`

@@ -89,7 +89,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
 	if err != nil {
 		return err
 	}
