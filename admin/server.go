@@ -42,6 +42,8 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// Reload re-reads every zone file (POST /v1/reload).
 	Reload func() error
+	// Zones reports every zone's load state (GET /v1/zones); nil leaves the call out.
+	Zones func() []ZoneStatus
 	// Manager serves the DNSSEC calls; nil leaves them out.
 	Manager Manager
 	// Logger receives the listeners' errors; nil means slog.Default().
@@ -150,6 +152,11 @@ func newMux(cfg Config) *http.ServeMux {
 				return
 			}
 			writeJSON(w, http.StatusOK, ReloadResponse{Status: "reloaded"})
+		})
+	}
+	if cfg.Zones != nil {
+		mux.HandleFunc("GET "+ZonesPath, func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, ZonesResponse{Zones: cfg.Zones()})
 		})
 	}
 	if cfg.Manager != nil {

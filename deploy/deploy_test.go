@@ -23,8 +23,14 @@ func need(t *testing.T, tool string) string {
 // run runs a command in the repository root and returns stdout and stderr apart.
 func run(t *testing.T, name string, args ...string) (string, string, error) {
 	t.Helper()
+	return runIn(t, ".", name, args...)
+}
+
+// runIn runs a command in dir (relative to the repository root).
+func runIn(t *testing.T, dir, name string, args ...string) (string, string, error) {
+	t.Helper()
 	cmd := exec.Command(name, args...)
-	cmd.Dir = ".."
+	cmd.Dir = filepath.Join("..", dir)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

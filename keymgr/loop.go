@@ -182,21 +182,11 @@ func (m *Manager) execute(ctx context.Context, z *zone, a rollover.Action, p rol
 		} else {
 			keys = rollover.RecordDS(keys, checks, now)
 		}
-		keys, err := rollover.Apply(keys, a, rollover.Key{}, p, now)
-		if err != nil {
-			return err
-		}
-		next := z.st.clone()
-		next.setTimelines(keys, now)
-		return m.persist(z, next, now)
+		_, err := m.apply(ctx, z, keys, a, rollover.Key{}, p, now, nil)
+		return err
 	case rollover.SwapKSK:
-		keys, err := rollover.Apply(keys, a, rollover.Key{}, p, now)
+		next, err := m.apply(ctx, z, keys, a, rollover.Key{}, p, now, nil)
 		if err != nil {
-			return err
-		}
-		next := z.st.clone()
-		next.setTimelines(keys, now)
-		if err := m.commit(ctx, z, next, now); err != nil {
 			return err
 		}
 		if k := next.kskByID(a.KeyID); k != nil {
@@ -207,6 +197,34 @@ func (m *Manager) execute(ctx context.Context, z *zone, a rollover.Action, p rol
 		return m.deletePlanned(ctx, z, a, keys, p, now)
 	}
 	return fmt.Errorf("unknown action %v", a.Kind)
+}
+
+// apply records that action a was carried out at now: rollover.Apply on keys, then
+// storeTimelines with add (which adds the record of a key just created, say). A DS check
+// changes nothing that is served; every other action changes the ring. It returns the zone's
+// new state.
+func (m *Manager) apply(ctx context.Context, z *zone, keys []rollover.Key, a rollover.Action, created rollover.Key, p rollover.Policy, now time.Time, add func(*zoneState)) (*zoneState, error) {
+	keys, err := rollover.Apply(keys, a, created, p, now)
+	if err != nil {
+		return nil, err
+	}
+	return m.storeTimelines(ctx, z, keys, now, add, a.Kind != rollover.CheckParentDS)
+}
+
+// storeTimelines makes keys (the planner's view) the zone's timelines: it writes them into a
+// copy of the zone's state, after add's change (nil: none), and makes the copy the zone's
+// state, through commit (which builds the new ring, saves, then swaps the ring in) when
+// servesChange, or by saving it alone when nothing served changes. It returns the new state.
+func (m *Manager) storeTimelines(ctx context.Context, z *zone, keys []rollover.Key, now time.Time, add func(*zoneState), servesChange bool) (*zoneState, error) {
+	next := z.st.clone()
+	if add != nil {
+		add(next)
+	}
+	next.setTimelines(keys, now)
+	if !servesChange {
+		return next, m.persist(z, next, now)
+	}
+	return next, m.commit(ctx, z, next, now)
 }
 
 // createPlanned makes the key a CreateZSK or CreateKSK asks for and starts its rollover.
@@ -225,20 +243,15 @@ func (m *Manager) createPlanned(ctx context.Context, z *zone, a rollover.Action,
 	} else {
 		rec.Tag = dk.KeyTag()
 	}
-	keys, err = rollover.Apply(keys, a, rec.Key, p, now)
-	if err != nil {
-		m.dropKeys([]*keyRec{rec})
-		return err
+	add := func(next *zoneState) {
+		if a.Role == keystore.KSK {
+			name := fmt.Sprintf("auto_%d_%s", rec.Tag, now.UTC().Format("20060102T150405"))
+			next.KSKs = append(next.KSKs, &kskRec{keyRec: *rec, Name: name})
+		} else {
+			next.ZSKs = append(next.ZSKs, rec)
+		}
 	}
-	next := z.st.clone()
-	if a.Role == keystore.KSK {
-		name := fmt.Sprintf("auto_%d_%s", rec.Tag, now.UTC().Format("20060102T150405"))
-		next.KSKs = append(next.KSKs, &kskRec{keyRec: *rec, Name: name})
-	} else {
-		next.ZSKs = append(next.ZSKs, rec)
-	}
-	next.setTimelines(keys, now)
-	if err := m.commit(ctx, z, next, now); err != nil {
+	if _, err := m.apply(ctx, z, keys, a, rec.Key, p, now, add); err != nil {
 		m.dropKeys([]*keyRec{rec})
 		return err
 	}
@@ -255,13 +268,7 @@ func (m *Manager) deletePlanned(ctx context.Context, z *zone, a rollover.Action,
 	} else if i := slices.IndexFunc(z.st.ZSKs, func(k *keyRec) bool { return k.ID == a.KeyID }); i >= 0 {
 		rec = z.st.ZSKs[i]
 	}
-	keys, err := rollover.Apply(keys, a, rollover.Key{}, p, now)
-	if err != nil {
-		return err
-	}
-	next := z.st.clone()
-	next.setTimelines(keys, now)
-	if err := m.commit(ctx, z, next, now); err != nil {
+	if _, err := m.apply(ctx, z, keys, a, rollover.Key{}, p, now, nil); err != nil {
 		return err
 	}
 	delete(z.signers, a.KeyID)

@@ -115,7 +115,7 @@ type ZonePolicy struct {
 // concurrent use; operations on one zone are serialised.
 type Manager struct {
 	// gen changes whenever any zone's served ring changes, so that the server's packet
-	// cache can tell a response made with an older ring (server.Generationer).
+	// cache can tell a response made with an older ring (server.KeySource).
 	gen atomic.Uint64
 
 	cfg   Config

@@ -27,9 +27,7 @@ func (m *Manager) ConfirmDS(ctx context.Context, zoneName, name string) error {
 		if err != nil {
 			return err
 		}
-		next := z.st.clone()
-		next.setTimelines(keys, now)
-		if err := m.persist(z, next, now); err != nil {
+		if _, err := m.storeTimelines(ctx, z, keys, now, nil, false); err != nil {
 			return err
 		}
 		m.log.Info("operator confirmed the DS change at the parent", "zone", z.name, "ksk", name)

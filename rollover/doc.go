@@ -8,7 +8,7 @@
 //
 // Each Key stores timestamps (Publish, Ready, Active, Retire, Remove, CDS publication, DS
 // observations); its State and what it does (InDNSKEY, Signs, InCDS) are derived from them and
-// now (STYLE §3). When a rollover starts, Apply writes its remaining timeline at once, so the
+// now, never stored, so that they cannot drift from the timings. When a rollover starts, Apply writes its remaining timeline at once, so the
 // only steps left as actions are those with an outside effect: creating a key, querying the
 // parent, scheduling the KSK swap once the parent has changed, deleting a key.
 //

@@ -20,7 +20,7 @@ import (
 // every record's type, class, TTL and RDATA in wire form, the records sorted bytewise so that
 // the order a zone snapshot happens to hold them in does not matter (RFC 4034 §6.3). A changed
 // record, TTL or key therefore lands on another key, and a rotated-out key's entries are never
-// reached again; they age out of the LRU (STYLE.md §3).
+// reached again; they age out of the LRU, so a rotation needs no flush.
 //
 // The key is deliberately at least as fine as the canonical form of RFC 4034 §6.2: RDATA is
 // hashed as the zone holds it, not lowercased, so equal keys imply equal signed data, and two
@@ -162,6 +162,7 @@ func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, vo
 	}
 	if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && usable(e, now, refresh) {
 		s.hits.Add(1)
+		s.noteServed(e.exp, now)
 		return e.sig, nil
 	}
 	s.misses.Add(1)
@@ -172,6 +173,7 @@ func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, vo
 			if err != nil {
 				return nil, err
 			}
+			s.noteServed(e.exp, now)
 			return e.sig, nil
 		}
 	}
@@ -198,7 +200,9 @@ func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, vo
 	if err != nil {
 		return nil, err
 	}
-	return v.(*entry).sig, nil
+	e := v.(*entry)
+	s.noteServed(e.exp, now)
+	return e.sig, nil
 }
 
 // make signs rrset with k. Timing: inception = now - Inception, expiration =
@@ -234,8 +238,13 @@ func (s *Signer) make(k *signingKey, zone, owner string, rrset []dns.RR, ck cach
 		KeyTag:     k.Tag,
 		SignerName: zone,
 	}
+	// Wall time of the signature itself, for the latency metric (not a clock for logic).
+	t0 := time.Now()
 	if err := sig.Sign(k.Signer, set); err != nil {
 		return nil, fmt.Errorf("sign %s %s with key %d: %w", owner, dns.TypeToString[h0.Rrtype], k.Tag, err)
+	}
+	if s.cfg.ObserveSign != nil {
+		s.cfg.ObserveSign(k.DNSKEY.Algorithm, time.Since(t0))
 	}
 	s.made[k.DNSKEY.Algorithm].Add(1)
 	return &entry{sig: sig, check: ck.check, n: ck.n, inc: inc.Unix(), exp: exp.Unix()}, nil

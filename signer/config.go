@@ -10,9 +10,9 @@ import (
 )
 
 // Config holds the signer's tunables. The zero value of every field selects its default, so
-// Config{} is a working configuration (STYLE.md §6).
+// Config{} is a working configuration.
 type Config struct {
-	// Validity is how long a new signature is valid after now. Default 7 days (DESIGN.md).
+	// Validity is how long a new signature is valid after now. Default 7 days, as Route 53 does.
 	Validity time.Duration
 	// Inception is how far before now a new signature's inception is set, so that validators
 	// whose clocks run slow still accept it. Default 1 h.
@@ -32,6 +32,10 @@ type Config struct {
 	// a random-subdomain flood fills only this one and cannot evict the signatures of the
 	// zone's real data. Default 100,000.
 	DenialCacheSize int
+	// ObserveSign, when set, is told the algorithm and duration of every signature made
+	// (the metrics' signing latency). It runs on the query path after a cache miss, so it
+	// must be quick and safe for concurrent use.
+	ObserveSign func(algorithm uint8, took time.Duration)
 }
 
 // Defaults for Config's zero fields.
@@ -87,8 +91,13 @@ type Signer struct {
 	// seed1 keys the cache index, seed2 the independent collision check (see cache.go).
 	seed1, seed2 maphash.Seed
 
-	hits, misses, failures atomic.Uint64
-	made                   [256]atomic.Uint64 // signatures made, by algorithm number
+	hits, misses, failures, evictions atomic.Uint64
+	made                              [256]atomic.Uint64 // signatures made, by algorithm number
+
+	// served tracks the earliest expiration of the signatures served in the current and the
+	// previous minute (slot = minute & 1), for the metric of the signature closest to
+	// expiring; see noteServed.
+	served [2]struct{ minute, exp atomic.Int64 }
 
 	// beforeFlight, when set (tests only), runs after a cache miss and before the miss is
 	// folded with concurrent ones.
@@ -98,21 +107,18 @@ type Signer struct {
 // New returns a Signer with cfg (zero fields take their defaults).
 func New(cfg Config) *Signer {
 	cfg = cfg.withDefaults()
-	main, err := lru.New[uint64, *entry](cfg.CacheSize)
+	s := &Signer{cfg: cfg, seed1: maphash.MakeSeed(), seed2: maphash.MakeSeed()}
+	evicted := func(uint64, *entry) { s.evictions.Add(1) }
+	var err error
+	s.main, err = lru.NewWithEvict(cfg.CacheSize, evicted)
 	if err != nil { // only for a non-positive size, which withDefaults rules out
 		panic(err)
 	}
-	denial, err := lru.New[uint64, *entry](cfg.DenialCacheSize)
+	s.denial, err = lru.NewWithEvict(cfg.DenialCacheSize, evicted)
 	if err != nil {
 		panic(err)
 	}
-	return &Signer{
-		cfg:    cfg,
-		main:   main,
-		denial: denial,
-		seed1:  maphash.MakeSeed(),
-		seed2:  maphash.MakeSeed(),
-	}
+	return s
 }
 
 // Config returns the configuration in use, defaults filled in.
@@ -123,8 +129,10 @@ type Stats struct {
 	// Signatures counts the signatures made (cache misses that signed), by DNSSEC algorithm
 	// number. Only algorithms with a non-zero count are present.
 	Signatures map[uint8]uint64
-	// CacheHits and CacheMisses count signature-cache lookups over both caches.
-	CacheHits, CacheMisses uint64
+	// CacheHits and CacheMisses count signature-cache lookups over both caches; Evictions
+	// counts entries pushed out of either by newer ones (a cache too small for the zone's
+	// working set shows here first).
+	CacheHits, CacheMisses, Evictions uint64
 	// Failures counts Sign calls that returned an error (the server answered SERVFAIL).
 	Failures uint64
 	// CacheLen and DenialCacheLen are the current number of entries in each cache.
@@ -138,6 +146,7 @@ func (s *Signer) Stats() Stats {
 		Signatures:     make(map[uint8]uint64),
 		CacheHits:      s.hits.Load(),
 		CacheMisses:    s.misses.Load(),
+		Evictions:      s.evictions.Load(),
 		Failures:       s.failures.Load(),
 		CacheLen:       s.main.Len(),
 		DenialCacheLen: s.denial.Len(),
@@ -148,4 +157,46 @@ func (s *Signer) Stats() Stats {
 		}
 	}
 	return st
+}
+
+// noteServed records that a signature expiring at exp (Unix seconds) was served at now.
+// It costs two atomic loads when exp is not a new minimum.
+func (s *Signer) noteServed(exp int64, now time.Time) {
+	minute := now.Unix() / 60
+	slot := &s.served[minute&1]
+	if slot.minute.Load() != minute {
+		// A new minute: the slot's last use was two minutes ago. A race here loses at most
+		// one sample at the boundary.
+		slot.exp.Store(exp)
+		slot.minute.Store(minute)
+		return
+	}
+	for {
+		cur := slot.exp.Load()
+		if cur <= exp || slot.exp.CompareAndSwap(cur, exp) {
+			return
+		}
+	}
+}
+
+// EarliestServedExpiry returns the earliest expiration among the signatures served in the
+// last one to two minutes before now, and false when none was served. An online signer
+// serves a cached signature only while at least Refresh of it is left, so this stays above
+// Refresh unless something is wrong (a clock step, a stuck cache).
+func (s *Signer) EarliestServedExpiry(now time.Time) (time.Time, bool) {
+	minute := now.Unix() / 60
+	var best int64
+	for i := range s.served {
+		m := s.served[i].minute.Load()
+		if m != minute && m != minute-1 {
+			continue
+		}
+		if e := s.served[i].exp.Load(); best == 0 || e < best {
+			best = e
+		}
+	}
+	if best == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(best, 0), true
 }

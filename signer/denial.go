@@ -11,9 +11,10 @@ import (
 //
 // Compact (RFC 9824) and black lies answer for a missing name as if it existed with no data:
 // one NSEC owned by the name, next name "\000.<name>" (its immediate successor, so the NSEC
-// claims nothing about any other name), proving NODATA. RFC 9824 §3 puts NXNAME in the bitmap
-// of a missing name so that the difference from NODATA survives, restores NXDOMAIN for a query
-// with the CO flag (§5), and gives an empty non-terminal the bitmap NSEC RRSIG (§3.3). Black
+// claims nothing about any other name), proving NODATA. RFC 9824 puts NXNAME (§2) in the bitmap
+// of a missing name (§3.1) so that the difference from NODATA survives, gives an empty
+// non-terminal the bitmap NSEC RRSIG (§3.2), and restores NXDOMAIN for a query with the
+// Compact-answers-OK flag (§5). Black
 // lies (Route 53) is the same without NXNAME and always NOERROR.
 //
 // White lies (RFC 4470) keep NXDOMAIN and cover the name with an NSEC whose ends are names that
@@ -40,6 +41,9 @@ var (
 // the rcode to answer with.
 func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, error) {
 	in := b.in
+	if in.Mode == NSEC {
+		return b.chainDenial(ns, kind, rcode)
+	}
 	var err error
 	switch kind {
 	case NoData:
@@ -113,6 +117,12 @@ func (b *builder) wildcardProofs(ns []dns.RR) ([]dns.RR, error) {
 	mark := len(ns)
 	for _, sy := range b.in.Synth {
 		var err error
+		if b.in.Mode == NSEC {
+			if ns, err = b.addLink(ns, sy.Name, ns[mark:]); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if ns, err = b.addCover(ns, sy.Name, wildcardParent(sy.Wildcard), ns[mark:]); err != nil && !errors.Is(err, errNoCover) {
 			return nil, err
 		}
@@ -173,12 +183,16 @@ func (b *builder) addNSEC(ns []dns.RR, owner, next string, types []uint16, volat
 	if soa == nil {
 		return nil, ErrNoSOA
 	}
-	ttl := min(soa.Hdr.Ttl, soa.Minttl)
-	nsec := &dns.NSEC{
-		Hdr:        dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: ttl},
+	nsec := newNSEC(soa, owner, next, types)
+	ns = append(ns, nsec)
+	return b.signWith(ns, []dns.RR{nsec}, owner, volatile)
+}
+
+// newNSEC builds an NSEC record with the TTL of negative answers (RFC 9077 §3).
+func newNSEC(soa *dns.SOA, owner, next string, types []uint16) *dns.NSEC {
+	return &dns.NSEC{
+		Hdr:        dns.RR_Header{Name: owner, Rrtype: dns.TypeNSEC, Class: dns.ClassINET, Ttl: min(soa.Hdr.Ttl, soa.Minttl)},
 		NextDomain: next,
 		TypeBitMap: types,
 	}
-	ns = append(ns, nsec)
-	return b.signWith(ns, []dns.RR{nsec}, owner, volatile)
 }

@@ -4,6 +4,8 @@ import (
 	"crypto"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/outcome"
 )
 
 // Mode is a zone's denial-of-existence mode.
@@ -18,31 +20,44 @@ const (
 	BlackLies
 	// WhiteLies is RFC 4470: minimally covering NSEC records and a real NXDOMAIN.
 	WhiteLies
+	// NSEC is the zone's real NSEC chain (RFC 4034 §4, RFC 4035 §3.1.3): the NSEC records
+	// between existing names, each signed once and cached, and a real NXDOMAIN. Missing names
+	// cost no fresh signature, the zone can be walked, and the whole signed zone can be
+	// transferred to secondaries that do not sign.
+	NSEC
 )
 
 // TypeNXNAME is the NXNAME meta-type of RFC 9824 (a query for it is FORMERR).
 const TypeNXNAME uint16 = 128
 
-// Kind is the outcome of the zone lookup (mirrors zones.Kind without importing it).
-type Kind uint8
+// Kind is the outcome of the zone lookup that the response reports. It is the zones package's
+// own type (both name it through the internal outcome package), so a lookup result reaches
+// the signer without a translation that could fall out of step; its values are re-exported
+// here for the signer's users.
+type Kind = outcome.Kind
 
-const (
-	Answer Kind = iota
-	NoData
-	NXDomain
-	Referral
-)
+// The outcomes, as outcome names them.
+const Answer, NoData, NXDomain, Referral = outcome.Answer, outcome.NoData, outcome.NXDomain, outcome.Referral
 
 // Synth says that the RRsets owned by Name were synthesised from the wildcard Wildcard.
-type Synth struct {
-	Name, Wildcard string
-}
+type Synth = outcome.Synth
 
 // Neighbours reports the existing names of the zone just before and just after name in
 // canonical order (RFC 4034 §6.1), wrapping around at the apex. White lies use it so that a
 // covering NSEC never covers an existing name. *zones.Zone implements it.
 type Neighbours interface {
 	Neighbours(name string) (prev, next string)
+}
+
+// Chain is the zone's NSEC chain, which NSEC mode answers from. *zones.Zone implements it.
+type Chain interface {
+	// Cover returns the chain link proving name: owner is the last chain name at or before
+	// name in canonical order (name itself when it is in the chain), next the one after it,
+	// wrapping to the apex.
+	Cover(name string) (owner, next string)
+	// ChainTypes returns the zone's types at a chain name for its NSEC bitmap (at a cut only
+	// NS and DS), without NSEC, RRSIG and the ring's key sets.
+	ChainTypes(owner string) []uint16
 }
 
 // Input describes one response for the signer. Every name is lowercased and fully qualified.
@@ -65,7 +80,7 @@ type Input struct {
 	DO        bool     // the query set DO: add DNSSEC records
 	CompactOK bool     // the query set the Compact-answers-OK EDNS flag (RFC 9824)
 
-	Names Neighbours // needed by WhiteLies only
+	Names Neighbours // needed by WhiteLies; NSEC needs it to be a Chain too
 }
 
 // Key is one published DNSKEY and, when it signs, its private half.

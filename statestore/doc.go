@@ -9,7 +9,8 @@
 // backend stores the same thing.
 //
 // Backends live in subpackages: statestore/file (one file per document in a 0700
-// directory). storetest holds the contract test suite every backend runs.
+// directory, a single server's) and statestore/etcd (a cluster's, every write guarded by the
+// key leader's election). storetest holds the contract test suite every backend runs.
 //
 // statestore imports only the standard library.
 package statestore

@@ -34,7 +34,7 @@ var (
 	ErrConflict = errors.New("statestore: document changed since it was read")
 )
 
-// Change is one document changed by another writer: its new revision, 0 when deleted.
+// Change is one change of a document: its new revision, 0 when deleted.
 type Change struct {
 	Zone string
 	Doc  Doc
@@ -55,7 +55,8 @@ type Store interface {
 	// Delete removes the document if its revision is still prev, else returns ErrConflict
 	// (wrapped). Deleting a document that does not exist with prev 0 succeeds.
 	Delete(ctx context.Context, zone string, doc Doc, prev Revision) error
-	// Watch reports changes that other writers make to any zone's documents until ctx
-	// ends, when the channel is closed. Changes made through this Store are not reported.
+	// Watch reports, in order, every change made to any zone's documents after it was
+	// called, by this Store or another writer, until ctx ends and the channel is closed.
+	// A reader tells its own writes by the revision it already holds.
 	Watch(ctx context.Context) (<-chan Change, error)
 }

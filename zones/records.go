@@ -40,5 +40,17 @@ func Unavailable(origin string) *Zone {
 	return &Zone{origin: dns.CanonicalName(origin), nodes: map[string]*node{}, unavailable: true}
 }
 
+// Failed returns a placeholder, like Unavailable, for a zone whose data failed to load (a zone
+// file that does not parse). reason is told to clients in an Extended DNS Error (RFC 8914), so
+// it names no file: the file and line go to the operator's logs.
+func Failed(origin, reason string) *Zone {
+	z := Unavailable(origin)
+	z.reason = reason
+	return z
+}
+
+// Reason says why an unavailable zone has no data ("" when Unavailable gave none).
+func (z *Zone) Reason() string { return z.reason }
+
 // Available reports whether the zone has data to answer from (false for Unavailable).
 func (z *Zone) Available() bool { return !z.unavailable }

@@ -133,6 +133,15 @@ func (c *Client) Plan(ctx context.Context, zone, horizon string) (*forecast.Fore
 	return &out, nil
 }
 
+// Zones returns every configured zone's load state.
+func (c *Client) Zones(ctx context.Context) (*admin.ZonesResponse, error) {
+	var out admin.ZonesResponse
+	if err := c.Do(ctx, http.MethodGet, admin.ZonesPath, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Reload makes the server re-read every zone file.
 func (c *Client) Reload(ctx context.Context) (*admin.ReloadResponse, error) {
 	var out admin.ReloadResponse

@@ -19,10 +19,13 @@ import (
 // Its mapstructure tags are the configuration keys: the list of keys settable from the
 // environment, the unknown-key check and `signet config dump` are all derived from them.
 type config struct {
-	Listen  []string     `mapstructure:"listen"`
-	Zones   []zoneConfig `mapstructure:"zones"`
-	State   string       `mapstructure:"state"`
-	UDPSize uint16       `mapstructure:"udp_size"`
+	Listen []string     `mapstructure:"listen"`
+	Zones  []zoneConfig `mapstructure:"zones"`
+	State  string       `mapstructure:"state"`
+	// Strict makes a zone that fails to load at start stop the server (--strict), instead of
+	// answering SERVFAIL for that zone while the others serve.
+	Strict  bool   `mapstructure:"strict"`
+	UDPSize uint16 `mapstructure:"udp_size"`
 	// PacketCache is the number of whole responses kept for repeated questions.
 	PacketCache int `mapstructure:"packet_cache_size"`
 	TCP         struct {

@@ -16,6 +16,7 @@ var denialNames = map[signer.Mode]string{
 	signer.Compact:   "compact",
 	signer.BlackLies: "blacklies",
 	signer.WhiteLies: "whitelies",
+	signer.NSEC:      "nsec",
 }
 
 func parseDenial(s string) (signer.Mode, error) {
@@ -26,8 +27,10 @@ func parseDenial(s string) (signer.Mode, error) {
 		return signer.BlackLies, nil
 	case "whitelies", "white-lies":
 		return signer.WhiteLies, nil
+	case "nsec":
+		return signer.NSEC, nil
 	}
-	return 0, fmt.Errorf("%q: want compact, blacklies or whitelies", s)
+	return 0, fmt.Errorf("%q: want compact, blacklies, whitelies or nsec", s)
 }
 
 func parseAlgorithm(s string) (uint8, error) {

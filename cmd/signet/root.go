@@ -64,7 +64,9 @@ func newRootCmd() *cobra.Command {
 	bind(v, root.PersistentFlags(), "log.level", "log-level")
 	bind(v, root.PersistentFlags(), "log.format", "log-format")
 
-	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v), newConfigCmd(v), newVersionCmd())
+	zone := newZoneCmd()
+	zone.AddCommand(newZoneStatusCmd(v))
+	root.AddCommand(newServeCmd(v), zone, newReloadCmd(v), newConfigCmd(v), newVersionCmd())
 	for _, c := range extraCommands(v) {
 		root.AddCommand(c)
 	}

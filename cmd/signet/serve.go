@@ -50,11 +50,13 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
-	f.String("denial", "", "denial of existence: compact, blacklies or whitelies")
+	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
+	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
 		bind(v, cmd.Flags(), "dnssec.denial", "denial")
+		bind(v, cmd.Flags(), "strict", "strict")
 	}
 	return &zoneFlags
 }
@@ -103,6 +105,10 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	defer dn.Close()
 
 	zs := server.NewZoneSet(log, dn.Signed)
+	zs.SetStrict(c.Strict)
+	if err := zs.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	for _, z := range c.Zones {
 		if len(z.Primaries) > 0 {
 			continue // a secondary zone: setupTransfers adds it
@@ -130,7 +136,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Manager: dn.API(), Logger: log})
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err

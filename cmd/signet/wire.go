@@ -81,11 +81,20 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		}
 		s.tpm = t
 	}
-	s.sig = signer.New(signer.Config{
+	scfg := signer.Config{
 		Validity:  c.DNSSEC.Validity,
 		Refresh:   c.DNSSEC.Refresh,
 		CacheSize: c.DNSSEC.CacheSize,
-	})
+	}
+	if reg != nil {
+		lat, err := dnssecmetrics.NewSignLatency(reg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		scfg.ObserveSign = lat.Observe
+	}
+	s.sig = signer.New(scfg)
 	state, err := filestate.Open(filepath.Join(c.State, "zones"))
 	if err != nil {
 		s.Close()
@@ -118,6 +127,10 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 			s.Close()
 			return nil, err
 		}
+		if err := dnssecmetrics.RegisterSigner(reg, s.sig, mgr.Now); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -137,8 +150,10 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
 			return fmt.Errorf("zone %s: %w", z.Origin, err)
 		}
-		if s.mgr.Signed(z.Origin) {
-			// Loaded before its signing state was known: reload with the TTL cap.
+		// Loaded before its signing state was known: reload with the TTL cap. A zone without
+		// data (a file that failed to load, a secondary not transferred yet) has nothing to
+		// cap; its next load applies the cap.
+		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) {
 			if err := zs.ReloadZone(z.Origin); err != nil {
 				return err
 			}

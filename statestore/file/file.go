@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/signetdns/signet/internal/atomicfile"
@@ -22,6 +23,15 @@ const lockName = ".lock"
 // Store keeps zone documents as files in one directory.
 type Store struct {
 	dir string
+
+	mu       sync.Mutex
+	watchers map[*watcher]bool
+}
+
+// watcher is one Watch: its channel and the context that ends it.
+type watcher struct {
+	ctx context.Context
+	ch  chan statestore.Change
 }
 
 var _ statestore.Store = (*Store)(nil)
@@ -31,7 +41,7 @@ func Open(dir string) (*Store, error) {
 	if err := atomicfile.PrepareDir(dir); err != nil {
 		return nil, fmt.Errorf("statestore: %w", err)
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: dir, watchers: map[*watcher]bool{}}, nil
 }
 
 // Dir returns the directory the documents are in.
@@ -102,7 +112,9 @@ func (s *Store) Save(ctx context.Context, zone string, doc statestore.Doc, data 
 	if err != nil {
 		return 0, err
 	}
-	return revision(data), nil
+	rev := revision(data)
+	s.notify(statestore.Change{Zone: zone, Doc: doc, Rev: rev})
+	return rev, nil
 }
 
 // Delete implements statestore.Store.
@@ -111,7 +123,13 @@ func (s *Store) Delete(ctx context.Context, zone string, doc statestore.Doc, pre
 	if err != nil {
 		return err
 	}
-	return s.swap(ctx, name, prev, func() error { return atomicfile.Remove(s.dir, name) })
+	if err := s.swap(ctx, name, prev, func() error { return atomicfile.Remove(s.dir, name) }); err != nil {
+		return err
+	}
+	if prev != 0 {
+		s.notify(statestore.Change{Zone: zone, Doc: doc})
+	}
+	return nil
 }
 
 // swap runs write if the file's revision is prev, holding the directory's lock from the
@@ -159,13 +177,31 @@ func (s *Store) lock() (func(), error) {
 }
 
 // Watch implements statestore.Store. A state directory has one writer, the process that
-// serves its zones, so there are never changes made elsewhere to report: the channel only
-// closes when ctx ends.
+// serves its zones, so the changes reported are those made through this Store.
 func (s *Store) Watch(ctx context.Context) (<-chan statestore.Change, error) {
-	ch := make(chan statestore.Change)
+	w := &watcher{ctx: ctx, ch: make(chan statestore.Change, 16)}
+	s.mu.Lock()
+	s.watchers[w] = true
+	s.mu.Unlock()
 	go func() {
 		<-ctx.Done()
-		close(ch)
+		s.mu.Lock()
+		delete(s.watchers, w)
+		close(w.ch)
+		s.mu.Unlock()
 	}()
-	return ch, nil
+	return w.ch, nil
+}
+
+// notify hands c to every watcher, waiting for a slow one unless its Watch has ended. The
+// lock keeps a channel from closing during the send, and the order of changes.
+func (s *Store) notify(c statestore.Change) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w := range s.watchers {
+		select {
+		case w.ch <- c:
+		case <-w.ctx.Done():
+		}
+	}
 }

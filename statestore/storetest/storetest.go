@@ -5,9 +5,9 @@
 //
 // It checks what the statestore.Store doc comment promises: ErrNotFound, compare-and-swap
 // on the revision (a stale writer fails and changes nothing, of concurrent writers with one
-// revision exactly one wins), documents and zones kept apart, deletion, cancellation, and,
-// when the backend declares them, persistence across a reopen and changes made through
-// another handle reported by Watch.
+// revision exactly one wins), documents and zones kept apart, deletion, cancellation, Watch,
+// and, when the backend declares them, persistence across a reopen and changes made through
+// another handle (another instance) seen by Load and Watch.
 package storetest
 
 import (
@@ -37,7 +37,7 @@ func Reopen(f func(t *testing.T, old statestore.Store) statestore.Store) Option 
 
 // Peer declares that several writers can share the backend's storage: f returns a second,
 // independent Store over the same storage as s (another instance's handle). Run then
-// checks that s.Watch reports what the peer writes and that the peer's stale writes fail.
+// checks that s.Watch reports what the peer writes and that s's stale writes fail.
 func Peer(f func(t *testing.T, s statestore.Store) statestore.Store) Option {
 	return func(c *config) { c.peer = f }
 }
@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) statestore.Store, opts ...Opt
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Cancelled", func(t *testing.T) { testCancelled(t, newStore(t)) })
+	t.Run("Watch", func(t *testing.T) { testWatch(t, newStore(t)) })
 	if c.reopen != nil {
 		t.Run("Reopen", func(t *testing.T) { testReopen(t, newStore(t), c.reopen) })
 	}
@@ -211,8 +212,60 @@ func testReopen(t *testing.T, s statestore.Store, reopen func(*testing.T, states
 	mustSave(t, s, zone, statestore.KeyState, "after", rs)
 }
 
+// next returns the next change ch reports, failing the test if none comes in time.
+func next(t *testing.T, ctx context.Context, ch <-chan statestore.Change) statestore.Change {
+	t.Helper()
+	select {
+	case c, ok := <-ch:
+		if !ok {
+			t.Fatal("Watch channel closed early")
+		}
+		return c
+	case <-ctx.Done():
+		t.Fatal("Watch reported nothing")
+	}
+	return statestore.Change{}
+}
+
+// testWatch: the store's own writes are reported in order, a deletion with revision 0, and
+// the channel closes when the context ends.
+func testWatch(t *testing.T, s statestore.Store) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wctx, stop := context.WithCancel(ctx)
+	ch, err := s.Watch(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := mustSave(t, s, zone, statestore.KeyState, "one", 0)
+	r2 := mustSave(t, s, "other.test.", statestore.Premade, "two", 0)
+	if err := s.Delete(ctx, zone, statestore.KeyState, r1); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []statestore.Change{
+		{Zone: zone, Doc: statestore.KeyState, Rev: r1},
+		{Zone: "other.test.", Doc: statestore.Premade, Rev: r2},
+		{Zone: zone, Doc: statestore.KeyState, Rev: 0},
+	} {
+		if got := next(t, ctx, ch); got != want {
+			t.Fatalf("Watch reported %+v, want %+v", got, want)
+		}
+	}
+	stop()
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatal("Watch channel not closed after its context ended")
+		}
+	}
+}
+
 // testPeer: two handles on one storage, as two instances of a cluster. What one writes the
-// other's Watch reports and Load returns; a write based on what it read before fails.
+// other's Load returns and Watch reports; a write based on what it read before fails.
 func testPeer(t *testing.T, s statestore.Store, peer func(*testing.T, statestore.Store) statestore.Store) {
 	p := peer(t, s)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -227,29 +280,16 @@ func testPeer(t *testing.T, s statestore.Store, peer func(*testing.T, statestore
 	if _, err := s.Save(ctx, zone, statestore.KeyState, []byte("stale"), r1); !errors.Is(err, statestore.ErrConflict) {
 		t.Fatalf("Save over a peer's newer write: %v, want ErrConflict", err)
 	}
-	select {
-	case c, ok := <-ch:
-		if !ok {
-			t.Fatal("Watch channel closed early")
-		}
-		if c.Zone != zone || c.Doc != statestore.KeyState || c.Rev != r2 {
-			t.Fatalf("Watch reported %+v, want the peer's write %s %s rev %d", c, zone, statestore.KeyState, r2)
-		}
-	case <-ctx.Done():
-		t.Fatal("Watch did not report the peer's write")
-	}
 	if err := p.Delete(ctx, zone, statestore.KeyState, r2); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case c := <-ch:
-		if c.Zone != zone || c.Rev != 0 {
-			t.Fatalf("Watch reported %+v, want the deletion (revision 0)", c)
+	for _, want := range []statestore.Change{
+		{Zone: zone, Doc: statestore.KeyState, Rev: r1},
+		{Zone: zone, Doc: statestore.KeyState, Rev: r2},
+		{Zone: zone, Doc: statestore.KeyState, Rev: 0},
+	} {
+		if got := next(t, ctx, ch); got != want {
+			t.Fatalf("Watch reported %+v, want %+v", got, want)
 		}
-	case <-ctx.Done():
-		t.Fatal("Watch did not report the peer's deletion")
-	}
-	cancel()
-	for range ch { // the channel closes once ctx ends
 	}
 }

@@ -1,0 +1,63 @@
+package zones
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestWalkAndChain: Walk gives every record once, SOA first, with glue and the NS at a cut as
+// not authoritative; Cover and ChainTypes follow the NSEC chain (no glue, no empty
+// non-terminals, at a cut only NS and DS).
+func TestWalkAndChain(t *testing.T) {
+	z, err := Load("example.test.", "../testdata/example.test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first dns.RR
+	total, nonAuth := 0, map[string]bool{}
+	z.Walk(func(set []dns.RR, auth bool) {
+		if first == nil {
+			first = set[0]
+		}
+		total += len(set)
+		if !auth {
+			h := set[0].Header()
+			nonAuth[h.Name+" "+dns.TypeToString[h.Rrtype]] = true
+		}
+	})
+	if first == nil || first.Header().Rrtype != dns.TypeSOA {
+		t.Fatalf("first RRset %v, want the SOA", first)
+	}
+	for _, want := range []string{"signed.example.test. NS", "ns1.signed.example.test. A", "unsigned.example.test. NS"} {
+		if !nonAuth[want] {
+			t.Errorf("%s is not marked non-authoritative (%v)", want, nonAuth)
+		}
+	}
+	if nonAuth["signed.example.test. DS"] || nonAuth["example.test. NS"] {
+		t.Errorf("authoritative RRsets marked otherwise: %v", nonAuth)
+	}
+	// Every record of the zone once: rebuild and compare with a zone built from the walk.
+	var all []dns.RR
+	z.Walk(func(set []dns.RR, _ bool) { all = append(all, set...) })
+	z2, err := FromRecords("example.test.", all, "walk", Options{})
+	if err != nil || z2.Names() != z.Names() || len(all) != total {
+		t.Fatalf("rebuilt from the walk: %v, names %d vs %d", err, z2.Names(), z.Names())
+	}
+
+	for _, c := range []struct{ name, owner, next string }{
+		{"example.test.", "example.test.", "_sip._tcp.example.test."},
+		{"b.ent.example.test.", "big.example.test.", "a.b.ent.example.test."},       // empty non-terminal: covered
+		{"zzz.example.test.", "www.example.test.", "example.test."},                 // wraps to the apex
+		{"x.ns1.signed.example.test.", "signed.example.test.", "sip.example.test."}, // below a cut
+	} {
+		owner, next := z.Cover(c.name)
+		if owner != c.owner || next != c.next {
+			t.Errorf("Cover(%s) = %s, %s; want %s, %s", c.name, owner, next, c.owner, c.next)
+		}
+	}
+	if got := z.ChainTypes("signed.example.test."); !slices.Equal(got, []uint16{dns.TypeNS, dns.TypeDS}) {
+		t.Errorf("types at the signed cut: %v", got)
+	}
+}
