@@ -60,6 +60,7 @@ type Handler struct {
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache // nil: disabled
+	qlog    *queryLog    // nil: query logging off
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -68,7 +69,8 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
+		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
 	return h
 }
@@ -227,6 +229,7 @@ func (h *Handler) route(x *request) bool {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
 		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
 		// whose file failed to load answers the same until a reload fixes it.
+		h.metrics.servfail(causeUnavailable)
 		x.m.Rcode = dns.RcodeServerFailure
 		notReady(x.m, z.Reason())
 		return false

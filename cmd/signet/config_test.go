@@ -23,6 +23,23 @@ func writeFile(t *testing.T, dir, name, content string, perm os.FileMode) string
 	return p
 }
 
+// loadFile loads the configuration serve would get from the config file at path alone.
+func loadFile(path string) (*config, error) {
+	v := newViper()
+	v.Set("config", path)
+	return loadConfig(v, nil)
+}
+
+// mustLoad is loadFile failing the test on error.
+func mustLoad(t *testing.T, path string) *config {
+	t.Helper()
+	c, err := loadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // runSignet runs the CLI in-process with args and returns its exit code, stdout and the error
 // text.
 func runSignet(t *testing.T, args ...string) (code int, out string, errText string) {
@@ -124,6 +141,11 @@ func TestSectionsFromEnvironment(t *testing.T) {
 		z.KSKLifetime == nil || *z.KSKLifetime != 40*time.Second || z.CDS == nil || !*z.CDS {
 		t.Errorf("zone %+v", z)
 	}
+	t.Setenv("SIGNET_ZONES", `[{origin: a.test, file: a.zone, zsk_lifetme: 1h}]`)
+	if _, err := decodeConfig(newViper(), nil); err == nil || !strings.Contains(err.Error(), "entry 0: unknown key zsk_lifetme") {
+		t.Errorf("error %v, want one naming the unknown key", err)
+	}
+	t.Setenv("SIGNET_ZONES", "")
 	t.Setenv("SIGNET_TSIG_KEYS", "k1.=hmac-sha256")
 	if _, err := decodeConfig(newViper(), nil); err == nil || !strings.Contains(err.Error(), "want a YAML list") {
 		t.Errorf("error %v, want one asking for a YAML list", err)

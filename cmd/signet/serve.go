@@ -16,6 +16,7 @@ import (
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/zonewatch"
 )
 
 func newServeCmd(v *viper.Viper) *cobra.Command {
@@ -117,7 +118,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
 	if err != nil {
 		return err
 	}
@@ -157,6 +158,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()
 	runTransfers(tctx)
+	if err := watchZones(tctx, c, zs, log); err != nil {
+		return err
+	}
 	// SIGHUP is caught before anyone is told the server is ready: its default action would
 	// kill a process reloaded right after start.
 	hup := make(chan os.Signal, 1)
@@ -188,4 +192,26 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return srv.Shutdown(sctx)
 		}
 	}
+}
+
+// watchZones reloads a zone file's zone when the file changes (reload.watch), until ctx ends.
+func watchZones(ctx context.Context, c *config, zs *server.ZoneSet, log *slog.Logger) error {
+	if !c.Reload.Watch {
+		return nil
+	}
+	var files []zonewatch.Zone
+	for _, z := range c.Zones {
+		if len(z.Primaries) == 0 {
+			files = append(files, zonewatch.Zone{Origin: z.Origin, Path: z.File})
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	w, err := zonewatch.New(files, zs.ReloadZone, zonewatch.Options{Debounce: c.Reload.Debounce, Logger: log})
+	if err != nil {
+		return fmt.Errorf("reload.watch: %w", err)
+	}
+	go w.Run(ctx)
+	return nil
 }
