@@ -41,6 +41,10 @@ type config struct {
 	Admin struct {
 		Addr  string `mapstructure:"addr"`
 		Token string `mapstructure:"token" secret:"true"`
+		// Socket is the control socket; empty: admin.sock in the state directory; "off": none.
+		Socket string `mapstructure:"socket"`
+		// Hosts are extra names the TCP listener accepts in the Host header.
+		Hosts []string `mapstructure:"hosts"`
 	} `mapstructure:"admin"`
 	Log struct {
 		Level  string `mapstructure:"level"`

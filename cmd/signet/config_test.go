@@ -72,9 +72,9 @@ next:
 	return v
 }
 
-// envValue is a value for a key of type typ that no default has, as the environment spells it,
-// and the value it must decode to.
-func envValue(t *testing.T, key string, typ reflect.Type) (string, any) {
+// envValue is a value for a key of type typ other than its default def, as the environment
+// spells it, and the value it must decode to.
+func envValue(t *testing.T, key string, typ reflect.Type, def reflect.Value) (string, any) {
 	switch {
 	case typ == durationType:
 		return "7m13s", 7*time.Minute + 13*time.Second
@@ -87,6 +87,9 @@ func envValue(t *testing.T, key string, typ reflect.Type) (string, any) {
 	case reflect.String:
 		return "env-" + key, "env-" + key
 	case reflect.Bool:
+		if def.Bool() {
+			return "false", false
+		}
 		return "true", true
 	case reflect.Int, reflect.Uint16, reflect.Uint32:
 		return "7", reflect.ValueOf(7).Convert(typ).Interface()
@@ -111,8 +114,15 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 	}
 	for _, key := range keys {
 		t.Run(key, func(t *testing.T) {
-			typ := fieldByKey(t, &config{}, key).Type()
-			raw, want := envValue(t, key, typ)
+			defaults, err := decodeConfig(newViper(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def := fieldByKey(t, defaults, key)
+			raw, want := envValue(t, key, def.Type(), def)
+			if reflect.DeepEqual(def.Interface(), want) {
+				t.Fatalf("the test value for %s is its default %v: it would prove nothing", key, want)
+			}
 			t.Setenv(envName(key), raw)
 			c, err := decodeConfig(newViper(), nil)
 			if err != nil {
