@@ -60,6 +60,7 @@ type Handler struct {
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache // nil: disabled
+	qlog    *queryLog    // nil: query logging off
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -68,7 +69,8 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
+		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
 	return h
 }
@@ -227,8 +229,13 @@ func (h *Handler) route(x *request) bool {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
 		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
 		// whose file failed to load answers the same until a reload fixes it.
+		h.metrics.servfail(causeUnavailable)
 		x.m.Rcode = dns.RcodeServerFailure
-		notReady(x.m, z.Reason())
+		code := dns.ExtendedErrorCodeNotReady
+		if z.IsExpired() {
+			code = dns.ExtendedErrorCodeNoReachableAuthority
+		}
+		notReady(x.m, code, z.Reason())
 		return false
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
@@ -346,9 +353,10 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 	}}
 }
 
-// notReady adds an Extended DNS Error "Not Ready" (RFC 8914 §4.15) to m's OPT, if it has one:
-// the zone is configured but has no data to answer from.
-func notReady(m *dns.Msg, reason string) {
+// notReady adds an Extended DNS Error to m's OPT, if it has one: the zone is configured but
+// has no data to answer from. code is "Not Ready" (RFC 8914 §4.15), or "No Reachable
+// Authority" (§4.23) for a secondary zone that expired because no primary answered.
+func notReady(m *dns.Msg, code uint16, reason string) {
 	opt := m.IsEdns0()
 	if opt == nil {
 		return
@@ -356,5 +364,5 @@ func notReady(m *dns.Msg, reason string) {
 	if reason == "" {
 		reason = "zone not available"
 	}
-	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNotReady, ExtraText: reason})
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: reason})
 }
