@@ -263,6 +263,27 @@ zones:
 	}
 }
 
+// TestYAMLAnchorsAndMergeKeys: keys merged in with YAML's << are checked like the others.
+func TestYAMLAnchorsAndMergeKeys(t *testing.T) {
+	dir := t.TempDir()
+	holder := writeFile(t, dir, "holder.yaml", "common: &c {cds: true, dnskey_ttl: 60}\n", 0o600)
+	if _, err := loadFile(holder); err == nil || !strings.Contains(err.Error(), "unknown key common") {
+		t.Errorf("a top-level anchor holder: %v, want unknown key common", err)
+	}
+	merged := writeFile(t, dir, "merged.yaml", "dnssec: &d\n  cds: true\nzones:\n  - <<: *d\n    origin: a.test.\n    file: a.zone\n", 0o600)
+	c, err := loadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := c.Zones[0]; z.CDS == nil || !*z.CDS {
+		t.Errorf("merged cds not in the zone: %+v", z)
+	}
+	typo := writeFile(t, dir, "typo.yaml", "dnssec: &d\n  cds: true\nzones:\n  - <<: [*d, {cdz: true}]\n    origin: a.test.\n    file: a.zone\n", 0o600)
+	if _, err := loadFile(typo); err == nil || !strings.Contains(err.Error(), "typo.yaml:4: unknown key zones[0].cdz") {
+		t.Errorf("a typo in a merged mapping: %v", err)
+	}
+}
+
 // TestUnknownKeysRefuseToStart: a typo anywhere in the file, also in a zone entry, stops
 // serve before anything starts; the error names each key, the file and the line.
 func TestUnknownKeysRefuseToStart(t *testing.T) {
@@ -323,6 +344,7 @@ func TestValidate(t *testing.T) {
 		{"cache size", "dnssec:\n  cache_size: -1\n" + base, "dnssec.cache_size: must be positive"},
 		{"ksk check interval", "dnssec:\n  ksk_check_interval: 10ms\n" + base, "dnssec.ksk_check_interval"},
 		{"listen empty", "listen: []\n" + base, "listen: no address"},
+		{"listen without port", "listen: [\"127.0.0.1\"]\n" + base, `listen: "127.0.0.1": want host:port`},
 		{"bad zones in environment", "", "zones: \"nofile\": want ORIGIN=FILE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
