@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -266,6 +267,11 @@ func (c *config) validate() error {
 	}
 	if len(c.Listen) == 0 {
 		return fmt.Errorf("listen: no address")
+	}
+	for _, a := range c.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("listen: %q: want host:port ([::1]:53 for IPv6)", a)
+		}
 	}
 	if c.DNSSEC.CacheSize <= 0 {
 		return fmt.Errorf("dnssec.cache_size: must be positive")
