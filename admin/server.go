@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -33,6 +34,10 @@ type Config struct {
 	Zones func() []ZoneStatus
 	// Manager serves the DNSSEC calls; nil leaves them out.
 	Manager Manager
+	// Ready computes the readiness probe (GET /readyz); nil leaves it out.
+	Ready func() Readiness
+	// UI serves the status page under UIPath; nil leaves it out.
+	UI http.Handler
 	// Logger receives the listener's errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -97,6 +102,13 @@ func newMux(cfg Config) *http.ServeMux {
 	if cfg.Manager != nil {
 		registerDNSSEC(mux, cfg.Manager, cfg.Logger)
 	}
+	if cfg.Ready != nil {
+		registerReady(mux, cfg.Ready)
+	}
+	if cfg.UI != nil {
+		mux.Handle("GET "+UIPath, cfg.UI)
+		mux.Handle("GET /ui", http.RedirectHandler(UIPath, http.StatusMovedPermanently))
+	}
 	return mux
 }
 
@@ -118,13 +130,18 @@ func isLoopback(a net.Addr) bool {
 	return ok && ta.IP.IsLoopback()
 }
 
+// UIPath is where the status page is served. Its files hold no data and are served without
+// the token (the page sends the token, from its URL fragment, with its data calls).
+const UIPath = "/ui/"
+
 func withToken(token string, next http.Handler) http.Handler {
 	if token == "" {
 		return next
 	}
 	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/healthz" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		open := r.URL.Path == "/healthz" || r.Method == http.MethodGet && (r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, UIPath))
+		if !open && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
 			writeError(w, http.StatusUnauthorized, CodeAccessDenied, "missing or wrong bearer token")
 			return
 		}

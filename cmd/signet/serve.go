@@ -16,6 +16,7 @@ import (
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/ui"
 	"github.com/signetdns/signet/zonewatch"
 )
 
@@ -110,7 +111,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 
 	var adm *admin.Server
 	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
-		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
+		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
+			Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
 		if err != nil {
 			srv.Shutdown(context.Background())
 			return err
