@@ -231,7 +231,11 @@ func (h *Handler) route(x *request) bool {
 		// whose file failed to load answers the same until a reload fixes it.
 		h.metrics.servfail(causeUnavailable)
 		x.m.Rcode = dns.RcodeServerFailure
-		notReady(x.m, z.Reason())
+		code := dns.ExtendedErrorCodeNotReady
+		if z.IsExpired() {
+			code = dns.ExtendedErrorCodeNoReachableAuthority
+		}
+		notReady(x.m, code, z.Reason())
 		return false
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
@@ -349,9 +353,10 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 	}}
 }
 
-// notReady adds an Extended DNS Error "Not Ready" (RFC 8914 §4.15) to m's OPT, if it has one:
-// the zone is configured but has no data to answer from.
-func notReady(m *dns.Msg, reason string) {
+// notReady adds an Extended DNS Error to m's OPT, if it has one: the zone is configured but
+// has no data to answer from. code is "Not Ready" (RFC 8914 §4.15), or "No Reachable
+// Authority" (§4.23) for a secondary zone that expired because no primary answered.
+func notReady(m *dns.Msg, code uint16, reason string) {
 	opt := m.IsEdns0()
 	if opt == nil {
 		return
@@ -359,5 +364,5 @@ func notReady(m *dns.Msg, reason string) {
 	if reason == "" {
 		reason = "zone not available"
 	}
-	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: dns.ExtendedErrorCodeNotReady, ExtraText: reason})
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: reason})
 }

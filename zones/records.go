@@ -49,6 +49,17 @@ func Failed(origin, reason string) *Zone {
 	return z
 }
 
+// Expired returns a placeholder, like Failed, for a secondary zone whose SOA expire time has
+// passed without a successful refresh (RFC 1035 §3.3.13): its data may not be served any more.
+func Expired(origin, reason string) *Zone {
+	z := Failed(origin, reason)
+	z.expired = true
+	return z
+}
+
+// IsExpired reports whether the zone is an Expired placeholder.
+func (z *Zone) IsExpired() bool { return z.expired }
+
 // Reason says why an unavailable zone has no data ("" when Unavailable gave none).
 func (z *Zone) Reason() string { return z.reason }
 

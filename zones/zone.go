@@ -35,6 +35,7 @@ type Zone struct {
 	maxTTL  uint32
 
 	unavailable bool   // a placeholder without data (see Unavailable)
+	expired     bool   // ... because a secondary zone expired (see Expired)
 	reason      string // why, for clients (see Failed)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ type config struct {
 	Admin struct {
 		Addr  string `mapstructure:"addr"`
 		Token string `mapstructure:"token" secret:"true"`
+		// Socket is the control socket; empty: admin.sock in the state directory; "off": none.
+		Socket string `mapstructure:"socket"`
+		// Hosts are extra names the TCP listener accepts in the Host header.
+		Hosts []string `mapstructure:"hosts"`
 	} `mapstructure:"admin"`
 	Log struct {
 		Level  string `mapstructure:"level"`
@@ -255,6 +260,11 @@ func (c *config) validate() error {
 	}
 	if len(c.Listen) == 0 {
 		return fmt.Errorf("listen: no address")
+	}
+	for _, a := range c.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("listen: %q: want host:port ([::1]:53 for IPv6)", a)
+		}
 	}
 	if c.DNSSEC.CacheSize <= 0 {
 		return fmt.Errorf("dnssec.cache_size: must be positive")

@@ -172,6 +172,17 @@ func checkKnownKeys(path string) error {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				// A YAML merge key: the merged mappings' keys belong here.
+				merged := []*yaml.Node{val}
+				if val.Kind == yaml.SequenceNode {
+					merged = val.Content
+				}
+				for _, m := range merged {
+					walk(m, t, prefix)
+				}
+				continue
+			}
 			name := strings.ToLower(k.Value)
 			f, ok := known[name]
 			if !ok {

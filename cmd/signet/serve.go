@@ -51,18 +51,47 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f := cmd.Flags()
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
-	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
-		bind(v, cmd.Flags(), "state", "state")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
 		bind(v, cmd.Flags(), "dnssec.denial", "denial")
 		bind(v, cmd.Flags(), "strict", "strict")
 	}
 	return &zoneFlags
+}
+
+// startAdmin starts the admin API (cfg gives what it serves) on its control socket and, unless
+// admin.addr is "off", its TCP listener, whose bearer token is admin.token or else one
+// generated into the state directory for the CLI to read. It returns nil when both are off.
+func startAdmin(c *config, cfg admin.Config) (*admin.Server, error) {
+	cfg.Socket, cfg.Hosts = socketPath(c.Admin.Socket, c.State), c.Admin.Hosts
+	if a := c.Admin.Addr; a != "" && a != "off" {
+		// Beyond loopback the operator chooses the token: a generated one would sit only
+		// in the state directory of a machine the callers are not on.
+		if c.Admin.Token == "" && !loopbackAddr(a) {
+			return nil, fmt.Errorf("admin.token: required when admin.addr (%s) is not a loopback address", a)
+		}
+		tok := c.Admin.Token
+		if tok == "" {
+			var err error
+			if tok, err = admin.LoadOrCreateToken(c.State); err != nil {
+				return nil, err
+			}
+		}
+		cfg.Addr, cfg.Token = a, tok
+	}
+	if cfg.Addr == "" && cfg.Socket == "" {
+		return nil, nil
+	}
+	s, err := admin.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go s.Serve()
+	return s, nil
 }
 
 // serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
@@ -109,15 +138,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	var adm *admin.Server
-	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
-		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
-			Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
-		if err != nil {
-			srv.Shutdown(context.Background())
-			return err
-		}
-		go adm.Serve()
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
+		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
 	}
 
 	for _, a := range srv.UDPAddrs() {
@@ -126,8 +151,11 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	for _, a := range srv.TCPAddrs() {
 		log.Info("listening", "tcp", a.String())
 	}
-	if adm != nil {
+	if adm != nil && adm.Addr() != nil {
 		log.Info("admin listening", "addr", "http://"+adm.Addr().String())
+	}
+	if adm != nil && adm.Socket() != "" {
+		log.Info("admin listening", "socket", adm.Socket())
 	}
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()

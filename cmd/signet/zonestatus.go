@@ -17,7 +17,7 @@ func newZoneStatusCmd(v *viper.Viper) *cobra.Command {
 		Short: "Show every zone of the running server: loaded, stale or SERVFAIL, serial, the failing load's error (exit 1 when one is not loaded)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := adminClient(v)
+			cl, err := adminClient(cmd, v)
 			if err != nil {
 				return err
 			}
