@@ -72,6 +72,7 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
 		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
+	m.observeRRL(c.RRL)
 	return h
 }
 
