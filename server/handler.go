@@ -103,6 +103,7 @@ const (
 type request struct {
 	m     *dns.Msg // the response being built
 	opt   *dns.OPT // the request's OPT, once it is known to be well-formed
+	ropt  *dns.OPT // the response's OPT: set when opt is
 	q     dns.Question
 	qname string // q.Name lowercased
 	zone  *zones.Zone
@@ -154,8 +155,10 @@ func (h *Handler) validate(x *request, req *dns.Msg) bool {
 func (h *Handler) validateMessage(x *request, req *dns.Msg) bool {
 	m := x.m
 	if req.Opcode != dns.OpcodeQuery {
-		m.Rcode = dns.RcodeNotImplemented
-		return false
+		if opt, bad := findOPT(req); !bad && opt != nil && opt.Version() == 0 {
+			h.useOPT(x, opt)
+		}
+		return h.fail(x, dns.RcodeNotImplemented, dns.ExtendedErrorCodeNotSupported, "")
 	}
 	if len(req.Question) != 1 {
 		m.Question = nil
@@ -169,8 +172,7 @@ func (h *Handler) validateMessage(x *request, req *dns.Msg) bool {
 		return false
 	}
 	if opt != nil {
-		x.opt = opt
-		m.Extra = append(m.Extra, h.responseOPT(opt))
+		h.useOPT(x, opt)
 		if opt.Version() != 0 {
 			// RFC 6891 §6.1.3: BADVERS, and no answer.
 			m.Rcode = dns.RcodeBadVers
@@ -194,20 +196,17 @@ func (h *Handler) validateQuestion(x *request, req *dns.Msg) bool {
 		h.chaos(x.m, q)
 		return false
 	default:
-		x.m.Rcode = dns.RcodeRefused
-		return false
+		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotAuthoritative, "")
 	}
 	switch q.Qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
-		x.m.Rcode = dns.RcodeRefused
-		return false
+		// Transfers, where served, never reach this pipeline (see Transfers).
+		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotSupported, "")
 	case signer.TypeNXNAME, dns.TypeOPT:
 		// RFC 9824 §3.5: NXNAME is a meta-type that cannot be queried; OPT neither (RFC 6891).
-		x.m.Rcode = dns.RcodeFormatError
-		return false
+		return h.fail(x, dns.RcodeFormatError, dns.ExtendedErrorCodeInvalidQueryType, "")
 	case dns.TypeMAILA, dns.TypeMAILB, dns.TypeTKEY, dns.TypeTSIG:
-		x.m.Rcode = dns.RcodeNotImplemented
-		return false
+		return h.fail(x, dns.RcodeNotImplemented, dns.ExtendedErrorCodeNotSupported, "")
 	}
 	x.q, x.qname = q, strings.ToLower(q.Name)
 	return true
@@ -220,14 +219,15 @@ func (h *Handler) validateQuestion(x *request, req *dns.Msg) bool {
 func (h *Handler) route(x *request) bool {
 	z := h.zones.Match(x.qname)
 	if z == nil {
-		x.m.Rcode = dns.RcodeRefused
-		return false
+		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotAuthoritative, "")
 	}
 	if !z.Available() {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
 		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL.
-		x.m.Rcode = dns.RcodeServerFailure
-		return false
+		if z.Expired() {
+			return h.fail(x, dns.RcodeServerFailure, dns.ExtendedErrorCodeNoReachableAuthority, edeTextExpired)
+		}
+		return h.fail(x, dns.RcodeServerFailure, dns.ExtendedErrorCodeNotReady, edeTextNotReady)
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
 		if off, end := dns.NextLabel(x.qname, 0); !end {
@@ -261,7 +261,10 @@ func fill(m *dns.Msg, r *zones.Result) {
 		extra = append(extra, r.Extra...)
 		m.Extra = append(extra, m.Extra...)
 	}
-	if r.Kind == zones.NXDomain {
+	switch {
+	case r.YXDomain:
+		m.Rcode = dns.RcodeYXDomain // a DNAME made the name too long (RFC 6672 §2.2)
+	case r.Kind == zones.NXDomain:
 		m.Rcode = dns.RcodeNameError
 	}
 }
@@ -320,8 +323,8 @@ func (h *Handler) signFailed(x *request, err error) {
 	m.Answer, m.Ns = nil, nil
 	m.Extra = keepOPT(m.Extra)
 	m.Authoritative = false
-	m.Rcode = dns.RcodeServerFailure
 	x.class = uncacheable
+	h.fail(x, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, edeTextSigning)
 }
 
 // chaos answers the CHAOS-class identity queries when the operator configured them.

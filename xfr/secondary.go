@@ -110,12 +110,15 @@ func (s *Secondary) Origin() string { return s.cfg.Origin }
 // Key is the zone's TSIG key, or nil.
 func (s *Secondary) Key() *Key { return s.cfg.Key }
 
-// LoadZone builds the snapshot to serve: the copy, or zones.Unavailable when there is none or it
-// has expired.
+// LoadZone builds the snapshot to serve: the copy, zones.Unavailable when there is none yet, or
+// zones.Expired when it has expired.
 func (s *Secondary) LoadZone(opt zones.Options) (*zones.Zone, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rrs == nil || s.expired {
+	if s.expired {
+		return zones.Expired(s.cfg.Origin), nil
+	}
+	if s.rrs == nil {
 		return zones.Unavailable(s.cfg.Origin), nil
 	}
 	if s.built != nil && s.builtVer == s.version && s.builtOpt == opt {

@@ -33,12 +33,25 @@ func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone
 }
 
 // Unavailable returns a placeholder for a zone that is configured but has no data that may be
-// served: a secondary zone not yet transferred, or one whose SOA expire time has passed
-// (RFC 1035 §3.3.13). It holds no records; answerers check Available and answer SERVFAIL, as
-// a secondary must, rather than REFUSED or the parent zone's data.
+// served yet: a secondary zone not transferred yet. It holds no records; answerers check
+// Available and answer SERVFAIL, as a secondary must, rather than REFUSED or the parent zone's
+// data.
 func Unavailable(origin string) *Zone {
 	return &Zone{origin: dns.CanonicalName(origin), nodes: map[string]*node{}, unavailable: true}
 }
 
-// Available reports whether the zone has data to answer from (false for Unavailable).
+// Expired returns the placeholder for a secondary zone whose SOA expire time has passed
+// without a successful refresh (RFC 1035 §3.3.13): like Unavailable, but Expired reports true,
+// so that answers can say why (no primary could be reached, rather than not loaded yet).
+func Expired(origin string) *Zone {
+	z := Unavailable(origin)
+	z.expired = true
+	return z
+}
+
+// Available reports whether the zone has data to answer from (false for Unavailable and
+// Expired).
 func (z *Zone) Available() bool { return !z.unavailable }
+
+// Expired reports whether the zone is the placeholder of an expired secondary (see Expired).
+func (z *Zone) Expired() bool { return z.expired }
