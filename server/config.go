@@ -3,6 +3,8 @@ package server
 import (
 	"log/slog"
 	"time"
+
+	"github.com/signetdns/signet/rrl"
 )
 
 // Config holds the server's settings. The zero value of each field means its default.
@@ -38,6 +40,13 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Transfers serves NOTIFY and zone transfers; nil: NOTIFY is NOTIMP and AXFR/IXFR REFUSED.
 	Transfers Transfers
+	// QueryLog logs one query in every QueryLog (1: every query) to Logger at level info,
+	// with client, transport, name, type, DO, rcode and size; 0, the default, logs none.
+	// Sampling by count keeps the cost bounded on a busy server.
+	QueryLog int
+	// RRL limits the rate of UDP responses per client network and response kind; nil, the
+	// default, limits nothing. TCP is never limited.
+	RRL *rrl.Limiter
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -16,7 +16,8 @@ import (
 //     served (MAILA, MAILB, TKEY, TSIG), and REFUSED for AXFR/IXFR where transfers are not
 //     served.
 //   - 30 Invalid Query Type: FORMERR for a query of the NXNAME (RFC 9824 §3.5) or OPT meta-type.
-//   - 14 Not Ready: SERVFAIL for a secondary zone that has no data yet.
+//   - 14 Not Ready: SERVFAIL for a zone that has no data: a secondary not transferred yet, or
+//     a zone file that failed to load.
 //   - 22 No Reachable Authority: SERVFAIL for a secondary zone past its SOA expire time, its
 //     primaries unreachable (RFC 1035 §3.3.13).
 //   - 0 Other: SERVFAIL because signing failed. The text only says so: the cause (a key name,
@@ -32,12 +33,9 @@ var edeCodes = []uint16{
 	dns.ExtendedErrorCodeInvalidQueryType,
 }
 
-// The extra texts: short, fixed, and free of anything secret.
-const (
-	edeTextSigning  = "signing failed"
-	edeTextNotReady = "secondary zone not transferred yet"
-	edeTextExpired  = "secondary zone expired: no primary reachable"
-)
+// edeTextSigning is the extra text of a signing failure: short, fixed, and free of anything
+// secret. (An unavailable zone's text is its zones.Zone.Reason, which names no file.)
+const edeTextSigning = "signing failed"
 
 // fail settles the response with rcode and, when the query has EDNS, the extended error code
 // with its extra text ("" for none). It returns false, so that a step can end with it.

@@ -30,11 +30,16 @@ func edeHandler(t *testing.T, m *Metrics) *Handler {
 		t.Fatal(err)
 	}
 	st.Set(z)
-	st.Set(zones.Unavailable("waiting.test."))
-	st.Set(zones.Expired("expired.test."))
+	st.Set(zones.Failed("waiting.test.", textNotReady))
+	st.Set(zones.Expired("expired.test.", textExpired))
 	ring := testRing(t)
 	return NewHandler(st, oneRing{ring}, failSigner{}, Config{Logger: quietLogger(), PacketCacheSize: -1}, m)
 }
+
+const (
+	textNotReady = "secondary zone not transferred yet"
+	textExpired  = "secondary zone expired: no primary answered within the SOA expire time"
+)
 
 func ede(r *dns.Msg) (*dns.EDNS0_EDE, int) {
 	opt := r.IsEdns0()
@@ -73,8 +78,8 @@ func TestExtendedErrors(t *testing.T) {
 		{"NXNAME query", "www.example.test.", signer.TypeNXNAME, nil, dns.RcodeFormatError, dns.ExtendedErrorCodeInvalidQueryType, ""},
 		{"TKEY query", "www.example.test.", dns.TypeTKEY, nil, dns.RcodeNotImplemented, dns.ExtendedErrorCodeNotSupported, ""},
 		{"opcode not served", "www.example.test.", dns.TypeA, notify, dns.RcodeNotImplemented, dns.ExtendedErrorCodeNotSupported, ""},
-		{"secondary not loaded yet", "www.waiting.test.", dns.TypeA, nil, dns.RcodeServerFailure, dns.ExtendedErrorCodeNotReady, edeTextNotReady},
-		{"secondary expired", "www.expired.test.", dns.TypeA, nil, dns.RcodeServerFailure, dns.ExtendedErrorCodeNoReachableAuthority, edeTextExpired},
+		{"secondary not loaded yet", "www.waiting.test.", dns.TypeA, nil, dns.RcodeServerFailure, dns.ExtendedErrorCodeNotReady, textNotReady},
+		{"secondary expired", "www.expired.test.", dns.TypeA, nil, dns.RcodeServerFailure, dns.ExtendedErrorCodeNoReachableAuthority, textExpired},
 		{"signing failed", "www.example.test.", dns.TypeA, withDO, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, edeTextSigning},
 	}
 	for _, tc := range tests {

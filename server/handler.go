@@ -60,6 +60,7 @@ type Handler struct {
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache // nil: disabled
+	qlog    *queryLog    // nil: query logging off
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -68,8 +69,10 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
+		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
+	m.observeRRL(c.RRL)
 	return h
 }
 
@@ -223,11 +226,18 @@ func (h *Handler) route(x *request) bool {
 	}
 	if !z.Available() {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
-		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL.
-		if z.Expired() {
-			return h.fail(x, dns.RcodeServerFailure, dns.ExtendedErrorCodeNoReachableAuthority, edeTextExpired)
+		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
+		// whose file failed to load answers the same until a reload fixes it.
+		h.metrics.servfail(causeUnavailable)
+		code := dns.ExtendedErrorCodeNotReady
+		if z.IsExpired() {
+			code = dns.ExtendedErrorCodeNoReachableAuthority
 		}
-		return h.fail(x, dns.RcodeServerFailure, dns.ExtendedErrorCodeNotReady, edeTextNotReady)
+		reason := z.Reason()
+		if reason == "" {
+			reason = "zone not available"
+		}
+		return h.fail(x, dns.RcodeServerFailure, code, reason)
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
 		if off, end := dns.NextLabel(x.qname, 0); !end {
@@ -346,3 +356,6 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 		Txt: []string{txt},
 	}}
 }
+
+// notReady adds an Extended DNS Error to m's OPT, if it has one: the zone is configured but
+// has no data to answer from. code is "Not Ready" (RFC 8914 §4.15), or "No Reachable

@@ -18,6 +18,7 @@ type Metrics struct {
 	edeByCode  map[uint16]prometheus.Counter
 
 	byRcode [2][24]prometheus.Counter
+	traffic *trafficMetrics
 	reg     prometheus.Registerer
 }
 
@@ -53,6 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	m.edeByCode = newEDECounters(m.ede)
 	m.reg = reg
+	m.traffic = newTrafficMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops, m.ede)
 	}
@@ -74,6 +76,16 @@ func (m *Metrics) count(tr transport, rcode int) {
 
 func (m *Metrics) signFailure(zone string) {
 	m.signFail.WithLabelValues(zone).Inc()
+	m.traffic.servfail[causeSigning].Inc()
+}
+
+// servfail counts a SERVFAIL answer with its cause (signing failures count through
+// signFailure).
+func (m *Metrics) servfail(cause int) {
+	if cause == causePanic {
+		m.panics.Inc()
+	}
+	m.traffic.servfail[cause].Inc()
 }
 
 // observePacketCache exports the packet cache's counters, read at scrape time.

@@ -21,7 +21,7 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 	defer func() {
 		// A bug in the pipeline must cost one query, never the server.
 		if r := recover(); r != nil {
-			h.metrics.panics.Inc()
+			h.metrics.servfail(causePanic)
 			h.cfg.Logger.Error("panic answering query", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			resp = errorResponse(in, out, dns.RcodeServerFailure)
 			h.metrics.count(tr, dns.RcodeServerFailure)
@@ -98,6 +98,7 @@ func (h *Handler) pack(m *dns.Msg, size int, out, in []byte, tr transport) []byt
 	b, err := m.PackBuffer(out)
 	if err != nil {
 		h.cfg.Logger.Error("packing response", "err", err)
+		h.metrics.servfail(causePack)
 		h.metrics.count(tr, dns.RcodeServerFailure)
 		return errorResponse(in, out, dns.RcodeServerFailure)
 	}

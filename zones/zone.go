@@ -34,8 +34,9 @@ type Zone struct {
 	dropped int
 	maxTTL  uint32
 
-	unavailable bool // a placeholder without data (see Unavailable)
-	expired     bool // the placeholder of an expired secondary (see Expired)
+	unavailable bool   // a placeholder without data (see Unavailable)
+	expired     bool   // ... because a secondary zone expired (see Expired)
+	reason      string // why, for clients (see Failed)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait
