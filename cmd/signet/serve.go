@@ -17,6 +17,7 @@ import (
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/dsboot"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/ui"
 	"github.com/signetdns/signet/zonewatch"
 )
 
@@ -52,7 +53,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
-	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
+	f.String("denial", "", "denial of existence: compact, blacklies, whitelies, nsec or nsec3")
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
@@ -145,7 +146,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
+		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err
