@@ -46,8 +46,9 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 			return z.chainEnd(res, chain)
 		case cut != nil:
 			res.Kind = Referral
-			res.Ns, res.Extra, res.DS = cut.refNs, cut.glue, cut.ds
-			res.Cut, res.Types = cut.name, cut.types
+			ref := z.referral(cut)
+			res.Ns, res.Extra, res.DS = ref.rrs, ref.extra, ref.ds
+			res.Cut, res.Types = cut.name, z.typesOf(cut)
 			return res
 		case n != nil:
 			next = z.at(&res, &chain, n, name, qtype, false)
@@ -135,26 +136,28 @@ func (z *Zone) at(res *Result, chain *[]dns.RR, n *node, name string, qtype uint
 	case qtype != dns.TypeANY:
 		s = n.set(qtype)
 	}
-	if s == nil && n.cname != "" && qtype != dns.TypeCNAME {
-		cn := n.set(dns.TypeCNAME).rrs
+	if c := n.set(dns.TypeCNAME); s == nil && c != nil && qtype != dns.TypeCNAME {
+		cn := z.decode(n, c).rrs
+		target := dns.CanonicalName(cn[0].(*dns.CNAME).Target)
 		if wild {
 			cn = synthesise(cn, name)
 		}
 		*chain = append(*chain, cn...)
-		return n.cname
+		return target
 	}
 	if s == nil {
 		res.Kind = NoData
 		res.Answer, res.Ns = capped(*chain), z.neg
-		res.Types, res.ENT = n.types, n.ent
+		res.Types, res.ENT = z.typesOf(n), n.ent
 		return ""
 	}
-	rrs := s.rrs
+	d := z.decode(n, s)
+	rrs := d.rrs
 	if wild {
 		rrs = synthesise(rrs, name)
 	}
 	res.Kind = Answer
-	res.Extra = s.extra
+	res.Extra = d.extra
 	if len(*chain) == 0 {
 		res.Answer = rrs
 	} else {
