@@ -56,6 +56,11 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 			kind, rcode = Answer, dns.RcodeSuccess
 		}
 	}
+	if kind == NoData && in.Name == in.Zone && in.QType == dns.TypeNSEC3PARAM && in.Mode == NSEC3 {
+		answer = append(append(make([]dns.RR, 0, len(answer)+1), answer...), NSEC3PARAM(in.Zone))
+		ns = nil
+		kind, rcode = Answer, dns.RcodeSuccess
+	}
 	if !in.DO {
 		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
 		return nil
@@ -75,7 +80,7 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
 		return err
 	}
-	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC) {
+	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC || in.Mode == NSEC3) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
 			return err
 		}
@@ -105,6 +110,11 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		if authority && kind == Referral && h.Rrtype == dns.TypeNS && h.Name != b.in.Zone {
 			continue // the child's NS at a cut is not authoritative (RFC 4035 §2.2)
 		}
+		if h.Rrtype == dns.TypeCNAME && fromDNAME(sec, h.Name) {
+			// A CNAME synthesised from a DNAME is not signed: validators check the DNAME's
+			// signature and synthesise the CNAME themselves (RFC 6672 §5.3.1).
+			continue
+		}
 		set := rrset(sec, i)
 		var err error
 		if out, err = b.signRRset(out, set); err != nil {
@@ -112,6 +122,18 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		}
 	}
 	return out, nil
+}
+
+// fromDNAME reports whether a CNAME owned by name was synthesised from a DNAME in sec: one
+// owned by an ancestor of name. Zone data below a DNAME is never served, so a CNAME there can
+// only be a synthesised one.
+func fromDNAME(sec []dns.RR, name string) bool {
+	for _, rr := range sec {
+		if h := rr.Header(); h.Rrtype == dns.TypeDNAME && h.Name != name && dnsname.InZone(name, h.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSet(a, b *dns.RR_Header) bool {
@@ -169,7 +191,7 @@ func (b *builder) signRRset(out, set []dns.RR) ([]dns.RR, error) {
 	switch {
 	case wc == "":
 		return b.signWith(out, set, h.Name, false)
-	case b.in.Mode == NSEC:
+	case b.in.Mode == NSEC || b.in.Mode == NSEC3:
 		// The chain proves the qname missing (wildcardProofs), so the signature is the
 		// wildcard's, shared by every expansion (RFC 4035 §3.1.3.3).
 		return b.signWith(out, set, wc, false)

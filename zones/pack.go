@@ -143,8 +143,9 @@ func (z *Zone) addresses(name string, glue bool) []dns.RR {
 }
 
 // additional computes the additional-section data of an RRset (RFC 1035 §3.3.9, §3.3.11,
-// RFC 2782): addresses of the NS, MX and SRV targets found in the zone. NS targets may use glue;
-// MX and SRV targets below a cut are not authoritative and are left out.
+// RFC 2782, RFC 9460 §4.1): addresses of the NS, MX, SRV, SVCB and HTTPS targets found in the
+// zone. NS targets may use glue; the other targets below a cut are not authoritative and are
+// left out.
 func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 	var out []dns.RR
 	var seen map[string]bool
@@ -158,8 +159,15 @@ func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 			target = rr.Mx
 		case *dns.SRV:
 			target = rr.Target
+		case *dns.SVCB:
+			target = svcbTarget(&rr.Hdr, rr.Priority, rr.Target)
+		case *dns.HTTPS:
+			target = svcbTarget(&rr.Hdr, rr.Priority, rr.Target)
 		default:
 			return nil
+		}
+		if target == "" {
+			continue
 		}
 		target = dns.CanonicalName(target)
 		if seen[target] || !dns.IsSubDomain(z.origin, target) {
@@ -172,4 +180,17 @@ func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 		out = append(out, z.addresses(target, glue)...)
 	}
 	return out[:len(out):len(out)]
+}
+
+// svcbTarget is the name whose addresses serve an SVCB or HTTPS record (RFC 9460 §2.5): its
+// TargetName, or the owner itself when that is "." in ServiceMode. "." in AliasMode (priority
+// 0) says the service does not exist: no addresses.
+func svcbTarget(h *dns.RR_Header, priority uint16, target string) string {
+	if target != "." {
+		return target
+	}
+	if priority == 0 {
+		return ""
+	}
+	return h.Name
 }

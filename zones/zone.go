@@ -46,6 +46,8 @@ type Zone struct {
 	unavailable bool   // a placeholder without data (see Unavailable)
 	expired     bool   // ... because a secondary zone expired (see Expired)
 	reason      string // why, for clients (see Failed)
+
+	memo memo // values other packages derive from this snapshot (see Memo)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait
@@ -60,7 +62,8 @@ type node struct {
 	first    uint32  // index of sets[0] in Zone.sets (and of its type in Zone.types)
 	ent      bool    // empty non-terminal (RFC 8020 §2): exists, owns nothing
 	cut      bool    // owns NS and is not the apex: a delegation point
-	occluded bool    // strictly below a cut: glue or data never served as an answer
+	occluded bool    // strictly below a cut or a DNAME: glue or data never served as an answer
+	dname    bool    // owns a DNAME (RFC 6672): the names below it are redirected
 }
 
 // rrset is the records of one type at a node, packed in Zone.wire.
