@@ -136,6 +136,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	signals.Sync()
 
 	scfg := c.serverConfig()
+	if scfg.Cookies, err = c.Cookies.jar(); err != nil {
+		return err
+	}
 	scfg.Logger = log
 	if transfers != nil {
 		scfg.Transfers = transfers
