@@ -78,7 +78,9 @@ func (v Violation) String() string { return v.At.UTC().Format(time.RFC3339) + ":
 // A resolver may hold, at time t, any RRset it could have fetched in the last TTL: a snapshot
 // served over [At, next.At) is held until next.At + TTL (exclusive). The conditions, checked
 // at every Observe over all such combinations (RFC 7583 §2, RFC 4035 §5):
+//
 //   - every RRSIG over zone data it may hold was made by a key in every DNSKEY RRset it may hold;
+//
 //   - every DNSKEY RRset it may hold is signed by a KSK in that RRset whose DS is in every
 //     non-empty DS RRset it may hold (an empty DS RRset is an insecure delegation).
 //
