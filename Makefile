@@ -34,7 +34,7 @@ install: build
 # Builds and starts the server on the bundled example zone, signed (keys under ./state).
 run: build
 	@echo "Query it with:  dig @127.0.0.1 -p 5300 www.example.test A +dnssec"
-	@echo "DS records:     $(BIN) ds example.test. --admin $(RUN_ADMIN)"
+	@echo "DS records:     $(BIN) ds example.test. --state ./state"
 	$(BIN) serve --listen $(RUN_LISTEN) --admin $(RUN_ADMIN) --state ./state --dnssec \
 		--zone example.test.=testdata/example.test.zone \
 		--zone signed.example.test.=testdata/signed.example.test.zone

@@ -6,6 +6,6 @@
 //
 // The package admin/client is the typed Go client of this API.
 //
-// admin imports keymgr (whose operations and refusals it serves) and nothing of the DNS path
-// (server, zones, signer); zone reloads reach it as a function.
+// admin imports keymgr (whose operations and refusals it serves) and server only for the type
+// of a zone's load state; zone reloads and that state reach it as functions.
 package admin

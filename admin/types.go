@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/signetdns/signet/keymgr"
+	"github.com/signetdns/signet/server"
 )
 
 // DNSSEC is the answer of every successful DNSSEC call: the zone's GetDNSSEC.
@@ -17,6 +18,18 @@ type CreateKSKRequest struct {
 	// Status is ACTIVE (the default when empty) or INACTIVE.
 	Status string `json:"Status,omitempty"`
 }
+
+// ZoneStatus is one configured zone's load state: loaded or not (SERVFAIL), its serial, the
+// last load's error with file and line.
+type ZoneStatus = server.ZoneStatus
+
+// ZonesResponse is the answer of GET /v1/zones: every configured zone, in configuration order.
+type ZonesResponse struct {
+	Zones []ZoneStatus `json:"Zones"`
+}
+
+// ZonesPath is the path of the zone list.
+const ZonesPath = "/v1/zones"
 
 // ReloadResponse is the answer of POST /v1/reload.
 type ReloadResponse struct {

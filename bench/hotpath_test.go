@@ -28,7 +28,7 @@ func benchZone(tb testing.TB, n int) *zones.Zone {
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&b, "h%d A 10.0.%d.%d\nh%d AAAA 2001:db8::%x\nh%d MX 10 ns1\nh%d TXT \"host %d\"\n", i, i/256%256, i%256, i, i, i, i, i)
 	}
-	z, err := zones.Parse(strings.NewReader(b.String()), origin, "bench.test.zone", zones.Options{MaxTTL: server.MaxSignedTTL})
+	z, err := zones.Parse(strings.NewReader(b.String()), origin, "bench.test.zone", zones.Options{MaxTTL: zones.MaxSignedTTL})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/admin"
 )
 
 // algKeys sums up the child's keys by algorithm: the state of the KSK and of the ZSK of
@@ -19,7 +21,7 @@ type algKeys struct {
 	old, oldSigning, oldPublished int
 }
 
-func sumAlgKeys(d *dnssecStatus, from, to int) algKeys {
+func sumAlgKeys(d *admin.DNSSEC, from, to int) algKeys {
 	var a algKeys
 	for _, k := range d.Keys {
 		switch {
@@ -49,10 +51,10 @@ func TestAlgorithmRolloverRealTime(t *testing.T) {
 	tm := rollTimings{zskLifetime: "-1s", kskLifetime: time.Hour, parentDSTTL: rollDSTTL}
 	l := startRollLab(t, tm)
 	const from, to = 13, 15
-	at := func(d *dnssecStatus) algKeys { return sumAlgKeys(d, from, to) }
+	at := func(d *admin.DNSSEC) algKeys { return sumAlgKeys(d, from, to) }
 	changed := false
 	kills := []killPoint{
-		{"configuration changed to algorithm 15", func(k *keyTracker, d *dnssecStatus) bool {
+		{"configuration changed to algorithm 15", func(k *keyTracker, d *admin.DNSSEC) bool {
 			if changed || time.Since(l.start) < 3*time.Second {
 				return false // let unbound cache the zone under algorithm 13 first
 			}
@@ -63,17 +65,17 @@ func TestAlgorithmRolloverRealTime(t *testing.T) {
 			changed = true
 			return true
 		}},
-		{"new signatures: the new ZSK signs, not yet published", func(k *keyTracker, d *dnssecStatus) bool {
+		{"new signatures: the new ZSK signs, not yet published", func(k *keyTracker, d *admin.DNSSEC) bool {
 			a := at(d)
 			return a.zsk == "generated" && a.zskSigns
 		}},
-		{"new DNSKEYs: the new KSK ready, CDS names it", func(k *keyTracker, d *dnssecStatus) bool {
+		{"new DNSKEYs: the new KSK ready, CDS names it", func(k *keyTracker, d *admin.DNSSEC) bool {
 			return at(d).ksk == "ready"
 		}},
-		{"new DS at the parent, swap pending", func(k *keyTracker, d *dnssecStatus) bool {
+		{"new DS at the parent, swap pending", func(k *keyTracker, d *admin.DNSSEC) bool {
 			return at(d).ksk == "ready" && l.dsChanged() >= 1
 		}},
-		{"DNSKEY removal: old keys withdrawn, their signatures kept", func(k *keyTracker, d *dnssecStatus) bool {
+		{"DNSKEY removal: old keys withdrawn, their signatures kept", func(k *keyTracker, d *admin.DNSSEC) bool {
 			a := at(d)
 			return a.ksk == "active" && a.oldSigning > 0 && a.oldPublished == 0
 		}},

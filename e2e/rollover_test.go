@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +14,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/admin/client"
 	"github.com/signetdns/signet/internal/resolvertest"
 )
 
@@ -202,31 +202,11 @@ func dsSetKey(ds []*dns.DS) string {
 	return strings.Join(ks, ";")
 }
 
-// dnssecStatus is the part of GetDNSSEC's JSON (keymgr.DNSSEC) the test reads.
-type dnssecStatus struct {
-	Keys []struct {
-		Role, State       string
-		KeyTag, Algorithm int
-		Signs, InDNSKEY   bool
-	}
-	Rollover struct{ Rolling string }
+// status is GetDNSSEC for the zone through the typed admin client on the server's control
+// socket, or an error while the server is down.
+func status(s *signet, zone string) (*admin.DNSSEC, error) {
+	return client.NewUnix(filepath.Join(s.State, admin.SocketFile)).GetDNSSEC(context.Background(), zone)
 }
-
-// status is GetDNSSEC for the child, or an error while the server is down.
-func status(s *signet, zone string) (*dnssecStatus, error) {
-	resp, err := http.Get("http://" + s.Admin + zonePath(zone))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	var d dnssecStatus
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET dnssec: %s", resp.Status)
-	}
-	return &d, json.NewDecoder(resp.Body).Decode(&d)
-}
-
-func zonePath(zone string) string { return "/v1/zones/" + zone + "/dnssec" }
 
 // startRollLab writes both zones, starts Signet with the child's rollover policy, installs the
 // child's first DS in the parent (the operator's one-time upload, as with Route 53) and
@@ -504,7 +484,7 @@ type keyTracker struct {
 	zskGone    map[int]time.Duration // tag -> when first seen absent after being seen
 	kskGone    map[int]time.Duration
 	seen       map[int]string // tag -> role
-	last       *dnssecStatus
+	last       *admin.DNSSEC
 	lastStates string
 }
 
@@ -515,7 +495,7 @@ func newKeyTracker() *keyTracker {
 
 // update records d, seen at offset at, and returns a one-line summary when the keys' states
 // changed.
-func (k *keyTracker) update(d *dnssecStatus, at time.Duration) string {
+func (k *keyTracker) update(d *admin.DNSSEC, at time.Duration) string {
 	k.last = d
 	present := map[int]bool{}
 	var states []string
@@ -560,12 +540,12 @@ func (k *keyTracker) update(d *dnssecStatus, at time.Duration) string {
 // killPoint is a moment of a rollover at which the safe run kills Signet with SIGKILL.
 type killPoint struct {
 	name string
-	at   func(k *keyTracker, d *dnssecStatus) bool
+	at   func(k *keyTracker, d *admin.DNSSEC) bool
 }
 
 // newestKey returns the state of the most recently seen key of role (the one a rollover
 // introduces) and how many keys of that role the zone has.
-func newestKey(d *dnssecStatus, role string) (state string, n int) {
+func newestKey(d *admin.DNSSEC, role string) (state string, n int) {
 	for _, key := range d.Keys {
 		if key.Role == role && key.State != "removed" {
 			n++
@@ -674,29 +654,29 @@ func TestRolloverRealTime(t *testing.T) {
 		l := startRollLab(t, rollTimings{zskLifetime: "8s", kskLifetime: 12 * time.Second, parentDSTTL: rollDSTTL})
 		// The second KSK rollover is the one that used to stall (a key that was once the new
 		// KSK got its CDS back): it is killed at each of its steps.
-		second := func(k *keyTracker, d *dnssecStatus, want string, n int) bool {
+		second := func(k *keyTracker, d *admin.DNSSEC, want string, n int) bool {
 			st, live := newestKey(d, "KSK")
 			return len(k.kskSigned) == 3 && live == n && st == want
 		}
 		kills := []killPoint{
-			{"second ZSK rollover, new ZSK published", func(k *keyTracker, d *dnssecStatus) bool {
+			{"second ZSK rollover, new ZSK published", func(k *keyTracker, d *admin.DNSSEC) bool {
 				st, n := newestKey(d, "ZSK")
 				return len(k.zskSigned) == 2 && n == 2 && st == "published"
 			}},
-			{"second ZSK rollover, new ZSK active, old retired", func(k *keyTracker, d *dnssecStatus) bool {
+			{"second ZSK rollover, new ZSK active, old retired", func(k *keyTracker, d *admin.DNSSEC) bool {
 				st, n := newestKey(d, "ZSK")
 				return len(k.zskSigned) == 3 && n == 2 && st == "active"
 			}},
-			{"second KSK rollover, new KSK published", func(k *keyTracker, d *dnssecStatus) bool {
+			{"second KSK rollover, new KSK published", func(k *keyTracker, d *admin.DNSSEC) bool {
 				return second(k, d, "published", 2)
 			}},
-			{"second KSK rollover, new KSK ready, CDS names it", func(k *keyTracker, d *dnssecStatus) bool {
+			{"second KSK rollover, new KSK ready, CDS names it", func(k *keyTracker, d *admin.DNSSEC) bool {
 				return second(k, d, "ready", 2)
 			}},
-			{"second KSK rollover, new DS at the parent, swap pending", func(k *keyTracker, d *dnssecStatus) bool {
+			{"second KSK rollover, new DS at the parent, swap pending", func(k *keyTracker, d *admin.DNSSEC) bool {
 				return second(k, d, "ready", 2) && l.dsChanged() >= 2
 			}},
-			{"second KSK rollover, swapped: new KSK active, old removed", func(k *keyTracker, d *dnssecStatus) bool {
+			{"second KSK rollover, swapped: new KSK active, old removed", func(k *keyTracker, d *admin.DNSSEC) bool {
 				return second(k, d, "active", 1)
 			}},
 		}

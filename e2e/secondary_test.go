@@ -195,9 +195,9 @@ zones:
 `, secretFile, knotAddr)
 	}, "--dnssec")
 
-	// Before the primary exists the zone has no data: SERVFAIL, not REFUSED.
-	if r := s.query(t, "www.prim.test.", dns.TypeA, false); r.Rcode != dns.RcodeServerFailure {
-		t.Fatalf("before the first transfer: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	// Before the primary exists the zone has no data: SERVFAIL with EDE Not Ready, not REFUSED.
+	if r := s.query(t, "www.prim.test.", dns.TypeA, false); r.Rcode != dns.RcodeServerFailure || edeOf(r) != dns.ExtendedErrorCodeNotReady {
+		t.Fatalf("before the first transfer: %s EDE %d, want SERVFAIL EDE 14\n%v", dns.RcodeToString[r.Rcode], edeOf(r), r)
 	}
 
 	k := startKnot(t, secret, s.Addr, knotAddr)
@@ -244,9 +244,24 @@ zones:
 	waitFor(t, 15*time.Second, "SERVFAIL after expire", func() bool {
 		return s.query(t, "www.prim.test.", dns.TypeA, false).Rcode == dns.RcodeServerFailure
 	})
+	if r := s.query(t, "www.prim.test.", dns.TypeA, false); edeOf(r) != dns.ExtendedErrorCodeNoReachableAuthority {
+		t.Fatalf("after expire: EDE %d, want 22 (No Reachable Authority)\n%v", edeOf(r), r)
+	}
 	if !strings.Contains(s.log.String(), "zone expired") {
 		t.Fatal("no log line says the zone expired")
 	}
+}
+
+// edeOf returns the Extended DNS Error code of r (RFC 8914), or 0xFFFF when it has none.
+func edeOf(r *dns.Msg) uint16 {
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_EDE); ok {
+				return e.InfoCode
+			}
+		}
+	}
+	return 0xFFFF
 }
 
 // waitFor polls cond every 20 ms until it holds or limit passes.

@@ -146,7 +146,8 @@ func (s *signet) stop(t *testing.T) {
 	}
 }
 
-// run runs a signet CLI command against this server's admin API.
+// run runs a signet CLI command against this server, found as operators find it: through the
+// control socket in its state directory.
 func (s *signet) run(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := s.try(args...)
@@ -159,7 +160,7 @@ func (s *signet) run(t *testing.T, args ...string) string {
 func (s *signet) try(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, signetBin, append(args, "--admin", s.Admin)...)
+	cmd := exec.CommandContext(ctx, signetBin, append(args, "--state", s.State)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

@@ -90,7 +90,7 @@ type validated struct {
 }
 
 func casesFor(mode string) []validated {
-	missing := dns.RcodeSuccess // compact and black lies: NOERROR (RFC 9824 §3)
+	missing := dns.RcodeSuccess // compact and black lies: NOERROR (RFC 9824 §3.1)
 	if mode == "whitelies" || mode == "nsec" {
 		missing = dns.RcodeNameError
 	}
@@ -116,7 +116,7 @@ func casesFor(mode string) []validated {
 	}
 }
 
-// TestValidatingResolver is the proof of issue 3: every kind of answer, in every denial mode,
+// TestValidatingResolver checks with real validators that every kind of answer, in every denial mode,
 // validates in unbound (AD set) with only the parent's DS as trust anchor, and delv reports
 // it fully validated.
 func TestValidatingResolver(t *testing.T) {

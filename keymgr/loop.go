@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/rollover"
 )
@@ -234,15 +232,9 @@ func (m *Manager) createPlanned(ctx context.Context, z *zone, a rollover.Action,
 	if err != nil {
 		return err
 	}
-	flags := uint16(dns.ZONE)
-	if a.Role == keystore.KSK {
-		flags |= dns.SEP
-	}
-	if _, dk, err := m.material(ctx, z, rec, flags); err != nil {
+	if err := m.fillPublic(ctx, z, rec); err != nil {
 		m.dropKeys([]*keyRec{rec})
 		return err
-	} else {
-		rec.Tag = dk.KeyTag()
 	}
 	add := func(next *zoneState) {
 		if a.Role == keystore.KSK {

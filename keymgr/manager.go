@@ -58,6 +58,9 @@ type Config struct {
 	Soft keystore.Store
 	// TPM, when set, holds the KSKs.
 	TPM keystore.Store
+	// LocalKSK, when set and TPM is not, holds the KSKs: in a cluster, Soft is the shared
+	// store (the ZSKs every instance signs with) and a KSK stays in its leader's own store.
+	LocalKSK keystore.Store
 	// Signer is the signature timing; pre-made KSK signatures use it too.
 	Signer signer.Config
 	// Now is the clock; nil means time.Now.
@@ -115,7 +118,7 @@ type ZonePolicy struct {
 // concurrent use; operations on one zone are serialised.
 type Manager struct {
 	// gen changes whenever any zone's served ring changes, so that the server's packet
-	// cache can tell a response made with an older ring (server.Generationer).
+	// cache can tell a response made with an older ring (server.KeySource).
 	gen atomic.Uint64
 
 	cfg   Config
@@ -126,6 +129,10 @@ type Manager struct {
 
 	cbMu      sync.Mutex
 	callbacks []func(zone string)
+
+	// leader is the name of the instance this one follows; nil while this one leads (a
+	// single server always does).
+	leader atomic.Pointer[string]
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -234,21 +241,11 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}, gen: &m.gen,
 		stateRev: rev, premadeRev: premadeRev}
 	z.mu.Lock()
-	now := m.cfg.Now()
-	if st != nil {
-		if err := m.prepare(ctx, z, now); err != nil {
-			z.mu.Unlock()
-			return fmt.Errorf("keymgr: zone %s: %w", name, err)
-		}
-	}
-	if st == nil && p.QuickStart {
-		if err := m.quickStart(ctx, z, now); err != nil {
-			z.mu.Unlock()
-			return fmt.Errorf("keymgr: quick start %s: %w", name, err)
-		}
-	} else if z.st != nil && z.st.Signing {
-		z.signed.Store(true)
-		m.refresh(ctx, z, now)
+	if _, following := m.Following(); following {
+		m.follow(ctx, z, m.cfg.Now())
+	} else if err := m.start(ctx, z, m.cfg.Now()); err != nil {
+		z.mu.Unlock()
+		return err
 	}
 	z.mu.Unlock()
 	next := make(map[string]*zone, len(*m.zones.Load())+1)
@@ -263,13 +260,39 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	return nil
 }
 
+// start readies a zone its leader adds: its loaded state (prepare), or the quick start
+// when it has none and the policy asks for it, and its ring when it is signed.
+func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
+	if z.st != nil {
+		if err := m.prepare(ctx, z, now); err != nil {
+			return fmt.Errorf("keymgr: zone %s: %w", z.name, err)
+		}
+	}
+	if z.st == nil && z.policy.QuickStart {
+		if err := m.quickStart(ctx, z, now); err != nil {
+			return fmt.Errorf("keymgr: quick start %s: %w", z.name, err)
+		}
+	} else if z.st != nil && z.st.Signing {
+		z.signed.Store(true)
+		m.refresh(ctx, z, now)
+	}
+	return nil
+}
+
 // prepare readies a loaded state: it deletes keystore keys no state names (left by a crash
-// between creating a key and saving the state), draws the route53 preset's ZSK lifetime
+// between creating a key and saving the state), records missing public keys, draws the route53 preset's ZSK lifetime
 // once, and saves the state if it changed.
 func (m *Manager) prepare(ctx context.Context, z *zone, now time.Time) error {
 	m.dropOrphans(ctx, z)
 	next := z.st.clone()
 	changed := false
+	// A key recorded before public keys were: record it now, so that followers can publish
+	// it; a key that cannot be opened now is left for the next start.
+	for _, r := range next.keys() {
+		if len(r.PublicKey) == 0 && m.fillPublic(ctx, z, r) == nil {
+			changed = true
+		}
+	}
 	if z.policy.Route53ZSKLifetime && next.ZSKLifetime == 0 {
 		next.ZSKLifetime, changed = rollover.Route53ZSKLifetime(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))), true
 	}
@@ -361,14 +384,19 @@ func (m *Manager) poke() {
 
 // Names of the two stores in keyRec.Store.
 const (
-	storeTPM  = "tpm"
-	storeSoft = "soft"
+	storeTPM   = "tpm"
+	storeLocal = "local"
+	storeSoft  = "soft"
 )
 
-// storeFor returns where a new key of role goes: KSKs in the TPM when there is one.
+// storeFor returns where a new key of role goes: KSKs in the TPM when there is one, else in
+// the local store when there is one (a cluster's, so that KSKs stay out of the shared store).
 func (m *Manager) storeFor(role keystore.Role) (keystore.Store, string) {
-	if role == keystore.KSK && m.cfg.TPM != nil {
+	switch {
+	case role == keystore.KSK && m.cfg.TPM != nil:
 		return m.cfg.TPM, storeTPM
+	case role == keystore.KSK && m.cfg.LocalKSK != nil:
+		return m.cfg.LocalKSK, storeLocal
 	}
 	return m.cfg.Soft, storeSoft
 }
@@ -383,6 +411,11 @@ func (m *Manager) storeOf(rec *keyRec) (keystore.Store, error) {
 			return nil, fmt.Errorf("key %s is in the TPM, and no TPM is configured", rec.ID)
 		}
 		return m.cfg.TPM, nil
+	case storeLocal:
+		if m.cfg.LocalKSK == nil {
+			return nil, fmt.Errorf("key %s is in a local keystore, and none is configured", rec.ID)
+		}
+		return m.cfg.LocalKSK, nil
 	}
 	return nil, fmt.Errorf("key %s: unknown store %q", rec.ID, rec.Store)
 }

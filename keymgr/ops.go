@@ -2,6 +2,7 @@ package keymgr
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"regexp"
@@ -18,8 +19,7 @@ import (
 // kskName is Route 53's KSK name syntax: 3 to 128 letters, digits and underscores.
 var kskName = regexp.MustCompile(`^[A-Za-z0-9_]{3,128}$`)
 
-// do runs op on the named zone under its lock, then publishes its view for Health, wakes the loop and,
-// when the zone's signing flipped, calls the OnChange callbacks (outside the lock).
+// do runs op on the named zone (change), unless this Manager follows a leader.
 func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time.Time) error) error {
 	z, err := m.zone(name)
 	if err != nil {
@@ -28,10 +28,19 @@ func (m *Manager) do(ctx context.Context, name string, op func(z *zone, now time
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if leader, following := m.Following(); following {
+		return errorf(CodeServiceUnavailable, "this instance follows the key leader %q: DNSSEC changes are made there", leader)
+	}
+	return m.change(z, func(now time.Time) error { return op(z, now) })
+}
+
+// change runs op under z's lock at the Manager's now, then publishes z's view for Health,
+// wakes the loop and, when z's signing flipped, calls the OnChange callbacks (outside the
+// lock).
+func (m *Manager) change(z *zone, op func(now time.Time) error) error {
 	z.mu.Lock()
 	was := z.signed.Load()
-	now := m.cfg.Now()
-	err = op(z, now)
+	err := op(m.cfg.Now())
 	flipped := was != z.signed.Load()
 	z.publish()
 	z.mu.Unlock()
@@ -133,7 +142,7 @@ func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, stat
 	} else {
 		rec.deactivate(now)
 	}
-	if err := m.fillTag(ctx, z, &rec.keyRec); err != nil {
+	if err := m.fillPublic(ctx, z, &rec.keyRec); err != nil {
 		m.dropKeys(created)
 		return nil, err
 	}
@@ -158,24 +167,29 @@ func (m *Manager) firstZSK(ctx context.Context, z *zone, now time.Time) (*keyRec
 		return nil, err
 	}
 	zsk.Publish, zsk.Ready, zsk.Active = now, now, now
-	if err := m.fillTag(ctx, z, zsk); err != nil {
+	if err := m.fillPublic(ctx, z, zsk); err != nil {
 		m.dropKeys([]*keyRec{zsk})
 		return nil, err
 	}
 	return zsk, nil
 }
 
-// fillTag sets rec's key tag from its public key.
-func (m *Manager) fillTag(ctx context.Context, z *zone, rec *keyRec) error {
+// fillPublic sets rec's key tag and public key (which lets the instances that do not hold
+// a KSK publish it) from the key in its store.
+func (m *Manager) fillPublic(ctx context.Context, z *zone, rec *keyRec) error {
 	flags := uint16(dns.ZONE)
 	if rec.Role == keystore.KSK {
 		flags |= dns.SEP
 	}
-	_, dk, err := m.material(ctx, z, rec, flags)
+	s, dk, err := m.material(ctx, z, rec, flags)
 	if err != nil {
 		return err
 	}
-	rec.Tag = dk.KeyTag()
+	pub, err := x509.MarshalPKIXPublicKey(s.Public())
+	if err != nil {
+		return fmt.Errorf("key %s: %w", rec.ID, err)
+	}
+	rec.Tag, rec.PublicKey = dk.KeyTag(), pub
 	return nil
 }
 

@@ -42,13 +42,21 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 	s, ok := z.signers[rec.ID]
 	if !ok {
 		store, err := m.storeOf(rec)
-		if err != nil {
+		if err == nil {
+			s, err = store.Signer(ctx, rec.ID)
+		}
+		switch {
+		case err == nil:
+			z.signers[rec.ID] = s
+		case m.canPublish(rec):
+			// Not cached: should this instance lead, its store is asked again.
+			s, err = publicOnly(rec)
+			if err != nil {
+				return nil, nil, err
+			}
+		default:
 			return nil, nil, err
 		}
-		if s, err = store.Signer(ctx, rec.ID); err != nil {
-			return nil, nil, err
-		}
-		z.signers[rec.ID] = s
 	}
 	dk, err := signer.NewDNSKEY(z.name, flags, rec.Algorithm, s.Public(), z.dnskeyTTL())
 	if err != nil {

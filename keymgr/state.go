@@ -44,8 +44,11 @@ type zoneState struct {
 // into the same JSON object).
 type keyRec struct {
 	rollover.Key
-	Store   string `json:"store"`   // which store holds it: "tpm" or "soft"
+	Store   string `json:"store"`   // which store holds it: "tpm", "local" or "soft"
 	Backend string `json:"backend"` // keystore Meta.Backend, for display
+	// PublicKey is the key's public key (PKIX DER), so that an instance that does not hold
+	// the key (a cluster follower, for a KSK) can still publish its DNSKEY.
+	PublicKey []byte `json:"public_key,omitempty"`
 	// Modified is Route 53's LastModifiedDate.
 	Modified time.Time `json:"modified"`
 }
@@ -111,6 +114,15 @@ func (s *zoneState) boundaries() []time.Time {
 		ts = append(ts, k.Publish, k.Ready, k.Active, k.Retire, k.Remove, k.CDSPublish, k.CDSRemove)
 	}
 	return slices.DeleteFunc(ts, time.Time.IsZero)
+}
+
+// keys returns every key record of the state, KSKs first.
+func (s *zoneState) keys() []*keyRec {
+	out := make([]*keyRec, 0, len(s.KSKs)+len(s.ZSKs))
+	for _, k := range s.KSKs {
+		out = append(out, &k.keyRec)
+	}
+	return append(out, s.ZSKs...)
 }
 
 // ids returns the keystore IDs the state names.

@@ -14,6 +14,8 @@
 //     file per key under a 0700 directory.
 //   - keystore/tpm: ECDSA P-256 keys created inside a TPM 2.0 and wrapped by its
 //     storage key; signing happens inside the TPM.
+//   - keystore/etcd: a cluster's shared keys in etcd, PKCS#8 encrypted with age
+//     to the members' X25519 recipients.
 //
 // The package knows nothing of DNS beyond the DNSSEC algorithm number (RFC 8624
 // §3.1): building DNSKEY records from Signer.Public is the signer package's

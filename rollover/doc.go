@@ -8,7 +8,7 @@
 //
 // Each Key stores timestamps (Publish, Ready, Active, Retire, Remove, CDS publication, DS
 // observations); its State and what it does (InDNSKEY, Signs, InCDS) are derived from them and
-// now, so they can never drift from the timings. When a rollover starts, Apply writes its remaining timeline at once, so the
+// now, never stored, so that they cannot drift from the timings. When a rollover starts, Apply writes its remaining timeline at once, so the
 // only steps left as actions are those with an outside effect: creating a key, querying the
 // parent, scheduling the KSK swap once the parent has changed, deleting a key.
 //
@@ -50,28 +50,6 @@
 // progress (or while paused) starts when it ends. Emergency starts one at once regardless of
 // lifetime and of a rollover of the other role (ZSK and KSK rollovers involve different RFC
 // 7583 conditions), with the same safe intervals, which are already the shortest safe ones.
-//
-// # Algorithm rollover (RFC 6781 §4.1.4, RFC 7583 §3.4)
-//
-// With Policy.Algorithm different from the active KSK's (and automatic KSK rollover), an
-// algorithm rollover starts as soon as no other rollover runs. RFC 4035 §2.2 asks that every
-// algorithm in the DNSKEY RRset sign every RRset, and a validator may insist on it with what
-// it has cached, so the order is RFC 6781's conservative one. With the defaults, from T:
-//
-//	T                 CreateZSK (new algorithm): the new ZSK signs every RRset beside the
-//	                  old one, but is not published yet; CreateKSK (new algorithm) follows.
-//	T + 1d05m         new DNSKEYs: both new keys are published (every cached RRset now
-//	                  carries a new signature: Dprp + TTLsig); both KSKs sign the DNSKEY RRset.
-//	T + 1d1h10m       the new KSK is ready: CDS/CDNSKEY name it; the DS is awaited as in any
-//	                  KSK rollover (CheckParentDS, ConfirmDS), then SwapKSK.
-//	swap              new DS: the new KSK is the trust anchor; the old algorithm's KSK and
-//	                  ZSK leave the DNSKEY RRset but go on signing.
-//	swap + 1h05m      RRSIGs removal: no cached DNSKEY RRset lists the old algorithm; its keys
-//	                  stop signing and are deleted.
-//
-// A crash between the two creations is harmless: a new-algorithm ZSK without a KSK of its
-// algorithm makes Plan ask for the KSK at the restart. Emergency rollovers are refused while
-// an algorithm rollover runs. Changing the algorithm back during one takes effect after it.
 //
 // # Crashes, outages and catch-up
 //

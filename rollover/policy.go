@@ -81,7 +81,7 @@ func (p Policy) DSSwapInterval() time.Duration {
 }
 
 // Route53ZSKLifetime draws a ZSK lifetime uniformly between 7 and 30 days, whole hours, like
-// Route 53's rotation. Randomness is drawn at the edge (STYLE §3): keymgr calls it once per
+// Route 53's rotation. Randomness is drawn at the edge, not in the planner: keymgr calls it once per
 // zone with the preset and stores the result, so the planner stays deterministic.
 func Route53ZSKLifetime(r *rand.Rand) time.Duration {
 	const lo, hi = 7 * 24, 30 * 24 // hours

@@ -10,8 +10,8 @@ import (
 
 // Key is one key's place in its zone's rollover timeline. keymgr stores it as JSON in the zone's
 // state file. Every field after Created is a timestamp: a planned instant (possibly in the
-// future) or an observed one. The key's State is derived from them and now, never stored
-// (STYLE §3), so a crash between two events loses nothing: on restart the same timestamps give
+// future) or an observed one. The key's State is derived from them and now, never stored,
+// so a crash between two events loses nothing: on restart the same timestamps give
 // the same state.
 //
 // A zero timestamp means "not planned (yet)". A timestamp in the future is planned: it is
@@ -111,7 +111,7 @@ func (s State) MarshalText() ([]byte, error) {
 }
 
 // Policy holds a zone's rollover settings. The zero value of every field means its default,
-// given in the field's comment (STYLE §6); WithDefaults fills them in.
+// given in the field's comment, so Policy{} is a working policy; WithDefaults fills them in.
 type Policy struct {
 	// ZSKLifetime is how long a ZSK signs before its successor takes over. Default 30 days;
 	// negative: never roll. The route53 preset draws it at random with Route53ZSKLifetime.

@@ -38,6 +38,10 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Transfers serves NOTIFY and zone transfers; nil: NOTIFY is NOTIMP and AXFR/IXFR REFUSED.
 	Transfers Transfers
+	// QueryLog logs one query in every QueryLog (1: every query) to Logger at level info,
+	// with client, transport, name, type, DO, rcode and size; 0, the default, logs none.
+	// Sampling by count keeps the cost bounded on a busy server.
+	QueryLog int
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -2,12 +2,51 @@ package server
 
 import "github.com/miekg/dns"
 
-// flagCO is the Compact-answers-OK EDNS header flag of RFC 9824 §3.5: the bit after DO, the
-// second most significant bit of the 16-bit flags field (which miekg/dns keeps in the low 16
-// bits of the OPT's TTL).
-const flagCO = 1 << 14
+// responseOPT is the OPT record of a response to a query that carried opt (RFC 6891 §6.1.1):
+// our payload size, DO echoed (RFC 3225 §3), version 0.
+func (h *Handler) responseOPT(opt *dns.OPT) *dns.OPT {
+	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: h.cfg.UDPSize}}
+	if opt.Do() {
+		o.SetDo()
+	}
+	return o
+}
 
-func compactOK(opt *dns.OPT) bool { return opt.Hdr.Ttl&flagCO != 0 }
+// findOPT returns the request's OPT record; bad is true when there are several or it is not
+// owned by the root.
+func findOPT(req *dns.Msg) (opt *dns.OPT, bad bool) {
+	for _, rr := range req.Extra {
+		o, ok := rr.(*dns.OPT)
+		if !ok {
+			continue
+		}
+		if opt != nil || o.Hdr.Name != "." {
+			return nil, true
+		}
+		opt = o
+	}
+	return opt, false
+}
+
+func keepOPT(extra []dns.RR) []dns.RR {
+	for _, rr := range extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return []dns.RR{rr}
+		}
+	}
+	return nil
+}
+
+// setCompactOK sets the Compact-answers-OK flag (CO, RFC 9824 §5.1: the EDNS header flag after
+// DO) in the response's OPT.
+func setCompactOK(m *dns.Msg) {
+	for _, rr := range m.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			o.SetCo()
+			return
+		}
+	}
+}
 
 // payloadSize is the largest UDP response this query may get (RFC 6891 §6.2.5): the client's
 // advertised size, never below 512 and never above what we advertise ourselves.

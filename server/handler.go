@@ -15,15 +15,21 @@ import (
 type ZoneSource interface {
 	// Match returns the deepest served zone containing the lowercased qname, or nil.
 	Match(qname string) *zones.Zone
+	// Generation changes whenever a zone is added, replaced or removed. The packet cache keys
+	// on it, so that no cached response outlives the zone data it was made from.
+	Generation() uint64
 }
 
 // KeySource reports which zones are signed, and with what. The key manager implements it; the
 // ring it returns must be immutable (a new ring is swapped in, never edited in place), and the
-// call must be cheap and lock-free: it runs on every query.
+// calls must be cheap and lock-free: they run on every query.
 type KeySource interface {
 	// Signing returns the zone's current key ring and denial mode; ok is false when the zone
 	// is not signed (NOT_SIGNING).
 	Signing(zone string) (ring *signer.KeyRing, mode signer.Mode, ok bool)
+	// Generation changes whenever a zone's ring, mode or signing state changes (the packet
+	// cache keys on it, as on the zones' generation).
+	Generation() uint64
 }
 
 // Signer signs a response. *signer.Signer implements it.
@@ -54,6 +60,7 @@ type Handler struct {
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache // nil: disabled
+	qlog    *queryLog    // nil: query logging off
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -62,7 +69,8 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize)}
+	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
+		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
 	return h
 }
@@ -91,158 +99,164 @@ const (
 	missingName
 )
 
-// respond builds the response to an unpacked query and says how large it may be. It never
-// returns nil: a query that gets no answer at all (a response, say) is filtered before.
-func (h *Handler) respond(req *dns.Msg, tr transport) (*dns.Msg, int, cacheClass) {
-	class := uncacheable
-	m, opt := h.answer(req, &class)
-	size := dns.MaxMsgSize
-	if tr == udp {
-		size = payloadSize(opt, h.cfg.UDPSize)
-	}
-	return m, size, class
+// request carries one query through the steps of the pipeline.
+// The query message itself is not kept here but handed to the steps that read it, so that
+// it stays on the stack (a pointer field would make the compiler move it to the heap).
+type request struct {
+	m     *dns.Msg // the response being built
+	opt   *dns.OPT // the request's OPT, once it is known to be well-formed
+	q     dns.Question
+	qname string // q.Name lowercased
+	zone  *zones.Zone
+	res   zones.Result
+	class cacheClass
 }
 
-// answer does the work of respond; opt is the request's OPT when it was well-formed. It sets
-// class when the response comes from zone data and may be cached.
-func (h *Handler) answer(req *dns.Msg, class *cacheClass) (m *dns.Msg, opt *dns.OPT) {
-	m = new(dns.Msg)
+// respond builds the response to an unpacked query and says how large it may be and whether
+// the packet cache may keep it. It never returns nil: a query that gets no answer at all (a
+// response, say) is filtered before.
+//
+// The steps, in order: validate the message and its question, route it to a zone, look the
+// answer up, sign it; ServePacket and the TCP handler then fit it to the size returned here
+// (fitResponse). A step that settles the response (an error rcode, a CHAOS answer) ends the
+// sequence.
+func (h *Handler) respond(req *dns.Msg, tr transport) (*dns.Msg, int, cacheClass) {
+	x := request{m: newResponse(req)}
+	if h.validate(&x, req) && h.route(&x) {
+		h.lookUp(&x)
+		h.sign(&x)
+	}
+	size := dns.MaxMsgSize
+	if tr == udp {
+		size = payloadSize(x.opt, h.cfg.UDPSize)
+	}
+	return x.m, size, x.class
+}
+
+// newResponse starts the response to req: ID, opcode, RD and CD echoed (RFC 1035 §4.1.1,
+// RFC 4035 §3.1.6), and the question exactly as sent, case included (0x20 clients check it).
+func newResponse(req *dns.Msg) *dns.Msg {
+	m := new(dns.Msg)
 	m.Id = req.Id
 	m.Response = true
 	m.Opcode = req.Opcode
 	m.RecursionDesired = req.RecursionDesired
 	m.CheckingDisabled = req.CheckingDisabled
-	// The question is echoed exactly as sent, case included (0x20 clients check it).
 	m.Question = req.Question
+	return m
+}
 
+// validate checks the message and then its question; false means the response is settled.
+func (h *Handler) validate(x *request, req *dns.Msg) bool {
+	return h.validateMessage(x, req) && h.validateQuestion(x, req)
+}
+
+// validateMessage checks the opcode, the section counts and the OPT record, and adds the
+// response's OPT when the query has a good one.
+func (h *Handler) validateMessage(x *request, req *dns.Msg) bool {
+	m := x.m
 	if req.Opcode != dns.OpcodeQuery {
 		m.Rcode = dns.RcodeNotImplemented
-		return m, opt
+		return false
 	}
 	if len(req.Question) != 1 {
 		m.Question = nil
 		m.Rcode = dns.RcodeFormatError
-		return m, opt
+		return false
 	}
-	o, bad := findOPT(req)
+	opt, bad := findOPT(req)
 	if bad {
 		// RFC 6891 §6.1.1: more than one OPT, or an OPT not at the root, is FORMERR.
 		m.Rcode = dns.RcodeFormatError
-		return m, opt
+		return false
 	}
-	opt = o
 	if opt != nil {
-		resp := h.responseOPT(opt)
-		m.Extra = append(m.Extra, resp)
+		x.opt = opt
+		m.Extra = append(m.Extra, h.responseOPT(opt))
 		if opt.Version() != 0 {
 			// RFC 6891 §6.1.3: BADVERS, and no answer.
 			m.Rcode = dns.RcodeBadVers
-			return m, opt
+			return false
 		}
 	}
 	if len(req.Answer) != 0 || len(req.Ns) != 0 {
 		// A query carries nothing in these sections (NOTIFY and UPDATE are not served).
 		m.Rcode = dns.RcodeFormatError
-		return m, opt
+		return false
 	}
+	return true
+}
 
+// validateQuestion answers the classes and types that no zone lookup serves.
+func (h *Handler) validateQuestion(x *request, req *dns.Msg) bool {
 	q := req.Question[0]
 	switch q.Qclass {
 	case dns.ClassINET:
 	case dns.ClassCHAOS:
-		h.chaos(m, q)
-		return m, opt
+		h.chaos(x.m, q)
+		return false
 	default:
-		m.Rcode = dns.RcodeRefused
-		return m, opt
+		x.m.Rcode = dns.RcodeRefused
+		return false
 	}
 	switch q.Qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
-		m.Rcode = dns.RcodeRefused
-		return m, opt
+		x.m.Rcode = dns.RcodeRefused
+		return false
 	case signer.TypeNXNAME, dns.TypeOPT:
-		// RFC 9824 §3.3: NXNAME is a meta-type that cannot be queried; OPT neither (RFC 6891).
-		m.Rcode = dns.RcodeFormatError
-		return m, opt
+		// RFC 9824 §3.5: NXNAME is a meta-type that cannot be queried; OPT neither (RFC 6891).
+		x.m.Rcode = dns.RcodeFormatError
+		return false
 	case dns.TypeMAILA, dns.TypeMAILB, dns.TypeTKEY, dns.TypeTSIG:
-		m.Rcode = dns.RcodeNotImplemented
-		return m, opt
+		x.m.Rcode = dns.RcodeNotImplemented
+		return false
 	}
+	x.q, x.qname = q, strings.ToLower(q.Name)
+	return true
+}
 
-	qname := strings.ToLower(q.Name)
-	z := h.zones.Match(qname)
+// route picks the zone that answers: the deepest served zone holding the name, except that a
+// DS query for a zone's apex goes to its parent when the parent is served here too, since the
+// DS RRset lives on the parent side of the cut (RFC 4035 §3.1.4.1); when the parent is not
+// served, the child answers (NODATA). A name in no zone is REFUSED.
+func (h *Handler) route(x *request) bool {
+	z := h.zones.Match(x.qname)
 	if z == nil {
-		m.Rcode = dns.RcodeRefused
-		return m, opt
+		x.m.Rcode = dns.RcodeRefused
+		return false
 	}
 	if !z.Available() {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
-		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL.
-		m.Rcode = dns.RcodeServerFailure
-		return m, opt
+		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
+		// whose file failed to load answers the same until a reload fixes it.
+		h.metrics.servfail(causeUnavailable)
+		x.m.Rcode = dns.RcodeServerFailure
+		code := dns.ExtendedErrorCodeNotReady
+		if z.IsExpired() {
+			code = dns.ExtendedErrorCodeNoReachableAuthority
+		}
+		notReady(x.m, code, z.Reason())
+		return false
 	}
-	if q.Qtype == dns.TypeDS && z.Origin() == qname {
-		// The DS RRset lives on the parent side of the cut (RFC 4035 §3.1.4.1): when we also
-		// serve the parent, it answers; when we do not, the child answers NODATA.
-		if off, end := dns.NextLabel(qname, 0); !end {
-			if p := h.zones.Match(qname[off:]); p != nil {
+	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
+		if off, end := dns.NextLabel(x.qname, 0); !end {
+			if p := h.zones.Match(x.qname[off:]); p != nil {
 				z = p
 			}
 		}
 	}
-	res := z.Lookup(qname, q.Qtype)
-	fill(m, &res)
-	*class = existingName
-	if res.Kind == zones.NXDomain {
-		*class = missingName
-	}
+	x.zone = z
+	return true
+}
 
-	do := opt != nil && opt.Do()
-	if h.keys == nil || h.signer == nil {
-		return m, opt
+// lookUp answers from the zone's data and says where the packet cache may keep the answer.
+func (h *Handler) lookUp(x *request) {
+	x.res = x.zone.Lookup(x.qname, x.q.Qtype)
+	fill(x.m, &x.res)
+	x.class = existingName
+	if x.res.Kind == zones.NXDomain {
+		x.class = missingName
 	}
-	ring, mode, ok := h.keys.Signing(z.Origin())
-	if !ok || ring == nil {
-		return m, opt
-	}
-	in := signer.Input{
-		Zone:            z.Origin(),
-		Mode:            mode,
-		Kind:            signer.Kind(res.Kind),
-		QName:           qname,
-		QType:           q.Qtype,
-		Name:            res.Name,
-		Types:           res.Types,
-		ENT:             res.ENT,
-		ClosestEncloser: res.ClosestEncloser,
-		Cut:             res.Cut,
-		HasDS:           len(res.DS) > 0,
-		SOA:             res.SOA,
-		DO:              do,
-		CompactOK:       opt != nil && compactOK(opt),
-		Names:           z,
-	}
-	if len(res.Synth) > 0 {
-		in.Synth = make([]signer.Synth, len(res.Synth))
-		for i, s := range res.Synth {
-			in.Synth[i] = signer.Synth{Name: s.Name, Wildcard: s.Wildcard}
-		}
-	}
-	if err := h.signer.Sign(m, &in, ring, h.cfg.Now()); err != nil {
-		// Never an unsigned answer from a signed zone: validators would reject it anyway,
-		// and SERVFAIL plus a counter tells the operator why (STYLE §5).
-		h.metrics.signFailure(z.Origin())
-		h.cfg.Logger.Warn("signing failed", "zone", z.Origin(), "qname", qname, "qtype", dns.TypeToString[q.Qtype], "err", err)
-		m.Answer, m.Ns = nil, nil
-		m.Extra = keepOPT(m.Extra)
-		m.Authoritative = false
-		m.Rcode = dns.RcodeServerFailure
-		*class = uncacheable
-	}
-	if do && opt != nil && m.Rcode != dns.RcodeServerFailure && mode == signer.Compact && compactOK(opt) {
-		setCompactOK(m)
-	}
-	return m, opt
 }
 
 // fill copies a lookup result into the response's sections.
@@ -261,49 +275,62 @@ func fill(m *dns.Msg, r *zones.Result) {
 	}
 }
 
-// responseOPT is the OPT record of a response to a query that carried opt (RFC 6891 §6.1.1):
-// our payload size, DO echoed (RFC 3225 §3), version 0.
-func (h *Handler) responseOPT(opt *dns.OPT) *dns.OPT {
-	o := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: h.cfg.UDPSize}}
-	if opt.Do() {
-		o.SetDo()
+// sign has the response of a signed zone signed.
+func (h *Handler) sign(x *request) {
+	if h.keys == nil || h.signer == nil {
+		return
 	}
-	return o
+	ring, mode, ok := h.keys.Signing(x.zone.Origin())
+	if !ok || ring == nil {
+		return
+	}
+	in := signerInput(x, mode)
+	if err := h.signer.Sign(x.m, &in, ring, h.cfg.Now()); err != nil {
+		h.signFailed(x, err)
+		return
+	}
+	if in.DO && in.CompactOK && mode == signer.Compact {
+		// RFC 9824 §5: a server that keeps NXDOMAIN in compact answers for a query with the
+		// Compact-answers-OK flag sets the flag in its response too.
+		setCompactOK(x.m)
+	}
 }
 
-// findOPT returns the request's OPT record; bad is true when there are several or it is not
-// owned by the root.
-func findOPT(req *dns.Msg) (opt *dns.OPT, bad bool) {
-	for _, rr := range req.Extra {
-		o, ok := rr.(*dns.OPT)
-		if !ok {
-			continue
-		}
-		if opt != nil || o.Hdr.Name != "." {
-			return nil, true
-		}
-		opt = o
+// signerInput describes the lookup's outcome to the signer.
+func signerInput(x *request, mode signer.Mode) signer.Input {
+	res := &x.res
+	return signer.Input{
+		Zone:            x.zone.Origin(),
+		Mode:            mode,
+		Kind:            res.Kind,
+		QName:           x.qname,
+		QType:           x.q.Qtype,
+		Name:            res.Name,
+		Types:           res.Types,
+		ENT:             res.ENT,
+		ClosestEncloser: res.ClosestEncloser,
+		Synth:           res.Synth,
+		Cut:             res.Cut,
+		HasDS:           len(res.DS) > 0,
+		SOA:             res.SOA,
+		DO:              x.opt != nil && x.opt.Do(),
+		CompactOK:       x.opt != nil && x.opt.Co(),
+		Names:           x.zone,
 	}
-	return opt, false
 }
 
-func keepOPT(extra []dns.RR) []dns.RR {
-	for _, rr := range extra {
-		if rr.Header().Rrtype == dns.TypeOPT {
-			return []dns.RR{rr}
-		}
-	}
-	return nil
-}
-
-// setCompactOK echoes the Compact-answers-OK flag in the response's OPT (RFC 9824 §3).
-func setCompactOK(m *dns.Msg) {
-	for _, rr := range m.Extra {
-		if o, ok := rr.(*dns.OPT); ok {
-			o.Hdr.Ttl |= flagCO
-			return
-		}
-	}
+// signFailed turns the response into a SERVFAIL: never an unsigned answer from a signed zone,
+// which validators would reject anyway, and the counter and the log tell the operator why.
+func (h *Handler) signFailed(x *request, err error) {
+	origin := x.zone.Origin()
+	h.metrics.signFailure(origin)
+	h.cfg.Logger.Warn("signing failed", "zone", origin, "qname", x.qname, "qtype", dns.TypeToString[x.q.Qtype], "err", err)
+	m := x.m
+	m.Answer, m.Ns = nil, nil
+	m.Extra = keepOPT(m.Extra)
+	m.Authoritative = false
+	m.Rcode = dns.RcodeServerFailure
+	x.class = uncacheable
 }
 
 // chaos answers the CHAOS-class identity queries when the operator configured them.
@@ -324,4 +351,18 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 		Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassCHAOS, Ttl: 0},
 		Txt: []string{txt},
 	}}
+}
+
+// notReady adds an Extended DNS Error to m's OPT, if it has one: the zone is configured but
+// has no data to answer from. code is "Not Ready" (RFC 8914 §4.15), or "No Reachable
+// Authority" (§4.23) for a secondary zone that expired because no primary answered.
+func notReady(m *dns.Msg, code uint16, reason string) {
+	opt := m.IsEdns0()
+	if opt == nil {
+		return
+	}
+	if reason == "" {
+		reason = "zone not available"
+	}
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: reason})
 }

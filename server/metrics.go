@@ -16,6 +16,7 @@ type Metrics struct {
 	queueDrops prometheus.Counter
 
 	byRcode [2][24]prometheus.Counter
+	traffic *trafficMetrics
 	reg     prometheus.Registerer
 }
 
@@ -47,6 +48,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}
 	}
 	m.reg = reg
+	m.traffic = newTrafficMetrics(reg)
 	if reg != nil {
 		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops)
 	}
@@ -68,6 +70,16 @@ func (m *Metrics) count(tr transport, rcode int) {
 
 func (m *Metrics) signFailure(zone string) {
 	m.signFail.WithLabelValues(zone).Inc()
+	m.traffic.servfail[causeSigning].Inc()
+}
+
+// servfail counts a SERVFAIL answer with its cause (signing failures count through
+// signFailure).
+func (m *Metrics) servfail(cause int) {
+	if cause == causePanic {
+		m.panics.Inc()
+	}
+	m.traffic.servfail[cause].Inc()
 }
 
 // observePacketCache exports the packet cache's counters, read at scrape time.

@@ -14,14 +14,14 @@ const headerSize = 12
 // (grown if too small), or nil when nothing must be sent: a packet shorter than a header or
 // one with QR set gets silence, since answering it could be used for reflection.
 func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
-	if len(in) < headerSize || in[2]&0x80 != 0 {
+	if !isQuery(in) {
 		h.metrics.dropped.Inc()
 		return nil
 	}
 	defer func() {
-		// A bug in the pipeline must cost one query, never the server (STYLE §5).
+		// A bug in the pipeline must cost one query, never the server.
 		if r := recover(); r != nil {
-			h.metrics.panics.Inc()
+			h.metrics.servfail(causePanic)
 			h.cfg.Logger.Error("panic answering query", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			resp = errorResponse(in, out, dns.RcodeServerFailure)
 			h.metrics.count(tr, dns.RcodeServerFailure)
@@ -33,17 +33,13 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 		hash   uint64
 		now    int64
 	)
-	if tr == udp && h.pcache != nil {
-		if zg, kg, ok := h.generations(); ok && parseFast(in, h.cfg.UDPSize, &q) {
-			q.addGenerations(zg, kg)
-			now = h.cfg.Now().Unix()
-			var resp []byte
-			if resp, hash = h.pcache.lookup(&q, in, out, now); resp != nil {
-				h.metrics.count(tr, int(resp[3]&0xF))
-				return resp
-			}
-			cached = true
+	if tr == udp && h.cacheable(in, &q) {
+		now = h.cfg.Now().Unix()
+		if resp, hash = h.pcache.lookup(&q, in, out, now); resp != nil {
+			h.metrics.count(tr, int(resp[3]&0xF))
+			return resp
 		}
+		cached = true
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(in); err != nil || !countsMatch(req, in) {
@@ -62,15 +58,10 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 // needs the full path. The readers call it inline and hand misses to the workers, so that
 // answers that need signing (a random-name flood, say) cannot starve the cached ones.
 func (h *Handler) cachedUDP(in, out []byte) []byte {
-	if h.pcache == nil || len(in) < headerSize || in[2]&0x80 != 0 {
-		return nil
-	}
-	zg, kg, ok := h.generations()
 	var q fastQuery
-	if !ok || !parseFast(in, h.cfg.UDPSize, &q) {
+	if !isQuery(in) || !h.cacheable(in, &q) {
 		return nil
 	}
-	q.addGenerations(zg, kg)
 	resp, _ := h.pcache.peek(&q, in, out, h.cfg.Now().Unix())
 	if resp != nil {
 		h.metrics.count(udp, int(resp[3]&0xF))
@@ -78,21 +69,22 @@ func (h *Handler) cachedUDP(in, out []byte) []byte {
 	return resp
 }
 
-// generations reports the zone and key generations; ok is false when a source cannot say,
-// and then nothing is cached.
-func (h *Handler) generations() (zg, kg uint64, ok bool) {
-	zs, ok := h.zones.(Generationer)
-	if !ok {
-		return 0, 0, false
+// isQuery reports whether in can be a query at all: at least a header, and QR clear.
+func isQuery(in []byte) bool { return len(in) >= headerSize && in[2]&0x80 == 0 }
+
+// cacheable is the packet cache's prologue, shared by both of its paths: it parses a UDP
+// query into its cache key q, generations included, and reports false when there is no cache
+// or the query is not plain enough for one (see fastQuery).
+func (h *Handler) cacheable(in []byte, q *fastQuery) bool {
+	if h.pcache == nil || !parseFast(in, h.cfg.UDPSize, q) {
+		return false
 	}
+	var kg uint64
 	if h.keys != nil {
-		ks, ok := h.keys.(Generationer)
-		if !ok {
-			return 0, 0, false
-		}
-		kg = ks.Generation()
+		kg = h.keys.Generation()
 	}
-	return zs.Generation(), kg, true
+	q.addGenerations(h.zones.Generation(), kg)
+	return true
 }
 
 // pack fits m into size bytes and packs it into out.
@@ -106,6 +98,7 @@ func (h *Handler) pack(m *dns.Msg, size int, out, in []byte, tr transport) []byt
 	b, err := m.PackBuffer(out)
 	if err != nil {
 		h.cfg.Logger.Error("packing response", "err", err)
+		h.metrics.servfail(causePack)
 		h.metrics.count(tr, dns.RcodeServerFailure)
 		return errorResponse(in, out, dns.RcodeServerFailure)
 	}

@@ -24,12 +24,6 @@ import (
 // and a short life keeps the memory of rarely asked names bounded in time too.
 const pcacheTTL = 300 // seconds
 
-// Generationer is implemented by zone and key sources that can say when anything they hold
-// has changed. The packet cache works only when both sources implement it.
-type Generationer interface {
-	Generation() uint64
-}
-
 type pcEntry struct {
 	key     []byte // the exact cache key bytes, compared on hit: no collision can mix answers
 	resp    []byte

@@ -165,6 +165,7 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			m := &in[i]
 			q := m.Buffers[0][:m.N]
 			if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
+				s.h.observe(udp, m.Addr, resp, true)
 				bufs[k] = resp[:0] // keep the buffer if the answer grew it
 				out[k].Buffers[0], out[k].Addr = resp, m.Addr
 				k++
@@ -220,6 +221,7 @@ func (s *Server) workUDP() {
 		if resp == nil {
 			return
 		}
+		s.h.observe(udp, job.from, resp, false)
 		bufs[i] = resp[:0]
 		out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: job.from})
 		pcs = append(pcs, job.pc)
@@ -322,7 +324,7 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
-				t.h.metrics.panics.Inc()
+				t.h.metrics.servfail(causePanic)
 				t.h.cfg.Logger.Error("panic answering tcp query", "panic", fmt.Sprint(r))
 				m := new(dns.Msg)
 				m.SetRcode(req, dns.RcodeServerFailure)
@@ -333,6 +335,7 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		resp = t.h.pack(m, size, make([]byte, 0, 4096), nil, tcp)
 	}()
 	if resp != nil {
+		t.h.observe(tcp, w.RemoteAddr(), resp, false)
 		w.Write(resp)
 	}
 }

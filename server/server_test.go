@@ -38,6 +38,12 @@ func startServer(t *testing.T, cfg Config, files ...ZoneFile) *testServer {
 			t.Fatal(err)
 		}
 	}
+	return serveZoneSet(t, cfg, zs)
+}
+
+// serveZoneSet serves zs on cfg.Listen until the test ends.
+func serveZoneSet(t *testing.T, cfg Config, zs *ZoneSet) *testServer {
+	t.Helper()
 	h := NewHandler(zs, nil, nil, cfg, nil)
 	srv := New(h, cfg)
 	if err := srv.Start(); err != nil {

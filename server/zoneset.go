@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,20 +37,16 @@ type zoneEntry struct {
 	loader ZoneLoader
 }
 
-// MaxSignedTTL is the TTL cap of a signed zone: one week, as Route 53 does, so that a
-// signature's validity always outlives the records it covers in caches.
-const MaxSignedTTL = 7 * 24 * 3600
-
 // ZoneSet loads the configured zones (files, or other ZoneLoaders) into a zones.Store and
 // reloads them. A zone that fails to load on reload keeps serving as it was.
 type ZoneSet struct {
 	store  *zones.Store
 	log    *slog.Logger
 	signed func(origin string) bool
+	strict bool
 
 	mu    sync.Mutex // serialises reloads
 	zones []zoneEntry
-	gen   atomic.Uint64
 	loads map[string]*loadState // by origin, under mu
 	now   func() time.Time
 }
@@ -62,7 +57,8 @@ type loadState struct {
 	serial      uint32
 	lastOK      time.Time
 	lastFailure time.Time
-	failing     bool // the last load failed: an older version (or nothing) is served
+	failing     bool  // the last load failed: an older version (or nothing) is served
+	err         error // the last load's error, nil after a good one
 }
 
 // noteLoad records a load of origin; call with s.mu held.
@@ -73,6 +69,7 @@ func (s *ZoneSet) noteLoad(origin string, z *zones.Zone, err error) {
 		s.loads[origin] = st
 	}
 	now := s.now()
+	st.err = err
 	if err != nil {
 		st.failed++
 		st.lastFailure, st.failing = now, true
@@ -88,11 +85,11 @@ func (s *ZoneSet) noteLoad(origin string, z *zones.Zone, err error) {
 // Match implements ZoneSource.
 func (s *ZoneSet) Match(qname string) *zones.Zone { return s.store.Match(qname) }
 
-// Generation changes whenever a zone is added or replaced (the packet cache keys on it).
-func (s *ZoneSet) Generation() uint64 { return s.gen.Load() }
+// Generation implements ZoneSource: it changes whenever a zone is added or replaced.
+func (s *ZoneSet) Generation() uint64 { return s.store.Generation() }
 
 // NewZoneSet returns an empty set. signed reports whether a zone is signed, which caps its TTLs
-// at MaxSignedTTL when loaded; nil means no zone is.
+// at zones.MaxSignedTTL when loaded; nil means no zone is.
 func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if signed == nil {
 		signed = func(string) bool { return false }
@@ -100,8 +97,17 @@ func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now}
+	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now, strict: true}
 }
+
+// SetStrict chooses what Add does with a zone that fails to load: fail (true, the default), or
+// serve the zone as SERVFAIL, log the error and go on (false), so that one broken zone file
+// does not keep every other zone from being served. Call it before adding zones.
+func (s *ZoneSet) SetStrict(strict bool) { s.strict = strict }
+
+// failedReason is what clients are told about a zone whose data failed to load (RFC 8914
+// EXTRA-TEXT); the file and line go to the logs and Status only.
+const failedReason = "zone failed to load"
 
 // Store is the set's zone store, for the Handler.
 func (s *ZoneSet) Store() *zones.Store { return s.store }
@@ -123,11 +129,16 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	z, err := s.load(e)
 	s.noteLoad(origin, z, err)
 	if err != nil {
-		return err
+		if s.strict {
+			return err
+		}
+		s.log.Error("zone failed to load; answering SERVFAIL for it until a reload loads it", "zone", origin, "from", from, "err", err)
+		s.zones = append(s.zones, e)
+		s.store.Set(zones.Failed(origin, failedReason))
+		return nil
 	}
 	s.zones = append(s.zones, e)
 	s.store.Set(z)
-	s.gen.Add(1)
 	if z.Available() {
 		s.log.Info("zone loaded", "zone", z.Origin(), "from", from, "serial", z.Serial(), "names", z.Names())
 	} else {
@@ -139,7 +150,7 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {
 	var opt zones.Options
 	if s.signed(e.origin) {
-		opt.MaxTTL = MaxSignedTTL
+		opt.MaxTTL = zones.MaxSignedTTL
 	}
 	z, err := e.loader.LoadZone(opt)
 	if err != nil {
@@ -175,12 +186,15 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 		z, err := s.load(e)
 		s.noteLoad(origin, z, err)
 		if err != nil {
-			s.log.Error("zone reload failed, still serving the previous version", "zone", origin, "err", err)
+			if old := s.store.Get(origin); old != nil && !old.Available() {
+				s.log.Error("zone reload failed, still not loaded (SERVFAIL)", "zone", origin, "err", err)
+			} else {
+				s.log.Error("zone reload failed, still serving the previous version", "zone", origin, "err", err)
+			}
 			return err
 		}
 		old := s.store.Get(z.Origin())
 		s.store.Set(z)
-		s.gen.Add(1)
 		switch {
 		case !z.Available():
 			s.log.Info("zone has no servable data (SERVFAIL)", "zone", origin)
@@ -192,6 +206,12 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 		return nil
 	}
 	return fmt.Errorf("zone %s is not configured", origin)
+}
+
+// Available reports whether the zone origin has data to answer from.
+func (s *ZoneSet) Available(origin string) bool {
+	z := s.store.Get(origin)
+	return z != nil && z.Available()
 }
 
 // Origins lists the configured zones.
@@ -208,7 +228,10 @@ func (s *ZoneSet) Origins() []string {
 // ZoneStatus is one zone's load status, for /readyz and the status page.
 type ZoneStatus struct {
 	Zone string `json:"Zone"`
-	// Loaded is set when the zone has servable data.
+	// From says where the zone comes from: its file, or its primaries.
+	From string `json:"From"`
+	// Loaded is set when the zone has servable data; without it, its names get SERVFAIL (a
+	// file that failed to load at start, a secondary not transferred yet or expired).
 	Loaded bool `json:"Loaded"`
 	// Serial is the SOA serial served; LastLoad when it was loaded.
 	Serial   uint32    `json:"Serial"`
@@ -217,6 +240,8 @@ type ZoneStatus struct {
 	// LastFailure is when.
 	Failing     bool      `json:"Failing"`
 	LastFailure time.Time `json:"LastFailure,omitzero"`
+	// Error is the failing load's error, with the file and line.
+	Error string `json:"Error,omitempty"`
 }
 
 // Status reports every configured zone's load status.
@@ -225,12 +250,15 @@ func (s *ZoneSet) Status() []ZoneStatus {
 	defer s.mu.Unlock()
 	out := make([]ZoneStatus, 0, len(s.zones))
 	for _, e := range s.zones {
-		zs := ZoneStatus{Zone: e.origin}
+		zs := ZoneStatus{Zone: e.origin, From: e.from}
 		if z := s.store.Get(e.origin); z != nil && z.Available() {
 			zs.Loaded, zs.Serial = true, z.Serial()
 		}
 		if st := s.loads[e.origin]; st != nil {
 			zs.LastLoad, zs.Failing, zs.LastFailure = st.lastOK, st.failing, st.lastFailure
+			if st.err != nil {
+				zs.Error = st.err.Error()
+			}
 		}
 		out = append(out, zs)
 	}

@@ -20,7 +20,7 @@ import (
 // every record's type, class, TTL and RDATA in wire form, the records sorted bytewise so that
 // the order a zone snapshot happens to hold them in does not matter (RFC 4034 §6.3). A changed
 // record, TTL or key therefore lands on another key, and a rotated-out key's entries are never
-// reached again; they age out of the LRU (STYLE.md §3).
+// reached again; they age out of the LRU, so a rotation needs no flush.
 //
 // The key is deliberately at least as fine as the canonical form of RFC 4034 §6.2: RDATA is
 // hashed as the zone holds it, not lowercased, so equal keys imply equal signed data, and two

@@ -10,9 +10,9 @@ import (
 )
 
 // Config holds the signer's tunables. The zero value of every field selects its default, so
-// Config{} is a working configuration (STYLE.md §6).
+// Config{} is a working configuration.
 type Config struct {
-	// Validity is how long a new signature is valid after now. Default 7 days (DESIGN.md).
+	// Validity is how long a new signature is valid after now. Default 7 days, as Route 53 does.
 	Validity time.Duration
 	// Inception is how far before now a new signature's inception is set, so that validators
 	// whose clocks run slow still accept it. Default 1 h.

@@ -11,9 +11,10 @@ import (
 //
 // Compact (RFC 9824) and black lies answer for a missing name as if it existed with no data:
 // one NSEC owned by the name, next name "\000.<name>" (its immediate successor, so the NSEC
-// claims nothing about any other name), proving NODATA. RFC 9824 §3 puts NXNAME in the bitmap
-// of a missing name so that the difference from NODATA survives, restores NXDOMAIN for a query
-// with the CO flag (§5), and gives an empty non-terminal the bitmap NSEC RRSIG (§3.3). Black
+// claims nothing about any other name), proving NODATA. RFC 9824 puts NXNAME (§2) in the bitmap
+// of a missing name (§3.1) so that the difference from NODATA survives, gives an empty
+// non-terminal the bitmap NSEC RRSIG (§3.2), and restores NXDOMAIN for a query with the
+// Compact-answers-OK flag (§5). Black
 // lies (Route 53) is the same without NXNAME and always NOERROR.
 //
 // White lies (RFC 4470) keep NXDOMAIN and cover the name with an NSEC whose ends are names that

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -122,9 +124,9 @@ func (c *countSigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, 
 type zoneNames []string
 
 func (z zoneNames) Neighbours(name string) (prev, next string) {
-	i, _ := slices.BinarySearchFunc(z, name, canonicalCompare)
+	i, _ := slices.BinarySearchFunc(z, name, dnsname.Compare)
 	prev = z[(i-1+len(z))%len(z)]
-	if i < len(z) && canonicalCompare(z[i], name) == 0 {
+	if i < len(z) && dnsname.Compare(z[i], name) == 0 {
 		i++
 	}
 	return prev, z[i%len(z)]

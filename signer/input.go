@@ -4,6 +4,8 @@ import (
 	"crypto"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/outcome"
 )
 
 // Mode is a zone's denial-of-existence mode.
@@ -28,20 +30,17 @@ const (
 // TypeNXNAME is the NXNAME meta-type of RFC 9824 (a query for it is FORMERR).
 const TypeNXNAME uint16 = 128
 
-// Kind is the outcome of the zone lookup (mirrors zones.Kind without importing it).
-type Kind uint8
+// Kind is the outcome of the zone lookup that the response reports. It is the zones package's
+// own type (both name it through the internal outcome package), so a lookup result reaches
+// the signer without a translation that could fall out of step; its values are re-exported
+// here for the signer's users.
+type Kind = outcome.Kind
 
-const (
-	Answer Kind = iota
-	NoData
-	NXDomain
-	Referral
-)
+// The outcomes, as outcome names them.
+const Answer, NoData, NXDomain, Referral = outcome.Answer, outcome.NoData, outcome.NXDomain, outcome.Referral
 
 // Synth says that the RRsets owned by Name were synthesised from the wildcard Wildcard.
-type Synth struct {
-	Name, Wildcard string
-}
+type Synth = outcome.Synth
 
 // Neighbours reports the existing names of the zone just before and just after name in
 // canonical order (RFC 4034 §6.1), wrapping around at the apex. White lies use it so that a

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // Name arithmetic for white lies (RFC 4470), done on wire-form labels so escapes such as
@@ -21,65 +23,6 @@ func wireName(s string) ([]byte, error) {
 		return nil, fmt.Errorf("pack name %q: %w", s, err)
 	}
 	return append([]byte(nil), buf[:n]...), nil
-}
-
-// labels returns the labels of a wire-form name, leftmost first, without the root.
-func labels(w []byte) [][]byte {
-	var ls [][]byte
-	for i := 0; i < len(w) && w[i] != 0; i += int(w[i]) + 1 {
-		ls = append(ls, w[i+1:i+1+int(w[i])])
-	}
-	return ls
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
-
-// canonicalCompare orders two names as RFC 4034 §6.1 does: label by label from the right,
-// each label as a case-folded octet string where a prefix sorts first, and a name before its
-// descendants. It returns -1, 0 or +1. Unparsable names compare as strings (never reached for
-// names from a zone).
-func canonicalCompare(a, b string) int {
-	wa, err1 := wireName(a)
-	wb, err2 := wireName(b)
-	if err1 != nil || err2 != nil {
-		switch {
-		case a < b:
-			return -1
-		case a > b:
-			return 1
-		}
-		return 0
-	}
-	la, lb := labels(wa), labels(wb)
-	for i, j := len(la)-1, len(lb)-1; i >= 0 && j >= 0; i, j = i-1, j-1 {
-		x, y := la[i], lb[j]
-		for k := 0; k < len(x) && k < len(y); k++ {
-			if cx, cy := lower(x[k]), lower(y[k]); cx != cy {
-				if cx < cy {
-					return -1
-				}
-				return 1
-			}
-		}
-		if len(x) != len(y) {
-			if len(x) < len(y) {
-				return -1
-			}
-			return 1
-		}
-	}
-	switch {
-	case len(la) < len(lb):
-		return -1
-	case len(la) > len(lb):
-		return 1
-	}
-	return 0
 }
 
 // nextCloser returns the ancestor of name (or name itself) one label longer than ce, the
@@ -190,11 +133,11 @@ func cover(names Neighbours, name, ce string) (owner, next string, err error) {
 	nc := nextCloser(name, ce)
 	prev, after := names.Neighbours(nc)
 	owner, ok := siblingBefore(nc)
-	if !ok || canonicalCompare(owner, prev) <= 0 {
+	if !ok || dnsname.Compare(owner, prev) <= 0 {
 		// Some existing name sorts between the sibling and nc: start just after it instead.
 		// "\000.prev" is its immediate successor and not an existing name.
 		owner = successor(prev)
-		if canonicalCompare(owner, nc) >= 0 {
+		if dnsname.Compare(owner, nc) >= 0 {
 			return "", "", errNoCover
 		}
 	}

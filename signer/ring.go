@@ -56,7 +56,7 @@ type signingKey struct {
 }
 
 // KeyRing is one zone's keys and the RRsets made from them. It is immutable: the key manager
-// builds a new ring and swaps it in atomically (STYLE.md §3), and Sign reads it without locks.
+// builds a new ring and swaps it in atomically (a rotation never touches the query path), and Sign reads it without locks.
 type KeyRing struct {
 	zone    string
 	keys    []*Key

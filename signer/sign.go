@@ -3,10 +3,11 @@ package signer
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // ErrNoSOA is returned when a negative answer must be signed but Input.SOA is nil.
@@ -98,7 +99,7 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		if h.Rrtype == dns.TypeRRSIG || h.Rrtype == dns.TypeOPT || seen(sec[:i], h) {
 			continue
 		}
-		if !inZone(h.Name, b.in.Zone) {
+		if !dnsname.InZone(h.Name, b.in.Zone) {
 			continue // not ours to sign (a CNAME target's data from another zone)
 		}
 		if authority && kind == Referral && h.Rrtype == dns.TypeNS && h.Name != b.in.Zone {
@@ -111,30 +112,6 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		}
 	}
 	return out, nil
-}
-
-// inZone reports whether name is zone or below it, case-insensitively, without allocating
-// (dns.IsSubDomain splits both names). A dot preceded by an odd run of backslashes is escaped
-// (part of a label), so it is not a label boundary.
-func inZone(name, zone string) bool {
-	if zone == "." {
-		return true
-	}
-	if len(name) < len(zone) || !strings.EqualFold(name[len(name)-len(zone):], zone) {
-		return false
-	}
-	if len(name) == len(zone) {
-		return true
-	}
-	i := len(name) - len(zone) - 1
-	if name[i] != '.' {
-		return false
-	}
-	bs := 0
-	for j := i - 1; j >= 0 && name[j] == '\\'; j-- {
-		bs++
-	}
-	return bs%2 == 0
 }
 
 func sameSet(a, b *dns.RR_Header) bool {

@@ -10,23 +10,31 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Service answers what primaries and secondaries send a server besides queries. Today that is
-// NOTIFY (RFC 1996) for the secondary zones; it implements the server's transfer hook.
+// Service answers what primaries and secondaries send a server besides queries: NOTIFY
+// (RFC 1996) for the secondary zones, AXFR and IXFR for the zones offered to secondaries. It
+// implements the server's transfer hook.
 type Service struct {
 	log         *slog.Logger
 	secondaries map[string]*Secondary // by origin
+	outgoing    map[string]*Outgoing  // by origin
 	keys        map[string]*Key       // by name
 }
 
-// NewService returns a Service for the given secondary zones.
-func NewService(log *slog.Logger, secondaries ...*Secondary) *Service {
+// NewService returns a Service for the given secondary zones and zones offered.
+func NewService(log *slog.Logger, secondaries []*Secondary, outgoing []*Outgoing) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{log: log, secondaries: map[string]*Secondary{}, keys: map[string]*Key{}}
+	s := &Service{log: log, secondaries: map[string]*Secondary{}, outgoing: map[string]*Outgoing{}, keys: map[string]*Key{}}
 	for _, sec := range secondaries {
 		s.secondaries[sec.Origin()] = sec
 		if k := sec.Key(); k != nil {
+			s.keys[k.Name] = k
+		}
+	}
+	for _, o := range outgoing {
+		s.outgoing[o.Origin()] = o
+		if k := o.Key(); k != nil {
 			s.keys[k.Name] = k
 		}
 	}
@@ -77,9 +85,13 @@ func (s *Service) NotifyUDP(raw []byte, from net.Addr) []byte {
 	return out
 }
 
-// ServeTCP answers a NOTIFY that came over TCP (the server verified its TSIG: w.TsigStatus) and
-// refuses zone transfers, which this server does not serve.
+// ServeTCP answers a NOTIFY, AXFR or IXFR that came over TCP; the server verified its TSIG
+// (w.TsigStatus) and signs what is written with WriteMsg.
 func (s *Service) ServeTCP(w dns.ResponseWriter, req *dns.Msg) {
+	if req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 {
+		s.serveTransfer(w, req)
+		return
+	}
 	var m *dns.Msg
 	if req.Opcode == dns.OpcodeNotify {
 		var tsigErr error

@@ -110,13 +110,16 @@ func (s *Secondary) Origin() string { return s.cfg.Origin }
 // Key is the zone's TSIG key, or nil.
 func (s *Secondary) Key() *Key { return s.cfg.Key }
 
-// LoadZone builds the snapshot to serve: the copy, or zones.Unavailable when there is none or it
-// has expired.
+// LoadZone builds the snapshot to serve: the copy, or a placeholder that answers SERVFAIL
+// (zones.Failed while there is no copy, zones.Expired once it has expired).
 func (s *Secondary) LoadZone(opt zones.Options) (*zones.Zone, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.rrs == nil || s.expired {
-		return zones.Unavailable(s.cfg.Origin), nil
+	switch {
+	case s.rrs == nil:
+		return zones.Failed(s.cfg.Origin, "secondary zone not transferred yet"), nil
+	case s.expired:
+		return zones.Expired(s.cfg.Origin, "secondary zone expired: no primary answered within the SOA expire time"), nil
 	}
 	if s.built != nil && s.builtVer == s.version && s.builtOpt == opt {
 		return s.built, nil

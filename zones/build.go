@@ -8,9 +8,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// maxSignedTTL is the TTL cap of signed zones (one week, as Route 53 does; DESIGN.md).
-const maxSignedTTL = 604800
-
 // finding is a Problem and whether it stops Load. Load refuses what makes a zone unservable or
 // ambiguous (no or several SOAs, data out of zone, CNAME beside other data, a class other than
 // IN); Check reports those and also what breaks resolution without making answers ambiguous.
@@ -124,9 +121,9 @@ func (b *builder) add(e entry) {
 			return
 		}
 	}
-	if h.Ttl > maxSignedTTL {
+	if h.Ttl > MaxSignedTTL {
 		b.report(false, "warning", e.file, e.line, "%s %s TTL %d will be capped to %d when signed",
-			owner, typ, h.Ttl, maxSignedTTL)
+			owner, typ, h.Ttl, MaxSignedTTL)
 	}
 	if b.opt.MaxTTL > 0 && h.Ttl > b.opt.MaxTTL {
 		h.Ttl = b.opt.MaxTTL

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // FuzzParse feeds arbitrary master files to Parse and Check and, when a zone loads, looks up
@@ -34,7 +36,7 @@ func FuzzParse(f *testing.F) {
 		for _, name := range names {
 			for _, qt := range []uint16{dns.TypeA, dns.TypeNS, dns.TypeDS, dns.TypeCNAME, dns.TypeANY, dns.TypeMX} {
 				r := z.Lookup(name, qt)
-				if (r.Kind == NXDomain || r.Kind == NoData) && z.contains(name) && len(r.Ns) != 1 {
+				if (r.Kind == NXDomain || r.Kind == NoData) && dnsname.InZone(name, z.origin) && len(r.Ns) != 1 {
 					t.Fatalf("%s %d: %v without the SOA", name, qt, r.Kind)
 				}
 				if r.Kind == Referral && (r.Cut == "" || len(r.Ns) == 0) {

@@ -1,6 +1,10 @@
 package zones
 
-import "github.com/miekg/dns"
+import (
+	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
+)
 
 // maxChain bounds the CNAMEs followed in one lookup, loops included. BIND and Knot stop after a
 // handful too; a resolver restarts from the last target if it wants more.
@@ -23,7 +27,7 @@ const maxChain = 8
 // The exact-match path does not allocate; wildcard synthesis and CNAME chains do.
 func (z *Zone) Lookup(qname string, qtype uint16) Result {
 	res := Result{Name: qname, SOA: z.soa}
-	if !z.contains(qname) {
+	if !dnsname.InZone(qname, z.origin) {
 		res.Kind = NXDomain
 		return res
 	}
@@ -61,7 +65,7 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 		}
 		seen[step] = name
 		res.Name = next
-		if step+1 >= maxChain || !z.contains(next) || looped(seen[:step+1], next) {
+		if step+1 >= maxChain || !dnsname.InZone(next, z.origin) || looped(seen[:step+1], next) {
 			return z.chainEnd(res, chain)
 		}
 		name = next

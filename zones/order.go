@@ -5,42 +5,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/miekg/dns"
+	"github.com/signetdns/signet/internal/dnsname"
 )
-
-// canonicalKey encodes a name so that comparing keys bytewise follows the canonical order of
-// RFC 4034 §6.1: labels compared from the right, each as lowercased octets, a label that is a
-// prefix of another sorting first. Labels go right to left, each followed by 0x00; the octets
-// 0x00 and 0x01 inside a label are escaped as 0x01 0x01 and 0x01 0x02 so that the terminator
-// sorts below every octet. Packing to wire form first resolves presentation escapes (\065).
-func canonicalKey(name string) string {
-	buf := make([]byte, 256)
-	n, err := dns.PackDomainName(dns.Fqdn(name), buf, 0, nil, false)
-	if err != nil {
-		return strings.ToLower(name) // not a valid name: any stable order will do
-	}
-	var labels [][]byte
-	for i := 0; i < n && buf[i] != 0; i += int(buf[i]) + 1 {
-		labels = append(labels, buf[i+1:i+1+int(buf[i])])
-	}
-	var b strings.Builder
-	for i := len(labels) - 1; i >= 0; i-- {
-		for _, c := range labels[i] {
-			if 'A' <= c && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			switch c {
-			case 0, 1:
-				b.WriteByte(1)
-				b.WriteByte(c + 1)
-			default:
-				b.WriteByte(c)
-			}
-		}
-		b.WriteByte(0)
-	}
-	return b.String()
-}
 
 // order lists the names Neighbours walks: owners of RRsets served as authoritative data (the
 // cuts included, what lies below them excluded) and the apex.
@@ -49,7 +15,7 @@ func (z *Zone) order(apex string) {
 	var all []named
 	for name, n := range z.nodes {
 		if (!n.ent && !n.occluded) || name == apex {
-			all = append(all, named{canonicalKey(name), name})
+			all = append(all, named{dnsname.Key(name), name})
 		}
 	}
 	slices.SortFunc(all, func(a, b named) int { return strings.Compare(a.key, b.key) })
@@ -69,7 +35,7 @@ func (z *Zone) Neighbours(name string) (prev, next string) {
 	if len(z.keys) == 0 {
 		return z.origin, z.origin
 	}
-	k := canonicalKey(name)
+	k := dnsname.Key(name)
 	i := sort.SearchStrings(z.keys, k) // first key >= k
 	j := i
 	if j < len(z.keys) && z.keys[j] == k {

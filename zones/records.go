@@ -40,5 +40,28 @@ func Unavailable(origin string) *Zone {
 	return &Zone{origin: dns.CanonicalName(origin), nodes: map[string]*node{}, unavailable: true}
 }
 
+// Failed returns a placeholder, like Unavailable, for a zone whose data failed to load (a zone
+// file that does not parse). reason is told to clients in an Extended DNS Error (RFC 8914), so
+// it names no file: the file and line go to the operator's logs.
+func Failed(origin, reason string) *Zone {
+	z := Unavailable(origin)
+	z.reason = reason
+	return z
+}
+
+// Expired returns a placeholder, like Failed, for a secondary zone whose SOA expire time has
+// passed without a successful refresh (RFC 1035 §3.3.13): its data may not be served any more.
+func Expired(origin, reason string) *Zone {
+	z := Failed(origin, reason)
+	z.expired = true
+	return z
+}
+
+// IsExpired reports whether the zone is an Expired placeholder.
+func (z *Zone) IsExpired() bool { return z.expired }
+
+// Reason says why an unavailable zone has no data ("" when Unavailable gave none).
+func (z *Zone) Reason() string { return z.reason }
+
 // Available reports whether the zone has data to answer from (false for Unavailable).
 func (z *Zone) Available() bool { return !z.unavailable }

@@ -1,43 +1,32 @@
 package zones
 
-import "github.com/miekg/dns"
+import (
+	"github.com/miekg/dns"
 
-// Kind is the outcome of a lookup.
-type Kind uint8
+	"github.com/signetdns/signet/internal/outcome"
+)
 
+// Kind is the outcome of a lookup. The signer proves the same outcomes, so the type is shared
+// with it.
+type Kind = outcome.Kind
+
+// The outcomes of a lookup.
 const (
 	// Answer: data of the asked type at the name (directly, through an in-zone CNAME chain, or
 	// synthesised from a wildcard). A CNAME chain that leaves the zone ends with Answer too.
-	Answer Kind = iota
+	Answer = outcome.Answer
 	// NoData: the final name exists (or is an empty non-terminal) but has no RRset of the type.
-	NoData
+	NoData = outcome.NoData
 	// NXDomain: the final name does not exist.
-	NXDomain
+	NXDomain = outcome.NXDomain
 	// Referral: the final name is at or below a zone cut; Ns holds the child's NS RRset followed
 	// by the DS RRset if the child is signed (also in Result.DS), Extra holds in-zone glue.
-	Referral
+	Referral = outcome.Referral
 )
-
-func (k Kind) String() string {
-	switch k {
-	case Answer:
-		return "answer"
-	case NoData:
-		return "nodata"
-	case NXDomain:
-		return "nxdomain"
-	case Referral:
-		return "referral"
-	}
-	return "unknown"
-}
 
 // Synth records that the RRset(s) owned by Name in the answer were synthesised from the
 // wildcard Wildcard ("*.<closest encloser>"), RFC 4592.
-type Synth struct {
-	Name     string // the owner the synthesised RRs carry (lowercased qname or chain target)
-	Wildcard string // the wildcard owner they were copied from, e.g. "*.example.com."
-}
+type Synth = outcome.Synth
 
 // Result is what a lookup found. Every name in it is lowercased and fully qualified.
 type Result struct {

@@ -15,6 +15,7 @@ import (
 type Store struct {
 	mu    sync.Mutex // serialises writers
 	zones atomic.Pointer[map[string]*Zone]
+	gen   atomic.Uint64
 }
 
 // NewStore returns an empty Store.
@@ -35,7 +36,12 @@ func (s *Store) update(f func(m map[string]*Zone)) {
 	}
 	f(m)
 	s.zones.Store(&m)
+	s.gen.Add(1)
 }
+
+// Generation changes whenever a zone is added, replaced or removed, so that a cache of answers
+// can key on it and never serve one made from an older zone.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
 
 // Set adds z, or replaces the zone with the same origin, atomically.
 func (s *Store) Set(z *Zone) { s.update(func(m map[string]*Zone) { m[z.origin] = z }) }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // Walk calls fn for every RRset of the zone, names in canonical order (RFC 4034 §6.1) and
@@ -21,7 +23,7 @@ func (z *Zone) Walk(fn func(set []dns.RR, auth bool)) {
 	all := make([]named, 0, len(z.nodes))
 	for name, n := range z.nodes {
 		if len(n.sets) > 0 {
-			all = append(all, named{canonicalKey(name), name})
+			all = append(all, named{dnsname.Key(name), name})
 		}
 	}
 	slices.SortFunc(all, func(a, b named) int { return strings.Compare(a.key, b.key) })
@@ -48,7 +50,7 @@ func (z *Zone) Cover(name string) (owner, next string) {
 	if len(z.keys) == 0 {
 		return z.origin, z.origin
 	}
-	k := canonicalKey(name)
+	k := dnsname.Key(name)
 	i := sort.SearchStrings(z.keys, k) // first key >= k
 	if i < len(z.keys) && z.keys[i] == k {
 		return z.names[i], z.names[(i+1)%len(z.names)]

@@ -9,10 +9,15 @@ import (
 	"github.com/miekg/dns"
 )
 
+// MaxSignedTTL is the TTL cap of a signed zone: one week, as Route 53 does, so that a
+// signature's validity (a week by default) is never shorter than the time a resolver may
+// cache the records it covers. Options.MaxTTL takes it for signed zones.
+const MaxSignedTTL = 7 * 24 * 3600
+
 // Options tune how a zone is loaded.
 type Options struct {
-	// MaxTTL, when above 0, lowers every TTL above it to it at load. Signed zones use one week
-	// (604800), as Route 53 does. 0 keeps TTLs as written.
+	// MaxTTL, when above 0, lowers every TTL above it to it at load. Signed zones use
+	// MaxSignedTTL. 0 keeps TTLs as written.
 	MaxTTL uint32
 }
 
@@ -24,12 +29,14 @@ type Zone struct {
 	neg     []dns.RR // the SOA copy for negative answers, TTL = min(SOA TTL, MINIMUM); capped
 	nodes   map[string]*node
 	names   []string // owners of RRsets and the apex, in canonical order (RFC 4034 §6.1)
-	keys    []string // canonicalKey of names[i]
+	keys    []string // dnsname.Key of names[i]
 	owners  int
 	dropped int
 	maxTTL  uint32
 
-	unavailable bool // a placeholder without data (see Unavailable)
+	unavailable bool   // a placeholder without data (see Unavailable)
+	expired     bool   // ... because a secondary zone expired (see Expired)
+	reason      string // why, for clients (see Failed)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait
@@ -140,27 +147,3 @@ func (z *Zone) Names() int { return z.owners }
 // Dropped returns how many DNSSEC records were left out at load because the signer makes its
 // own.
 func (z *Zone) Dropped() int { return z.dropped }
-
-// contains reports whether name is at or below the apex (both lowercased FQDNs).
-func (z *Zone) contains(name string) bool {
-	o := z.origin
-	if o == "." {
-		return true
-	}
-	if len(name) < len(o) || name[len(name)-len(o):] != o {
-		return false
-	}
-	if len(name) == len(o) {
-		return true
-	}
-	// The byte before the suffix must be an unescaped dot.
-	i := len(name) - len(o) - 1
-	if name[i] != '.' {
-		return false
-	}
-	bs := 0
-	for j := i - 1; j >= 0 && name[j] == '\\'; j-- {
-		bs++
-	}
-	return bs%2 == 0
-}

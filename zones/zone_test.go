@@ -203,23 +203,6 @@ func TestAccessors(t *testing.T) {
 	}
 }
 
-// TestCanonicalOrder sorts the names of RFC 4034 §6.1's example, which lists them in canonical
-// order.
-func TestCanonicalOrder(t *testing.T) {
-	want := []string{"example.", "a.example.", "yljkjljk.a.example.", "Z.a.example.",
-		"zABC.a.EXAMPLE.", "z.example.", `\001.z.example.`, "*.z.example.", `\200.z.example.`}
-	got := slices.Clone(want)
-	slices.Reverse(got)
-	slices.SortFunc(got, func(a, b string) int { return strings.Compare(canonicalKey(a), canonicalKey(b)) })
-	if !slices.Equal(got, want) {
-		t.Errorf("order:\n got %q\nwant %q", got, want)
-	}
-	// A label that is a prefix of another sorts first, and \000 sorts after the shorter label.
-	if !(canonicalKey("a.example.") < canonicalKey(`a\000.example.`)) || !(canonicalKey(`a\000.example.`) < canonicalKey(`a\001.example.`)) {
-		t.Error("prefix or low-octet order wrong")
-	}
-}
-
 func TestNeighbours(t *testing.T) {
 	z := mustParse(t, lookupZone, Options{})
 	// The served names in canonical order ('_' sorts before letters, digits before letters):

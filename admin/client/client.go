@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,7 +27,13 @@ type Client struct {
 	Token string
 	// HTTP sends the requests; nil means a client with a 30 s timeout.
 	HTTP *http.Client
+
+	where string // the control socket, for error messages; empty: BaseURL
 }
+
+// defaultTimeout bounds one call: a rollover or a KSK creation in a TPM takes seconds, not
+// minutes.
+const defaultTimeout = 30 * time.Second
 
 // New returns a client of the listener at addr (host:port, or a URL) with the bearer token
 // (empty: none).
@@ -36,6 +43,16 @@ func New(addr, token string) *Client {
 		base = "http://" + base
 	}
 	return &Client{BaseURL: strings.TrimSuffix(base, "/"), Token: token}
+}
+
+// NewUnix returns a client of the control socket at path (no token: reaching the socket is
+// the authentication).
+func NewUnix(path string) *Client {
+	var d net.Dialer
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, "unix", path)
+	}}
+	return &Client{BaseURL: "http://localhost", HTTP: &http.Client{Transport: tr, Timeout: defaultTimeout}, where: path}
 }
 
 // Error is a refusal from the server: the HTTP status and the API's error code and message.
@@ -116,6 +133,15 @@ func (c *Client) Plan(ctx context.Context, zone, horizon string) (*forecast.Fore
 	return &out, nil
 }
 
+// Zones returns every configured zone's load state.
+func (c *Client) Zones(ctx context.Context) (*admin.ZonesResponse, error) {
+	var out admin.ZonesResponse
+	if err := c.Do(ctx, http.MethodGet, admin.ZonesPath, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Reload makes the server re-read every zone file.
 func (c *Client) Reload(ctx context.Context) (*admin.ReloadResponse, error) {
 	var out admin.ReloadResponse
@@ -156,11 +182,15 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	hc := c.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = &http.Client{Timeout: defaultTimeout}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("admin API %s: %w (is signet serve running?)", c.BaseURL, err)
+		where := c.where
+		if where == "" {
+			where = c.BaseURL
+		}
+		return fmt.Errorf("admin API %s: %w (is signet serve running?)", where, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))

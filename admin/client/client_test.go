@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +94,7 @@ func TestClientLifecycle(t *testing.T) {
 func TestClientReload(t *testing.T) {
 	t.Parallel()
 	fail := errors.New("zone example.test.: example.test.zone:7: bad A")
-	c := client.New(startServer(t, "", func() error { return fail }), "")
+	c := client.New(startServer(t, "tok", func() error { return fail }), "tok")
 	_, err := c.Reload(context.Background())
 	var e *client.Error
 	if !errors.As(err, &e) || e.Code != admin.CodeInvalidZoneFile || e.Message != fail.Error() || e.Status != http.StatusUnprocessableEntity {
@@ -111,5 +113,26 @@ func TestClientToken(t *testing.T) {
 	}
 	if _, err := client.New("http://"+addr+"/", "right").GetDNSSEC(context.Background(), zone); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClientSocket: the client reaches the control socket without a token, and says which
+// socket it could not reach.
+func TestClientSocket(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), admin.SocketFile)
+	s, err := admin.New(admin.Config{Socket: sock, Manager: admintest.NewManager(t), Logger: admintest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	d, err := client.NewUnix(sock).GetDNSSEC(context.Background(), zone)
+	if err != nil || d.Zone != zone {
+		t.Fatalf("GetDNSSEC over the socket: %v %+v", err, d)
+	}
+	gone := filepath.Join(t.TempDir(), admin.SocketFile)
+	if _, err := client.NewUnix(gone).GetDNSSEC(context.Background(), zone); err == nil || !strings.Contains(err.Error(), gone) {
+		t.Fatalf("missing socket: %v", err)
 	}
 }

@@ -315,7 +315,7 @@ anchor_signet() {
     ds_from_server "$2" | anchor_from_ds
     return
   fi
-  "$WORK/bin/signet" ds $ZONE --format zone --admin "$ADDR:$((PORT + 100))" | anchor_from_ds
+  "$WORK/bin/signet" ds $ZONE --format zone --state "$1/state" | anchor_from_ds
 }
 
 setup_knot() {

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"time"
 
@@ -13,16 +14,20 @@ import (
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/zonewatch"
 )
 
 // config is the whole configuration, decoded from the YAML file, SIGNET_* variables and flags.
 // Its mapstructure tags are the configuration keys: the list of keys settable from the
 // environment, the unknown-key check and `signet config dump` are all derived from them.
 type config struct {
-	Listen  []string     `mapstructure:"listen"`
-	Zones   []zoneConfig `mapstructure:"zones"`
-	State   string       `mapstructure:"state"`
-	UDPSize uint16       `mapstructure:"udp_size"`
+	Listen []string     `mapstructure:"listen"`
+	Zones  []zoneConfig `mapstructure:"zones"`
+	State  string       `mapstructure:"state"`
+	// Strict makes a zone that fails to load at start stop the server (--strict), instead of
+	// answering SERVFAIL for that zone while the others serve.
+	Strict  bool   `mapstructure:"strict"`
+	UDPSize uint16 `mapstructure:"udp_size"`
 	// PacketCache is the number of whole responses kept for repeated questions.
 	PacketCache int `mapstructure:"packet_cache_size"`
 	TCP         struct {
@@ -37,11 +42,24 @@ type config struct {
 	Admin struct {
 		Addr  string `mapstructure:"addr"`
 		Token string `mapstructure:"token" secret:"true"`
+		// Socket is the control socket; empty: admin.sock in the state directory; "off": none.
+		Socket string `mapstructure:"socket"`
+		// Hosts are extra names the TCP listener accepts in the Host header.
+		Hosts []string `mapstructure:"hosts"`
 	} `mapstructure:"admin"`
 	Log struct {
 		Level  string `mapstructure:"level"`
 		Format string `mapstructure:"format"`
+		// Queries logs one query in every Queries (1: all); 0, the default, logs none.
+		Queries int `mapstructure:"queries"`
 	} `mapstructure:"log"`
+	// Reload says how zone files are re-read besides SIGHUP and the admin API.
+	Reload struct {
+		// Watch reloads a zone when its file changes on disk (default true).
+		Watch bool `mapstructure:"watch"`
+		// Debounce is the quiet period after a change before the reload.
+		Debounce time.Duration `mapstructure:"debounce"`
+	} `mapstructure:"reload"`
 	// TSIGKeys are the TSIG keys (RFC 8945) zones name in zones[].tsig.
 	TSIGKeys []tsigKeyConfig `mapstructure:"tsig_keys"`
 	DNSSEC   dnssecConfig    `mapstructure:"dnssec"`
@@ -68,6 +86,12 @@ type zoneConfig struct {
 	Primaries []string `mapstructure:"primaries"`
 	// TSIG names the key of tsig_keys that signs this zone's transfers and NOTIFY messages.
 	TSIG string `mapstructure:"tsig"`
+	// Secondaries may transfer the zone (AXFR/IXFR out) and are sent NOTIFY on each change:
+	// IP or IP:port (port 53 by default).
+	Secondaries []string `mapstructure:"secondaries"`
+	// Transfer is what secondaries get: "unsigned" (the zone as loaded, the default when
+	// secondaries are set) or "signed" (NSEC chain and signatures; needs denial: nsec).
+	Transfer string `mapstructure:"transfer"`
 	// Parents are the parent zone's name servers (host:port), asked whether the parent still
 	// publishes a DS before signing is disabled, and during KSK rollovers.
 	Parents      []string `mapstructure:"parents"`
@@ -149,6 +173,9 @@ type ZoneSettings struct {
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", []string{server.DefaultListen})
 	v.SetDefault("state", "./state")
+	v.SetDefault("log.queries", 0)
+	v.SetDefault("reload.watch", true)
+	v.SetDefault("reload.debounce", zonewatch.DefaultDebounce)
 	v.SetDefault("udp_size", server.DefaultUDPSize)
 	v.SetDefault("packet_cache_size", server.DefaultPacketCacheSize)
 	v.SetDefault("tcp.idle_timeout", server.DefaultTCPIdleTimeout)
@@ -234,6 +261,11 @@ func (c *config) validate() error {
 	if len(c.Listen) == 0 {
 		return fmt.Errorf("listen: no address")
 	}
+	for _, a := range c.Listen {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("listen: %q: want host:port ([::1]:53 for IPv6)", a)
+		}
+	}
 	if c.DNSSEC.CacheSize <= 0 {
 		return fmt.Errorf("dnssec.cache_size: must be positive")
 	}
@@ -242,6 +274,12 @@ func (c *config) validate() error {
 	}
 	if c.DNSSEC.KSKRetryMin < time.Second {
 		return fmt.Errorf("dnssec.ksk_retry_min: %s is too short (at least 1s)", c.DNSSEC.KSKRetryMin)
+	}
+	if c.Reload.Debounce < 0 {
+		return fmt.Errorf("reload.debounce: %s is negative", c.Reload.Debounce)
+	}
+	if c.Log.Queries < 0 {
+		return fmt.Errorf("log.queries: %d is negative (0 logs no query, N one in N)", c.Log.Queries)
 	}
 	if c.Keystore.PassphraseFile != "" && c.Keystore.PassphraseEnv != "" {
 		return fmt.Errorf("keystore.passphrase_file and keystore.passphrase_env: set one, not both")
@@ -359,5 +397,6 @@ func (c *config) serverConfig() server.Config {
 		MaxTCPQueries:   c.TCP.MaxQueries,
 		ChaosVersion:    c.Chaos.Version,
 		ChaosID:         c.Chaos.ID,
+		QueryLog:        c.Log.Queries,
 	}
 }

@@ -23,6 +23,23 @@ func writeFile(t *testing.T, dir, name, content string, perm os.FileMode) string
 	return p
 }
 
+// loadFile loads the configuration serve would get from the config file at path alone.
+func loadFile(path string) (*config, error) {
+	v := newViper()
+	v.Set("config", path)
+	return loadConfig(v, nil)
+}
+
+// mustLoad is loadFile failing the test on error.
+func mustLoad(t *testing.T, path string) *config {
+	t.Helper()
+	c, err := loadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // runSignet runs the CLI in-process with args and returns its exit code, stdout and the error
 // text.
 func runSignet(t *testing.T, args ...string) (code int, out string, errText string) {
@@ -55,9 +72,9 @@ next:
 	return v
 }
 
-// envValue is a value for a key of type typ that no default has, as the environment spells it,
-// and the value it must decode to.
-func envValue(t *testing.T, key string, typ reflect.Type) (string, any) {
+// envValue is a value for a key of type typ other than its default def, as the environment
+// spells it, and the value it must decode to.
+func envValue(t *testing.T, key string, typ reflect.Type, def reflect.Value) (string, any) {
 	switch {
 	case typ == durationType:
 		return "7m13s", 7*time.Minute + 13*time.Second
@@ -70,6 +87,9 @@ func envValue(t *testing.T, key string, typ reflect.Type) (string, any) {
 	case reflect.String:
 		return "env-" + key, "env-" + key
 	case reflect.Bool:
+		if def.Bool() {
+			return "false", false
+		}
 		return "true", true
 	case reflect.Int, reflect.Uint16, reflect.Uint32:
 		return "7", reflect.ValueOf(7).Convert(typ).Interface()
@@ -94,8 +114,15 @@ func TestEveryKeyFromEnvironment(t *testing.T) {
 	}
 	for _, key := range keys {
 		t.Run(key, func(t *testing.T) {
-			typ := fieldByKey(t, &config{}, key).Type()
-			raw, want := envValue(t, key, typ)
+			defaults, err := decodeConfig(newViper(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			def := fieldByKey(t, defaults, key)
+			raw, want := envValue(t, key, def.Type(), def)
+			if reflect.DeepEqual(def.Interface(), want) {
+				t.Fatalf("the test value for %s is its default %v: it would prove nothing", key, want)
+			}
 			t.Setenv(envName(key), raw)
 			c, err := decodeConfig(newViper(), nil)
 			if err != nil {
@@ -124,6 +151,11 @@ func TestSectionsFromEnvironment(t *testing.T) {
 		z.KSKLifetime == nil || *z.KSKLifetime != 40*time.Second || z.CDS == nil || !*z.CDS {
 		t.Errorf("zone %+v", z)
 	}
+	t.Setenv("SIGNET_ZONES", `[{origin: a.test, file: a.zone, zsk_lifetme: 1h}]`)
+	if _, err := decodeConfig(newViper(), nil); err == nil || !strings.Contains(err.Error(), "entry 0: unknown key zsk_lifetme") {
+		t.Errorf("error %v, want one naming the unknown key", err)
+	}
+	t.Setenv("SIGNET_ZONES", "")
 	t.Setenv("SIGNET_TSIG_KEYS", "k1.=hmac-sha256")
 	if _, err := decodeConfig(newViper(), nil); err == nil || !strings.Contains(err.Error(), "want a YAML list") {
 		t.Errorf("error %v, want one asking for a YAML list", err)
@@ -231,6 +263,27 @@ zones:
 	}
 }
 
+// TestYAMLAnchorsAndMergeKeys: keys merged in with YAML's << are checked like the others.
+func TestYAMLAnchorsAndMergeKeys(t *testing.T) {
+	dir := t.TempDir()
+	holder := writeFile(t, dir, "holder.yaml", "common: &c {cds: true, dnskey_ttl: 60}\n", 0o600)
+	if _, err := loadFile(holder); err == nil || !strings.Contains(err.Error(), "unknown key common") {
+		t.Errorf("a top-level anchor holder: %v, want unknown key common", err)
+	}
+	merged := writeFile(t, dir, "merged.yaml", "dnssec: &d\n  cds: true\nzones:\n  - <<: *d\n    origin: a.test.\n    file: a.zone\n", 0o600)
+	c, err := loadFile(merged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if z := c.Zones[0]; z.CDS == nil || !*z.CDS {
+		t.Errorf("merged cds not in the zone: %+v", z)
+	}
+	typo := writeFile(t, dir, "typo.yaml", "dnssec: &d\n  cds: true\nzones:\n  - <<: [*d, {cdz: true}]\n    origin: a.test.\n    file: a.zone\n", 0o600)
+	if _, err := loadFile(typo); err == nil || !strings.Contains(err.Error(), "typo.yaml:4: unknown key zones[0].cdz") {
+		t.Errorf("a typo in a merged mapping: %v", err)
+	}
+}
+
 // TestUnknownKeysRefuseToStart: a typo anywhere in the file, also in a zone entry, stops
 // serve before anything starts; the error names each key, the file and the line.
 func TestUnknownKeysRefuseToStart(t *testing.T) {
@@ -291,6 +344,7 @@ func TestValidate(t *testing.T) {
 		{"cache size", "dnssec:\n  cache_size: -1\n" + base, "dnssec.cache_size: must be positive"},
 		{"ksk check interval", "dnssec:\n  ksk_check_interval: 10ms\n" + base, "dnssec.ksk_check_interval"},
 		{"listen empty", "listen: []\n" + base, "listen: no address"},
+		{"listen without port", "listen: [\"127.0.0.1\"]\n" + base, `listen: "127.0.0.1": want host:port`},
 		{"bad zones in environment", "", "zones: \"nofile\": want ORIGIN=FILE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,6 +23,7 @@ func TestConfigCheck(t *testing.T) {
 	bad := writeFile(t, dir, "bad.zone", goodZone+"www IN A not-an-address\n", 0o644)
 	pass := writeFile(t, dir, "pass", "secret-passphrase\n", 0o600)
 	open := writeFile(t, dir, "open-pass", "secret-passphrase\n", 0o644)
+	tsig := writeFile(t, dir, "k.key", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=\n", 0o600)
 	state := filepath.Join(dir, "state")
 	cfg := func(extra string) string {
 		return writeFile(t, t.TempDir(), "c.yaml", "state: "+state+"\nzones:\n  - origin: a.test.\n    file: "+zone+"\n"+extra, 0o600)
@@ -46,6 +47,9 @@ func TestConfigCheck(t *testing.T) {
 		{name: "tpm device missing", args: []string{"--config", cfg("keystore:\n  tpm:\n    device: unix:" + filepath.Join(dir, "swtpm.sock") + "\n")}, want: "keystore.tpm.device"},
 		{name: "admin off loopback without token", args: []string{"--config", cfg("admin:\n  addr: 0.0.0.0:8053\n")}, want: "admin.token: required when admin.addr (0.0.0.0:8053)"},
 		{name: "admin off loopback with token", args: []string{"--config", cfg("admin:\n  addr: 0.0.0.0:8053\n"), "--admin-token", "t"}},
+		{name: "tsig secret readable by others", args: []string{"--config", cfg("tsig_keys:\n  - {name: k., algorithm: hmac-sha256, secret_file: " + open + "}\n")}, want: "tsig_keys[0]: key k.: secret file " + open + " has mode 0644"},
+		{name: "tsig secret missing", args: []string{"--config", cfg("tsig_keys:\n  - {name: k., algorithm: hmac-sha256, secret_file: " + filepath.Join(dir, "nope.key") + "}\n")}, want: "tsig_keys[0]: key k.: stat " + filepath.Join(dir, "nope.key")},
+		{name: "good tsig key", args: []string{"--config", cfg("tsig_keys:\n  - {name: k., algorithm: hmac-sha256, secret_file: " + tsig + "}\n")}},
 		{name: "bad log level", args: []string{"--config", cfg("log:\n  level: chatty\n")}, want: "log.level"},
 		{name: "refresh over validity from the environment", args: []string{"--config", cfg("")}, env: map[string]string{"SIGNET_DNSSEC_REFRESH": "200h"}, want: "dnssec.refresh: 200h0m0s"},
 		{name: "state is a file", args: []string{"--zone", "a.test.=" + zone, "--state", zone}, want: "state: " + zone + " is not a directory"},

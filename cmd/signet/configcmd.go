@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/signetdns/signet/keystore/file"
+	"github.com/signetdns/signet/xfr"
 	"github.com/signetdns/signet/zones"
 )
 
@@ -73,8 +74,9 @@ func writeConfig(w io.Writer, c *config) error {
 }
 
 // checkEnvironment checks what a valid config refers to: the log settings, the zone files
-// (every problem printed to w as `signet zone check` prints it), the passphrase source, the
-// TPM device path, the state directory, and the admin token a non-loopback listener needs.
+// (every problem printed to w as `signet zone check` prints it), the TSIG secret files, the
+// passphrase source, the TPM device path, the state directory, and the admin token a
+// non-loopback listener needs.
 func checkEnvironment(v *viper.Viper, c *config, w io.Writer) error {
 	var errs []error
 	if _, err := newLogger(v, io.Discard); err != nil {
@@ -93,6 +95,11 @@ func checkEnvironment(v *viper.Viper, c *config, w io.Writer) error {
 		}
 		if nerr > 0 {
 			errs = append(errs, fmt.Errorf("zones[%d].file: %s (zone %s): %d error(s)", i, z.File, z.Origin, nerr))
+		}
+	}
+	for i, k := range c.TSIGKeys {
+		if _, err := xfr.LoadKey(k.Name, k.Algorithm, k.SecretFile); err != nil {
+			errs = append(errs, fmt.Errorf("tsig_keys[%d]: %w", i, err))
 		}
 	}
 	if p := c.Keystore.PassphraseFile; p != "" {

@@ -108,6 +108,22 @@ func sectionsFromString(from, to reflect.Type, data any) (any, error) {
 		if err := yaml.Unmarshal([]byte(s), &list); err != nil {
 			return nil, fmt.Errorf("a YAML list: %w", err)
 		}
+		// The file's unknown-key check, for the entries given this way.
+		known := map[string]bool{}
+		for _, f := range keyFields(to.Elem()) {
+			known[f.name] = true
+		}
+		for i, item := range list {
+			m, ok := item.(map[string]any)
+			if !ok {
+				continue // not a section; decoding reports it
+			}
+			for k := range m {
+				if !known[strings.ToLower(k)] {
+					return nil, fmt.Errorf("entry %d: unknown key %s", i, k)
+				}
+			}
+		}
 		return list, nil
 	}
 	if to != reflect.TypeOf([]zoneConfig{}) {
@@ -156,6 +172,17 @@ func checkKnownKeys(path string) error {
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				// A YAML merge key: the merged mappings' keys belong here.
+				merged := []*yaml.Node{val}
+				if val.Kind == yaml.SequenceNode {
+					merged = val.Content
+				}
+				for _, m := range merged {
+					walk(m, t, prefix)
+				}
+				continue
+			}
 			name := strings.ToLower(k.Value)
 			f, ok := known[name]
 			if !ok {

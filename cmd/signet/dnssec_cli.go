@@ -30,7 +30,7 @@ type apiCall func(ctx context.Context, c *client.Client) (*admin.DNSSEC, error)
 
 // callAPI makes the call against the server of v's settings and prints its answer with show.
 func callAPI(v *viper.Viper, c *cobra.Command, call apiCall, show func(io.Writer, *admin.DNSSEC)) error {
-	cl, err := adminClient(v)
+	cl, err := adminClient(c, v)
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func newDSCmd(v *viper.Viper) *cobra.Command {
 			if asJSON {
 				format = "json"
 			}
-			cl, err := adminClient(v)
+			cl, err := adminClient(c, v)
 			if err != nil {
 				return err
 			}

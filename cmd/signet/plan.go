@@ -27,7 +27,7 @@ func newPlanCmd(v *viper.Viper) *cobra.Command {
 			if _, err := forecast.ParseDuration(horizon); err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--for: %w", err)}
 			}
-			cl, err := adminClient(v)
+			cl, err := adminClient(c, v)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/signetdns/signet/admin"
 )
 
 // exitError carries a process exit code (zone check exits 1 on problems, 2 on usage).
@@ -50,17 +52,21 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "configuration file (YAML)")
-	root.PersistentFlags().String("admin", "127.0.0.1:8053", "admin HTTP API address (host:port, or \"off\")")
-	root.PersistentFlags().String("admin-token", "", "bearer token for the admin API (or SIGNET_ADMIN_TOKEN)")
+	root.PersistentFlags().String("state", "", "directory for keys and DNSSEC state (created 0700), where the server keeps its control socket and admin token for the CLI (default ./state)")
+	root.PersistentFlags().String("admin", admin.DefaultAddr, "admin HTTP API address (host:port, or \"off\"); the CLI uses the control socket in --state unless this is given")
+	root.PersistentFlags().String("admin-token", "", "bearer token for the admin API's TCP listener (or SIGNET_ADMIN_TOKEN); default: generated into the state directory")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().String("log-format", "text", "log format: text or json")
 	bind(v, root.PersistentFlags(), "config", "config")
+	bind(v, root.PersistentFlags(), "state", "state")
 	bind(v, root.PersistentFlags(), "admin.addr", "admin")
 	bind(v, root.PersistentFlags(), "admin.token", "admin-token")
 	bind(v, root.PersistentFlags(), "log.level", "log-level")
 	bind(v, root.PersistentFlags(), "log.format", "log-format")
 
-	root.AddCommand(newServeCmd(v), newZoneCmd(), newReloadCmd(v), newConfigCmd(v), newVersionCmd())
+	zone := newZoneCmd()
+	zone.AddCommand(newZoneStatusCmd(v))
+	root.AddCommand(newServeCmd(v), zone, newReloadCmd(v), newConfigCmd(v), newVersionCmd())
 	for _, c := range extraCommands(v) {
 		root.AddCommand(c)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/zonewatch"
 )
 
 func newServeCmd(v *viper.Viper) *cobra.Command {
@@ -49,16 +50,47 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f := cmd.Flags()
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
-	f.String("state", "", "directory for keys and DNSSEC state (created 0700)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
+	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
-		bind(v, cmd.Flags(), "state", "state")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
 		bind(v, cmd.Flags(), "dnssec.denial", "denial")
+		bind(v, cmd.Flags(), "strict", "strict")
 	}
 	return &zoneFlags
+}
+
+// startAdmin starts the admin API (cfg gives what it serves) on its control socket and, unless
+// admin.addr is "off", its TCP listener, whose bearer token is admin.token or else one
+// generated into the state directory for the CLI to read. It returns nil when both are off.
+func startAdmin(c *config, cfg admin.Config) (*admin.Server, error) {
+	cfg.Socket, cfg.Hosts = socketPath(c.Admin.Socket, c.State), c.Admin.Hosts
+	if a := c.Admin.Addr; a != "" && a != "off" {
+		// Beyond loopback the operator chooses the token: a generated one would sit only
+		// in the state directory of a machine the callers are not on.
+		if c.Admin.Token == "" && !loopbackAddr(a) {
+			return nil, fmt.Errorf("admin.token: required when admin.addr (%s) is not a loopback address", a)
+		}
+		tok := c.Admin.Token
+		if tok == "" {
+			var err error
+			if tok, err = admin.LoadOrCreateToken(c.State); err != nil {
+				return nil, err
+			}
+		}
+		cfg.Addr, cfg.Token = a, tok
+	}
+	if cfg.Addr == "" && cfg.Socket == "" {
+		return nil, nil
+	}
+	s, err := admin.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	go s.Serve()
+	return s, nil
 }
 
 // serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
@@ -74,6 +106,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	defer dn.Close()
 
 	zs := server.NewZoneSet(log, dn.Signed)
+	zs.SetStrict(c.Strict)
 	if err := zs.RegisterMetrics(reg); err != nil {
 		return err
 	}
@@ -85,7 +118,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
 	if err != nil {
 		return err
 	}
@@ -104,14 +137,10 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	var adm *admin.Server
-	if c.Admin.Addr != "" && c.Admin.Addr != "off" {
-		adm, err = admin.New(admin.Config{Addr: c.Admin.Addr, Token: c.Admin.Token, Gatherer: reg, Reload: zs.Reload, Manager: dn.API(), Logger: log})
-		if err != nil {
-			srv.Shutdown(context.Background())
-			return err
-		}
-		go adm.Serve()
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
+	if err != nil {
+		srv.Shutdown(context.Background())
+		return err
 	}
 
 	for _, a := range srv.UDPAddrs() {
@@ -120,12 +149,18 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	for _, a := range srv.TCPAddrs() {
 		log.Info("listening", "tcp", a.String())
 	}
-	if adm != nil {
+	if adm != nil && adm.Addr() != nil {
 		log.Info("admin listening", "addr", "http://"+adm.Addr().String())
+	}
+	if adm != nil && adm.Socket() != "" {
+		log.Info("admin listening", "socket", adm.Socket())
 	}
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()
 	runTransfers(tctx)
+	if err := watchZones(tctx, c, zs, log); err != nil {
+		return err
+	}
 	// SIGHUP is caught before anyone is told the server is ready: its default action would
 	// kill a process reloaded right after start.
 	hup := make(chan os.Signal, 1)
@@ -157,4 +192,26 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return srv.Shutdown(sctx)
 		}
 	}
+}
+
+// watchZones reloads a zone file's zone when the file changes (reload.watch), until ctx ends.
+func watchZones(ctx context.Context, c *config, zs *server.ZoneSet, log *slog.Logger) error {
+	if !c.Reload.Watch {
+		return nil
+	}
+	var files []zonewatch.Zone
+	for _, z := range c.Zones {
+		if len(z.Primaries) == 0 {
+			files = append(files, zonewatch.Zone{Origin: z.Origin, Path: z.File})
+		}
+	}
+	if len(files) == 0 {
+		return nil
+	}
+	w, err := zonewatch.New(files, zs.ReloadZone, zonewatch.Options{Debounce: c.Reload.Debounce, Logger: log})
+	if err != nil {
+		return fmt.Errorf("reload.watch: %w", err)
+	}
+	go w.Run(ctx)
+	return nil
 }

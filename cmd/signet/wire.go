@@ -150,8 +150,10 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
 			return fmt.Errorf("zone %s: %w", z.Origin, err)
 		}
-		if s.mgr.Signed(z.Origin) {
-			// Loaded before its signing state was known: reload with the TTL cap.
+		// Loaded before its signing state was known: reload with the TTL cap. A zone without
+		// data (a file that failed to load, a secondary not transferred yet) has nothing to
+		// cap; its next load applies the cap.
+		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) {
 			if err := zs.ReloadZone(z.Origin); err != nil {
 				return err
 			}

@@ -49,12 +49,7 @@ zones:
   - origin: other.test.
     file: `+other+`
 `, 0o600)
-	v := newViper()
-	v.Set("config", cfg)
-	c, err := loadConfig(v, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mustLoad(t, cfg)
 	log := slog.New(slog.DiscardHandler)
 	ctx := context.Background()
 	dn, err := setupDNSSEC(ctx, c, log, prometheus.NewRegistry())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -12,7 +13,9 @@ import (
 
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/signer"
 	"github.com/signetdns/signet/xfr"
+	"github.com/signetdns/signet/zones"
 )
 
 // checkTransferConfig validates the zone transfer settings of zones[i].
@@ -23,15 +26,41 @@ func checkTransferConfig(c *config, i int) error {
 			return fmt.Errorf("zones[%d].primaries: %q: want host:port", i, p)
 		}
 	}
+	outbound := z.Transfer != "" || len(z.Secondaries) > 0
 	if z.TSIG != "" {
 		if findKey(c, z.TSIG) < 0 {
 			return fmt.Errorf("zones[%d].tsig: no key %q in tsig_keys", i, z.TSIG)
 		}
-		if len(z.Primaries) == 0 {
-			return fmt.Errorf("zones[%d].tsig: set, but the zone has no primaries", i)
+		if len(z.Primaries) == 0 && !outbound {
+			return fmt.Errorf("zones[%d].tsig: set, but the zone has neither primaries nor secondaries", i)
 		}
 	}
+	for _, s := range z.Secondaries {
+		if _, err := secondaryAddrPort(s); err != nil {
+			return fmt.Errorf("zones[%d].secondaries: %q: want an IP address or IP:port", i, s)
+		}
+	}
+	switch strings.ToLower(z.Transfer) {
+	case "", "unsigned":
+	case "signed":
+		if mode, err := parseDenial(c.settings(z).Denial); err == nil && mode != signer.NSEC {
+			return fmt.Errorf("zones[%d].transfer: signed needs the zone's denial to be nsec (a real NSEC chain to transfer), not %s", i, c.settings(z).Denial)
+		}
+	default:
+		return fmt.Errorf("zones[%d].transfer: %q: want unsigned or signed", i, z.Transfer)
+	}
+	if outbound && len(z.Secondaries) == 0 && z.TSIG == "" {
+		return fmt.Errorf("zones[%d].transfer: set, but neither secondaries nor tsig say who may transfer the zone", i)
+	}
 	return nil
+}
+
+func secondaryAddrPort(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	return netip.AddrPortFrom(a, 53), err
 }
 
 func findKey(c *config, name string) int {
@@ -43,10 +72,11 @@ func findKey(c *config, name string) int {
 	return -1
 }
 
-// setupTransfers creates the secondaries of the zones that have primaries, adds them to zs,
-// and returns the service that answers their NOTIFY messages (nil when there are none) and a
-// function that starts their refresh loops.
-func setupTransfers(c *config, zs *server.ZoneSet, log *slog.Logger) (*xfr.Service, func(ctx context.Context), error) {
+// setupTransfers creates the secondaries of the zones that have primaries (and adds them to
+// zs) and the outgoing side of the zones offered to secondaries, and returns the service that
+// answers NOTIFY and transfer requests (nil when there are none) and a function that starts
+// their loops.
+func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.Logger) (*xfr.Service, func(ctx context.Context), error) {
 	keys := map[string]*xfr.Key{}
 	for i, kc := range c.TSIGKeys {
 		k, err := xfr.LoadKey(kc.Name, kc.Algorithm, kc.SecretFile)
@@ -88,15 +118,56 @@ func setupTransfers(c *config, zs *server.ZoneSet, log *slog.Logger) (*xfr.Servi
 		}
 		secs = append(secs, sec)
 	}
-	if len(secs) == 0 {
+	var outs []*xfr.Outgoing
+	var pubs []*xfr.Publisher
+	for _, z := range c.Zones {
+		if z.Transfer == "" && len(z.Secondaries) == 0 {
+			continue
+		}
+		out, err := xfr.NewOutgoing(xfr.OutgoingConfig{
+			Origin:      z.Origin,
+			Secondaries: append([]string(nil), z.Secondaries...),
+			Key:         keys[dns.CanonicalName(z.TSIG)],
+			Logger:      log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		pc := xfr.PublisherConfig{
+			Out:    out,
+			Zone:   func() *zones.Zone { return zs.Store().Get(z.Origin) },
+			Signed: strings.EqualFold(z.Transfer, "signed"),
+			Logger: log,
+		}
+		if pc.Signed {
+			sig, ok := dn.Signer().(*signer.Signer)
+			if !ok {
+				return nil, nil, fmt.Errorf("zone %s: transfer: signed needs the online signer", z.Origin)
+			}
+			dir := filepath.Join(c.State, "outgoing")
+			if err := atomicfile.PrepareDir(dir); err != nil {
+				return nil, nil, fmt.Errorf("zone %s: %w", z.Origin, err)
+			}
+			pc.Keys, pc.Signer, pc.SerialPath = dn.Keys(), sig, filepath.Join(dir, copyName(z.Origin)+".serial")
+		}
+		pub, err := xfr.NewPublisher(pc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("zone %s: %w", z.Origin, err)
+		}
+		outs, pubs = append(outs, out), append(pubs, pub)
+	}
+	if len(secs) == 0 && len(outs) == 0 {
 		return nil, func(context.Context) {}, nil
 	}
 	run := func(ctx context.Context) {
 		for _, s := range secs {
 			go s.Run(ctx)
 		}
+		for _, p := range pubs {
+			go p.Run(ctx)
+		}
 	}
-	return xfr.NewService(log, secs...), run, nil
+	return xfr.NewService(log, secs, outs), run, nil
 }
 
 // copyName is the file name of a secondary zone's saved copy: the origin when it is a plain

@@ -52,7 +52,7 @@ func newReloadCmd(v *viper.Viper) *cobra.Command {
 		Short: "Ask the running server to re-read its zone files (same as SIGHUP)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cl, err := adminClient(v)
+			cl, err := adminClient(cmd, v)
 			if err != nil {
 				return err
 			}

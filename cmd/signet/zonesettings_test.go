@@ -69,12 +69,7 @@ func TestZoneOverrides(t *testing.T) {
 			cfg := writeFile(t, dir, "c.yaml", "dnssec:\n  "+key+": "+c.global+"\n"+
 				"zones:\n  - origin: own.test.\n    file: own.zone\n    "+key+": "+c.zone+"\n"+
 				"  - origin: other.test.\n    file: other.zone\n", 0o600)
-			v := newViper()
-			v.Set("config", cfg)
-			conf, err := loadConfig(v, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			conf := mustLoad(t, cfg)
 			for i, want := range []any{c.wantZone, c.wantGlobal} {
 				p, err := zonePolicy(conf, conf.Zones[i])
 				if err != nil {

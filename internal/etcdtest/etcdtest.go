@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 )
 
 // Member is one etcd member process.
@@ -169,4 +172,16 @@ func (m *Member) kill() {
 	}
 	_ = cmd.Process.Kill()
 	<-done
+}
+
+// Client returns a client of the cluster (every member's endpoint), closed when the test
+// ends; the client's own logging is off.
+func (c *Cluster) Client(t *testing.T) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
 }

@@ -1,13 +1,10 @@
 package file
 
 import (
-	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -139,16 +136,7 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if err != nil {
 		return keystore.Meta{}, err
 	}
-	key, err := keyutil.GenerateSoftware(alg)
-	if err != nil {
-		return keystore.Meta{}, fmt.Errorf("keystore: generate key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return keystore.Meta{}, fmt.Errorf("keystore: encode key: %w", err)
-	}
-	sealed, err := s.seal(der)
-	clear(der)
+	key, sealed, err := keyutil.NewSealed(alg, s.recipient)
 	if err != nil {
 		return keystore.Meta{}, err
 	}
@@ -173,21 +161,6 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	}
 	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
 	return m, nil
-}
-
-func (s *Store) seal(der []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, s.recipient)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
-	}
-	if _, err := w.Write(der); err != nil {
-		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
-	}
-	return buf.Bytes(), nil
 }
 
 // List implements keystore.Store. A metadata file that cannot be read or
@@ -321,24 +294,7 @@ func (s *Store) decrypt(id string, alg uint8) (crypto.Signer, error) {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	defer f.Close()
-	r, err := age.Decrypt(f, s.identity)
-	if err != nil {
-		var noMatch *age.NoIdentityMatchError
-		if errors.As(err, &noMatch) {
-			return nil, fmt.Errorf("decrypt %s: %w", path, keystore.ErrWrongPassphrase)
-		}
-		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or not an age passphrase file: %w", path, err)
-	}
-	der, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or truncated: %w", path, err)
-	}
-	defer clear(der)
-	key, err := keyutil.ParsePKCS8(der, alg)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %s: %w", path, err)
-	}
-	return key, nil
+	return keyutil.OpenSealed(f, path, alg, s.identity)
 }
 
 // Delete implements keystore.Store. It removes the metadata, then the

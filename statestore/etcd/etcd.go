@@ -5,24 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/signetdns/signet/internal/etcdguard"
 	"github.com/signetdns/signet/statestore"
 )
 
 // ErrNotLeader is returned (wrapped) by a guarded write when this instance no longer holds
 // the election it was guarded with: nothing was written.
-var ErrNotLeader = errors.New("statestore: not the key leader (the election key changed)")
-
-// Leader is a won election: the key this instance created and its create revision
-// (concurrency.Election's Key and Rev).
-type Leader interface {
-	Key() string
-	Rev() int64
-}
+var ErrNotLeader = etcdguard.ErrNotLeader
 
 // rewatchDelay spaces the restarts of a watch that etcd ended.
 const rewatchDelay = 200 * time.Millisecond
@@ -32,8 +25,7 @@ type Store struct {
 	cli    *clientv3.Client
 	prefix string
 
-	mu    sync.Mutex
-	guard Leader
+	guard etcdguard.Guard
 }
 
 var _ statestore.Store = (*Store)(nil)
@@ -46,11 +38,7 @@ func New(cli *clientv3.Client, prefix string) *Store {
 
 // Guard makes every later write conditional on l still being the election's winner; nil
 // removes the guard.
-func (s *Store) Guard(l Leader) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.guard = l
-}
+func (s *Store) Guard(l etcdguard.Leader) { s.guard.Set(l) }
 
 func (s *Store) key(zone string, doc statestore.Doc) (string, error) {
 	if !doc.Valid() {
@@ -127,28 +115,16 @@ func (s *Store) write(ctx context.Context, k string, prev statestore.Revision, o
 	if prev == 0 {
 		cmps[0] = clientv3.Compare(clientv3.CreateRevision(k), "=", 0)
 	}
-	s.mu.Lock()
-	guard := s.guard
-	s.mu.Unlock()
-	var els []clientv3.Op
-	if guard != nil {
-		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(guard.Key()), "=", guard.Rev()))
-		els = append(els, clientv3.OpGet(guard.Key()))
-	}
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(els...).Commit()
-	if err != nil {
+	ok, rev, err := s.guard.Commit(ctx, s.cli, cmps, ops...)
+	switch {
+	case errors.Is(err, ErrNotLeader):
+		return 0, fmt.Errorf("statestore: write %s: %w", k, err)
+	case err != nil:
 		return 0, fmt.Errorf("statestore: etcd transaction on %s: %w", k, err)
-	}
-	if !resp.Succeeded {
-		if guard != nil {
-			kvs := resp.Responses[0].GetResponseRange().GetKvs()
-			if len(kvs) == 0 || kvs[0].CreateRevision != guard.Rev() {
-				return 0, fmt.Errorf("write %s: %w", k, ErrNotLeader)
-			}
-		}
+	case !ok:
 		return 0, fmt.Errorf("%s: %w", k, statestore.ErrConflict)
 	}
-	return resp.Header.Revision, nil
+	return rev, nil
 }
 
 // Revision returns the etcd cluster's current revision: an instance that has applied every

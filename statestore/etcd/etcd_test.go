@@ -8,24 +8,12 @@ import (
 	"testing"
 	"time"
 
-	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
-	"go.uber.org/zap"
 
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/statestore"
 	"github.com/signetdns/signet/statestore/storetest"
 )
-
-func client(t *testing.T, c *etcdtest.Cluster) *clientv3.Client {
-	t.Helper()
-	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	return cli
-}
 
 // TestContract runs the statestore contract suite on a real one-member etcd, each subtest
 // under its own prefix; a peer is a second client on the same prefix.
@@ -33,13 +21,13 @@ func TestContract(t *testing.T) {
 	c := etcdtest.Start(t, 1)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) statestore.Store {
-		return New(client(t, c), fmt.Sprintf("/signet/test%d/", n.Add(1)))
+		return New(c.Client(t), fmt.Sprintf("/signet/test%d/", n.Add(1)))
 	},
 		storetest.Reopen(func(t *testing.T, old statestore.Store) statestore.Store {
-			return New(client(t, c), old.(*Store).prefix)
+			return New(c.Client(t), old.(*Store).prefix)
 		}),
 		storetest.Peer(func(t *testing.T, s statestore.Store) statestore.Store {
-			return New(client(t, c), s.(*Store).prefix)
+			return New(c.Client(t), s.(*Store).prefix)
 		}))
 }
 
@@ -52,7 +40,7 @@ func TestStaleLeaderCannotWrite(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const prefix = "/signet/stale/"
-	cliA, cliB := client(t, c), client(t, c)
+	cliA, cliB := c.Client(t), c.Client(t)
 	a, b := New(cliA, prefix), New(cliB, prefix)
 
 	sessA, err := concurrency.NewSession(cliA, concurrency.WithTTL(2))

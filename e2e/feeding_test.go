@@ -1,0 +1,241 @@
+package e2e
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/resolvertest"
+)
+
+// nsd is an NSD plain secondary, a child process of the test.
+type nsd struct {
+	addr string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *lockedBuffer
+}
+
+// startNSD runs nsd on addr as a secondary of example.test. from primary with TSIG key
+// secret: transfers requested with the key (IXFR, falling back to AXFR), NOTIFY accepted with
+// it, and AXFR of its own copy allowed from loopback so that the test can check it.
+func startNSD(t *testing.T, addr, primary, secret string) *nsd {
+	t.Helper()
+	resolvertest.RequireTool(t, "nsd")
+	dir := t.TempDir()
+	host, port, _ := strings.Cut(addr, ":")
+	conf := fmt.Sprintf(`server:
+    ip-address: %[1]s@%[2]s
+    port: %[2]s
+    username: ""
+    chroot: ""
+    database: ""
+    zonesdir: "%[3]s"
+    xfrdir: "%[3]s"
+    pidfile: "%[3]s/nsd.pid"
+    xfrdfile: "%[3]s/xfrd.state"
+    zonelistfile: "%[3]s/zone.list"
+    rrl-ratelimit: 0
+    verbosity: 2
+    server-count: 1
+remote-control:
+    control-enable: no
+key:
+    name: xfr-key.
+    algorithm: hmac-sha256
+    secret: "%[4]s"
+zone:
+    name: example.test.
+    zonefile: "%[3]s/example.test.zone"
+    request-xfr: %[5]s xfr-key.
+    allow-notify: 127.0.0.1 xfr-key.
+    provide-xfr: 127.0.0.1 NOKEY
+`, host, port, dir, secret, unboundAt(primary))
+	path := filepath.Join(dir, "nsd.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &nsd{addr: addr, log: &lockedBuffer{}}
+	n.cmd = exec.Command("nsd", "-d", "-c", path)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.done = make(chan struct{})
+	go func() { n.cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(5 * time.Second):
+			n.cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("nsd log:\n%s", n.log.String())
+		}
+	})
+	return n
+}
+
+// ask queries the secondary directly (TCP: signed answers are large).
+func (n *nsd) ask(t *testing.T, name string, qtype uint16) *dns.Msg {
+	t.Helper()
+	m := new(dns.Msg)
+	m.SetQuestion(name, qtype)
+	m.SetEdns0(1232, true)
+	r, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(m, n.addr)
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+// sigTag returns the key tag of the RRSIG over name/qtype in the secondary's answer, or 0.
+func (n *nsd) sigTag(t *testing.T, name string, qtype uint16) uint16 {
+	r := n.ask(t, name, qtype)
+	if r == nil {
+		return 0
+	}
+	for _, rr := range r.Answer {
+		if s, ok := rr.(*dns.RRSIG); ok && s.TypeCovered == qtype {
+			return s.KeyTag
+		}
+	}
+	return 0
+}
+
+// verifyCopy takes the secondary's whole copy by AXFR and has ldns-verify-zone check every
+// signature and the NSEC chain.
+func (n *nsd) verifyCopy(t *testing.T, step string) {
+	t.Helper()
+	verify := resolvertest.RequireTool(t, "ldns-verify-zone")
+	m := new(dns.Msg)
+	m.SetAxfr("example.test.")
+	ch, err := new(dns.Transfer).In(m, n.addr)
+	if err != nil {
+		t.Fatalf("%s: AXFR from nsd: %v", step, err)
+	}
+	var b strings.Builder
+	records := 0
+	for env := range ch {
+		if env.Error != nil {
+			t.Fatalf("%s: AXFR from nsd: %v", step, env.Error)
+		}
+		for i, rr := range env.RR {
+			if records > 0 && i == len(env.RR)-1 && rr.Header().Rrtype == dns.TypeSOA {
+				continue // the closing SOA
+			}
+			b.WriteString(rr.String() + "\n")
+			records++
+		}
+	}
+	file := filepath.Join(t.TempDir(), "copy.zone")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(verify, file).CombinedOutput()
+	t.Logf("%s: ldns-verify-zone on nsd's copy (%d records): %s", step, records, strings.TrimSpace(string(out)))
+	if err != nil || !strings.Contains(string(out), "Zone is verified and complete") {
+		t.Fatalf("%s: ldns-verify-zone: %v\n%s", step, err, out)
+	}
+}
+
+// validatesThrough checks with delv, trusting only the zone's DS, that the secondary's answers
+// validate: an answer, a missing name, an empty non-terminal, a wildcard and the keys.
+func validatesThrough(t *testing.T, step, addr string, anchors []dns.RR) {
+	t.Helper()
+	for _, q := range []struct{ name, qtype string }{
+		{"www.example.test.", "A"}, {"missing.example.test.", "A"}, {"b.ent.example.test.", "A"},
+		{"x.wild.example.test.", "TXT"}, {"www.example.test.", "MX"}, {"example.test.", "DNSKEY"},
+	} {
+		out, ok := resolvertest.Delv(t, addr, anchors, q.name, q.qtype)
+		if !ok {
+			t.Fatalf("%s: delv %s %s through nsd not fully validated:\n%s", step, q.name, q.qtype, out)
+		}
+	}
+}
+
+// TestFeedingNSD: NSD as a plain secondary of Signet with TSIG. The fully signed zone it
+// receives (NSEC chain, every RRset signed) passes ldns-verify-zone, its answers validate in
+// delv with the zone's DS, and after a ZSK rollover on Signet its copy, updated by IXFR, still
+// does. Transfers without the key, or from elsewhere, are refused.
+func TestFeedingNSD(t *testing.T) {
+	t.Parallel()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	secret := base64.StdEncoding.EncodeToString(raw)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "xfr-key.secret")
+	if err := os.WriteFile(secretFile, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zoneFile := copyZone(t, dir, "example.test.zone")
+	nsdAddr := fmt.Sprintf("127.0.0.1:%d", resolvertest.FreePort(t, "127.0.0.1"))
+	s := startSignetConfig(t, func(addr string) string {
+		return fmt.Sprintf(`dnssec:
+  enabled: true
+  denial: nsec
+  dnskey_ttl: 1
+  propagation_delay: 1s
+tsig_keys:
+  - name: xfr-key.
+    algorithm: hmac-sha256
+    secret_file: %s
+zones:
+  - origin: example.test.
+    file: %s
+    secondaries: [%q]
+    transfer: signed
+    tsig: xfr-key.
+`, secretFile, zoneFile, nsdAddr)
+	})
+	anchors := resolvertest.ParseAnchors(t, s.ds(t, "example.test."))
+
+	// Without the key, and from an address that is not a secondary, no transfer.
+	m := new(dns.Msg)
+	m.SetAxfr("example.test.")
+	if ch, err := new(dns.Transfer).In(m, s.Addr); err == nil {
+		for env := range ch {
+			if env.Error == nil {
+				t.Fatalf("AXFR without TSIG succeeded: %v", env.RR)
+			}
+		}
+	}
+
+	n := startNSD(t, nsdAddr, s.Addr, secret)
+	var zsk uint16
+	waitFor(t, 10*time.Second, "nsd serving the signed zone", func() bool {
+		zsk = n.sigTag(t, "www.example.test.", dns.TypeA)
+		return zsk != 0
+	})
+	n.verifyCopy(t, "first transfer")
+	validatesThrough(t, "first transfer", nsdAddr, anchors)
+
+	// A ZSK rollover on Signet: the new key is published, then signs; each step reaches NSD as
+	// a new version by IXFR.
+	s.run(t, "zsk", "rollover", "example.test.", "--now")
+	waitFor(t, 30*time.Second, "nsd's copy signed by the new ZSK", func() bool {
+		tag := n.sigTag(t, "www.example.test.", dns.TypeA)
+		return tag != 0 && tag != zsk
+	})
+	if log := s.log.String(); !strings.Contains(log, "kind=IXFR") {
+		t.Fatalf("the rollover did not reach nsd by IXFR; signet log:\n%s", log)
+	}
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		if strings.Contains(line, "transferred out") || strings.Contains(line, "version made") {
+			t.Log(line)
+		}
+	}
+	n.verifyCopy(t, "after the ZSK rollover")
+	validatesThrough(t, "after the ZSK rollover", nsdAddr, anchors)
+}

@@ -1,0 +1,132 @@
+package keymgr
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/signetdns/signet/statestore"
+)
+
+// A Manager leads or follows. A single server always leads. In a cluster one instance at a
+// time leads: it runs the loop (Run) and carries out the admin operations; the others follow:
+// they never write the shared state, refuse operations (naming the leader), and serve the
+// rings the leader's state describes, as Sync loads them, with the leader's pre-made KSK
+// signatures (a follower need not hold the KSK).
+
+// Follow makes the Manager a follower of the instance named leader ("" when unknown). The
+// caller stops Run first: a follower's state changes come only through Sync.
+func (m *Manager) Follow(leader string) { m.leader.Store(&leader) }
+
+// Lead makes the Manager the leader. The caller Syncs every zone first, so that the loop
+// starts from the latest state, then runs Run.
+func (m *Manager) Lead() { m.leader.Store(nil) }
+
+// Following returns the leader this Manager follows, and whether it follows.
+func (m *Manager) Following() (string, bool) {
+	if p := m.leader.Load(); p != nil {
+		return *p, true
+	}
+	return "", false
+}
+
+// Zones returns the names of the zones the Manager holds.
+func (m *Manager) Zones() []string {
+	zones := *m.zones.Load()
+	out := make([]string, 0, len(zones))
+	for name := range zones {
+		out = append(out, name)
+	}
+	return out
+}
+
+// Revision returns the state store revision of the zone's key state and pre-made signatures
+// that this Manager serves.
+func (m *Manager) Revision(zone string) (state, premade statestore.Revision, err error) {
+	z, err := m.zone(zone)
+	if err != nil {
+		return 0, 0, err
+	}
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	return z.stateRev, z.premadeRev, nil
+}
+
+// Sync re-reads the zone's key state and pre-made signatures from the state store and, when
+// either changed since this Manager last read or wrote them, serves the ring they describe.
+// A follower calls it for each change the store's Watch reports (its own writes come back
+// unchanged and cost one read), and a new leader for every zone before it runs the loop.
+// A ring that cannot be built yet (a new state whose pre-made signatures have not arrived)
+// leaves the current ring served until the next change.
+func (m *Manager) Sync(ctx context.Context, zone string) error {
+	z, err := m.zone(zone)
+	if err != nil {
+		return err
+	}
+	st, rev, err := m.loadState(ctx, z.name)
+	if err != nil {
+		return err
+	}
+	premadeRev, err := m.premadeRevision(ctx, z.name)
+	if err != nil {
+		return err
+	}
+	return m.change(z, func(now time.Time) error {
+		if rev != z.stateRev || premadeRev != z.premadeRev {
+			z.st, z.stateRev = st, rev
+			m.follow(ctx, z, now)
+		}
+		return nil
+	})
+}
+
+// follow serves the ring z's state describes at now with the saved pre-made KSK signatures;
+// call with z.mu held. An unsigned zone serves no ring.
+func (m *Manager) follow(ctx context.Context, z *zone, now time.Time) {
+	if z.st == nil || !z.st.Signing {
+		z.install(nil, false, time.Time{})
+		return
+	}
+	ring, made, err := m.premadeRing(ctx, z, z.st, now)
+	if err != nil {
+		if !errors.Is(err, statestore.ErrNotFound) {
+			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
+		}
+		z.signed.Store(true)
+		return
+	}
+	z.install(ring, true, made)
+}
+
+// canPublish reports whether this Manager may publish rec from its recorded public key
+// without holding it: as a follower, a KSK in the leader's own store.
+func (m *Manager) canPublish(rec *keyRec) bool {
+	_, following := m.Following()
+	return following && len(rec.PublicKey) > 0
+}
+
+// errNotHeld is the error of a publicOnly signer.
+var errNotHeld = errors.New("this instance does not hold the key: its leader signs with it")
+
+// publicKey is a key this instance publishes but does not hold: the ring takes its
+// signatures from the leader's pre-made ones, and a signature asked of it fails.
+type publicKey struct{ pub crypto.PublicKey }
+
+func (p publicKey) Public() crypto.PublicKey { return p.pub }
+
+func (p publicKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errNotHeld
+}
+
+// publicOnly returns the signer of rec's recorded public key.
+func publicOnly(rec *keyRec) (crypto.Signer, error) {
+	pub, err := x509.ParsePKIXPublicKey(rec.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("key %s: recorded public key: %w", rec.ID, err)
+	}
+	return publicKey{pub: pub}, nil
+}

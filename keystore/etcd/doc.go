@@ -1,0 +1,16 @@
+// Package etcd is the keystore of a Signet cluster's shared keys (the ZSKs): every instance
+// must sign with the same zone-signing keys, so they live in the cluster's etcd, encrypted.
+//
+// Each key is two etcd keys, written in one transaction: <prefix>keys/<id>.json, its
+// metadata (nothing secret), and <prefix>keys/<id>.key.age, its PKCS#8 form encrypted with
+// age to the cluster's X25519 recipients. etcd, its backups and anyone who can read them see
+// only ciphertext; an instance decrypts with its identity, once per key, and keeps the
+// signer in memory. KSKs do not belong here: a KSK stays in the leader's own keystore (TPM
+// or file) and the others serve its pre-made signatures.
+//
+// Once Guard is set, Create and Delete are transactions that also compare the leader's
+// election key, so an instance that lost the key leadership cannot delete a key the new
+// leader uses.
+//
+// etcd imports keystore, its internal helpers, age and the etcd v3 client.
+package etcd

@@ -1,0 +1,170 @@
+package xfr
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// serveService runs svc's TCP side on loopback, as the server does.
+func serveService(t *testing.T, svc *Service) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{Listener: ln, Handler: dns.HandlerFunc(svc.ServeTCP), TsigSecret: svc.TsigSecrets()}
+	started := make(chan struct{})
+	srv.NotifyStartedFunc = func() { close(started) }
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestOutgoingToSecondary: a Secondary of this package fetches from an Outgoing: AXFR first,
+// then IXFR over two versions from the history, then the lone SOA when up to date; a serial
+// older than the history gets the whole zone; the ACL refuses a wrong key and an address that
+// is not a secondary's.
+func TestOutgoingToSecondary(t *testing.T) {
+	t.Parallel()
+	var outLog syncBuffer
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, History: 2,
+		Logger: slog.New(slog.NewTextHandler(&outLog, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveService(t, NewService(slog.New(slog.NewTextHandler(&outLog, nil)), nil, []*Outgoing{out}))
+	p := &primary{addr: addr}
+	dir := t.TempDir()
+	sec := newSecondary(t, p, testKey, dir, nil)
+
+	publish := func(n int) {
+		t.Helper()
+		v := zoneV(t, n)[:4] // without the RRSIG: an outgoing version is served as given
+		if n%2 == 0 {
+			v = append(v, mustRR(t, "even.sec.test. 300 IN TXT \"v"+string(rune('0'+n))+"\""))
+		}
+		if _, err := out.Publish(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refresh := func(want string, kind string) {
+		t.Helper()
+		if err := sec.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := www(t, sec); got != want {
+			t.Fatalf("www = %q, want %q", got, want)
+		}
+		if !strings.Contains(outLog.String(), "kind=\""+kind) && !strings.Contains(outLog.String(), "kind="+kind) {
+			t.Fatalf("no %s served; log:\n%s", kind, outLog.String())
+		}
+	}
+	publish(1)
+	refresh("192.0.2.101", "AXFR")
+	publish(2)
+	publish(3)
+	refresh("192.0.2.103", "IXFR")
+	if strings.Count(outLog.String(), "kind=IXFR") != 1 {
+		t.Fatalf("want one incremental IXFR:\n%s", outLog.String())
+	}
+	refresh("192.0.2.103", "\"IXFR (up to date)")
+
+	// Three versions later the history (2) no longer reaches serial 3: AXFR-style answer.
+	publish(4)
+	publish(5)
+	publish(6)
+	refresh("192.0.2.106", "\"AXFR-style IXFR (serial 3")
+
+	// A wrong key, and a secondary list without this address: REFUSED, copy kept.
+	sec.cfg.Key = &Key{Name: "other-key.", Algorithm: dns.HmacSHA256, Secret: testSecret}
+	publish(7)
+	if err := sec.Refresh(context.Background()); err == nil || www(t, sec) != "192.0.2.106" {
+		t.Fatalf("transfer with another key: err %v, www %s", err, www(t, sec))
+	}
+	out.cfg.Secondaries = []string{"192.0.2.1:53"}
+	sec.cfg.Key = testKey
+	if err := sec.Refresh(context.Background()); err == nil || www(t, sec) != "192.0.2.106" {
+		t.Fatalf("transfer from an address not listed: err %v", err)
+	}
+	for _, why := range []string{"TSIG with another key", "not a configured secondary"} {
+		if !strings.Contains(outLog.String(), why) {
+			t.Errorf("no refusal logged for %q:\n%s", why, outLog.String())
+		}
+	}
+}
+
+// TestNotifyOut: Publish sends a signed NOTIFY to each secondary and retries until answered.
+func TestNotifyOut(t *testing.T) {
+	t.Parallel()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Secondaries: []string{pc.LocalAddr().String()},
+		Key: testKey, NotifyTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(new(syncBuffer), nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := out.Publish(zoneV(t, 42)[:4]); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	pc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var first, second *dns.Msg
+	for i := 0; i < 2; i++ { // ignore the first one: the retry must come
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("NOTIFY %d: %v", i+1, err)
+		}
+		m := new(dns.Msg)
+		if err := m.Unpack(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if err := dns.TsigVerify(buf[:n], testSecret, "", false); err != nil {
+			t.Fatalf("NOTIFY not signed with the key: %v", err)
+		}
+		if i == 0 {
+			first = m
+			continue
+		}
+		second = m
+		r := new(dns.Msg)
+		r.SetReply(m)
+		b, _ := r.Pack()
+		pc.WriteTo(b, from)
+	}
+	if first.Opcode != dns.OpcodeNotify || first.Question[0].Name != "sec.test." || second.Id != first.Id {
+		t.Fatalf("NOTIFY %v / retry %v", first, second)
+	}
+	if soa, ok := first.Answer[0].(*dns.SOA); !ok || soa.Serial != 42 {
+		t.Fatalf("NOTIFY answer section %v", first.Answer)
+	}
+}

@@ -1,0 +1,10 @@
+// Package zonewatch reloads a zone when its file changes on disk. It watches the directories
+// that hold the zone files (inotify through fsnotify), so that the ways editors and
+// deployment tools replace a file all count: written in place, renamed over the old one
+// (atomic replacement), or a symlink switched to a new target. After the first event it
+// waits a quiet period (the debounce) and then reloads each zone whose file's identity, size
+// or modification time changed; a reload that fails keeps the old zone serving (the reload
+// function decides that; zonewatch only calls it).
+//
+// It imports no other Signet package: it is given file paths and a reload function.
+package zonewatch
