@@ -257,7 +257,7 @@ func Emergency(keys []Key, role keystore.Role, p Policy, now time.Time) ([]Actio
 	if inProgress(keys, role, now) {
 		return nil, ErrRolloverInProgress
 	}
-	if from, to := algorithmRollover(keys, p, now); from != to && inProgress(keys, keystore.KSK, now) {
+	if from, to := algorithmRunning(keys, now); from != to {
 		// The algorithm rollover's keys of both roles are in motion: a third key of one role
 		// would have no place in its timeline. It is itself the way to new keys.
 		return nil, ErrRolloverInProgress

@@ -323,9 +323,21 @@ func anchorAlgorithm(keys []Key, now time.Time) uint8 {
 }
 
 // algorithmRollover returns the algorithms an algorithm rollover moves between: while one
-// runs, those of the oldest and the newest key not gone; while one is due, the trust anchor's
-// and the policy's. Zeros when there is none.
+// runs, those of the oldest and the newest key not gone; while one is due (or cannot start,
+// with manual KSK rollover), the trust anchor's and the policy's. Zeros when there is none.
 func algorithmRollover(keys []Key, p Policy, now time.Time) (from, to uint8) {
+	if from, to := algorithmRunning(keys, now); from != to {
+		return from, to
+	}
+	if a := anchorAlgorithm(keys, now); p.Algorithm != 0 && a != 0 && a != p.Algorithm {
+		return a, p.Algorithm
+	}
+	return 0, 0
+}
+
+// algorithmRunning returns the algorithms of the oldest and the newest key not gone: different
+// while an algorithm rollover runs.
+func algorithmRunning(keys []Key, now time.Time) (from, to uint8) {
 	var oldest, newest Key
 	for _, k := range keys {
 		if k.Algorithm == 0 || k.gone(now) {
@@ -338,13 +350,7 @@ func algorithmRollover(keys []Key, p Policy, now time.Time) (from, to uint8) {
 			newest = k
 		}
 	}
-	if oldest.Algorithm != newest.Algorithm {
-		return oldest.Algorithm, newest.Algorithm
-	}
-	if a := anchorAlgorithm(keys, now); p.KSKAutomatic && p.Algorithm != 0 && a != 0 && a != p.Algorithm {
-		return a, p.Algorithm
-	}
-	return 0, 0
+	return oldest.Algorithm, newest.Algorithm
 }
 
 // algorithmKSK returns the CreateKSK that an algorithm rollover needs once its new ZSK exists:
