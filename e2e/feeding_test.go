@@ -239,3 +239,53 @@ zones:
 	n.verifyCopy(t, "after the ZSK rollover")
 	validatesThrough(t, "after the ZSK rollover", nsdAddr, anchors)
 }
+
+// TestSignetToSignet: one Signet offers a zone unsigned (transfer: unsigned) to another that
+// signs it as a secondary: the bump in the wire built from two Signets. A change on the first
+// reaches the second by IXFR and is signed there (delv validates with the second's DS).
+func TestSignetToSignet(t *testing.T) {
+	t.Parallel()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "xfr-key.secret")
+	if err := os.WriteFile(secretFile, []byte(base64.StdEncoding.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zoneFile := filepath.Join(dir, "prim.test.zone")
+	if err := os.WriteFile(zoneFile, []byte(strings.Replace(knotZone(1), "60 1 8 5", "1 1 600 5", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys := fmt.Sprintf("tsig_keys:\n  - {name: xfr-key., algorithm: hmac-sha256, secret_file: %s}\n", secretFile)
+	primary := startSignetConfig(t, func(string) string {
+		// The secondary's port is not known yet: the address alone lets it transfer; it
+		// polls every second (SOA refresh 1) instead of waiting for a NOTIFY.
+		return keys + fmt.Sprintf("zones:\n  - origin: prim.test.\n    file: %s\n    secondaries: [\"127.0.0.1\"]\n    transfer: unsigned\n    tsig: xfr-key.\n", zoneFile)
+	})
+	second := startSignetConfig(t, func(string) string {
+		return keys + fmt.Sprintf("zones:\n  - origin: prim.test.\n    primaries: [%q]\n    tsig: xfr-key.\n", primary.Addr)
+	}, "--dnssec")
+	waitFor(t, 5*time.Second, "the first transfer", func() bool {
+		return aOf(second.query(t, "www.prim.test.", dns.TypeA, false)) == "192.0.2.1"
+	})
+	if r := primary.query(t, "www.prim.test.", dns.TypeA, true); countType(r.Answer, dns.TypeRRSIG) != 0 {
+		t.Fatalf("the primary signs: %v", r)
+	}
+
+	if err := os.WriteFile(zoneFile, []byte(strings.Replace(knotZone(2), "60 1 8 5", "1 1 600 5", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	primary.run(t, "reload")
+	waitFor(t, 5*time.Second, "the change on the secondary", func() bool {
+		return aOf(second.query(t, "www.prim.test.", dns.TypeA, false)) == "192.0.2.2"
+	})
+	if !strings.Contains(primary.log.String(), "kind=IXFR") || !strings.Contains(second.log.String(), "source=\"IXFR from") {
+		t.Fatalf("the change did not travel by IXFR:\n%s\n%s", primary.log.String(), second.log.String())
+	}
+	anchors := resolvertest.ParseAnchors(t, second.ds(t, "prim.test."))
+	for _, q := range []struct{ name, qtype string }{{"www.prim.test.", "A"}, {"v2.prim.test.", "TXT"}, {"v1.prim.test.", "TXT"}} {
+		if out, ok := resolvertest.Delv(t, second.Addr, anchors, q.name, q.qtype); !ok {
+			t.Fatalf("delv %s %s on the signing secondary:\n%s", q.name, q.qtype, out)
+		}
+	}
+}

@@ -3,6 +3,8 @@ package server
 import (
 	"log/slog"
 	"time"
+
+	"github.com/signetdns/signet/rrl"
 )
 
 // Config holds the server's settings. The zero value of each field means its default.
@@ -42,6 +44,9 @@ type Config struct {
 	// with client, transport, name, type, DO, rcode and size; 0, the default, logs none.
 	// Sampling by count keeps the cost bounded on a busy server.
 	QueryLog int
+	// RRL limits the rate of UDP responses per client network and response kind; nil, the
+	// default, limits nothing. TCP is never limited.
+	RRL *rrl.Limiter
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

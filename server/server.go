@@ -167,8 +167,10 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
 				s.h.observe(udp, m.Addr, resp, true)
 				bufs[k] = resp[:0] // keep the buffer if the answer grew it
-				out[k].Buffers[0], out[k].Addr = resp, m.Addr
-				k++
+				if resp = s.h.limitUDP(m.Addr, resp); resp != nil {
+					out[k].Buffers[0], out[k].Addr = resp, m.Addr
+					k++
+				}
 				continue
 			}
 			// This copy is the one allocation a miss adds; misses cost a lookup and often a
@@ -213,8 +215,9 @@ func (s *Server) workUDP() {
 	handle := func(job udpJob) {
 		i := len(out)
 		var resp []byte
+		notify := false
 		if t := s.h.cfg.Transfers; t != nil && isNotify(job.msg) {
-			resp = t.NotifyUDP(job.msg, job.from)
+			resp, notify = t.NotifyUDP(job.msg, job.from), true
 		} else {
 			resp = s.h.ServePacket(job.msg, bufs[i][:0], udp)
 		}
@@ -223,6 +226,12 @@ func (s *Server) workUDP() {
 		}
 		s.h.observe(udp, job.from, resp, false)
 		bufs[i] = resp[:0]
+		if !notify {
+			// NOTIFY answers go to a zone's primaries only; they are not limited.
+			if resp = s.h.limitUDP(job.from, resp); resp == nil {
+				return
+			}
+		}
 		out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: job.from})
 		pcs = append(pcs, job.pc)
 	}

@@ -105,6 +105,11 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		if authority && kind == Referral && h.Rrtype == dns.TypeNS && h.Name != b.in.Zone {
 			continue // the child's NS at a cut is not authoritative (RFC 4035 §2.2)
 		}
+		if h.Rrtype == dns.TypeCNAME && fromDNAME(sec, h.Name) {
+			// A CNAME synthesised from a DNAME is not signed: validators check the DNAME's
+			// signature and synthesise the CNAME themselves (RFC 6672 §5.3.1).
+			continue
+		}
 		set := rrset(sec, i)
 		var err error
 		if out, err = b.signRRset(out, set); err != nil {
@@ -112,6 +117,18 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		}
 	}
 	return out, nil
+}
+
+// fromDNAME reports whether a CNAME owned by name was synthesised from a DNAME in sec: one
+// owned by an ancestor of name. Zone data below a DNAME is never served, so a CNAME there can
+// only be a synthesised one.
+func fromDNAME(sec []dns.RR, name string) bool {
+	for _, rr := range sec {
+		if h := rr.Header(); h.Rrtype == dns.TypeDNAME && h.Name != name && dnsname.InZone(name, h.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSet(a, b *dns.RR_Header) bool {

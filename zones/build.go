@@ -179,6 +179,7 @@ func (b *builder) finish() *Zone {
 		z.owners++
 	}
 	b.checkCNAMEs()
+	b.checkDNAMEs()
 	apex := b.nodes[b.origin]
 	if apex == nil || apex.set(dns.TypeSOA) == nil {
 		b.reportWhole(true, "error", b.file, 0, "no SOA record at the zone apex %s", b.origin)
@@ -289,9 +290,26 @@ func (b *builder) checkCNAMEs() {
 	}
 }
 
+// checkDNAMEs enforces RFC 6672 §2.4: one DNAME per owner (a CNAME beside it is caught by
+// checkCNAMEs), and records the target that lookups substitute.
+func (b *builder) checkDNAMEs() {
+	for owner, n := range b.nodes {
+		d := n.set(dns.TypeDNAME)
+		if d == nil {
+			continue
+		}
+		if len(d.rrs) > 1 {
+			b.report(true, "error", b.where(owner, dns.TypeDNAME), b.line(owner, dns.TypeDNAME),
+				"%s has more than one DNAME record", owner)
+		}
+		n.dname = dns.CanonicalName(d.rrs[0].(*dns.DNAME).Target)
+	}
+}
+
 // markCuts finds the delegation points (NS records below the apex; a wildcard owner is not a
-// delegation, RFC 4592 §4.2) and marks what lies below them as occluded: glue or stale data that
-// is not authoritative here.
+// delegation, RFC 4592 §4.2) and marks what lies below them, or below a DNAME, as occluded:
+// glue or stale data that is not authoritative here, and names that a DNAME redirects
+// (RFC 6672 §2.3), whose data is never served.
 func (b *builder) markCuts() {
 	for owner, n := range b.nodes {
 		if owner != b.origin && n.set(dns.TypeNS) != nil && !strings.HasPrefix(owner, "*.") {
@@ -299,23 +317,44 @@ func (b *builder) markCuts() {
 		}
 	}
 	for owner, n := range b.nodes {
-		if b.cutAbove(owner) != nil {
+		if b.hiderAbove(owner) != nil {
 			n.occluded = true
 		}
 	}
 	for owner, n := range b.nodes {
-		if !n.occluded || n.ent {
-			continue
-		}
-		cut := b.cutAbove(owner)
-		for _, s := range n.sets {
-			if s.typ == dns.TypeA || s.typ == dns.TypeAAAA {
-				continue
-			}
-			b.report(false, "warning", b.where(owner, s.typ), b.line(owner, s.typ),
-				"%s %s is below the zone cut at %s and is never served", owner, dns.Type(s.typ), cut.name)
+		if n.occluded && !n.ent {
+			b.warnOccluded(owner, n, b.hiderAbove(owner))
 		}
 	}
+}
+
+// warnOccluded warns about the data at owner that the cut or DNAME at h hides. Addresses
+// below a cut are glue, which is expected; below a DNAME nothing is ever served.
+func (b *builder) warnOccluded(owner string, n, h *node) {
+	for _, s := range n.sets {
+		file, line := b.where(owner, s.typ), b.line(owner, s.typ)
+		switch {
+		case h.cut && (s.typ == dns.TypeA || s.typ == dns.TypeAAAA):
+		case h.cut:
+			b.report(false, "warning", file, line,
+				"%s %s is below the zone cut at %s and is never served", owner, dns.Type(s.typ), h.name)
+		default:
+			b.report(false, "warning", file, line,
+				"%s %s is below the DNAME at %s and is never served (RFC 6672 §2.3)", owner, dns.Type(s.typ), h.name)
+		}
+	}
+}
+
+// hiderAbove returns the highest node strictly above name that is a zone cut or owns a DNAME,
+// or nil: everything below it is occluded.
+func (b *builder) hiderAbove(name string) *node {
+	var h *node
+	for off, end := dns.NextLabel(name, 0); !end && len(name)-off >= len(b.origin); off, end = dns.NextLabel(name, off) {
+		if n := b.nodes[name[off:]]; n != nil && (n.cut || n.dname != "") {
+			h = n
+		}
+	}
+	return h
 }
 
 // cutAbove returns the highest zone cut strictly above name, or nil.
@@ -388,8 +427,9 @@ func (b *builder) addresses(name string, glue bool) []dns.RR {
 }
 
 // additional computes the additional-section data of an RRset (RFC 1035 §3.3.9, §3.3.11,
-// RFC 2782): addresses of the NS, MX and SRV targets found in the zone. NS targets may use glue;
-// MX and SRV targets below a cut are not authoritative and are left out.
+// RFC 2782, RFC 9460 §4.1): addresses of the NS, MX, SRV, SVCB and HTTPS targets found in the
+// zone. NS targets may use glue; the other targets below a cut are not authoritative and are
+// left out.
 func (b *builder) additional(s *rrset) []dns.RR {
 	var out []dns.RR
 	seen := map[string]bool{}
@@ -403,8 +443,15 @@ func (b *builder) additional(s *rrset) []dns.RR {
 			target = rr.Mx
 		case *dns.SRV:
 			target = rr.Target
+		case *dns.SVCB:
+			target = svcbTarget(&rr.Hdr, rr.Priority, rr.Target)
+		case *dns.HTTPS:
+			target = svcbTarget(&rr.Hdr, rr.Priority, rr.Target)
 		default:
 			return nil
+		}
+		if target == "" {
+			continue
 		}
 		target = dns.CanonicalName(target)
 		if seen[target] || !dns.IsSubDomain(b.origin, target) {
@@ -414,6 +461,19 @@ func (b *builder) additional(s *rrset) []dns.RR {
 		out = append(out, b.addresses(target, glue)...)
 	}
 	return out[:len(out):len(out)]
+}
+
+// svcbTarget is the name whose addresses serve an SVCB or HTTPS record (RFC 9460 §2.5): its
+// TargetName, or the owner itself when that is "." in ServiceMode. "." in AliasMode (priority
+// 0) says the service does not exist: no addresses.
+func svcbTarget(h *dns.RR_Header, priority uint16, target string) string {
+	if target != "." {
+		return target
+	}
+	if priority == 0 {
+		return ""
+	}
+	return h.Name
 }
 
 // referral precomputes the authority and additional sections of a referral at cut n.

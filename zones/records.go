@@ -33,9 +33,9 @@ func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone
 }
 
 // Unavailable returns a placeholder for a zone that is configured but has no data that may be
-// served: a secondary zone not yet transferred, or one whose SOA expire time has passed
-// (RFC 1035 §3.3.13). It holds no records; answerers check Available and answer SERVFAIL, as
-// a secondary must, rather than REFUSED or the parent zone's data.
+// served yet: a secondary zone not transferred yet. It holds no records; answerers check
+// Available and answer SERVFAIL, as a secondary must, rather than REFUSED or the parent zone's
+// data.
 func Unavailable(origin string) *Zone {
 	return &Zone{origin: dns.CanonicalName(origin), nodes: map[string]*node{}, unavailable: true}
 }

@@ -50,9 +50,10 @@ type node struct {
 	types    []uint16 // the types of sets, capped
 	ent      bool     // empty non-terminal (RFC 8020 §2): exists, owns nothing
 	cut      bool     // owns NS and is not the apex: a delegation point
-	occluded bool     // strictly below a cut: glue or data never served as an answer
+	occluded bool     // strictly below a cut or a DNAME: glue or data never served as an answer
 	wild     *node    // the wildcard "*.<name>", if it exists
 	cname    string   // the lowercased CNAME target, if the node owns a CNAME
+	dname    string   // the lowercased DNAME target, if the node owns a DNAME (RFC 6672)
 
 	// For a served cut: the referral's authority (NS, then DS) and additional (glue) sections
 	// and the DS RRset; all capped.

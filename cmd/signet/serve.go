@@ -16,6 +16,7 @@ import (
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/ui"
 	"github.com/signetdns/signet/zonewatch"
 )
 
@@ -137,7 +138,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
+		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err
