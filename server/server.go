@@ -167,7 +167,7 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
 				s.h.observe(udp, m.Addr, resp, true)
 				bufs[k] = resp[:0] // keep the buffer if the answer grew it
-				if resp = s.h.limitUDP(m.Addr, resp); resp != nil {
+				if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {
 					out[k].Buffers[0], out[k].Addr = resp, m.Addr
 					k++
 				}
@@ -219,7 +219,7 @@ func (s *Server) workUDP() {
 		if t := s.h.cfg.Transfers; t != nil && isNotify(job.msg) {
 			resp, notify = t.NotifyUDP(job.msg, job.from), true
 		} else {
-			resp = s.h.ServePacket(job.msg, bufs[i][:0], udp)
+			resp = s.h.servePacket(job.msg, bufs[i][:0], udp, addrOf(job.from))
 		}
 		if resp == nil {
 			return
@@ -228,7 +228,7 @@ func (s *Server) workUDP() {
 		bufs[i] = resp[:0]
 		if !notify {
 			// NOTIFY answers go to a zone's primaries only; they are not limited.
-			if resp = s.h.limitUDP(job.from, resp); resp == nil {
+			if resp = s.h.limitUDP(job.from, job.msg, resp); resp == nil {
 				return
 			}
 		}
@@ -340,7 +340,7 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				resp, _ = m.Pack()
 			}
 		}()
-		m, size, _ := t.h.respond(req, tcp)
+		m, size, _ := t.h.respond(req, tcp, addrOf(w.RemoteAddr()))
 		resp = t.h.pack(m, size, make([]byte, 0, 4096), nil, tcp)
 	}()
 	if resp != nil {

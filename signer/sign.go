@@ -56,6 +56,11 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 			kind, rcode = Answer, dns.RcodeSuccess
 		}
 	}
+	if kind == NoData && in.Name == in.Zone && in.QType == dns.TypeNSEC3PARAM && in.Mode == NSEC3 {
+		answer = append(append(make([]dns.RR, 0, len(answer)+1), answer...), NSEC3PARAM(in.Zone))
+		ns = nil
+		kind, rcode = Answer, dns.RcodeSuccess
+	}
 	if !in.DO {
 		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
 		return nil
@@ -75,7 +80,7 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
 		return err
 	}
-	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC) {
+	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC || in.Mode == NSEC3) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
 			return err
 		}
@@ -186,7 +191,7 @@ func (b *builder) signRRset(out, set []dns.RR) ([]dns.RR, error) {
 	switch {
 	case wc == "":
 		return b.signWith(out, set, h.Name, false)
-	case b.in.Mode == NSEC:
+	case b.in.Mode == NSEC || b.in.Mode == NSEC3:
 		// The chain proves the qname missing (wildcardProofs), so the signature is the
 		// wildcard's, shared by every expansion (RFC 4035 §3.1.3.3).
 		return b.signWith(out, set, wc, false)
