@@ -63,7 +63,8 @@ func TestGauges(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	src := &fixed{now: now, zones: []keymgr.ZoneHealth{
 		{Zone: "a.test.", InternalFailure: true},
-		{Zone: "b.test.", KSKsNeedingAction: 2, MaxNeedingActionAge: 90 * time.Second, KSKAge: time.Hour, PremadeExpiry: 2 * time.Minute},
+		{Zone: "b.test.", KSKsNeedingAction: 2, MaxNeedingActionAge: 90 * time.Second, KSKAge: time.Hour, PremadeExpiry: 2 * time.Minute,
+			RolloverActions: map[string]uint64{"create-zsk": 4, "delete": 3}, NextZSKRollover: now.Add(time.Hour)},
 	}}
 	got := gather(t, src, nil)
 	want := map[string]float64{
@@ -77,6 +78,10 @@ func TestGauges(t *testing.T) {
 		"signet_dnssec_ksk_max_needing_action_age_seconds/b.test.": 90,
 		"signet_dnssec_ksk_age_seconds/b.test.":                    3600,
 		"signet_dnssec_premade_signature_expiry_seconds/b.test.":   120,
+		// Labels come sorted by name: action before zone, role before zone.
+		"signet_dnssec_rollover_actions_total/create-zsk/b.test.":   4,
+		"signet_dnssec_rollover_actions_total/delete/b.test.":       3,
+		"signet_dnssec_next_rollover_timestamp_seconds/ZSK/b.test.": float64(now.Add(time.Hour).Unix()),
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d samples, want %d: %v", len(got), len(want), got)

@@ -165,12 +165,21 @@ func validatesThrough(t *testing.T, step, addr string, anchors []dns.RR) {
 	}
 }
 
-// TestFeedingNSD: NSD as a plain secondary of Signet with TSIG. The fully signed zone it
-// receives (NSEC chain, every RRset signed) passes ldns-verify-zone, its answers validate in
-// delv with the zone's DS, and after a ZSK rollover on Signet its copy, updated by IXFR, still
-// does. Transfers without the key, or from elsewhere, are refused.
+// TestFeedingNSD: NSD as a plain secondary of Signet with TSIG, with an NSEC and with an NSEC3
+// chain. The fully signed zone it receives (the chain, every RRset signed) passes
+// ldns-verify-zone, its answers validate in delv with the zone's DS, and after a ZSK rollover
+// on Signet its copy, updated by IXFR, still does. Transfers without the key are refused.
 func TestFeedingNSD(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []string{"nsec", "nsec3"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			feedNSD(t, mode)
+		})
+	}
+}
+
+func feedNSD(t *testing.T, mode string) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secret := base64.StdEncoding.EncodeToString(raw)
@@ -184,7 +193,7 @@ func TestFeedingNSD(t *testing.T) {
 	s := startSignetConfig(t, func(addr string) string {
 		return fmt.Sprintf(`dnssec:
   enabled: true
-  denial: nsec
+  denial: %s
   dnskey_ttl: 1
   propagation_delay: 1s
 tsig_keys:
@@ -197,7 +206,7 @@ zones:
     secondaries: [%q]
     transfer: signed
     tsig: xfr-key.
-`, secretFile, zoneFile, nsdAddr)
+`, mode, secretFile, zoneFile, nsdAddr)
 	})
 	anchors := resolvertest.ParseAnchors(t, s.ds(t, "example.test."))
 

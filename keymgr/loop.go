@@ -140,7 +140,11 @@ func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 			return next
 		}
 		a := actions[0]
-		if err := m.execute(ctx, z, a, p, now); err != nil {
+		err := m.execute(ctx, z, a, p, now)
+		if err == nil && int(a.Kind) < len(z.actions) {
+			z.actions[a.Kind].Add(1)
+		}
+		if err != nil {
 			var kf *kskFailure
 			if errors.As(err, &kf) {
 				m.log.Warn("rollover action waits for the KSK", "zone", z.name, "action", a.Kind, "err", err)

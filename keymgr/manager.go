@@ -153,6 +153,9 @@ type zone struct {
 	cur    atomic.Pointer[served] // nil when the zone is not signed
 	shown  atomic.Pointer[view]   // the last view published for Health (publish)
 	signed atomic.Bool            // st.Signing, readable without mu
+	// actions counts the rollover actions carried out, by rollover.ActionKind, for the
+	// metrics (read without mu).
+	actions [8]atomic.Uint64
 
 	// Guarded by mu.
 	premadeAt time.Time     // when the current ring's pre-made signatures were made

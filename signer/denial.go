@@ -41,8 +41,11 @@ var (
 // the rcode to answer with.
 func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, error) {
 	in := b.in
-	if in.Mode == NSEC {
+	switch in.Mode {
+	case NSEC:
 		return b.chainDenial(ns, kind, rcode)
+	case NSEC3:
+		return b.hashedDenial(ns, kind, rcode)
 	}
 	var err error
 	switch kind {
@@ -123,8 +126,14 @@ func (b *builder) wildcardProofs(ns []dns.RR) ([]dns.RR, error) {
 	mark := len(ns)
 	for _, sy := range b.in.Synth {
 		var err error
-		if b.in.Mode == NSEC {
+		switch b.in.Mode {
+		case NSEC:
 			if ns, err = b.addLink(ns, sy.Name, ns[mark:]); err != nil {
+				return nil, err
+			}
+			continue
+		case NSEC3:
+			if ns, err = b.addNSEC3(ns, nextCloser(sy.Name, wildcardParent(sy.Wildcard)), ns[mark:]); err != nil {
 				return nil, err
 			}
 			continue

@@ -47,7 +47,7 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if ring == nil {
 		return errors.New("signer: no key ring")
 	}
-	answer, ns, kind, rcode := keySets(m, in, ring)
+	answer, ns, kind, rcode := apexSets(m, in, ring)
 	if !in.DO {
 		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
 		return nil
@@ -61,10 +61,11 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	return nil
 }
 
-// keySets turns a NODATA for DNSKEY, CDS or CDNSKEY at the apex into an answer with the ring's
-// RRset: the keys live in the ring, not in the zone file. It returns the sections, outcome and
-// rcode to sign.
-func keySets(m *dns.Msg, in *Input, ring *KeyRing) (answer, ns []dns.RR, kind Kind, rcode int) {
+// apexSets turns a NODATA for DNSKEY, CDS or CDNSKEY at the apex into an answer with the ring's
+// RRset (the keys live in the ring, not in the zone file), and one for NSEC3PARAM in NSEC3 mode
+// into an answer with the signer's parameters. It returns the sections, outcome and rcode to
+// sign.
+func apexSets(m *dns.Msg, in *Input, ring *KeyRing) (answer, ns []dns.RR, kind Kind, rcode int) {
 	answer, ns, kind, rcode = m.Answer, m.Ns, in.Kind, m.Rcode
 	if kind == NoData && in.Name == in.Zone && isKeyType(in.QType) {
 		if set := ring.RRset(in.QType); len(set) > 0 {
@@ -72,6 +73,11 @@ func keySets(m *dns.Msg, in *Input, ring *KeyRing) (answer, ns []dns.RR, kind Ki
 			ns = nil // the negative answer's SOA goes
 			kind, rcode = Answer, dns.RcodeSuccess
 		}
+	}
+	if kind == NoData && in.Name == in.Zone && in.QType == dns.TypeNSEC3PARAM && in.Mode == NSEC3 {
+		answer = append(append(make([]dns.RR, 0, len(answer)+1), answer...), NSEC3PARAM(in.Zone))
+		ns = nil
+		kind, rcode = Answer, dns.RcodeSuccess
 	}
 	return answer, ns, kind, rcode
 }
@@ -92,7 +98,7 @@ func (b *builder) signSections(answer, ns []dns.RR, kind Kind, rcode int) (outA,
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
 		return nil, nil, 0, err
 	}
-	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC) {
+	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC || in.Mode == NSEC3) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
 			return nil, nil, 0, err
 		}
@@ -200,7 +206,7 @@ func (b *builder) signRRset(out, set []dns.RR) ([]dns.RR, error) {
 	switch {
 	case wc == "":
 		return b.signWith(out, set, h.Name, false)
-	case b.in.Mode == NSEC:
+	case b.in.Mode == NSEC || b.in.Mode == NSEC3:
 		// The chain proves the qname missing (wildcardProofs), so the signature is the
 		// wildcard's, shared by every expansion (RFC 4035 §3.1.3.3).
 		return b.signWith(out, set, wc, false)

@@ -27,8 +27,12 @@ type SecondaryConfig struct {
 	Changed func(origin string)
 	Logger  *slog.Logger
 	Now     func() time.Time // default time.Now
-	// Timeout bounds one transfer, connection to last record. Default 1 minute.
+	// Timeout bounds one transfer, connection to last record. Default 15 minutes (a zone of
+	// millions of records takes minutes).
 	Timeout time.Duration
+	// ReadTimeout bounds the wait for each message of a transfer: a primary that stops
+	// sending fails the transfer this long after its last message. Default 30 s.
+	ReadTimeout time.Duration
 	// MaxRecords bounds the records one transfer may bring. Default 10,000,000.
 	MaxRecords int
 	// MinInterval is the shortest refresh or retry interval honoured, whatever the SOA says,
@@ -75,7 +79,10 @@ func NewSecondary(cfg SecondaryConfig) (*Secondary, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Minute
+		cfg.Timeout = 15 * time.Minute
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
 	}
 	if cfg.MaxRecords <= 0 {
 		cfg.MaxRecords = 10_000_000
@@ -359,7 +366,7 @@ func (s *Secondary) transfer(ctx context.Context, primary string, qtype uint16, 
 	} else {
 		m.SetAxfr(s.cfg.Origin)
 	}
-	tr := &dns.Transfer{DialTimeout: 10 * time.Second, ReadTimeout: s.cfg.Timeout, WriteTimeout: 10 * time.Second}
+	tr := &dns.Transfer{DialTimeout: 10 * time.Second, ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: 10 * time.Second}
 	if k := s.cfg.Key; k != nil {
 		// TSIG time is wall-clock time on the wire (RFC 8945 §5.2.3), not the injected clock.
 		m.SetTsig(k.Name, k.Algorithm, 300, time.Now().Unix())

@@ -37,6 +37,8 @@ type Zone struct {
 	unavailable bool   // a placeholder without data (see Unavailable)
 	expired     bool   // ... because a secondary zone expired (see Expired)
 	reason      string // why, for clients (see Failed)
+
+	memo memo // values other packages derive from this snapshot (see Memo)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait

@@ -43,8 +43,8 @@ func checkTransferConfig(c *config, i int) error {
 	switch strings.ToLower(z.Transfer) {
 	case "", "unsigned":
 	case "signed":
-		if mode, err := parseDenial(c.settings(z).Denial); err == nil && mode != signer.NSEC {
-			return fmt.Errorf("zones[%d].transfer: signed needs the zone's denial to be nsec (a real NSEC chain to transfer), not %s", i, c.settings(z).Denial)
+		if mode, err := parseDenial(c.settings(z).Denial); err == nil && mode != signer.NSEC && mode != signer.NSEC3 {
+			return fmt.Errorf("zones[%d].transfer: signed needs the zone's denial to be nsec or nsec3 (a real chain to transfer), not %s", i, c.settings(z).Denial)
 		}
 	default:
 		return fmt.Errorf("zones[%d].transfer: %q: want unsigned or signed", i, z.Transfer)
