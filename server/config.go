@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/signetdns/signet/cookie"
 	"github.com/signetdns/signet/rrl"
 )
 
@@ -47,6 +48,9 @@ type Config struct {
 	// RRL limits the rate of UDP responses per client network and response kind; nil, the
 	// default, limits nothing. TCP is never limited.
 	RRL *rrl.Limiter
+	// Cookies makes and checks DNS cookies (RFC 7873, RFC 9018); nil ignores COOKIE options
+	// as unknown ones. A valid server cookie exempts a query from RRL.
+	Cookies *cookie.Jar
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -112,6 +113,10 @@ type request struct {
 	zone  *zones.Zone
 	res   zones.Result
 	class cacheClass
+
+	client    netip.Addr // the client's address; invalid when unknown (benchmarks, fuzzing)
+	cookie    [8]byte    // the query's client cookie, when hasCookie
+	hasCookie bool
 }
 
 // respond builds the response to an unpacked query and says how large it may be and whether
@@ -122,12 +127,13 @@ type request struct {
 // answer up, sign it; ServePacket and the TCP handler then fit it to the size returned here
 // (fitResponse). A step that settles the response (an error rcode, a CHAOS answer) ends the
 // sequence.
-func (h *Handler) respond(req *dns.Msg, tr transport) (*dns.Msg, int, cacheClass) {
-	x := request{m: newResponse(req)}
+func (h *Handler) respond(req *dns.Msg, tr transport, client netip.Addr) (*dns.Msg, int, cacheClass) {
+	x := request{m: newResponse(req), client: client}
 	if h.validate(&x, req) && h.route(&x) {
 		h.lookUp(&x)
 		h.sign(&x)
 	}
+	h.addCookie(&x)
 	size := dns.MaxMsgSize
 	if tr == udp {
 		size = payloadSize(x.opt, h.cfg.UDPSize)
@@ -150,7 +156,7 @@ func newResponse(req *dns.Msg) *dns.Msg {
 
 // validate checks the message and then its question; false means the response is settled.
 func (h *Handler) validate(x *request, req *dns.Msg) bool {
-	return h.validateMessage(x, req) && h.validateQuestion(x, req)
+	return h.validateMessage(x, req) && h.validateCookie(x) && h.validateQuestion(x, req)
 }
 
 // validateMessage checks the opcode, the section counts and the OPT record, and adds the

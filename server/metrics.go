@@ -14,6 +14,7 @@ type Metrics struct {
 	dropped    prometheus.Counter
 	panics     prometheus.Counter
 	queueDrops prometheus.Counter
+	badCookies prometheus.Counter // registered with the rate limiter, which sends them
 	ede        *prometheus.CounterVec
 	edeByCode  map[uint16]prometheus.Counter
 
@@ -43,6 +44,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ede: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signet_extended_errors_total", Help: "Extended DNS Errors (RFC 8914) sent, by info code.",
 		}, []string{"code", "name"}),
+		badCookies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_rrl_badcookie_total", Help: "UDP queries over the rate limit with a client cookie, answered BADCOOKIE with a server cookie instead of being dropped.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_handler_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL).",
 		}),

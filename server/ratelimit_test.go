@@ -154,7 +154,7 @@ func BenchmarkCachedWithRRL(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if h.limitUDP(from, h.cachedUDP(in, out)) == nil {
+		if h.limitUDP(from, in, h.cachedUDP(in, out)) == nil {
 			b.Fatal("limited")
 		}
 	}

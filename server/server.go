@@ -176,7 +176,7 @@ func (s *Server) answerCached(pc batchConn, in, out []ipv4.Message, bufs [][]byt
 		if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
 			s.h.observe(udp, m.Addr, resp, true)
 			bufs[k] = resp[:0]
-			if resp = s.h.limitUDP(m.Addr, resp); resp != nil {
+			if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {
 				out[k].Buffers[0], out[k].Addr = resp, m.Addr
 				k++
 			}
@@ -254,7 +254,7 @@ func (w *udpWorker) handle(job udpJob) {
 	if t := h.cfg.Transfers; t != nil && isNotify(job.msg) {
 		resp, notify = t.NotifyUDP(job.msg, job.from), true
 	} else {
-		resp = h.ServePacket(job.msg, w.bufs[i][:0], udp)
+		resp = h.servePacket(job.msg, w.bufs[i][:0], udp, addrOf(job.from))
 	}
 	if resp == nil {
 		return
@@ -263,7 +263,7 @@ func (w *udpWorker) handle(job udpJob) {
 	w.bufs[i] = resp[:0]
 	if !notify {
 		// NOTIFY answers go to a zone's primaries only; they are not limited.
-		if resp = h.limitUDP(job.from, resp); resp == nil {
+		if resp = h.limitUDP(job.from, job.msg, resp); resp == nil {
 			return
 		}
 	}
@@ -364,7 +364,7 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				resp, _ = m.Pack()
 			}
 		}()
-		m, size, _ := t.h.respond(req, tcp)
+		m, size, _ := t.h.respond(req, tcp, addrOf(w.RemoteAddr()))
 		resp = t.h.pack(m, size, make([]byte, 0, 4096), nil, tcp)
 	}()
 	if resp != nil {

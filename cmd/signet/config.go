@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/cookie"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/rrl"
@@ -36,8 +37,9 @@ type config struct {
 		MaxConns    int           `mapstructure:"max_conns"`
 		MaxQueries  int           `mapstructure:"max_queries"`
 	} `mapstructure:"tcp"`
-	RRL   rrlConfig `mapstructure:"rrl"`
-	Chaos struct {
+	RRL     rrlConfig     `mapstructure:"rrl"`
+	Cookies cookiesConfig `mapstructure:"cookies"`
+	Chaos   struct {
 		Version string `mapstructure:"version"`
 		ID      string `mapstructure:"id"`
 	} `mapstructure:"chaos"`
@@ -179,6 +181,8 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("reload.watch", true)
 	v.SetDefault("reload.debounce", zonewatch.DefaultDebounce)
 	v.SetDefault("udp_size", server.DefaultUDPSize)
+	v.SetDefault("cookies.enabled", true)
+	v.SetDefault("cookies.rotate", cookie.DefaultRotate)
 	v.SetDefault("rrl.mode", "auto")
 	v.SetDefault("rrl.responses_per_second", rrl.DefaultResponsesPerSecond)
 	v.SetDefault("rrl.slip", rrl.DefaultSlip)
@@ -286,6 +290,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("reload.debounce: %s is negative", c.Reload.Debounce)
 	}
 	if err := c.RRL.validate(); err != nil {
+		return err
+	}
+	if err := c.Cookies.validate(); err != nil {
 		return err
 	}
 	if c.Log.Queries < 0 {

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
+	"github.com/signetdns/signet/cookie"
 	"github.com/signetdns/signet/rrl"
 )
 
@@ -60,4 +62,31 @@ func loopbackOnly(listen []string) bool {
 		}
 	}
 	return true
+}
+
+// cookiesConfig is the cookies: section: DNS Cookies (RFC 7873, RFC 9018 server cookies).
+type cookiesConfig struct {
+	// Enabled answers COOKIE options with server cookies (default true).
+	Enabled bool `mapstructure:"enabled"`
+	// Rotate is how often the random server secret changes (default 24h, over 1h).
+	Rotate time.Duration `mapstructure:"rotate"`
+}
+
+func (c cookiesConfig) validate() error {
+	if c.Enabled && c.Rotate <= time.Hour {
+		return fmt.Errorf("cookies.rotate: %s must be longer than 1h, a cookie's lifetime", c.Rotate)
+	}
+	return nil
+}
+
+// jar makes the server's cookie jar, or nil when cookies are off.
+func (c cookiesConfig) jar() (*cookie.Jar, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	j, err := cookie.New(cookie.Config{Rotate: c.Rotate})
+	if err != nil {
+		return nil, fmt.Errorf("cookies: %w", err)
+	}
+	return j, nil
 }

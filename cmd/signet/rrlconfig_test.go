@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRRLConfig(t *testing.T) {
@@ -44,5 +45,18 @@ func TestRRLConfig(t *testing.T) {
 		if err := c.validate(); err == nil || !strings.HasPrefix(err.Error(), tc.key) {
 			t.Errorf("got %v, want an error naming %s", err, tc.key)
 		}
+	}
+}
+
+func TestCookiesConfig(t *testing.T) {
+	t.Parallel()
+	if err := (cookiesConfig{Enabled: true, Rotate: time.Hour}).validate(); err == nil || !strings.HasPrefix(err.Error(), "cookies.rotate") {
+		t.Errorf("an hour's rotation: %v", err)
+	}
+	if j, err := (cookiesConfig{Enabled: false}).jar(); j != nil || err != nil {
+		t.Errorf("disabled: %v %v", j, err)
+	}
+	if j, err := (cookiesConfig{Enabled: true, Rotate: 24 * time.Hour}).jar(); j == nil || err != nil {
+		t.Errorf("enabled: %v %v", j, err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/dsboot"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/ui"
 	"github.com/signetdns/signet/zonewatch"
@@ -126,8 +127,18 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if err := dn.Start(ctx, c, zs); err != nil {
 		return err
 	}
+	signals, err := dsboot.NewPublisher(dsboot.Config{Zones: zs.Store(), Keys: dn.Keys(), Apply: zs.SetExtra, Logger: log})
+	if err != nil {
+		return err
+	}
+	// Published before the first query is answered; a zone whose signals cannot be added is
+	// served without them (logged), as at any later change.
+	signals.Sync()
 
 	scfg := c.serverConfig()
+	if scfg.Cookies, err = c.Cookies.jar(); err != nil {
+		return err
+	}
 	scfg.Logger = log
 	if transfers != nil {
 		scfg.Transfers = transfers
@@ -160,6 +171,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()
 	runTransfers(tctx)
+	go signals.Run(tctx)
 	if err := watchZones(tctx, c, zs, log); err != nil {
 		return err
 	}
