@@ -272,7 +272,10 @@ func (s *sim) do(a rollover.Action) {
 	case rollover.CreateZSK, rollover.CreateKSK:
 		s.created[a.Role]++
 		n := s.created[a.Role]
-		created = rollover.Key{ID: fmt.Sprintf("%s%s-%d", newPrefix, a.Role, n), Role: a.Role, Algorithm: keystore.ECDSAP256SHA256}
+		created = rollover.Key{ID: fmt.Sprintf("%s%s-%d", newPrefix, a.Role, n), Role: a.Role, Algorithm: a.Algorithm}
+		if created.Algorithm == 0 {
+			created.Algorithm = keystore.ECDSAP256SHA256
+		}
 		s.label[created.ID] = fmt.Sprintf("new %s #%d", a.Role, n)
 	case rollover.CheckParentDS:
 		var checks []rollover.DSCheck
