@@ -160,7 +160,7 @@ func place(zs Zones, keys Keys, child, host string) (Signal, string) {
 	if _, _, ok := keys.Signing(origin); !ok {
 		return Signal{}, "zone " + origin + " is not signed, and a signal must validate (RFC 9615 §3.1)"
 	}
-	if r := sz.Lookup(name, dns.TypeCDS); r.Kind == zones.Referral {
+	if r := sz.Lookup(name, dns.TypeCDS); r.Kind == zones.Referral || origin == name {
 		return Signal{}, "the signalling name is at or below a zone cut in " + origin + " (RFC 9615 §4.1)"
 	}
 	return Signal{Child: child, Host: host, Name: name, Zone: origin}, ""

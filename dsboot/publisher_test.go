@@ -213,3 +213,23 @@ func TestPublisherSurvivesReload(t *testing.T) {
 		t.Errorf("the zone's own CNAME is no longer served: %v", r)
 	}
 }
+
+// TestPublisherLogsGapsOnce: a name server that cannot carry the signal is logged when it
+// appears, not at every sync.
+func TestPublisherLogsGapsOnce(t *testing.T) {
+	l := newLab(t)
+	l.keys.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	l.keys.set("example.net.", nil) // the signalling zone unsigned: no signal can validate
+	for range 3 {
+		l.pub.Sync()
+	}
+	if n := strings.Count(l.log.String(), "no signal published under a name server"); n != 1 {
+		t.Errorf("gap logged %d times:\n%s", n, l.log.String())
+	}
+	if !strings.Contains(l.log.String(), "zone example.net. is not signed") {
+		t.Errorf("log lacks the reason:\n%s", l.log.String())
+	}
+	if r := l.ask(t, signal, dns.TypeCDS); len(r.Answer) != 0 {
+		t.Errorf("a signal in an unsigned zone: %v", r.Answer)
+	}
+}

@@ -105,4 +105,8 @@ type Key struct {
 	Tag    uint16        // DNSKEY.KeyTag(), computed once
 	KSK    bool          // signs the DNSKEY, CDS and CDNSKEY RRsets
 	Active bool          // makes signatures now (else published only)
+	// Unpublished keeps the key out of the DNSKEY RRset while it signs: an algorithm
+	// rollover's new ZSK signs before it is published, and the old algorithm's keys sign on
+	// after they are withdrawn (RFC 6781 §4.1.4).
+	Unpublished bool
 }

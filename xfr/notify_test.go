@@ -33,7 +33,7 @@ func TestNotify(t *testing.T) {
 	t.Parallel()
 	p := &primary{addr: "127.0.0.1:53"}
 	s := newSecondary(t, p, testKey, t.TempDir(), nil)
-	svc := NewService(nil, []*Secondary{s}, nil)
+	svc := NewService(nil, nil, []*Secondary{s}, nil)
 	fromPrimary := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	other := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 40000}
 	wrong := &Key{Name: "xfr-key.", Algorithm: dns.HmacSHA256, Secret: "d3Jvbmctc2VjcmV0"}

@@ -45,8 +45,9 @@ func Check(r io.Reader, origin, filename string) []Problem {
 		return []Problem{{File: displayName(filename), Severity: "error", Msg: "bad zone origin " + strconv.Quote(origin)}}
 	}
 	origin = dns.CanonicalName(origin)
-	entries, err := parseFile(r, origin, filename)
-	_, findings := build(entries, origin, displayName(filename), Options{})
+	_, findings, err := build(func(emit func(entry)) error {
+		return parseFile(r, origin, filename, emit)
+	}, origin, displayName(filename), Options{})
 	var out []Problem
 	if err != nil {
 		var pe *ParseError

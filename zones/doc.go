@@ -6,4 +6,8 @@
 // the served zones; a reload builds a new *Zone and publishes it atomically, so a lookup never
 // sees half a zone. Records returned in a Result belong to the snapshot: callers must not modify
 // them (copy first), and the slices are capped so that an append copies.
+//
+// FromRecords builds a snapshot from records that came another way (a zone transfer); Walk,
+// Cover, ChainTypes and HashedNames expose the zone in canonical order and its NSEC/NSEC3 chain
+// names to the signer without the zones package knowing what a signature is.
 package zones

@@ -12,7 +12,7 @@ import (
 // An RRset of extra replaces the RRset of the same owner and type in z. Data that the server
 // makes itself, and not the file, uses it: the RFC 9615 signalling records a signed zone
 // publishes for the children whose name servers it holds. z is not changed, and its records
-// are copied, never modified (other goroutines read them). The error names what stops the
+// are read, never modified (other goroutines read them). The error names what stops the
 // build, as Parse's would.
 func (z *Zone) With(extra []dns.RR, opt Options) (*Zone, error) {
 	if !z.Available() {
@@ -23,27 +23,30 @@ func (z *Zone) With(extra []dns.RR, opt Options) (*Zone, error) {
 		typ   uint16
 	}
 	replaced := make(map[key]bool, len(extra))
-	entries := make([]entry, 0, len(extra)+z.owners)
 	for _, rr := range extra {
 		if rr == nil {
 			return nil, errors.New("zones: nil record")
 		}
-		c := dns.Copy(rr)
-		h := c.Header()
+		h := rr.Header()
 		replaced[key{dns.CanonicalName(h.Name), h.Rrtype}] = true
-		entries = append(entries, entry{rr: c, file: "(signalling records)"})
 	}
-	for name, n := range z.nodes {
-		for _, s := range n.sets {
-			if replaced[key{name, s.typ}] {
-				continue
-			}
-			for _, rr := range s.rrs {
-				entries = append(entries, entry{rr: dns.Copy(rr), file: "(" + z.origin + ")"})
+	nz, findings, _ := build(func(emit func(entry)) error {
+		for _, rr := range extra {
+			emit(entry{rr: rr, file: "(signalling records)"})
+		}
+		for name, n := range z.nodes {
+			for i := range n.sets {
+				s := &n.sets[i]
+				if replaced[key{name, s.typ}] {
+					continue
+				}
+				for _, rr := range unpack(z.wire, name, s) {
+					emit(entry{rr: rr, file: "(" + z.origin + ")"})
+				}
 			}
 		}
-	}
-	nz, findings := build(entries, z.origin, z.origin, opt)
+		return nil
+	}, z.origin, z.origin, opt)
 	var errs []error
 	for _, f := range findings {
 		if f.fatal {

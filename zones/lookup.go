@@ -67,8 +67,9 @@ func (z *Zone) resolve(res *Result, chain *[]dns.RR, name string, qtype uint16, 
 		return "", true
 	case f.cut != nil:
 		res.Kind = Referral
-		res.Ns, res.Extra, res.DS = f.cut.refNs, f.cut.glue, f.cut.ds
-		res.Cut, res.Types = f.cut.name, f.cut.types
+		ref := z.referral(f.cut)
+		res.Ns, res.Extra, res.DS = ref.rrs, ref.extra, ref.ds
+		res.Cut, res.Types = f.cut.name, z.typesOf(f.cut)
 		return "", true
 	case f.dname != nil:
 		return z.redirect(res, chain, f.dname, name)
@@ -99,9 +100,9 @@ func (z *Zone) chainEnd(res Result, chain []dns.RR) Result {
 // CNAME's target is returned to be followed. A name that substitution makes longer than 255
 // octets ends the lookup as an Answer with YXDomain set (§2.2).
 func (z *Zone) redirect(res *Result, chain *[]dns.RR, n *node, name string) (string, bool) {
-	dname := n.set(dns.TypeDNAME).rrs
+	dname := z.decode(n, n.set(dns.TypeDNAME)).rrs
 	*chain = append(*chain, dname...)
-	target, ok := substitute(name, n.name, n.dname)
+	target, ok := substitute(name, n.name, dns.CanonicalName(dname[0].(*dns.DNAME).Target))
 	if !ok {
 		*res = z.chainEnd(*res, *chain)
 		res.YXDomain = true
@@ -161,7 +162,7 @@ func (z *Zone) find(name string, qtype uint16) found {
 		switch {
 		case a == nil:
 			continue
-		case !a.occluded && !a.cut && a.dname != "":
+		case !a.occluded && !a.cut && a.dname:
 			return found{dname: a}
 		case !a.occluded && !a.cut:
 			return found{ce: a}
@@ -181,7 +182,7 @@ func (z *Zone) hider(name string, off int) found {
 		case a == nil || a.occluded:
 		case a.cut:
 			return found{cut: a}
-		case a.dname != "":
+		case a.dname:
 			return found{dname: a}
 		}
 	}
@@ -201,26 +202,28 @@ func (z *Zone) at(res *Result, chain *[]dns.RR, n *node, name string, qtype uint
 	case qtype != dns.TypeANY:
 		s = n.set(qtype)
 	}
-	if s == nil && n.cname != "" && qtype != dns.TypeCNAME {
-		cn := n.set(dns.TypeCNAME).rrs
+	if c := n.set(dns.TypeCNAME); s == nil && c != nil && qtype != dns.TypeCNAME {
+		cn := z.decode(n, c).rrs
+		target := dns.CanonicalName(cn[0].(*dns.CNAME).Target)
 		if wild {
 			cn = synthesise(cn, name)
 		}
 		*chain = append(*chain, cn...)
-		return n.cname
+		return target
 	}
 	if s == nil {
 		res.Kind = NoData
 		res.Answer, res.Ns = capped(*chain), z.neg
-		res.Types, res.ENT = n.types, n.ent
+		res.Types, res.ENT = z.typesOf(n), n.ent
 		return ""
 	}
-	rrs := s.rrs
+	d := z.decode(n, s)
+	rrs := d.rrs
 	if wild {
 		rrs = synthesise(rrs, name)
 	}
 	res.Kind = Answer
-	res.Extra = s.extra
+	res.Extra = d.extra
 	if len(*chain) == 0 {
 		res.Answer = rrs
 	} else {

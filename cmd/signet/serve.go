@@ -120,7 +120,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log, reg)
 	if err != nil {
 		return err
 	}
