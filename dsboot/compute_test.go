@@ -123,6 +123,26 @@ func TestCompute(t *testing.T) {
 	}
 }
 
+// TestComputeCutAtSignal: a zone served here whose apex is the signalling name would put the
+// signal at a zone cut, which RFC 9615 §4.1 forbids: it is a gap, and a _signal.<host> zone of
+// its own is where the signal goes.
+func TestComputeCutAtSignal(t *testing.T) {
+	child := zone(t, "child.test.", "@ NS ns1.example.net.", "@ NS ns2.example.net.")
+	at := zone(t, "_dsboot.child.test._signal.ns1.example.net.", "@ NS ns1.example.net.")
+	sig := zone(t, "_signal.ns2.example.net.", "@ NS ns2.example.net.")
+	k := newKeys()
+	k.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	k.set(at.Origin(), ring(t, at.Origin(), signer.RingOptions{}))
+	k.set(sig.Origin(), ring(t, sig.Origin(), signer.RingOptions{}))
+	p := Compute(served(t, child, at, sig), k)
+	if len(p.Gaps) != 1 || p.Gaps[0].Host != "ns1.example.net." || !strings.Contains(p.Gaps[0].Reason, "zone cut") {
+		t.Errorf("gaps %v", p.Gaps)
+	}
+	if got := p.Records[sig.Origin()]; len(got) != 2 || got[0].Header().Name != "_dsboot.child.test._signal.ns2.example.net." {
+		t.Errorf("signal in the _signal zone: %v", got)
+	}
+}
+
 // TestComputeSignallingZoneWithoutData: a signalling zone that failed to load is a gap, and a
 // zone without data is never a child.
 func TestComputeSignallingZoneWithoutData(t *testing.T) {

@@ -70,12 +70,12 @@ func startDN(t *testing.T, mode string) (*signet, []dns.RR) {
 // owner does not exist.
 func TestDNAME(t *testing.T) {
 	resolvertest.RequireTool(t, "delv")
-	for _, mode := range []string{"compact", "blacklies", "whitelies", "nsec"} {
+	for _, mode := range []string{"compact", "blacklies", "whitelies", "nsec", "nsec3"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			s, anchors := startDN(t, mode)
 			missing := dns.RcodeSuccess
-			if mode == "whitelies" || mode == "nsec" {
+			if mode == "whitelies" || mode == "nsec" || mode == "nsec3" {
 				missing = dns.RcodeNameError
 			}
 			for _, c := range []struct {
@@ -105,7 +105,7 @@ func TestDNAME(t *testing.T) {
 						t.Errorf("%s: answer lacks %q:\n%s", label, want, ans)
 					}
 				}
-				checkDNAMEDenial(t, label, r, c.target)
+				checkDNAMEDenial(t, label, c.name, r, c.target)
 				// delv prints its verdict for the data, then the outcome at the end of the
 				// chain: a validated negative answer there is "ncache nxdomain/nxrrset"; a
 				// bogus one would be a broken chain or SERVFAIL.
@@ -118,27 +118,35 @@ func TestDNAME(t *testing.T) {
 	}
 }
 
-// checkDNAMEDenial checks a response's NSEC records: none is owned by a name below the DNAME
-// owner old.dn.test., and when the answer denies something, some NSEC is about target (owned
-// by it, or covering it).
-func checkDNAMEDenial(t *testing.T, label string, r *dns.Msg, target string) {
+// checkDNAMEDenial checks a response's NSEC and NSEC3 records: none is owned by (or, hashed,
+// matches) qname when qname is below the DNAME owner old.dn.test., or any other name below it;
+// and when the answer denies something, some record is about target (owned by it, matching
+// or covering it).
+func checkDNAMEDenial(t *testing.T, label, qname string, r *dns.Msg, target string) {
 	t.Helper()
+	below := func(name string) bool { return name != "old.dn.test." && dnsname.InZone(name, "old.dn.test.") }
 	about := false
 	for _, rr := range r.Ns {
-		n, ok := rr.(*dns.NSEC)
-		if !ok {
-			continue
-		}
-		owner := strings.ToLower(n.Hdr.Name)
-		if owner != "old.dn.test." && dnsname.InZone(owner, "old.dn.test.") {
-			t.Errorf("%s: NSEC owned by %s, below the DNAME owner", label, owner)
-		}
-		if target != "" && (owner == target || (dnsname.Compare(owner, target) < 0 && dnsname.Compare(target, n.NextDomain) < 0)) {
-			about = true
+		switch n := rr.(type) {
+		case *dns.NSEC:
+			owner := strings.ToLower(n.Hdr.Name)
+			if below(owner) {
+				t.Errorf("%s: NSEC owned by %s, below the DNAME owner", label, owner)
+			}
+			if target != "" && (owner == target || (dnsname.Compare(owner, target) < 0 && dnsname.Compare(target, n.NextDomain) < 0)) {
+				about = true
+			}
+		case *dns.NSEC3:
+			if below(qname) && n.Match(qname) {
+				t.Errorf("%s: NSEC3 %s matches %s, below the DNAME owner", label, n.Hdr.Name, qname)
+			}
+			if target != "" && (n.Match(target) || n.Cover(target)) {
+				about = true
+			}
 		}
 	}
 	if target != "" && !about {
-		t.Errorf("%s: no NSEC proves %s\n%s", label, target, r)
+		t.Errorf("%s: no NSEC or NSEC3 proves %s\n%s", label, target, r)
 	}
 }
 

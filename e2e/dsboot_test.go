@@ -151,6 +151,18 @@ func TestDSBootstrapping(t *testing.T) {
 			if r := s.query(t, "_dsboot."+bootChild+"_signal.ns.bootme.example.test.", dns.TypeCDS, true); len(setOf(r.Answer, dns.TypeCDS)) != 0 {
 				t.Errorf("a signal under the in-domain name server: %v", r.Answer)
 			}
+			fams := scrape(t, s)
+			for _, host := range []string{"ns1.provider.test.", "ns1.example.test."} {
+				if v := metric(t, fams, "signet_dsboot_signals", "nameserver", host); v != 1 {
+					t.Errorf("signet_dsboot_signals{nameserver=%q} = %v, want 1", host, v)
+				}
+			}
+			if n := len(fams["signet_dsboot_signals"].GetMetric()); n != 2 {
+				t.Errorf("%d signals exported, want 2", n)
+			}
+			if g := fams["signet_dsboot_gaps"]; g != nil {
+				t.Errorf("gaps exported: %v", g)
+			}
 
 			anchors := resolvertest.ParseAnchors(t, s.ds(t, bootProvider))
 			for _, q := range []struct{ name, qtype string }{

@@ -50,23 +50,7 @@ func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, erro
 	var err error
 	switch kind {
 	case NoData:
-		wc := b.synth(in.Name)
-		switch {
-		case in.Mode != WhiteLies:
-			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), wc != "")
-		case wc != "":
-			if ns, err = b.addCover(ns, in.Name, wildcardParent(wc), nil); err != nil {
-				if !errors.Is(err, errNoCover) {
-					return nil, 0, err
-				}
-				// No range fits before the name: claim it exists without data instead.
-				ns, err = b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), true)
-				break
-			}
-			ns, err = b.addNSEC(ns, wc, successor(wc), b.types(wc), false)
-		default:
-			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), false)
-		}
+		ns, err = b.noData(ns)
 	case NXDomain:
 		switch in.Mode {
 		case Compact:
@@ -86,6 +70,28 @@ func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, erro
 		}
 	}
 	return ns, rcode, err
+}
+
+// noData proves that in.Name has no RRset of the type asked: an NSEC owned by the name with
+// its types; for a white-lies wildcard NODATA, the cover of the name and the wildcard's NSEC.
+func (b *builder) noData(ns []dns.RR) ([]dns.RR, error) {
+	in := b.in
+	wc := b.synth(in.Name)
+	switch {
+	case in.Mode != WhiteLies:
+		return b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), wc != "")
+	case wc == "":
+		return b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), false)
+	}
+	ns, err := b.addCover(ns, in.Name, wildcardParent(wc), nil)
+	if errors.Is(err, errNoCover) {
+		// No range fits before the name: claim it exists without data instead.
+		return b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.addNSEC(ns, wc, successor(wc), b.types(wc), false)
 }
 
 // whiteNXDomain proves that in.Name and the wildcard at its closest encloser do not exist.

@@ -120,7 +120,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log, reg)
 	if err != nil {
 		return err
 	}
@@ -129,6 +129,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 	signals, err := dsboot.NewPublisher(dsboot.Config{Zones: zs.Store(), Keys: dn.Keys(), Apply: zs.SetExtra, Logger: log})
 	if err != nil {
+		return err
+	}
+	if err := signals.RegisterMetrics(reg); err != nil {
 		return err
 	}
 	// Published before the first query is answered; a zone whose signals cannot be added is
