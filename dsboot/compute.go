@@ -160,8 +160,14 @@ func place(zs Zones, keys Keys, child, host string) (Signal, string) {
 	if _, _, ok := keys.Signing(origin); !ok {
 		return Signal{}, "zone " + origin + " is not signed, and a signal must validate (RFC 9615 §3.1)"
 	}
-	if r := sz.Lookup(name, dns.TypeCDS); r.Kind == zones.Referral || origin == name {
+	r := sz.Lookup(name, dns.TypeCDS)
+	if r.Kind == zones.Referral || origin == name {
 		return Signal{}, "the signalling name is at or below a zone cut in " + origin + " (RFC 9615 §4.1)"
+	}
+	if len(r.Synth) == 0 && slices.ContainsFunc(r.Answer, func(rr dns.RR) bool {
+		return rr.Header().Rrtype == dns.TypeCNAME && rr.Header().Name == name
+	}) {
+		return Signal{}, "the signalling name owns a CNAME in " + origin + ", which admits no other data"
 	}
 	return Signal{Child: child, Host: host, Name: name, Zone: origin}, ""
 }
