@@ -44,8 +44,9 @@ www A 192.0.2.9
 `,
 }
 
-// startBootLab serves the three zones, every one signed with the given denial mode.
-func startBootLab(t *testing.T, denial string) *signet {
+// startBootLab serves the three zones, every one signed with the given denial mode, and
+// returns the server and the zone files by origin.
+func startBootLab(t *testing.T, denial string) (*signet, map[string]string) {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{}
@@ -57,7 +58,7 @@ func startBootLab(t *testing.T, denial string) *signet {
 		}
 		files[origin] = path
 	}
-	return startSignetConfig(t, func(string) string {
+	s := startSignetConfig(t, func(string) string {
 		return fmt.Sprintf(`dnssec:
   enabled: true
   denial: %s
@@ -72,6 +73,7 @@ zones:
     cds: true
 `, denial, bootParent, files[bootParent], bootProvider, files[bootProvider], bootChild, files[bootChild])
 	})
+	return s, files
 }
 
 // setOf returns the records of type qtype in rrs as sorted RDATA text (owner and TTL left out).
@@ -145,11 +147,23 @@ func TestDSBootstrapping(t *testing.T) {
 	for _, denial := range []string{"compact", "blacklies", "whitelies", "nsec"} {
 		t.Run(denial, func(t *testing.T) {
 			t.Parallel()
-			s := startBootLab(t, denial)
+			s, _ := startBootLab(t, denial)
 			before := checkSignal(t, s, "start", "ns1.provider.test.", bootProvider)
 			checkSignal(t, s, "start", "ns1.example.test.", bootParent)
 			if r := s.query(t, "_dsboot."+bootChild+"_signal.ns.bootme.example.test.", dns.TypeCDS, true); len(setOf(r.Answer, dns.TypeCDS)) != 0 {
 				t.Errorf("a signal under the in-domain name server: %v", r.Answer)
+			}
+			fams := scrape(t, s)
+			for _, host := range []string{"ns1.provider.test.", "ns1.example.test."} {
+				if v := metric(t, fams, "signet_dsboot_signals", "nameserver", host); v != 1 {
+					t.Errorf("signet_dsboot_signals{nameserver=%q} = %v, want 1", host, v)
+				}
+			}
+			if n := len(fams["signet_dsboot_signals"].GetMetric()); n != 2 {
+				t.Errorf("%d signals exported, want 2", n)
+			}
+			if g := fams["signet_dsboot_gaps"]; g != nil {
+				t.Errorf("gaps exported: %v", g)
 			}
 
 			anchors := resolvertest.ParseAnchors(t, s.ds(t, bootProvider))
@@ -192,5 +206,69 @@ func TestDSBootstrapping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDSBootstrappingParent plays the parent of RFC 9615 §4.2 against the real binary: the
+// child has no DS and a name server outside it; its CDS/CDNSKEY are read from the server
+// directly; the signals under every name server outside the child are validated with delv
+// (each from the DS of the zone holding the name server) and must equal them; then the parent
+// publishes the DS the CDS names. Before, delv trusting only the parent's DS calls the child's
+// answers unsigned; after, fully validated: the chain of trust reached the child without the
+// operator copying a DS.
+func TestDSBootstrappingParent(t *testing.T) {
+	resolvertest.RequireTool(t, "delv")
+	s, files := startBootLab(t, "compact")
+	parentAnchor := resolvertest.ParseAnchors(t, s.ds(t, bootParent))
+	out, ok := resolvertest.Delv(t, s.Addr, parentAnchor, "www."+bootChild, "A")
+	if ok || !strings.Contains(out, "unsigned answer") {
+		t.Fatalf("before bootstrapping: want an unsigned answer for the insecure child:\n%s", out)
+	}
+
+	// Step 1: no DS at the parent, and a name server outside the child.
+	if r := s.query(t, bootChild, dns.TypeDS, true); len(setOf(r.Answer, dns.TypeDS)) != 0 {
+		t.Fatalf("the child already has a DS: %v", r.Answer)
+	}
+	var outside []string
+	for _, rr := range s.query(t, bootChild, dns.TypeNS, false).Answer { // the same as the delegation's
+		if ns, ok := rr.(*dns.NS); ok && !dns.IsSubDomain(bootChild, ns.Ns) {
+			outside = append(outside, ns.Ns)
+		}
+	}
+	slices.Sort(outside)
+	if want := []string{"ns1.example.test.", "ns1.provider.test."}; !slices.Equal(outside, want) {
+		t.Fatalf("name servers outside the child: %v, want %v", outside, want)
+	}
+	// Steps 2-4: the apex CDS, asked directly, equals every validated signal.
+	apex := setOf(s.query(t, bootChild, dns.TypeCDS, false).Answer, dns.TypeCDS)
+	for _, host := range outside {
+		zone := bootParent
+		if strings.HasSuffix(host, bootProvider) {
+			zone = bootProvider
+		}
+		if got := checkSignal(t, s, "parent", host, zone); !slices.Equal(got, apex) {
+			t.Fatalf("signal under %s: %v, apex %v", host, got, apex)
+		}
+	}
+
+	// The parent publishes the DS records the CDS names, and reloads.
+	var ds strings.Builder
+	for _, rdata := range apex {
+		fmt.Fprintf(&ds, "bootme 60 IN DS %s\n", rdata)
+	}
+	b, err := os.ReadFile(files[bootParent])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), " 1 60 60 600 5", " 2 60 60 600 5", 1) + ds.String()
+	if err := os.WriteFile(files[bootParent], []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.run(t, "reload")
+	for _, q := range []struct{ name, qtype string }{{"www." + bootChild, "A"}, {bootChild, "CDS"}, {"nope." + bootChild, "A"}} {
+		out, ok := resolvertest.Delv(t, s.Addr, parentAnchor, q.name, q.qtype)
+		if !ok {
+			t.Errorf("after bootstrapping: delv %s %s from the parent's DS not fully validated:\n%s", q.name, q.qtype, out)
+		}
 	}
 }

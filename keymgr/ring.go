@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 		}
 		switch {
 		case err == nil:
+			if m.cfg.ObserveSign != nil {
+				s = timedSigner{Signer: s, store: rec.Store, alg: rec.Algorithm, observe: m.cfg.ObserveSign}
+			}
 			z.signers[rec.ID] = s
 		case m.canPublish(rec):
 			// Not cached: should this instance lead, its store is asked again.
@@ -235,4 +239,23 @@ func markFailures(next *zoneState, err error, now time.Time) bool {
 		}
 	}
 	return changed
+}
+
+// timedSigner reports how long each signature of its key takes (Config.ObserveSign).
+type timedSigner struct {
+	crypto.Signer
+	store   string
+	alg     uint8
+	observe func(store string, algorithm uint8, took time.Duration)
+}
+
+// Sign implements crypto.Signer.
+func (t timedSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	// Wall time of a keystore operation, for the latency metric (not a clock for logic).
+	start := time.Now()
+	sig, err := t.Signer.Sign(rand, digest, opts)
+	if err == nil {
+		t.observe(t.store, t.alg, time.Since(start))
+	}
+	return sig, err
 }

@@ -300,8 +300,8 @@ func (h *Handler) sign(x *request) {
 		return
 	}
 	if in.DO && in.CompactOK && mode == signer.Compact {
-		// RFC 9824 §5: a server that keeps NXDOMAIN in compact answers for a query with the
-		// Compact-answers-OK flag sets the flag in its response too.
+		// RFC 9824 §5.1: a server that restores NXDOMAIN in compact answers for a query with
+		// the Compact-answers-OK flag sets the flag in its response too.
 		setCompactOK(x.m)
 	}
 }

@@ -79,3 +79,30 @@ func TestNotify(t *testing.T) {
 		}
 	}
 }
+
+// TestNotifyOverTCP: a signed NOTIFY over TCP is verified by the server's TSIG handling and
+// answered signed (the client checks the answer's TSIG); an unsigned one is NOTAUTH.
+func TestNotifyOverTCP(t *testing.T) {
+	t.Parallel()
+	s := newSecondary(t, &primary{addr: "127.0.0.1:53"}, testKey, t.TempDir(), nil)
+	addr := serveService(t, NewService(nil, nil, []*Secondary{s}, nil))
+	m := new(dns.Msg)
+	m.SetNotify("sec.test.")
+	m.SetTsig(testKey.Name, testKey.Algorithm, 300, time.Now().Unix())
+	c := &dns.Client{Net: "tcp", TsigSecret: secrets(testKey), Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || r.IsTsig() == nil {
+		t.Fatalf("signed NOTIFY over TCP: %v %v", r, err)
+	}
+	select {
+	case <-s.notify:
+	default:
+		t.Fatal("no refresh triggered")
+	}
+	u := new(dns.Msg)
+	u.SetNotify("sec.test.")
+	r, _, err = (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(u, addr)
+	if err != nil || r.Rcode != dns.RcodeNotAuth {
+		t.Fatalf("unsigned NOTIFY over TCP: %v %v", r, err)
+	}
+}

@@ -131,6 +131,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := signals.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	// Published before the first query is answered; a zone whose signals cannot be added is
 	// served without them (logged), as at any later change.
 	signals.Sync()
