@@ -143,6 +143,25 @@ func TestComputeCutAtSignal(t *testing.T) {
 	}
 }
 
+// TestComputeDelegationNS: a name server listed only in the delegation at a parent served
+// here gets a signal too: the parent's agent reads the delegation's NS RRset.
+func TestComputeDelegationNS(t *testing.T) {
+	parent := zone(t, "test.", "@ NS ns1.example.net.", "child NS ns1.example.net.", "child NS ns2.example.net.")
+	child := zone(t, "child.test.", "@ NS ns1.example.net.")
+	net := zone(t, "example.net.", "@ NS ns1", "ns1 A 192.0.2.1", "ns2 A 192.0.2.2")
+	k := newKeys()
+	k.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	k.set("example.net.", ring(t, "example.net.", signer.RingOptions{}))
+	p := Compute(served(t, parent, child, net), k)
+	var hosts []string
+	for _, s := range p.Signals {
+		hosts = append(hosts, s.Host)
+	}
+	if want := []string{"ns1.example.net.", "ns2.example.net."}; !slices.Equal(hosts, want) || len(p.Gaps) != 0 {
+		t.Errorf("signals under %v (gaps %v), want %v", hosts, p.Gaps, want)
+	}
+}
+
 // TestComputeSignallingZoneWithoutData: a signalling zone that failed to load is a gap, and a
 // zone without data is never a child.
 func TestComputeSignallingZoneWithoutData(t *testing.T) {

@@ -14,8 +14,8 @@ import (
 // claims nothing about any other name), proving NODATA. RFC 9824 puts NXNAME (§2) in the bitmap
 // of a missing name (§3.1) so that the difference from NODATA survives, gives an empty
 // non-terminal the bitmap NSEC RRSIG (§3.2), and restores NXDOMAIN for a query with the
-// Compact-answers-OK flag (§5). Black
-// lies (Route 53) is the same without NXNAME and always NOERROR.
+// Compact-answers-OK flag (§5.1). Black lies (Route 53) is the same without NXNAME and always
+// NOERROR.
 //
 // White lies (RFC 4470) keep NXDOMAIN and cover the name with an NSEC whose ends are names that
 // do not exist, built around the next closer name (see cover), plus one covering the wildcard

@@ -6,5 +6,7 @@
 // ZoneNSEC3 give the same records and signatures for a whole signed zone (a zone transfer).
 //
 // It signs what it is handed: it never imports the zones package (the server translates a
-// lookup result into an Input) nor a keystore backend (keys arrive as crypto.Signer).
+// lookup result into an Input) nor a keystore backend (keys arrive as crypto.Signer), nor
+// keymgr or server. Of Signet it imports only the internal helpers it shares with zones
+// (internal/dnsname, internal/outcome).
 package signer
