@@ -31,7 +31,7 @@ type guard struct {
 }
 
 func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if _, ok := r.Header["Origin"]; ok || crossSite(r.Header.Get("Sec-Fetch-Site")) {
+	if _, ok := r.Header["Origin"]; ok || crossSite(r.Header.Get("Sec-Fetch-Site"), r.Method) {
 		writeError(w, http.StatusForbidden, CodeAccessDenied, "requests from web pages (an Origin header) are refused")
 		return
 	}
@@ -39,7 +39,7 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, CodeAccessDenied, "Host "+strconv.Quote(r.Host)+" is not this listener's address")
 		return
 	}
-	if g.bearer != nil && !g.open[r.URL.Path] && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), g.bearer) != 1 {
+	if g.bearer != nil && !g.open[r.URL.Path] && !uiFile(r) && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), g.bearer) != 1 {
 		writeError(w, http.StatusUnauthorized, CodeAccessDenied, "missing or wrong bearer token")
 		return
 	}
@@ -54,9 +54,28 @@ func (g *guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.next.ServeHTTP(w, r)
 }
 
-// crossSite reports whether a Sec-Fetch-Site value says a web page sent the request (a
-// request the user typed into the address bar says "none").
-func crossSite(v string) bool { return v != "" && v != "none" }
+// crossSite reports whether a Sec-Fetch-Site value says another web page sent the request
+// (a request the user typed into the address bar says "none"). A read (GET, HEAD) from a
+// page of this very listener says "same-origin": that is the status page (/ui/) reading the
+// API, and no other page can be same-origin, since the Host check refuses a name rebound to
+// this address. Everything else, and any same-origin request that could change something,
+// is refused.
+func crossSite(v, method string) bool {
+	if v == "same-origin" {
+		return method != http.MethodGet && method != http.MethodHead
+	}
+	return v != "" && v != "none"
+}
+
+// UIPath is where the status page is served.
+const UIPath = "/ui/"
+
+// uiFile reports whether r asks for one of the status page's own files: they hold no data,
+// so they need no token (the page sends the token, from its URL fragment, with its data
+// calls).
+func uiFile(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.URL.Path == "/ui" || strings.HasPrefix(r.URL.Path, UIPath))
+}
 
 // hostChecker accepts a Host header naming the listener at la: its own address and port, the
 // loopback forms of it ("localhost", 127.0.0.1, [::1]) when it listens on loopback or on every

@@ -46,6 +46,10 @@ type Config struct {
 	Zones func() []ZoneStatus
 	// Manager serves the DNSSEC calls; nil leaves them out.
 	Manager Manager
+	// Ready computes the readiness probe (GET /readyz); nil leaves it out.
+	Ready func() Readiness
+	// UI serves the read-only status page under UIPath; nil leaves it out.
+	UI http.Handler
 	// Logger receives the listeners' errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -87,11 +91,11 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("admin listen %s: %w", cfg.Addr, err)
 		}
 		la := ln.Addr().(*net.TCPAddr)
-		// Liveness and metrics are read-only and hold no secrets; on loopback they stay open
-		// so that probes and a local Prometheus need no token.
+		// Liveness, readiness and metrics are read-only and hold no secrets; on loopback they
+		// stay open so that probes and a local Prometheus need no token.
 		open := map[string]bool{"/healthz": true}
 		if la.IP.IsLoopback() {
-			open["/metrics"] = true
+			open["/metrics"], open[ReadyPath] = true, true
 		}
 		s.tcpLn = ln
 		s.tcp = newHTTPServer(&guard{next: mux, bearer: []byte("Bearer " + cfg.Token), open: open, hostOK: hostChecker(la, cfg.Hosts)})
@@ -161,6 +165,13 @@ func newMux(cfg Config) *http.ServeMux {
 	}
 	if cfg.Manager != nil {
 		registerDNSSEC(mux, cfg.Manager, cfg.Logger)
+	}
+	if cfg.Ready != nil {
+		registerReady(mux, cfg.Ready)
+	}
+	if cfg.UI != nil {
+		mux.Handle("GET "+UIPath, cfg.UI)
+		mux.Handle("GET /ui", http.RedirectHandler(UIPath, http.StatusMovedPermanently))
 	}
 	return mux
 }

@@ -24,6 +24,7 @@ var _ Source = (*keymgr.Manager)(nil)
 type collector struct {
 	src                                                                  Source
 	internalFailure, needingAction, maxNeedingAge, kskAge, premadeExpiry *prometheus.Desc
+	rolloverActions, nextRollover                                        *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*collector)(nil)
@@ -40,6 +41,10 @@ func newCollector(src Source) *collector {
 			"Seconds since the longest-failing KSK of the zone turned ACTION_NEEDED, 0 when none (Route 53's DNSSECKeySigningKeyMaxNeedingActionAge).", zone, nil),
 		kskAge: prometheus.NewDesc("signet_dnssec_ksk_age_seconds",
 			"Age of the zone's oldest ACTIVE KSK since creation (Route 53's DNSSECKeySigningKeyAge).", zone, nil),
+		rolloverActions: prometheus.NewDesc("signet_dnssec_rollover_actions_total",
+			"Rollover steps the key manager carried out since start, by action: create-zsk and create-ksk start a rollover, check-parent-ds asks the parent for the DS, swap-ksk schedules the new KSK, delete removes a rolled-out key.", []string{"zone", "action"}, nil),
+		nextRollover: prometheus.NewDesc("signet_dnssec_next_rollover_timestamp_seconds",
+			"When the zone's next rollover of each role is due (Unix time; absent when none is planned).", []string{"zone", "role"}, nil),
 		premadeExpiry: prometheus.NewDesc("signet_dnssec_premade_signature_expiry_seconds",
 			"Seconds until the pre-made KSK signatures in use run out: the zone goes bogus then if its KSK still cannot sign.", zone, nil),
 	}
@@ -71,7 +76,7 @@ func Register(reg prometheus.Registerer, src Source, stores map[string]keystore.
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.internalFailure, c.needingAction, c.maxNeedingAge, c.kskAge, c.premadeExpiry} {
+	for _, d := range []*prometheus.Desc{c.internalFailure, c.needingAction, c.maxNeedingAge, c.kskAge, c.premadeExpiry, c.rolloverActions, c.nextRollover} {
 		ch <- d
 	}
 }
@@ -90,6 +95,14 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			{c.premadeExpiry, h.PremadeExpiry.Seconds()},
 		} {
 			ch <- prometheus.MustNewConstMetric(g.d, prometheus.GaugeValue, g.v, h.Zone)
+		}
+		for action, n := range h.RolloverActions {
+			ch <- prometheus.MustNewConstMetric(c.rolloverActions, prometheus.CounterValue, float64(n), h.Zone, action)
+		}
+		for role, at := range map[string]time.Time{"ZSK": h.NextZSKRollover, "KSK": h.NextKSKRollover} {
+			if !at.IsZero() {
+				ch <- prometheus.MustNewConstMetric(c.nextRollover, prometheus.GaugeValue, float64(at.Unix()), h.Zone, role)
+			}
 		}
 	}
 }

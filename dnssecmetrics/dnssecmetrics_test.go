@@ -63,7 +63,8 @@ func TestGauges(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	src := &fixed{now: now, zones: []keymgr.ZoneHealth{
 		{Zone: "a.test.", InternalFailure: true},
-		{Zone: "b.test.", KSKsNeedingAction: 2, MaxNeedingActionAge: 90 * time.Second, KSKAge: time.Hour, PremadeExpiry: 2 * time.Minute},
+		{Zone: "b.test.", KSKsNeedingAction: 2, MaxNeedingActionAge: 90 * time.Second, KSKAge: time.Hour, PremadeExpiry: 2 * time.Minute,
+			RolloverActions: map[string]uint64{"create-zsk": 4, "delete": 3}, NextZSKRollover: now.Add(time.Hour)},
 	}}
 	got := gather(t, src, nil)
 	want := map[string]float64{
@@ -77,6 +78,10 @@ func TestGauges(t *testing.T) {
 		"signet_dnssec_ksk_max_needing_action_age_seconds/b.test.": 90,
 		"signet_dnssec_ksk_age_seconds/b.test.":                    3600,
 		"signet_dnssec_premade_signature_expiry_seconds/b.test.":   120,
+		// Labels come sorted by name: action before zone, role before zone.
+		"signet_dnssec_rollover_actions_total/create-zsk/b.test.":   4,
+		"signet_dnssec_rollover_actions_total/delete/b.test.":       3,
+		"signet_dnssec_next_rollover_timestamp_seconds/ZSK/b.test.": float64(now.Add(time.Hour).Unix()),
 	}
 	if len(got) != len(want) {
 		t.Errorf("%d samples, want %d: %v", len(got), len(want), got)
@@ -123,5 +128,50 @@ func TestManager(t *testing.T) {
 	}
 	if v := got["signet_signatures_made_total/software"]; v < 15 {
 		t.Errorf("signatures made %v, want at least the 15 pre-made ones", v)
+	}
+}
+
+// TestKeystoreLatency: wired into a real key manager, every signature its keys make (here
+// the quick-start KSK's pre-made DNSKEY signatures, in the software store) is timed under
+// its store and algorithm.
+func TestKeystoreLatency(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewPedanticRegistry()
+	lat, err := NewKeystoreLatency(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := filestate.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m, err := keymgr.New(keymgr.Config{State: state, Soft: memory.New(), Now: func() time.Time { return now },
+		KSKCheckInterval: -1, ObserveSign: lat.Observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddZone(context.Background(), "example.test.", keymgr.ZonePolicy{QuickStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples uint64
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["store"] != "soft" || labels["algorithm"] != "13" {
+				t.Errorf("a signature timed under %v, want store soft, algorithm 13", labels)
+			}
+			samples += m.GetHistogram().GetSampleCount()
+		}
+	}
+	if samples < keymgr.PremadeCount {
+		t.Errorf("%d signatures timed, want at least the %d pre-made ones", samples, keymgr.PremadeCount)
 	}
 }

@@ -165,12 +165,21 @@ func validatesThrough(t *testing.T, step, addr string, anchors []dns.RR) {
 	}
 }
 
-// TestFeedingNSD: NSD as a plain secondary of Signet with TSIG. The fully signed zone it
-// receives (NSEC chain, every RRset signed) passes ldns-verify-zone, its answers validate in
-// delv with the zone's DS, and after a ZSK rollover on Signet its copy, updated by IXFR, still
-// does. Transfers without the key, or from elsewhere, are refused.
+// TestFeedingNSD: NSD as a plain secondary of Signet with TSIG, with an NSEC and with an NSEC3
+// chain. The fully signed zone it receives (the chain, every RRset signed) passes
+// ldns-verify-zone, its answers validate in delv with the zone's DS, and after a ZSK rollover
+// on Signet its copy, updated by IXFR, still does. Transfers without the key are refused.
 func TestFeedingNSD(t *testing.T) {
 	t.Parallel()
+	for _, mode := range []string{"nsec", "nsec3"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			feedNSD(t, mode)
+		})
+	}
+}
+
+func feedNSD(t *testing.T, mode string) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secret := base64.StdEncoding.EncodeToString(raw)
@@ -184,7 +193,7 @@ func TestFeedingNSD(t *testing.T) {
 	s := startSignetConfig(t, func(addr string) string {
 		return fmt.Sprintf(`dnssec:
   enabled: true
-  denial: nsec
+  denial: %s
   dnskey_ttl: 1
   propagation_delay: 1s
 tsig_keys:
@@ -197,7 +206,7 @@ zones:
     secondaries: [%q]
     transfer: signed
     tsig: xfr-key.
-`, secretFile, zoneFile, nsdAddr)
+`, mode, secretFile, zoneFile, nsdAddr)
 	})
 	anchors := resolvertest.ParseAnchors(t, s.ds(t, "example.test."))
 
@@ -238,4 +247,54 @@ zones:
 	}
 	n.verifyCopy(t, "after the ZSK rollover")
 	validatesThrough(t, "after the ZSK rollover", nsdAddr, anchors)
+}
+
+// TestSignetToSignet: one Signet offers a zone unsigned (transfer: unsigned) to another that
+// signs it as a secondary: the bump in the wire built from two Signets. A change on the first
+// reaches the second by IXFR and is signed there (delv validates with the second's DS).
+func TestSignetToSignet(t *testing.T) {
+	t.Parallel()
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "xfr-key.secret")
+	if err := os.WriteFile(secretFile, []byte(base64.StdEncoding.EncodeToString(raw)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	zoneFile := filepath.Join(dir, "prim.test.zone")
+	if err := os.WriteFile(zoneFile, []byte(strings.Replace(knotZone(1), "60 1 8 5", "1 1 600 5", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	keys := fmt.Sprintf("tsig_keys:\n  - {name: xfr-key., algorithm: hmac-sha256, secret_file: %s}\n", secretFile)
+	primary := startSignetConfig(t, func(string) string {
+		// The secondary's port is not known yet: the address alone lets it transfer; it
+		// polls every second (SOA refresh 1) instead of waiting for a NOTIFY.
+		return keys + fmt.Sprintf("zones:\n  - origin: prim.test.\n    file: %s\n    secondaries: [\"127.0.0.1\"]\n    transfer: unsigned\n    tsig: xfr-key.\n", zoneFile)
+	})
+	second := startSignetConfig(t, func(string) string {
+		return keys + fmt.Sprintf("zones:\n  - origin: prim.test.\n    primaries: [%q]\n    tsig: xfr-key.\n", primary.Addr)
+	}, "--dnssec")
+	waitFor(t, 5*time.Second, "the first transfer", func() bool {
+		return aOf(second.query(t, "www.prim.test.", dns.TypeA, false)) == "192.0.2.1"
+	})
+	if r := primary.query(t, "www.prim.test.", dns.TypeA, true); countType(r.Answer, dns.TypeRRSIG) != 0 {
+		t.Fatalf("the primary signs: %v", r)
+	}
+
+	if err := os.WriteFile(zoneFile, []byte(strings.Replace(knotZone(2), "60 1 8 5", "1 1 600 5", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	primary.run(t, "reload")
+	waitFor(t, 5*time.Second, "the change on the secondary", func() bool {
+		return aOf(second.query(t, "www.prim.test.", dns.TypeA, false)) == "192.0.2.2"
+	})
+	if !strings.Contains(primary.log.String(), "kind=IXFR") || !strings.Contains(second.log.String(), "source=\"IXFR from") {
+		t.Fatalf("the change did not travel by IXFR:\n%s\n%s", primary.log.String(), second.log.String())
+	}
+	anchors := resolvertest.ParseAnchors(t, second.ds(t, "prim.test."))
+	for _, q := range []struct{ name, qtype string }{{"www.prim.test.", "A"}, {"v2.prim.test.", "TXT"}, {"v1.prim.test.", "TXT"}} {
+		if out, ok := resolvertest.Delv(t, second.Addr, anchors, q.name, q.qtype); !ok {
+			t.Fatalf("delv %s %s on the signing secondary:\n%s", q.name, q.qtype, out)
+		}
+	}
 }

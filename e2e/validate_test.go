@@ -91,7 +91,7 @@ type validated struct {
 
 func casesFor(mode string) []validated {
 	missing := dns.RcodeSuccess // compact and black lies: NOERROR (RFC 9824 §3.1)
-	if mode == "whitelies" || mode == "nsec" {
+	if mode == "whitelies" || mode == "nsec" || mode == "nsec3" {
 		missing = dns.RcodeNameError
 	}
 	return []validated{
@@ -122,7 +122,7 @@ func casesFor(mode string) []validated {
 func TestValidatingResolver(t *testing.T) {
 	resolvertest.RequireTool(t, "unbound")
 	resolvertest.RequireTool(t, "delv")
-	for _, mode := range []string{"compact", "blacklies", "whitelies", "nsec"} {
+	for _, mode := range []string{"compact", "blacklies", "whitelies", "nsec", "nsec3"} {
 		t.Run(mode, func(t *testing.T) {
 			st := newSignedSetup(t, mode)
 			for _, c := range casesFor(mode) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -312,7 +313,9 @@ func TestHealthAtReadTime(t *testing.T) {
 	g = healthNow(t, f.m)
 	want := ZoneHealth{Zone: testZone, KSKsNeedingAction: 1, MaxNeedingActionAge: 10 * time.Minute,
 		KSKAge: time.Hour + 10*time.Minute, PremadeExpiry: exp0 - time.Hour - 10*time.Minute}
-	if g != want {
+	// The rollover counters and due times are checked in TestHealthRolloverActions.
+	g.RolloverActions, g.NextZSKRollover, g.NextKSKRollover = nil, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, want) {
 		t.Errorf("health 10 minutes into the failure, without a step:\n got %+v\nwant %+v", g, want)
 	}
 }

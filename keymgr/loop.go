@@ -122,6 +122,7 @@ func (z *zone) policyFor(st *zoneState) rollover.Policy {
 	p := z.policy.Rollover
 	p.DNSKEYTTL = z.policy.DNSKEYTTL
 	p.MaxZoneTTL = z.maxZoneTTL()
+	p.Algorithm = z.policy.Algorithm
 	if st != nil && st.ZSKLifetime > 0 {
 		p.ZSKLifetime = st.ZSKLifetime
 	}
@@ -140,7 +141,11 @@ func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 			return next
 		}
 		a := actions[0]
-		if err := m.execute(ctx, z, a, p, now); err != nil {
+		err := m.execute(ctx, z, a, p, now)
+		if err == nil && int(a.Kind) < len(z.actions) {
+			z.actions[a.Kind].Add(1)
+		}
+		if err != nil {
 			var kf *kskFailure
 			if errors.As(err, &kf) {
 				m.log.Warn("rollover action waits for the KSK", "zone", z.name, "action", a.Kind, "err", err)
@@ -227,7 +232,7 @@ func (m *Manager) storeTimelines(ctx context.Context, z *zone, keys []rollover.K
 
 // createPlanned makes the key a CreateZSK or CreateKSK asks for and starts its rollover.
 func (m *Manager) createPlanned(ctx context.Context, z *zone, a rollover.Action, keys []rollover.Key, p rollover.Policy, now time.Time) error {
-	rec, err := m.createKey(ctx, z, a.Role, now)
+	rec, err := m.createKey(ctx, z, a.Role, a.Algorithm, now)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,11 @@ type Config struct {
 	// a KSK that fails turns ACTION_NEEDED while the served ring keeps its pre-made
 	// signatures. 0 means DefaultKSKCheckInterval; a negative value disables the check.
 	KSKCheckInterval time.Duration
+	// ObserveSign, when set, is told the keystore ("soft", "tpm", ...), algorithm and
+	// duration of every signature a key of the zones makes (the online signer's ZSK
+	// signatures and the pre-made KSK signatures), for the metrics. It must be quick and
+	// safe for concurrent use.
+	ObserveSign func(store string, algorithm uint8, took time.Duration)
 	// KSKRetryMin is the first interval between attempts to reach a failing KSK, doubled
 	// after each failure up to RetryMax (or KSKRetryMin if larger); 0 means RetryMin.
 	KSKRetryMin time.Duration
@@ -157,6 +162,9 @@ type zone struct {
 	cur    atomic.Pointer[served] // nil when the zone is not signed
 	shown  atomic.Pointer[view]   // the last view published for Health (publish)
 	signed atomic.Bool            // st.Signing, readable without mu
+	// actions counts the rollover actions carried out, by rollover.ActionKind, for the
+	// metrics (read without mu).
+	actions [8]atomic.Uint64
 
 	// Guarded by mu.
 	premadeAt time.Time     // when the current ring's pre-made signatures were made

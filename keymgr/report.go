@@ -1,6 +1,10 @@
 package keymgr
 
-import "time"
+import (
+	"time"
+
+	"github.com/signetdns/signet/rollover"
+)
 
 // ZoneHealth is one zone's DNSSEC health at an instant: Route 53's DNSSEC CloudWatch
 // metrics, plus how long the pre-made KSK signatures in use still last.
@@ -20,6 +24,12 @@ type ZoneHealth struct {
 	// PremadeExpiry is the time until the served ring's pre-made KSK signatures run out (the
 	// zone goes bogus then if its KSK still cannot sign); 0 when no ring is served.
 	PremadeExpiry time.Duration
+	// RolloverActions counts the rollover actions carried out since start, by kind
+	// ("create-zsk", "create-ksk", "check-parent-ds", "swap-ksk", "delete").
+	RolloverActions map[string]uint64
+	// NextZSKRollover and NextKSKRollover are when the next rollover of each role is due
+	// (zero: none planned).
+	NextZSKRollover, NextKSKRollover time.Time
 }
 
 // Now returns the Manager's clock reading, the instant to pass to Health.
@@ -61,5 +71,11 @@ func (v *view) health(now time.Time) ZoneHealth {
 	if !v.until.IsZero() {
 		h.PremadeExpiry = v.until.Sub(now)
 	}
+	h.RolloverActions = map[string]uint64{}
+	for k := rollover.CreateZSK; k <= rollover.Delete; k++ {
+		h.RolloverActions[k.String()] = v.z.actions[k].Load()
+	}
+	ps := v.planStatus(now)
+	h.NextZSKRollover, h.NextKSKRollover = ps.NextZSKRollover, ps.NextKSKRollover
 	return h
 }

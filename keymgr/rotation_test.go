@@ -68,4 +68,16 @@ func TestZSKRotation(t *testing.T) {
 	if rings < 100 {
 		t.Errorf("%d rings over 100 days; pre-made signatures are refreshed daily", rings)
 	}
+	// The metrics see the same: three rollovers started, three old ZSKs deleted, and the
+	// next rollover due within the current ZSK's 30 days.
+	h := healthNow(t, f.m)
+	if a := h.RolloverActions; a["create-zsk"] != 3 || a["delete"] != 3 || a["create-ksk"] != 0 {
+		t.Errorf("rollover actions %v, want 3 create-zsk and 3 delete", a)
+	}
+	if next := h.NextZSKRollover; !next.After(now.Add(-time.Hour)) || next.After(now.Add(30*24*time.Hour)) {
+		t.Errorf("next ZSK rollover %v, want within 30 days of %v", next, now)
+	}
+	if !h.NextKSKRollover.IsZero() {
+		t.Errorf("a manual KSK has a next rollover: %v", h.NextKSKRollover)
+	}
 }

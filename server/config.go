@@ -3,6 +3,9 @@ package server
 import (
 	"log/slog"
 	"time"
+
+	"github.com/signetdns/signet/cookie"
+	"github.com/signetdns/signet/rrl"
 )
 
 // Config holds the server's settings. The zero value of each field means its default.
@@ -42,6 +45,12 @@ type Config struct {
 	// with client, transport, name, type, DO, rcode and size; 0, the default, logs none.
 	// Sampling by count keeps the cost bounded on a busy server.
 	QueryLog int
+	// RRL limits the rate of UDP responses per client network and response kind; nil, the
+	// default, limits nothing. TCP is never limited.
+	RRL *rrl.Limiter
+	// Cookies makes and checks DNS cookies (RFC 7873, RFC 9018); nil ignores COOKIE options
+	// as unknown ones. A valid server cookie exempts a query from RRL.
+	Cookies *cookie.Jar
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default time.Now.

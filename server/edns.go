@@ -12,6 +12,12 @@ func (h *Handler) responseOPT(opt *dns.OPT) *dns.OPT {
 	return o
 }
 
+// useOPT records the query's well-formed OPT and adds the response's own.
+func (h *Handler) useOPT(x *request, opt *dns.OPT) {
+	x.opt, x.ropt = opt, h.responseOPT(opt)
+	x.m.Extra = append(x.m.Extra, x.ropt)
+}
+
 // findOPT returns the request's OPT record; bad is true when there are several or it is not
 // owned by the root.
 func findOPT(req *dns.Msg) (opt *dns.OPT, bad bool) {

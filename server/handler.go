@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -72,6 +73,7 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
 		qlog: newQueryLog(c.QueryLog, c.Logger)}
 	m.observePacketCache(h.pcache)
+	m.observeRRL(c.RRL)
 	return h
 }
 
@@ -105,11 +107,16 @@ const (
 type request struct {
 	m     *dns.Msg // the response being built
 	opt   *dns.OPT // the request's OPT, once it is known to be well-formed
+	ropt  *dns.OPT // the response's OPT: set when opt is
 	q     dns.Question
 	qname string // q.Name lowercased
 	zone  *zones.Zone
 	res   zones.Result
 	class cacheClass
+
+	client    netip.Addr // the client's address; invalid when unknown (benchmarks, fuzzing)
+	cookie    [8]byte    // the query's client cookie, when hasCookie
+	hasCookie bool
 }
 
 // respond builds the response to an unpacked query and says how large it may be and whether
@@ -120,12 +127,13 @@ type request struct {
 // answer up, sign it; ServePacket and the TCP handler then fit it to the size returned here
 // (fitResponse). A step that settles the response (an error rcode, a CHAOS answer) ends the
 // sequence.
-func (h *Handler) respond(req *dns.Msg, tr transport) (*dns.Msg, int, cacheClass) {
-	x := request{m: newResponse(req)}
+func (h *Handler) respond(req *dns.Msg, tr transport, client netip.Addr) (*dns.Msg, int, cacheClass) {
+	x := request{m: newResponse(req), client: client}
 	if h.validate(&x, req) && h.route(&x) {
 		h.lookUp(&x)
 		h.sign(&x)
 	}
+	h.addCookie(&x)
 	size := dns.MaxMsgSize
 	if tr == udp {
 		size = payloadSize(x.opt, h.cfg.UDPSize)
@@ -148,7 +156,7 @@ func newResponse(req *dns.Msg) *dns.Msg {
 
 // validate checks the message and then its question; false means the response is settled.
 func (h *Handler) validate(x *request, req *dns.Msg) bool {
-	return h.validateMessage(x, req) && h.validateQuestion(x, req)
+	return h.validateMessage(x, req) && h.validateCookie(x) && h.validateQuestion(x, req)
 }
 
 // validateMessage checks the opcode, the section counts and the OPT record, and adds the
@@ -156,8 +164,10 @@ func (h *Handler) validate(x *request, req *dns.Msg) bool {
 func (h *Handler) validateMessage(x *request, req *dns.Msg) bool {
 	m := x.m
 	if req.Opcode != dns.OpcodeQuery {
-		m.Rcode = dns.RcodeNotImplemented
-		return false
+		if opt, bad := findOPT(req); !bad && opt != nil && opt.Version() == 0 {
+			h.useOPT(x, opt)
+		}
+		return h.fail(x, dns.RcodeNotImplemented, dns.ExtendedErrorCodeNotSupported, "")
 	}
 	if len(req.Question) != 1 {
 		m.Question = nil
@@ -171,8 +181,7 @@ func (h *Handler) validateMessage(x *request, req *dns.Msg) bool {
 		return false
 	}
 	if opt != nil {
-		x.opt = opt
-		m.Extra = append(m.Extra, h.responseOPT(opt))
+		h.useOPT(x, opt)
 		if opt.Version() != 0 {
 			// RFC 6891 §6.1.3: BADVERS, and no answer.
 			m.Rcode = dns.RcodeBadVers
@@ -196,20 +205,17 @@ func (h *Handler) validateQuestion(x *request, req *dns.Msg) bool {
 		h.chaos(x.m, q)
 		return false
 	default:
-		x.m.Rcode = dns.RcodeRefused
-		return false
+		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotAuthoritative, "")
 	}
 	switch q.Qtype {
 	case dns.TypeAXFR, dns.TypeIXFR:
-		x.m.Rcode = dns.RcodeRefused
-		return false
+		// Transfers, where served, never reach this pipeline (see Transfers).
+		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotSupported, "")
 	case signer.TypeNXNAME, dns.TypeOPT:
 		// RFC 9824 §3.5: NXNAME is a meta-type that cannot be queried; OPT neither (RFC 6891).
-		x.m.Rcode = dns.RcodeFormatError
-		return false
+		return h.fail(x, dns.RcodeFormatError, dns.ExtendedErrorCodeInvalidQueryType, "")
 	case dns.TypeMAILA, dns.TypeMAILB, dns.TypeTKEY, dns.TypeTSIG:
-		x.m.Rcode = dns.RcodeNotImplemented
-		return false
+		return h.fail(x, dns.RcodeNotImplemented, dns.ExtendedErrorCodeNotSupported, "")
 	}
 	x.q, x.qname = q, strings.ToLower(q.Name)
 	return true
@@ -222,21 +228,22 @@ func (h *Handler) validateQuestion(x *request, req *dns.Msg) bool {
 func (h *Handler) route(x *request) bool {
 	z := h.zones.Match(x.qname)
 	if z == nil {
-		x.m.Rcode = dns.RcodeRefused
-		return false
+		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotAuthoritative, "")
 	}
 	if !z.Available() {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
 		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
 		// whose file failed to load answers the same until a reload fixes it.
 		h.metrics.servfail(causeUnavailable)
-		x.m.Rcode = dns.RcodeServerFailure
 		code := dns.ExtendedErrorCodeNotReady
 		if z.IsExpired() {
 			code = dns.ExtendedErrorCodeNoReachableAuthority
 		}
-		notReady(x.m, code, z.Reason())
-		return false
+		reason := z.Reason()
+		if reason == "" {
+			reason = "zone not available"
+		}
+		return h.fail(x, dns.RcodeServerFailure, code, reason)
 	}
 	if x.q.Qtype == dns.TypeDS && z.Origin() == x.qname {
 		if off, end := dns.NextLabel(x.qname, 0); !end {
@@ -270,7 +277,10 @@ func fill(m *dns.Msg, r *zones.Result) {
 		extra = append(extra, r.Extra...)
 		m.Extra = append(extra, m.Extra...)
 	}
-	if r.Kind == zones.NXDomain {
+	switch {
+	case r.YXDomain:
+		m.Rcode = dns.RcodeYXDomain // a DNAME made the name too long (RFC 6672 §2.2)
+	case r.Kind == zones.NXDomain:
 		m.Rcode = dns.RcodeNameError
 	}
 }
@@ -290,8 +300,8 @@ func (h *Handler) sign(x *request) {
 		return
 	}
 	if in.DO && in.CompactOK && mode == signer.Compact {
-		// RFC 9824 §5: a server that keeps NXDOMAIN in compact answers for a query with the
-		// Compact-answers-OK flag sets the flag in its response too.
+		// RFC 9824 §5.1: a server that restores NXDOMAIN in compact answers for a query with
+		// the Compact-answers-OK flag sets the flag in its response too.
 		setCompactOK(x.m)
 	}
 }
@@ -329,8 +339,8 @@ func (h *Handler) signFailed(x *request, err error) {
 	m.Answer, m.Ns = nil, nil
 	m.Extra = keepOPT(m.Extra)
 	m.Authoritative = false
-	m.Rcode = dns.RcodeServerFailure
 	x.class = uncacheable
+	h.fail(x, dns.RcodeServerFailure, dns.ExtendedErrorCodeOther, edeTextSigning)
 }
 
 // chaos answers the CHAOS-class identity queries when the operator configured them.
@@ -355,14 +365,3 @@ func (h *Handler) chaos(m *dns.Msg, q dns.Question) {
 
 // notReady adds an Extended DNS Error to m's OPT, if it has one: the zone is configured but
 // has no data to answer from. code is "Not Ready" (RFC 8914 §4.15), or "No Reachable
-// Authority" (§4.23) for a secondary zone that expired because no primary answered.
-func notReady(m *dns.Msg, code uint16, reason string) {
-	opt := m.IsEdns0()
-	if opt == nil {
-		return
-	}
-	if reason == "" {
-		reason = "zone not available"
-	}
-	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code, ExtraText: reason})
-}

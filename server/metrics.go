@@ -14,6 +14,9 @@ type Metrics struct {
 	dropped    prometheus.Counter
 	panics     prometheus.Counter
 	queueDrops prometheus.Counter
+	badCookies prometheus.Counter // registered with the rate limiter, which sends them
+	ede        *prometheus.CounterVec
+	edeByCode  map[uint16]prometheus.Counter
 
 	byRcode [2][24]prometheus.Counter
 	traffic *trafficMetrics
@@ -38,6 +41,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		queueDrops: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_udp_queue_drops_total", Help: "UDP queries dropped because the workers' queue was full (signing could not keep up).",
 		}),
+		ede: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signet_extended_errors_total", Help: "Extended DNS Errors (RFC 8914) sent, by info code.",
+		}, []string{"code", "name"}),
+		badCookies: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_rrl_badcookie_total", Help: "UDP queries over the rate limit with a client cookie, answered BADCOOKIE with a server cookie instead of being dropped.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_handler_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL).",
 		}),
@@ -47,10 +56,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.byRcode[t][rc] = m.queries.WithLabelValues(transport(t).String(), rcodeName(rc))
 		}
 	}
+	m.edeByCode = newEDECounters(m.ede)
 	m.reg = reg
 	m.traffic = newTrafficMetrics(reg)
 	if reg != nil {
-		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops)
+		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops, m.ede)
 	}
 	return m
 }
@@ -98,4 +108,11 @@ func (m *Metrics) observePacketCache(pc *packetCache) {
 			Name: "signet_packet_cache_entries", Help: "Responses held in the packet cache.",
 		}, func() float64 { return float64(pc.pos.Len() + pc.neg.Len()) }),
 	)
+}
+
+// extendedError counts an Extended DNS Error sent.
+func (m *Metrics) extendedError(code uint16) {
+	if c := m.edeByCode[code]; c != nil {
+		c.Inc()
+	}
 }

@@ -88,27 +88,27 @@ func questionType(msg []byte) (uint16, bool) {
 	if len(msg) < headerSize || binary.BigEndian.Uint16(msg[4:]) == 0 {
 		return 0, false
 	}
-	i := headerSize
-	for i < len(msg) {
-		l := int(msg[i])
+	i := skipName(msg, headerSize)
+	if i < 0 || i+2 > len(msg) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint16(msg[i:]), true
+}
+
+// skipName returns the offset just past the name at off (a compression pointer ends it), or
+// -1 when the message ends first.
+func skipName(msg []byte, off int) int {
+	for off < len(msg) {
+		l := int(msg[off])
 		switch {
 		case l == 0:
-			i++
-			if i+2 > len(msg) {
-				return 0, false
-			}
-			return binary.BigEndian.Uint16(msg[i:]), true
-		case l&0xC0 == 0xC0: // a compression pointer ends the name
-			i += 2
-			if i+2 > len(msg) {
-				return 0, false
-			}
-			return binary.BigEndian.Uint16(msg[i:]), true
-		default:
-			i += l + 1
+			return off + 1
+		case l&0xC0 == 0xC0:
+			return off + 2
 		}
+		off += l + 1
 	}
-	return 0, false
+	return -1
 }
 
 // queryLog logs one query in every `every` (log.queries), from the answer sent: client,

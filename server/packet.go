@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 
 	"github.com/miekg/dns"
@@ -14,6 +15,11 @@ const headerSize = 12
 // (grown if too small), or nil when nothing must be sent: a packet shorter than a header or
 // one with QR set gets silence, since answering it could be used for reflection.
 func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
+	return h.servePacket(in, out, tr, netip.Addr{})
+}
+
+// servePacket is ServePacket for a query from client (for its DNS cookie).
+func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (resp []byte) {
 	if !isQuery(in) {
 		h.metrics.dropped.Inc()
 		return nil
@@ -46,7 +52,7 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
 	}
-	m, size, class := h.respond(req, tr)
+	m, size, class := h.respond(req, tr, client)
 	resp = h.pack(m, size, out, in, tr)
 	if cached && class != uncacheable && resp != nil {
 		h.pcache.store(hash, &q, resp, class == missingName, now)
@@ -78,6 +84,12 @@ func isQuery(in []byte) bool { return len(in) >= headerSize && in[2]&0x80 == 0 }
 func (h *Handler) cacheable(in []byte, q *fastQuery) bool {
 	if h.pcache == nil || !parseFast(in, h.cfg.UDPSize, q) {
 		return false
+	}
+	if h.cfg.Cookies != nil && in[11] == 1 {
+		// The response carries a server cookie made for this client: not one to share.
+		if _, ok := queryCookie(in); ok {
+			return false
+		}
 	}
 	var kg uint64
 	if h.keys != nil {

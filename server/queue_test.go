@@ -32,10 +32,9 @@ func (o oneRing) Signing(string) (*signer.KeyRing, signer.Mode, bool) {
 }
 func (oneRing) Generation() uint64 { return 1 }
 
-// TestCachedAnswersFlowWhileSigningIsStuck: with every worker stuck in signing and the queue
-// full, answers in the packet cache still come straight from the reader, and the excess
-// queries are dropped and counted instead of piling up.
-func TestCachedAnswersFlowWhileSigningIsStuck(t *testing.T) {
+// testRing is a key ring for example.test. with one P-256 key that signs everything.
+func testRing(t *testing.T) *signer.KeyRing {
+	t.Helper()
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	dk, err := signer.NewDNSKEY("example.test.", 257, dns.ECDSAP256SHA256, priv.Public(), 3600)
 	if err != nil {
@@ -45,6 +44,14 @@ func TestCachedAnswersFlowWhileSigningIsStuck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ring
+}
+
+// TestCachedAnswersFlowWhileSigningIsStuck: with every worker stuck in signing and the queue
+// full, answers in the packet cache still come straight from the reader, and the excess
+// queries are dropped and counted instead of piling up.
+func TestCachedAnswersFlowWhileSigningIsStuck(t *testing.T) {
+	ring := testRing(t)
 	gate := make(chan struct{})
 	cfg := Config{Listen: []string{"127.0.0.1:0"}, UDPReaders: 1, UDPQueue: 2, Logger: quietLogger()}
 	zs := NewZoneSet(cfg.Logger, nil)

@@ -160,28 +160,38 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		k := 0
-		for i := range in[:n] {
-			m := &in[i]
-			q := m.Buffers[0][:m.N]
-			if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
-				s.h.observe(udp, m.Addr, resp, true)
-				bufs[k] = resp[:0] // keep the buffer if the answer grew it
-				out[k].Buffers[0], out[k].Addr = resp, m.Addr
-				k++
-				continue
-			}
-			// This copy is the one allocation a miss adds; misses cost a lookup and often a
-			// signature, tens of microseconds, so it is noise.
-			job := udpJob{pc: pc, from: m.Addr, msg: append([]byte(nil), q...)}
-			select {
-			case s.jobs <- job:
-			default:
-				s.h.metrics.queueDrops.Inc()
-			}
-		}
+		k := s.answerCached(pc, in[:n], out, bufs)
 		s.writeBatch(pc, out[:k])
 	}
+}
+
+// answerCached answers the queries of a batch that the packet cache can answer, into out and
+// bufs (one buffer per answer, kept if an answer grew it), and queues the others for the
+// workers. It returns how many answers out holds.
+func (s *Server) answerCached(pc batchConn, in, out []ipv4.Message, bufs [][]byte) int {
+	k := 0
+	for i := range in {
+		m := &in[i]
+		q := m.Buffers[0][:m.N]
+		if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
+			s.h.observe(udp, m.Addr, resp, true)
+			bufs[k] = resp[:0]
+			if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {
+				out[k].Buffers[0], out[k].Addr = resp, m.Addr
+				k++
+			}
+			continue
+		}
+		// This copy is the one allocation a miss adds; misses cost a lookup and often a
+		// signature, tens of microseconds, so it is noise.
+		job := udpJob{pc: pc, from: m.Addr, msg: append([]byte(nil), q...)}
+		select {
+		case s.jobs <- job:
+		default:
+			s.h.metrics.queueDrops.Inc()
+		}
+	}
+	return k
 }
 
 // writeBatch sends ms, skipping a datagram the kernel refuses (an ICMP error, say).
@@ -204,53 +214,76 @@ func (s *Server) writeBatch(pc batchConn, ms []ipv4.Message) {
 // one sendmmsg: a system call per answer cost as much as a fifth of a signature here.
 func (s *Server) workUDP() {
 	defer s.workers.Done()
-	out := make([]ipv4.Message, 0, batchSize)
-	pcs := make([]batchConn, 0, batchSize)
-	bufs := make([][]byte, batchSize)
-	for i := range bufs {
-		bufs[i] = make([]byte, 0, 4096)
-	}
-	handle := func(job udpJob) {
-		i := len(out)
-		var resp []byte
-		if t := s.h.cfg.Transfers; t != nil && isNotify(job.msg) {
-			resp = t.NotifyUDP(job.msg, job.from)
-		} else {
-			resp = s.h.ServePacket(job.msg, bufs[i][:0], udp)
-		}
-		if resp == nil {
-			return
-		}
-		s.h.observe(udp, job.from, resp, false)
-		bufs[i] = resp[:0]
-		out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: job.from})
-		pcs = append(pcs, job.pc)
+	w := &udpWorker{s: s, out: make([]ipv4.Message, 0, batchSize), pcs: make([]batchConn, 0, batchSize), bufs: make([][]byte, batchSize)}
+	for i := range w.bufs {
+		w.bufs[i] = make([]byte, 0, 4096)
 	}
 	for job := range s.jobs {
-		handle(job)
+		w.handle(job)
 	more:
-		for len(out) < batchSize {
+		for len(w.out) < batchSize {
 			select {
 			case job, ok := <-s.jobs:
 				if !ok {
 					break more
 				}
-				handle(job)
+				w.handle(job)
 			default:
 				break more
 			}
 		}
-		// Send each socket's answers together (usually there is one socket per core).
-		for start := 0; start < len(out); {
-			end := start + 1
-			for end < len(out) && pcs[end] == pcs[start] {
-				end++
-			}
-			s.writeBatch(pcs[start], out[start:end])
-			start = end
-		}
-		out, pcs = out[:0], pcs[:0]
+		w.flush()
 	}
+}
+
+// udpWorker is one worker's batch of answers waiting to be sent, with the socket of each.
+type udpWorker struct {
+	s    *Server
+	out  []ipv4.Message
+	pcs  []batchConn
+	bufs [][]byte // one answer buffer per slot of out, kept if an answer grew it
+}
+
+// handle answers one query into the batch (NOTIFY to the transfers, the rest through the
+// pipeline); a query that gets no answer, or whose answer the rate limit drops, adds nothing.
+func (w *udpWorker) handle(job udpJob) {
+	h := w.s.h
+	i := len(w.out)
+	var resp []byte
+	notify := false
+	if t := h.cfg.Transfers; t != nil && isNotify(job.msg) {
+		resp, notify = t.NotifyUDP(job.msg, job.from), true
+	} else {
+		resp = h.servePacket(job.msg, w.bufs[i][:0], udp, addrOf(job.from))
+	}
+	if resp == nil {
+		return
+	}
+	h.observe(udp, job.from, resp, false)
+	w.bufs[i] = resp[:0]
+	if !notify {
+		// NOTIFY answers go to a zone's primaries only; they are not limited.
+		if resp = h.limitUDP(job.from, job.msg, resp); resp == nil {
+			return
+		}
+	}
+	w.out = append(w.out, ipv4.Message{Buffers: [][]byte{resp}, Addr: job.from})
+	w.pcs = append(w.pcs, job.pc)
+}
+
+// flush sends the batch, each socket's answers together (usually there is one socket per
+// core), and empties it.
+func (w *udpWorker) flush() {
+	out, pcs := w.out, w.pcs
+	for start := 0; start < len(out); {
+		end := start + 1
+		for end < len(out) && pcs[end] == pcs[start] {
+			end++
+		}
+		w.s.writeBatch(pcs[start], out[start:end])
+		start = end
+	}
+	w.out, w.pcs = out[:0], pcs[:0]
 }
 
 func (s *Server) listenTCP(addr string) error {
@@ -331,7 +364,7 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				resp, _ = m.Pack()
 			}
 		}()
-		m, size, _ := t.h.respond(req, tcp)
+		m, size, _ := t.h.respond(req, tcp, addrOf(w.RemoteAddr()))
 		resp = t.h.pack(m, size, make([]byte, 0, 4096), nil, tcp)
 	}()
 	if resp != nil {

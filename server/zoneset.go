@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/zones"
@@ -49,6 +51,11 @@ type ZoneSet struct {
 	zones []zoneEntry
 	loads map[string]*loadState // by origin, under mu
 	now   func() time.Time
+
+	// base is each zone as its loader built it, extra the records the server adds to it
+	// (SetExtra); the store serves base.With(extra). Both by origin, under mu.
+	base  map[string]*zones.Zone
+	extra map[string][]dns.RR
 }
 
 // loadState is one zone's load history, for the metrics.
@@ -97,7 +104,8 @@ func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now, strict: true}
+	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now, strict: true,
+		base: map[string]*zones.Zone{}, extra: map[string][]dns.RR{}}
 }
 
 // SetStrict chooses what Add does with a zone that fails to load: fail (true, the default), or
@@ -138,7 +146,7 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 		return nil
 	}
 	s.zones = append(s.zones, e)
-	s.store.Set(z)
+	s.store.Set(s.extend(z))
 	if z.Available() {
 		s.log.Info("zone loaded", "zone", z.Origin(), "from", from, "serial", z.Serial(), "names", z.Names())
 	} else {
@@ -147,12 +155,17 @@ func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	return nil
 }
 
-func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {
+// options are the load options of the zone origin: signed zones cap their TTLs.
+func (s *ZoneSet) options(origin string) zones.Options {
 	var opt zones.Options
-	if s.signed(e.origin) {
+	if s.signed(origin) {
 		opt.MaxTTL = zones.MaxSignedTTL
 	}
-	z, err := e.loader.LoadZone(opt)
+	return opt
+}
+
+func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {
+	z, err := e.loader.LoadZone(s.options(e.origin))
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", e.origin, err)
 	}
@@ -194,7 +207,7 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 			return err
 		}
 		old := s.store.Get(z.Origin())
-		s.store.Set(z)
+		s.store.Set(s.extend(z))
 		switch {
 		case !z.Available():
 			s.log.Info("zone has no servable data (SERVFAIL)", "zone", origin)
@@ -206,6 +219,55 @@ func (s *ZoneSet) ReloadZone(origin string) error {
 		return nil
 	}
 	return fmt.Errorf("zone %s is not configured", origin)
+}
+
+// SetExtra makes rrs part of the zone origin from now on, beside the data its loader builds,
+// replacing the records set before (nil: none); the server's RFC 9615 signalling records use
+// it. The zone's snapshot is rebuilt with them and swapped in atomically, and every reload
+// keeps them. If the zone has no data now they are added when it loads. On error (a record
+// that conflicts with the zone's data, such as a CNAME at the same name) nothing changes.
+func (s *ZoneSet) SetExtra(origin string, rrs []dns.RR) error {
+	origin = dns.CanonicalName(origin)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.ContainsFunc(s.zones, func(e zoneEntry) bool { return e.origin == origin }) {
+		return fmt.Errorf("zone %s is not configured", origin)
+	}
+	base := s.base[origin]
+	if base != nil && base.Available() {
+		z := base
+		if len(rrs) > 0 {
+			var err error
+			if z, err = base.With(rrs, s.options(origin)); err != nil {
+				return err
+			}
+		}
+		s.store.Set(z)
+	}
+	if len(rrs) == 0 {
+		delete(s.extra, origin)
+	} else {
+		s.extra[origin] = slices.Clone(rrs)
+	}
+	return nil
+}
+
+// extend records z as its zone's base and returns the snapshot to serve: z with the zone's
+// extra records. If they no longer fit the zone's data, z is served without them and the
+// error logged: the zone's own data comes first. Call with s.mu held.
+func (s *ZoneSet) extend(z *zones.Zone) *zones.Zone {
+	origin := z.Origin()
+	s.base[origin] = z
+	extra := s.extra[origin]
+	if len(extra) == 0 || !z.Available() {
+		return z
+	}
+	ext, err := z.With(extra, s.options(origin))
+	if err != nil {
+		s.log.Error("zone served without the records the server adds to it", "zone", origin, "err", err)
+		return z
+	}
+	return ext
 }
 
 // Available reports whether the zone origin has data to answer from.

@@ -99,3 +99,28 @@ func BenchmarkCompactDenialRandom(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNSECDenialRandom: the same stream of never-seen missing names in NSEC mode: each
+// answer carries two chain NSECs whose signatures are cached after the first, so it should
+// cost about what a cached positive answer does (BenchmarkCacheHitA), not a signature.
+func BenchmarkNSECDenialRandom(b *testing.B) {
+	ring := testRing(b, RingOptions{})
+	s := New(Config{})
+	soa, zsoa := negSOA(b), testSOA(b)
+	m := new(dns.Msg)
+	in := &Input{Zone: zone, Mode: NSEC, Kind: NXDomain, QType: dns.TypeA, ClosestEncloser: zone, SOA: zsoa, DO: true, Names: testChain}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		name := fmt.Sprintf("r%d.example.", i)
+		i++
+		in.QName, in.Name = name, name
+		m.Rcode, m.Answer, m.Ns = dns.RcodeNameError, nil, []dns.RR{soa}
+		if err := s.Sign(m, in, ring, t0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if made := s.Stats().Signatures[dns.ECDSAP256SHA256]; made > 10 {
+		b.Fatalf("%d signatures made for %d missing names: the chain's should be reused", made, i)
+	}
+}

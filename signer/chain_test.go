@@ -2,6 +2,8 @@ package signer
 
 import (
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -115,4 +117,121 @@ func withIn(q query, f func(*Input)) query {
 		f(in)
 	}
 	return q
+}
+
+// hashedZone adds what NSEC3 mode needs to chainZone: its empty non-terminals and a memo.
+type hashedZone struct {
+	chainZone
+	ents []string
+	mu   sync.Mutex
+	memo map[any]any
+}
+
+func (h *hashedZone) HashedNames(fn func(string, bool)) {
+	for _, n := range h.zoneNames {
+		fn(n, false)
+	}
+	for _, n := range h.ents {
+		fn(n, true)
+	}
+}
+
+func (h *hashedZone) Memo(key any, build func() any) any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if v, ok := h.memo[key]; ok {
+		return v
+	}
+	if h.memo == nil {
+		h.memo = map[any]any{}
+	}
+	v := build()
+	h.memo[key] = v
+	return v
+}
+
+// covers reports whether the NSEC3 n matches (exact) or covers the hash of name.
+func covers(n *dns.NSEC3, name string, exact bool) bool {
+	h := strings.ToUpper(hashOf(name))
+	owner := strings.ToUpper(strings.SplitN(n.Hdr.Name, ".", 2)[0])
+	if exact {
+		return owner == h
+	}
+	if owner < n.NextDomain {
+		return owner < h && h < n.NextDomain
+	}
+	return h > owner || h < n.NextDomain // the last link wraps
+}
+
+// TestNSEC3Mode: the closest encloser proof and the wildcard proof for a missing name, the
+// matching NSEC3 of a NODATA (an empty non-terminal included) and of an insecure cut, all
+// signed and verifying, with RFC 9276 parameters, identical to ZoneNSEC3's records.
+func TestNSEC3Mode(t *testing.T) {
+	t.Parallel()
+	ring := testRing(t, RingOptions{})
+	s := New(Config{})
+	hz := &hashedZone{chainZone: testChain, ents: []string{"b.example.", "w.example."}}
+	set := func(in *Input) { in.Names = hz }
+	type proof struct {
+		name  string
+		exact bool
+	}
+	cases := []struct {
+		q     query
+		rcode int
+		want  []proof
+	}{
+		{withIn(qNX, set), dns.RcodeNameError, []proof{{"example.", true}, {"nx.example.", false}, {"*.example.", false}}},
+		{withIn(qNXDeep, set), dns.RcodeNameError, []proof{{"c.b.example.", true}, {"y.c.b.example.", false}, {"*.c.b.example.", false}}},
+		{withIn(qNoData, set), dns.RcodeSuccess, []proof{{"a.example.", true}}},
+		{withIn(qENT, set), dns.RcodeSuccess, []proof{{"b.example.", true}}},
+		{withIn(qInsecureRef, set), dns.RcodeSuccess, []proof{{"insecure.example.", true}}},
+	}
+	zone3 := map[string]string{}
+	for _, rec := range ZoneNSEC3(hz, zone, testSOA(t), ring) {
+		zone3[rec.Hdr.Name] = rec.String()
+	}
+	if len(zone3) != len(testChain.zoneNames)+len(hz.ents) {
+		t.Fatalf("ZoneNSEC3: %d records for %d names", len(zone3), len(testChain.zoneNames)+len(hz.ents))
+	}
+	for _, c := range cases {
+		m, in := c.q.build(t, NSEC3, true)
+		if err := s.Sign(m, in, ring, t0); err != nil {
+			t.Fatalf("%s: %v", c.q.name, err)
+		}
+		if m.Rcode != c.rcode {
+			t.Errorf("%s: rcode %s", c.q.name, dns.RcodeToString[m.Rcode])
+		}
+		verifyAll(t, m, ring, t0, in)
+		var got []*dns.NSEC3
+		for _, rr := range m.Ns {
+			if n, ok := rr.(*dns.NSEC3); ok {
+				got = append(got, n)
+				if n.Hash != dns.SHA1 || n.Flags != 0 || n.Iterations != 0 || n.SaltLength != 0 {
+					t.Errorf("%s: parameters %s, want 1 0 0 - (RFC 9276)", c.q.name, n)
+				}
+				if zone3[n.Hdr.Name] != n.String() {
+					t.Errorf("%s: answer %s differs from the zone's %s", c.q.name, n, zone3[n.Hdr.Name])
+				}
+			}
+		}
+		for _, p := range c.want {
+			found := false
+			for _, n := range got {
+				found = found || covers(n, p.name, p.exact)
+			}
+			if !found {
+				t.Errorf("%s: no NSEC3 %s %s in %v", c.q.name, map[bool]string{true: "matching", false: "covering"}[p.exact], p.name, got)
+			}
+		}
+	}
+	// The insecure cut's NSEC3 lists NS only (no RRSIG: nothing there is signed).
+	for _, rec := range ZoneNSEC3(hz, zone, testSOA(t), ring) {
+		if covers(rec, "insecure.example.", true) && !slices.Equal(rec.TypeBitMap, []uint16{dns.TypeNS}) {
+			t.Errorf("insecure cut bitmap %v", rec.TypeBitMap)
+		}
+		if covers(rec, "example.", true) && !slices.Contains(rec.TypeBitMap, dns.TypeNSEC3PARAM) {
+			t.Errorf("apex bitmap %v lacks NSEC3PARAM", rec.TypeBitMap)
+		}
+	}
 }

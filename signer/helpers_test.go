@@ -179,6 +179,16 @@ func (s snapshot) check(t *testing.T) {
 // keys, checks its validity period at now, that it is not also in the additional section, and
 // that every RRset (but a referral's NS) carries a signature from each key in want (tags).
 // It returns the RRSIGs by covered owner/type.
+// belowDNAME reports whether sec holds a DNAME owned by a proper ancestor of name.
+func belowDNAME(sec []dns.RR, name string) bool {
+	for _, rr := range sec {
+		if d, ok := rr.(*dns.DNAME); ok && dns.CountLabel(name) > dns.CountLabel(d.Hdr.Name) && dns.IsSubDomain(d.Hdr.Name, name) {
+			return true
+		}
+	}
+	return false
+}
+
 func verifyAll(t *testing.T, m *dns.Msg, ring *KeyRing, now time.Time, in *Input) map[string][]*dns.RRSIG {
 	t.Helper()
 	keys := map[uint16]*dns.DNSKEY{}
@@ -205,6 +215,13 @@ func verifyAll(t *testing.T, m *dns.Msg, ring *KeyRing, now time.Time, in *Input
 			if in != nil && in.Kind == Referral && h.Rrtype == dns.TypeNS && h.Name != zone {
 				if len(sigs) != 0 {
 					t.Errorf("%s: referral NS signed", id)
+				}
+				continue
+			}
+			if h.Rrtype == dns.TypeCNAME && belowDNAME(sec, h.Name) {
+				// RFC 6672 §5.3.1: the CNAME synthesised from a DNAME is not signed.
+				if len(sigs) != 0 {
+					t.Errorf("%s: CNAME synthesised from a DNAME is signed", id)
 				}
 				continue
 			}

@@ -25,6 +25,10 @@ const (
 	// cost no fresh signature, the zone can be walked, and the whole signed zone can be
 	// transferred to secondaries that do not sign.
 	NSEC
+	// NSEC3 is the zone's real NSEC3 chain (RFC 5155) with RFC 9276's parameters: SHA-1, no
+	// extra iterations, no salt, no opt-out. Like NSEC, but the chain cannot be walked for
+	// names without hashing a guess.
+	NSEC3
 )
 
 // TypeNXNAME is the NXNAME meta-type of RFC 9824 (a query for it is FORMERR).
@@ -60,6 +64,17 @@ type Chain interface {
 	ChainTypes(owner string) []uint16
 }
 
+// HashedChain is what NSEC3 mode needs of a zone besides Chain. *zones.Zone implements it.
+type HashedChain interface {
+	Chain
+	// HashedNames calls fn for every name of the NSEC3 chain: the NSEC chain's names and the
+	// empty non-terminals (ent) not below a cut.
+	HashedNames(fn func(name string, ent bool))
+	// Memo keeps a value derived from the zone snapshot (the hashed chain) for as long as
+	// the snapshot lives.
+	Memo(key any, build func() any) any
+}
+
 // Input describes one response for the signer. Every name is lowercased and fully qualified.
 type Input struct {
 	Zone  string // the apex
@@ -90,4 +105,8 @@ type Key struct {
 	Tag    uint16        // DNSKEY.KeyTag(), computed once
 	KSK    bool          // signs the DNSKEY, CDS and CDNSKEY RRsets
 	Active bool          // makes signatures now (else published only)
+	// Unpublished keeps the key out of the DNSKEY RRset while it signs: an algorithm
+	// rollover's new ZSK signs before it is published, and the old algorithm's keys sign on
+	// after they are withdrawn (RFC 6781 §4.1.4).
+	Unpublished bool
 }

@@ -47,8 +47,26 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if ring == nil {
 		return errors.New("signer: no key ring")
 	}
-	answer, ns := m.Answer, m.Ns
-	kind, rcode := in.Kind, m.Rcode
+	answer, ns, kind, rcode := apexSets(m, in, ring)
+	if !in.DO {
+		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
+		return nil
+	}
+	b := builder{s: s, in: in, ring: ring, now: now}
+	outA, outNs, rcode, err := b.signSections(answer, ns, kind, rcode)
+	if err != nil {
+		return err
+	}
+	m.Answer, m.Ns, m.Rcode = outA, outNs, rcode
+	return nil
+}
+
+// apexSets turns a NODATA for DNSKEY, CDS or CDNSKEY at the apex into an answer with the ring's
+// RRset (the keys live in the ring, not in the zone file), and one for NSEC3PARAM in NSEC3 mode
+// into an answer with the signer's parameters. It returns the sections, outcome and rcode to
+// sign.
+func apexSets(m *dns.Msg, in *Input, ring *KeyRing) (answer, ns []dns.RR, kind Kind, rcode int) {
+	answer, ns, kind, rcode = m.Answer, m.Ns, in.Kind, m.Rcode
 	if kind == NoData && in.Name == in.Zone && isKeyType(in.QType) {
 		if set := ring.RRset(in.QType); len(set) > 0 {
 			answer = append(append(make([]dns.RR, 0, len(answer)+len(set)), answer...), set...)
@@ -56,35 +74,37 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 			kind, rcode = Answer, dns.RcodeSuccess
 		}
 	}
-	if !in.DO {
-		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
-		return nil
+	if kind == NoData && in.Name == in.Zone && in.QType == dns.TypeNSEC3PARAM && in.Mode == NSEC3 {
+		answer = append(append(make([]dns.RR, 0, len(answer)+1), answer...), NSEC3PARAM(in.Zone))
+		ns = nil
+		kind, rcode = Answer, dns.RcodeSuccess
 	}
+	return answer, ns, kind, rcode
+}
 
-	b := builder{s: s, in: in, ring: ring, now: now}
-	outA := make([]dns.RR, 0, 2*len(answer)+2)
+// signSections returns the answer and authority sections with their RRSIGs and the denial
+// records, and the rcode to answer with.
+func (b *builder) signSections(answer, ns []dns.RR, kind Kind, rcode int) (outA, outNs []dns.RR, _ int, err error) {
+	in := b.in
+	outA = make([]dns.RR, 0, 2*len(answer)+2)
 	outA = append(outA, answer...)
-	outA, err := b.section(outA, answer, kind, false)
-	if err != nil {
-		return err
+	if outA, err = b.section(outA, answer, kind, false); err != nil {
+		return nil, nil, 0, err
 	}
-	var outNs []dns.RR // a plain positive answer has no authority section: no allocation
+	// A plain positive answer has no authority section: no allocation.
 	if len(ns) > 0 {
 		outNs = append(make([]dns.RR, 0, 2*len(ns)+4), ns...)
 	}
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
-		return err
+		return nil, nil, 0, err
 	}
-	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC) {
+	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC || in.Mode == NSEC3) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
-			return err
+			return nil, nil, 0, err
 		}
 	}
-	if outNs, rcode, err = b.denial(outNs, kind, rcode); err != nil {
-		return err
-	}
-	m.Answer, m.Ns, m.Rcode = outA, outNs, rcode
-	return nil
+	outNs, rcode, err = b.denial(outNs, kind, rcode)
+	return outA, outNs, rcode, err
 }
 
 func isKeyType(t uint16) bool {
@@ -105,6 +125,11 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		if authority && kind == Referral && h.Rrtype == dns.TypeNS && h.Name != b.in.Zone {
 			continue // the child's NS at a cut is not authoritative (RFC 4035 §2.2)
 		}
+		if h.Rrtype == dns.TypeCNAME && fromDNAME(sec, h.Name) {
+			// A CNAME synthesised from a DNAME is not signed: validators check the DNAME's
+			// signature and synthesise the CNAME themselves (RFC 6672 §5.3.1).
+			continue
+		}
 		set := rrset(sec, i)
 		var err error
 		if out, err = b.signRRset(out, set); err != nil {
@@ -112,6 +137,18 @@ func (b *builder) section(out, sec []dns.RR, kind Kind, authority bool) ([]dns.R
 		}
 	}
 	return out, nil
+}
+
+// fromDNAME reports whether a CNAME owned by name was synthesised from a DNAME in sec: one
+// owned by an ancestor of name. Zone data below a DNAME is never served, so a CNAME there can
+// only be a synthesised one.
+func fromDNAME(sec []dns.RR, name string) bool {
+	for _, rr := range sec {
+		if h := rr.Header(); h.Rrtype == dns.TypeDNAME && h.Name != name && dnsname.InZone(name, h.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func sameSet(a, b *dns.RR_Header) bool {
@@ -169,7 +206,7 @@ func (b *builder) signRRset(out, set []dns.RR) ([]dns.RR, error) {
 	switch {
 	case wc == "":
 		return b.signWith(out, set, h.Name, false)
-	case b.in.Mode == NSEC:
+	case b.in.Mode == NSEC || b.in.Mode == NSEC3:
 		// The chain proves the qname missing (wildcardProofs), so the signature is the
 		// wildcard's, shared by every expansion (RFC 4035 §3.1.3.3).
 		return b.signWith(out, set, wc, false)

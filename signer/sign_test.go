@@ -71,6 +71,14 @@ var (
 			in.ClosestEncloser = "w.example."
 			in.Synth = []Synth{{Name: "q.w.example.", Wildcard: "*.w.example."}}
 		}}
+	qDNAME = query{name: "dname answer", qname: "www.d.example.", qtype: dns.TypeA, kind: Answer,
+		answer: []string{"d.example. 600 IN DNAME n.example.", "www.d.example. 600 IN CNAME www.n.example.",
+			"www.n.example. 600 IN A 192.0.2.7"},
+		in: func(in *Input) { in.Name = "www.n.example." }}
+	qDNAMENX = query{name: "dname nxdomain", qname: "x.d.example.", qtype: dns.TypeA, kind: NXDomain,
+		answer: []string{"d.example. 600 IN DNAME n.example.", "x.d.example. 600 IN CNAME x.n.example."},
+		ns:     []string{soaNeg}, rcode: dns.RcodeNameError,
+		in: func(in *Input) { in.Name, in.ClosestEncloser = "x.n.example.", zone }}
 	qWildcardNoData = query{name: "wildcard nodata", qname: "q.w.example.", qtype: dns.TypeMX, kind: NoData, ns: []string{soaNeg},
 		in: func(in *Input) {
 			in.ClosestEncloser, in.Types = "w.example.", []uint16{dns.TypeA}
@@ -88,7 +96,8 @@ func wantRcode(q query, mode Mode, co bool) int {
 
 func TestSignKindsAndModes(t *testing.T) {
 	ring := testRing(t, RingOptions{})
-	queries := []query{qAnswer, qCNAME, qNoData, qApexNoData, qENT, qNX, qNXDeep, qSecureRef, qInsecureRef, qWildcard, qWildcardNoData}
+	queries := []query{qAnswer, qCNAME, qNoData, qApexNoData, qENT, qNX, qNXDeep, qSecureRef, qInsecureRef, qWildcard, qWildcardNoData,
+		qDNAME, qDNAMENX}
 	for _, mode := range []Mode{Compact, BlackLies, WhiteLies} {
 		for _, q := range queries {
 			t.Run(modeName(mode)+"/"+q.name, func(t *testing.T) {
@@ -143,7 +152,7 @@ func checkDenial(t *testing.T, q query, mode Mode, m *dns.Msg, in *Input) {
 		t.Errorf("no NSEC owned by %s in %v", owner, got)
 	}
 	switch q.name {
-	case "answer", "cname chain", "referral with DS":
+	case "answer", "cname chain", "referral with DS", "dname answer":
 		if len(got) != 0 {
 			t.Errorf("unexpected NSEC %v", got)
 		}
@@ -155,17 +164,19 @@ func checkDenial(t *testing.T, q query, mode Mode, m *dns.Msg, in *Input) {
 		exact("b.example.", `\000.b.example.`, bm(dns.TypeRRSIG, dns.TypeNSEC))
 	case "referral without DS":
 		exact("insecure.example.", `\000.insecure.example.`, bm(dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC))
-	case "nxdomain", "nxdomain deep":
+	case "nxdomain", "nxdomain deep", "dname nxdomain":
+		// The denial is about the last name of the chain: the DNAME target's, never a name
+		// below the DNAME owner.
 		switch mode {
 		case Compact:
-			exact(q.qname, `\000.`+q.qname, bm(dns.TypeRRSIG, dns.TypeNSEC, TypeNXNAME))
+			exact(in.Name, `\000.`+in.Name, bm(dns.TypeRRSIG, dns.TypeNSEC, TypeNXNAME))
 		case BlackLies:
-			exact(q.qname, `\000.`+q.qname, bm(dns.TypeRRSIG, dns.TypeNSEC))
+			exact(in.Name, `\000.`+in.Name, bm(dns.TypeRRSIG, dns.TypeNSEC))
 		case WhiteLies:
 			if len(got) != 2 {
 				t.Fatalf("%d NSECs, want 2 (name and wildcard): %v", len(got), got)
 			}
-			checkCovers(t, got, q.qname, in.ClosestEncloser)
+			checkCovers(t, got, in.Name, in.ClosestEncloser)
 			checkCovers(t, got, "*."+in.ClosestEncloser, in.ClosestEncloser)
 		}
 	case "wildcard answer":

@@ -11,4 +11,7 @@
 //
 // The package does no DNSSEC: the records the online signer makes itself are dropped when a
 // snapshot is built, as they are from zone files.
+//
+// xfr imports zones, signer (for the signed versions it offers) and internal/atomicfile; never
+// server or keymgr: cmd hands it the zone sources and key rings.
 package xfr

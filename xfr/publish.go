@@ -29,9 +29,9 @@ type KeySource interface {
 type PublisherConfig struct {
 	Out  *Outgoing
 	Zone func() *zones.Zone // the snapshot served now (nil or unavailable: nothing yet)
-	// Signed makes the versions fully signed (NSEC chain, every RRset signed), for secondaries
-	// that do not sign. The zone's denial mode must be signer.NSEC. Unsigned versions are the
-	// zone as loaded, with its own serial.
+	// Signed makes the versions fully signed (NSEC or NSEC3 chain, every RRset signed), for
+	// secondaries that do not sign. The zone's denial mode must be signer.NSEC or NSEC3.
+	// Unsigned versions are the zone as loaded, with its own serial.
 	Signed bool
 	Keys   KeySource
 	Signer *signer.Signer
@@ -139,15 +139,15 @@ func (p *Publisher) Step(now time.Time) error {
 	case !ok:
 		p.warnOnce("the zone is not signed (NOT_SIGNING): secondaries get nothing until it is")
 		return nil
-	case mode != signer.NSEC:
-		p.warnOnce("transfer: signed needs denial: nsec; secondaries get nothing")
+	case mode != signer.NSEC && mode != signer.NSEC3:
+		p.warnOnce("transfer: signed needs denial: nsec or nsec3; secondaries get nothing")
 		return nil
 	}
 	if z == p.lastZone && ring == p.lastRing && now.Before(p.resignAt) {
 		return nil
 	}
 	start := time.Now()
-	body, earliest, err := p.signBody(z, ring, now)
+	body, earliest, err := p.signBody(z, ring, mode, now)
 	if err != nil {
 		return err
 	}
@@ -206,10 +206,11 @@ func sameRecords(a, b []dns.RR) bool {
 
 // signBody returns the signed zone without its SOA RRset: every RRset with its RRSIGs (glue
 // and the NS at cuts unsigned), the ring's key RRsets signed by the KSK, and the NSEC chain
-// (RFC 4034 §4) with the records NSEC-mode answers carry. The signatures are made by Workers
+// (RFC 4034 §4), or the NSEC3 chain and NSEC3PARAM (RFC 5155), with the records the online
+// answers of that mode carry. The signatures are made by Workers
 // goroutines through the signer's cache, so an unchanged RRset keeps its signature. earliest is
 // the first expiration among them.
-func (p *Publisher) signBody(z *zones.Zone, ring *signer.KeyRing, now time.Time) ([]dns.RR, time.Time, error) {
+func (p *Publisher) signBody(z *zones.Zone, ring *signer.KeyRing, mode signer.Mode, now time.Time) ([]dns.RR, time.Time, error) {
 	type job struct {
 		set  []dns.RR
 		sign bool
@@ -228,12 +229,19 @@ func (p *Publisher) signBody(z *zones.Zone, ring *signer.KeyRing, now time.Time)
 			jobs = append(jobs, &job{set: set, sign: true})
 		}
 	}
-	owner := origin
-	for range z.Names() + 1 { // the chain has at most one link per name, plus the apex
-		nsec := signer.ZoneNSEC(z, origin, z.SOA(), ring, owner)
-		jobs = append(jobs, &job{set: []dns.RR{nsec}, sign: true})
-		if owner = nsec.NextDomain; owner == origin {
-			break
+	if mode == signer.NSEC3 {
+		jobs = append(jobs, &job{set: []dns.RR{signer.NSEC3PARAM(origin)}, sign: true})
+		for _, rec := range signer.ZoneNSEC3(z, origin, z.SOA(), ring) {
+			jobs = append(jobs, &job{set: []dns.RR{rec}, sign: true})
+		}
+	} else {
+		owner := origin
+		for range z.Names() + 1 { // the chain has at most one link per name, plus the apex
+			nsec := signer.ZoneNSEC(z, origin, z.SOA(), ring, owner)
+			jobs = append(jobs, &job{set: []dns.RR{nsec}, sign: true})
+			if owner = nsec.NextDomain; owner == origin {
+				break
+			}
 		}
 	}
 

@@ -27,13 +27,18 @@ type SecondaryConfig struct {
 	Changed func(origin string)
 	Logger  *slog.Logger
 	Now     func() time.Time // default time.Now
-	// Timeout bounds one transfer, connection to last record. Default 1 minute.
+	// Timeout bounds one transfer, connection to last record. Default 15 minutes (a zone of
+	// millions of records takes minutes).
 	Timeout time.Duration
+	// ReadTimeout bounds the wait for each message of a transfer: a primary that stops
+	// sending fails the transfer this long after its last message. Default 30 s.
+	ReadTimeout time.Duration
 	// MaxRecords bounds the records one transfer may bring. Default 10,000,000.
 	MaxRecords int
 	// MinInterval is the shortest refresh or retry interval honoured, whatever the SOA says,
 	// so that a zone with tiny timers cannot keep the server busy. Default 1 s.
 	MinInterval time.Duration
+	Metrics     *Metrics // nil: none
 }
 
 // Secondary is the source of one secondary zone. It is safe for concurrent use: Run does the
@@ -75,7 +80,10 @@ func NewSecondary(cfg SecondaryConfig) (*Secondary, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Timeout <= 0 {
-		cfg.Timeout = time.Minute
+		cfg.Timeout = 15 * time.Minute
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
 	}
 	if cfg.MaxRecords <= 0 {
 		cfg.MaxRecords = 10_000_000
@@ -100,6 +108,10 @@ func NewSecondary(cfg SecondaryConfig) (*Secondary, error) {
 		s.rrs, s.refreshed = soaFirst(rrs), refreshed
 		s.expired = s.pastExpire(cfg.Now())
 		s.log.Info("secondary copy loaded", "serial", s.serial(), "refreshed", refreshed.UTC().Format(time.RFC3339), "expired", s.expired)
+		cfg.Metrics.refreshed(cfg.Origin, "loaded", s.serial(), refreshed)
+		if s.expired {
+			cfg.Metrics.setExpired(cfg.Origin)
+		}
 	}
 	return s, nil
 }
@@ -229,6 +241,7 @@ func (s *Secondary) expire(now time.Time) {
 	serial := s.serial()
 	s.mu.Unlock()
 	s.log.Error("zone expired: no successful refresh within the SOA expire time; answering SERVFAIL until a primary answers", "serial", serial)
+	s.cfg.Metrics.setExpired(s.cfg.Origin)
 	s.cfg.Changed(s.cfg.Origin)
 }
 
@@ -247,6 +260,7 @@ func (s *Secondary) Refresh(ctx context.Context) error {
 			break
 		}
 	}
+	s.cfg.Metrics.refreshed(s.cfg.Origin, "failed", 0, time.Time{})
 	return errors.Join(errs...)
 }
 
@@ -322,6 +336,7 @@ func (s *Secondary) install(rrs []dns.RR, source string) error {
 	s.version++
 	s.mu.Unlock()
 	s.log.Info("zone transferred", "source", source, "serial", soa.Serial, "records", len(rrs))
+	s.cfg.Metrics.refreshed(s.cfg.Origin, "updated", soa.Serial, now)
 	s.cfg.Changed(s.cfg.Origin)
 	return nil
 }
@@ -341,6 +356,7 @@ func (s *Secondary) markRefreshed(serial uint32) error {
 		s.log.Error("saving the refresh time failed", "path", s.cfg.Path, "err", err)
 	}
 	s.log.Debug("zone up to date", "serial", serial)
+	s.cfg.Metrics.refreshed(s.cfg.Origin, "unchanged", serial, now)
 	if wasExpired {
 		s.log.Info("zone refreshed after expiry; serving again", "serial", serial)
 		s.cfg.Changed(s.cfg.Origin)
@@ -359,7 +375,7 @@ func (s *Secondary) transfer(ctx context.Context, primary string, qtype uint16, 
 	} else {
 		m.SetAxfr(s.cfg.Origin)
 	}
-	tr := &dns.Transfer{DialTimeout: 10 * time.Second, ReadTimeout: s.cfg.Timeout, WriteTimeout: 10 * time.Second}
+	tr := &dns.Transfer{DialTimeout: 10 * time.Second, ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: 10 * time.Second}
 	if k := s.cfg.Key; k != nil {
 		// TSIG time is wall-clock time on the wire (RFC 8945 §5.2.3), not the injected clock.
 		m.SetTsig(k.Name, k.Algorithm, 300, time.Now().Unix())

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // finding is a Problem and whether it stops Load. Load refuses what makes a zone unservable or
@@ -17,25 +19,35 @@ type finding struct {
 	whole bool // depends on the whole zone (missing SOA, NS or glue), not on records read
 }
 
-// bset is an RRset being built, with the position of each record.
-type bset struct {
-	typ   uint16
-	rrs   []dns.RR
-	where []entry // parallel to rrs (entry.rr unused)
-	keys  map[string]struct{}
+// setPos is where the first record of an RRset being built came from, and whether its
+// records differ in TTL.
+type setPos struct {
+	line  int32
+	file  uint32 // index in builder.files
+	mixed bool
 }
 
-// builder turns parsed records into a Zone.
+// builder turns parsed records into a Zone. Records are packed as they arrive, so the parsed
+// structs are garbage at once and a big zone never exists twice in memory.
 type builder struct {
 	origin   string
 	file     string
 	opt      Options
 	nodes    map[string]*node
-	sets     map[string][]*bset // per owner, in order of first appearance
+	wire     []byte
+	scratch  []byte
+	pos      []setPos                       // per RRset (rrset.id)
+	files    []string                       // the files records came from (setPos.file)
+	dups     map[uint32]map[string]struct{} // RDATA seen, for RRsets too big to scan
+	byID     []uint32                       // index in pos of each Zone.sets entry
+	z        *Zone                          // the zone, once finish has packed it
 	findings []finding
 	dropped  int
 	soaCount int
 }
+
+// dupScan is the RRset size up to which duplicates are found by scanning the RRset.
+const dupScan = 32
 
 func (b *builder) report(fatal bool, severity, file string, line int, format string, args ...any) {
 	b.findings = append(b.findings, finding{
@@ -63,39 +75,62 @@ func dnssecType(t uint16, apex bool) bool {
 	return false
 }
 
-// build checks and indexes entries. It returns a zone even when there are fatal findings (Check
-// wants every finding); Load discards it then.
-func build(entries []entry, origin, file string, opt Options) (*Zone, []finding) {
+// source feeds parsed records to emit, in file order; its error ends the build.
+type source func(emit func(entry)) error
+
+// build checks and indexes the records of src. It returns a zone even when there are fatal
+// findings (Check wants every finding); Load discards it then. src runs on its own goroutine
+// while the records it has handed over are packed and indexed: parsing and building overlap.
+// err is src's error; the records before it have been built.
+func build(src source, origin, file string, opt Options) (z *Zone, findings []finding, err error) {
 	b := &builder{
-		origin: dns.CanonicalName(origin),
-		file:   file,
-		opt:    opt,
-		nodes:  make(map[string]*node),
-		sets:   make(map[string][]*bset),
+		origin:  dns.CanonicalName(origin),
+		file:    file,
+		opt:     opt,
+		nodes:   make(map[string]*node),
+		scratch: make([]byte, 4096),
 	}
-	for _, e := range entries {
-		b.add(e)
+	const batch = 512
+	batches := make(chan []entry, 8)
+	go func() {
+		defer close(batches)
+		cur := make([]entry, 0, batch)
+		err = src(func(e entry) {
+			cur = append(cur, e)
+			if len(cur) == batch {
+				batches <- cur
+				cur = make([]entry, 0, batch)
+			}
+		})
+		if len(cur) > 0 {
+			batches <- cur
+		}
+	}()
+	for es := range batches {
+		for _, e := range es {
+			b.add(e)
+		}
 	}
-	z := b.finish()
+	// err was set before batches closed.
+	z = b.finish()
 	slices.SortStableFunc(b.findings, func(x, y finding) int {
 		if c := strings.Compare(x.File, y.File); c != 0 {
 			return c
 		}
 		return x.Line - y.Line
 	})
-	return z, b.findings
+	return z, b.findings, err
 }
 
 // add files one record under its owner and type.
 func (b *builder) add(e entry) {
 	h := e.rr.Header()
 	owner := dns.CanonicalName(h.Name)
-	h.Name = owner
 	typ := dns.TypeToString[h.Rrtype]
 	if typ == "" {
 		typ = fmt.Sprintf("TYPE%d", h.Rrtype)
 	}
-	if !dns.IsSubDomain(b.origin, owner) {
+	if !dnsname.InZone(owner, b.origin) {
 		b.report(true, "error", e.file, e.line, "%s %s is out of zone %s", owner, typ, b.origin)
 		return
 	}
@@ -121,69 +156,156 @@ func (b *builder) add(e entry) {
 			return
 		}
 	}
-	if h.Ttl > MaxSignedTTL {
+	ttl := h.Ttl
+	if ttl > MaxSignedTTL {
 		b.report(false, "warning", e.file, e.line, "%s %s TTL %d will be capped to %d when signed",
-			owner, typ, h.Ttl, MaxSignedTTL)
+			owner, typ, ttl, MaxSignedTTL)
 	}
-	if b.opt.MaxTTL > 0 && h.Ttl > b.opt.MaxTTL {
-		h.Ttl = b.opt.MaxTTL
+	if b.opt.MaxTTL > 0 && ttl > b.opt.MaxTTL {
+		ttl = b.opt.MaxTTL
 	}
 
-	// RFC 2181 §5: an RRset holds no duplicate records. The key is the presentation form of
-	// the RDATA (the header, with its TTL, stripped).
-	key := e.rr.String()[len(h.String()):]
-	if key == "" {
+	at := len(b.wire)
+	var err error
+	b.wire, b.scratch, err = packRdata(b.wire, e.rr, b.scratch)
+	if err != nil {
+		b.wire = b.wire[:at]
+		b.report(true, "error", e.file, e.line, "%s %s cannot be encoded: %v", owner, typ, err)
+		return
+	}
+	rec := b.wire[at:]
+	if len(rec) == 2 && e.rr.String() == h.String() {
 		// The parser takes "name A" at the very end of a file as an RDATA-less (dynamic
 		// update) record; served, it would be malformed.
+		b.wire = b.wire[:at]
 		b.report(true, "error", e.file, e.line, "%s %s has no data", owner, typ)
 		return
 	}
-	s := b.set(owner, h.Rrtype)
-	if _, dup := s.keys[key]; dup {
+	if len(b.wire) > maxWire {
+		b.wire = b.wire[:at]
+		b.report(true, "error", e.file, e.line, "zone data larger than %d octets", maxWire)
+		return
+	}
+	n := b.node(owner)
+	n.ent = false
+	s := b.set(n, h.Rrtype, ttl, e)
+	// RFC 2181 §5: an RRset holds no duplicate records.
+	if b.duplicate(s, rec, at) {
+		b.wire = b.wire[:at]
 		b.report(false, "warning", e.file, e.line, "duplicate record %s %s ignored", owner, typ)
 		return
 	}
-	s.keys[key] = struct{}{}
-	s.rrs = append(s.rrs, e.rr)
-	s.where = append(s.where, entry{file: e.file, line: e.line})
+	if ttl != s.ttl {
+		b.pos[s.id].mixed = true
+		s.ttl = min(s.ttl, ttl)
+	}
+	if int(s.off)+int(s.size) != at {
+		// The RRset's records are not just before this one (the file interleaves RRsets):
+		// move them to the end, so that an RRset's records stay side by side.
+		moved := make([]byte, 0, int(s.size)+len(rec))
+		moved = append(append(moved, b.wire[s.off:s.off+s.size]...), rec...)
+		b.wire = append(b.wire[:at], moved...)
+		s.off = uint32(at)
+	}
+	s.size += uint32(len(rec))
+	s.n++
 }
 
-func (b *builder) set(owner string, t uint16) *bset {
-	for _, s := range b.sets[owner] {
-		if s.typ == t {
-			return s
+// duplicate reports whether s already holds the record rec (which starts at offset at).
+func (b *builder) duplicate(s *rrset, rec []byte, at int) bool {
+	if s.n < dupScan {
+		dup := false
+		eachRecord(b.wire[:at], s, func(r []byte) bool {
+			dup = string(r) == string(rec)
+			return !dup
+		})
+		return dup
+	}
+	seen := b.dups[s.id]
+	if seen == nil {
+		if b.dups == nil {
+			b.dups = map[uint32]map[string]struct{}{}
+		}
+		seen = make(map[string]struct{}, 2*dupScan)
+		eachRecord(b.wire[:at], s, func(r []byte) bool {
+			seen[string(r)] = struct{}{}
+			return true
+		})
+		b.dups[s.id] = seen
+	}
+	if _, dup := seen[string(rec)]; dup {
+		return true
+	}
+	seen[string(rec)] = struct{}{}
+	return false
+}
+
+// set returns n's RRset of type t, creating it (positioned at e) if missing.
+func (b *builder) set(n *node, t uint16, ttl uint32, e entry) *rrset {
+	if s := n.set(t); s != nil {
+		return s
+	}
+	file := len(b.files) - 1
+	if file < 0 || b.files[file] != e.file {
+		file = slices.Index(b.files, e.file)
+		if file < 0 {
+			b.files = append(b.files, e.file)
+			file = len(b.files) - 1
 		}
 	}
-	s := &bset{typ: t, keys: make(map[string]struct{})}
-	b.sets[owner] = append(b.sets[owner], s)
-	return s
+	b.pos = append(b.pos, setPos{line: int32(e.line), file: uint32(file)})
+	n.sets = append(n.sets, rrset{typ: t, ttl: ttl, off: uint32(len(b.wire)), id: uint32(len(b.pos) - 1)})
+	return &n.sets[len(n.sets)-1]
 }
 
 // finish freezes the zone: nodes with their RRsets, empty non-terminals, cuts, occlusion,
-// wildcards, additional-section data and canonical order.
+// wildcards and canonical order. The RRsets move into one slice and their records into one
+// exactly sized byte slice, so that the building's spare capacity is freed.
 func (b *builder) finish() *Zone {
 	z := &Zone{origin: b.origin, nodes: b.nodes, dropped: b.dropped}
-	for owner, sets := range b.sets {
-		n := b.node(owner)
-		n.ent = false
-		slices.SortFunc(sets, func(x, y *bset) int { return int(x.typ) - int(y.typ) })
-		for _, s := range sets {
-			b.checkTTLs(owner, s)
-			n.sets = append(n.sets, rrset{typ: s.typ, rrs: s.rrs[:len(s.rrs):len(s.rrs)]})
-			n.types = append(n.types, s.typ)
-			if len(s.rrs) > 0 {
-				z.maxTTL = max(z.maxTTL, s.rrs[0].Header().Ttl)
-			}
+	total, size := 0, 0
+	for _, n := range b.nodes {
+		total += len(n.sets)
+		for _, s := range n.sets {
+			size += int(s.size)
 		}
-		n.types = n.types[:len(n.types):len(n.types)]
+	}
+	z.sets = make([]rrset, 0, total)
+	z.types = make([]uint16, 0, total)
+	z.wire = make([]byte, 0, size)
+	for owner, n := range b.nodes {
+		if len(n.sets) == 0 {
+			n.sets = nil
+			continue
+		}
+		slices.SortFunc(n.sets, func(x, y rrset) int { return int(x.typ) - int(y.typ) })
+		first := len(z.sets)
+		for _, s := range n.sets {
+			b.checkTTLs(owner, &s)
+			pos := s.id
+			s.id = uint32(len(z.sets))
+			off := len(z.wire)
+			z.wire = append(z.wire, b.wire[s.off:s.off+s.size]...)
+			s.off = uint32(off)
+			z.sets = append(z.sets, s)
+			z.types = append(z.types, s.typ)
+			z.maxTTL = max(z.maxTTL, s.ttl)
+			b.byID = append(b.byID, pos)
+		}
+		n.first = uint32(first)
+		n.sets = z.sets[first:len(z.sets):len(z.sets)]
 		z.owners++
 	}
+	b.wire = nil
+	z.decoded = newDecodeCache(len(z.sets))
+	b.z = z
 	b.checkCNAMEs()
+	b.checkDNAMEs()
 	apex := b.nodes[b.origin]
 	if apex == nil || apex.set(dns.TypeSOA) == nil {
 		b.reportWhole(true, "error", b.file, 0, "no SOA record at the zone apex %s", b.origin)
 	} else {
-		z.soa = apex.set(dns.TypeSOA).rrs[0].(*dns.SOA)
+		z.soa = unpack(z.wire, b.origin, apex.set(dns.TypeSOA))[0].(*dns.SOA)
 		neg := dns.Copy(z.soa)
 		// RFC 2308 §5 / RFC 9077: negative answers live min(SOA TTL, SOA MINIMUM).
 		neg.Header().Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
@@ -200,14 +322,6 @@ func (b *builder) finish() *Zone {
 		if strings.HasPrefix(n.name, "*.") && n.name != b.origin {
 			off, _ := dns.NextLabel(n.name, 0)
 			b.nodes[n.name[off:]].wild = n
-		}
-		for i := range n.sets {
-			n.sets[i].extra = b.additional(&n.sets[i])
-		}
-	}
-	for _, n := range b.nodes {
-		if n.cut && !n.occluded {
-			b.referral(n)
 		}
 	}
 	z.order(b.origin)
@@ -229,46 +343,48 @@ func (b *builder) node(name string) *node {
 	return n
 }
 
+// posOf returns the position of the first record of owner's RRset of type t, if any.
+func (b *builder) posOf(owner string, t uint16) (setPos, bool) {
+	n := b.nodes[owner]
+	if n == nil {
+		return setPos{}, false
+	}
+	s := n.set(t)
+	if s == nil {
+		return setPos{}, false
+	}
+	return b.pos[b.byID[s.id]], true
+}
+
 // where and line give the position of the first record of an RRset.
 func (b *builder) where(owner string, t uint16) string {
-	for _, s := range b.sets[owner] {
-		if s.typ == t && len(s.where) > 0 {
-			return s.where[0].file
-		}
+	if p, ok := b.posOf(owner, t); ok {
+		return b.files[p.file]
 	}
 	return b.file
 }
 
 func (b *builder) line(owner string, t uint16) int {
-	for _, s := range b.sets[owner] {
-		if s.typ == t && len(s.where) > 0 {
-			return s.where[0].line
-		}
+	if p, ok := b.posOf(owner, t); ok {
+		return int(p.line)
 	}
 	return 0
 }
 
-// checkTTLs warns about an RRset whose records differ in TTL and serves them all with the
+// checkTTLs warns about an RRset whose records differ in TTL; they are all served with the
 // lowest one: RFC 2181 §5.2 deprecates the mix, and an RRSIG covers one Original TTL.
-func (b *builder) checkTTLs(owner string, s *bset) {
-	lo := s.rrs[0].Header().Ttl
-	mixed := false
-	for _, rr := range s.rrs[1:] {
-		if t := rr.Header().Ttl; t != lo {
-			mixed = true
-			lo = min(lo, t)
-		}
-	}
-	if !mixed {
+func (b *builder) checkTTLs(owner string, s *rrset) {
+	p := b.pos[s.id]
+	if !p.mixed {
 		return
 	}
-	b.report(false, "warning", s.where[0].file, s.where[0].line,
+	b.report(false, "warning", b.files[p.file], int(p.line),
 		"RRset %s %s has records with different TTLs (RFC 2181 §5.2); serving all with TTL %d",
-		owner, dns.Type(s.typ), lo)
-	for _, rr := range s.rrs {
-		rr.Header().Ttl = lo
-	}
+		owner, dns.Type(s.typ), s.ttl)
 }
+
+// records unpacks an RRset of the zone being built.
+func (b *builder) records(n *node, s *rrset) []dns.RR { return unpack(b.z.wire, n.name, s) }
 
 // checkCNAMEs enforces RFC 1034 §3.6.2 / RFC 2181 §10.1: a CNAME is alone at its name (the
 // DNSSEC records that could lawfully sit beside it were dropped at load) and single.
@@ -279,19 +395,35 @@ func (b *builder) checkCNAMEs() {
 			continue
 		}
 		file, line := b.where(owner, dns.TypeCNAME), b.line(owner, dns.TypeCNAME)
-		if len(c.rrs) > 1 {
+		if c.n > 1 {
 			b.report(true, "error", file, line, "%s has more than one CNAME record", owner)
 		}
 		if len(n.sets) > 1 {
 			b.report(true, "error", file, line, "%s has a CNAME and other data", owner)
 		}
-		n.cname = dns.CanonicalName(c.rrs[0].(*dns.CNAME).Target)
+	}
+}
+
+// checkDNAMEs enforces RFC 6672 §2.4: one DNAME per owner (a CNAME beside it is caught by
+// checkCNAMEs), and records the target that lookups substitute.
+func (b *builder) checkDNAMEs() {
+	for owner, n := range b.nodes {
+		d := n.set(dns.TypeDNAME)
+		if d == nil {
+			continue
+		}
+		if d.n > 1 {
+			b.report(true, "error", b.where(owner, dns.TypeDNAME), b.line(owner, dns.TypeDNAME),
+				"%s has more than one DNAME record", owner)
+		}
+		n.dname = true
 	}
 }
 
 // markCuts finds the delegation points (NS records below the apex; a wildcard owner is not a
-// delegation, RFC 4592 §4.2) and marks what lies below them as occluded: glue or stale data that
-// is not authoritative here.
+// delegation, RFC 4592 §4.2) and marks what lies below them, or below a DNAME, as occluded:
+// glue or stale data that is not authoritative here, and names that a DNAME redirects
+// (RFC 6672 §2.3), whose data is never served.
 func (b *builder) markCuts() {
 	for owner, n := range b.nodes {
 		if owner != b.origin && n.set(dns.TypeNS) != nil && !strings.HasPrefix(owner, "*.") {
@@ -299,23 +431,44 @@ func (b *builder) markCuts() {
 		}
 	}
 	for owner, n := range b.nodes {
-		if b.cutAbove(owner) != nil {
+		if b.hiderAbove(owner) != nil {
 			n.occluded = true
 		}
 	}
 	for owner, n := range b.nodes {
-		if !n.occluded || n.ent {
-			continue
-		}
-		cut := b.cutAbove(owner)
-		for _, s := range n.sets {
-			if s.typ == dns.TypeA || s.typ == dns.TypeAAAA {
-				continue
-			}
-			b.report(false, "warning", b.where(owner, s.typ), b.line(owner, s.typ),
-				"%s %s is below the zone cut at %s and is never served", owner, dns.Type(s.typ), cut.name)
+		if n.occluded && !n.ent {
+			b.warnOccluded(owner, n, b.hiderAbove(owner))
 		}
 	}
+}
+
+// warnOccluded warns about the data at owner that the cut or DNAME at h hides. Addresses
+// below a cut are glue, which is expected; below a DNAME nothing is ever served.
+func (b *builder) warnOccluded(owner string, n, h *node) {
+	for _, s := range n.sets {
+		file, line := b.where(owner, s.typ), b.line(owner, s.typ)
+		switch {
+		case h.cut && (s.typ == dns.TypeA || s.typ == dns.TypeAAAA):
+		case h.cut:
+			b.report(false, "warning", file, line,
+				"%s %s is below the zone cut at %s and is never served", owner, dns.Type(s.typ), h.name)
+		default:
+			b.report(false, "warning", file, line,
+				"%s %s is below the DNAME at %s and is never served (RFC 6672 §2.3)", owner, dns.Type(s.typ), h.name)
+		}
+	}
+}
+
+// hiderAbove returns the highest node strictly above name that is a zone cut or owns a DNAME,
+// or nil: everything below it is occluded.
+func (b *builder) hiderAbove(name string) *node {
+	var h *node
+	for off, end := dns.NextLabel(name, 0); !end && len(name)-off >= len(b.origin); off, end = dns.NextLabel(name, off) {
+		if n := b.nodes[name[off:]]; n != nil && (n.cut || n.dname) {
+			h = n
+		}
+	}
+	return h
 }
 
 // cutAbove returns the highest zone cut strictly above name, or nil.
@@ -350,7 +503,7 @@ func (b *builder) checkNS() {
 			continue
 		}
 		file, line := b.where(owner, dns.TypeNS), b.line(owner, dns.TypeNS)
-		for _, rr := range s.rrs {
+		for _, rr := range b.records(n, s) {
 			t := dns.CanonicalName(rr.(*dns.NS).Ns)
 			if !dns.IsSubDomain(b.origin, t) {
 				continue
@@ -369,61 +522,4 @@ func (b *builder) checkNS() {
 			}
 		}
 	}
-}
-
-// addresses returns the A and AAAA records of an in-zone name: authoritative ones, or any
-// (glue below a cut included) when glue is true.
-func (b *builder) addresses(name string, glue bool) []dns.RR {
-	n := b.nodes[dns.CanonicalName(name)]
-	if n == nil || (n.occluded && !glue) {
-		return nil
-	}
-	var out []dns.RR
-	for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
-		if s := n.set(t); s != nil {
-			out = append(out, s.rrs...)
-		}
-	}
-	return out
-}
-
-// additional computes the additional-section data of an RRset (RFC 1035 §3.3.9, §3.3.11,
-// RFC 2782): addresses of the NS, MX and SRV targets found in the zone. NS targets may use glue;
-// MX and SRV targets below a cut are not authoritative and are left out.
-func (b *builder) additional(s *rrset) []dns.RR {
-	var out []dns.RR
-	seen := map[string]bool{}
-	for _, rr := range s.rrs {
-		var target string
-		glue := false
-		switch rr := rr.(type) {
-		case *dns.NS:
-			target, glue = rr.Ns, true
-		case *dns.MX:
-			target = rr.Mx
-		case *dns.SRV:
-			target = rr.Target
-		default:
-			return nil
-		}
-		target = dns.CanonicalName(target)
-		if seen[target] || !dns.IsSubDomain(b.origin, target) {
-			continue
-		}
-		seen[target] = true
-		out = append(out, b.addresses(target, glue)...)
-	}
-	return out[:len(out):len(out)]
-}
-
-// referral precomputes the authority and additional sections of a referral at cut n.
-func (b *builder) referral(n *node) {
-	ns := n.set(dns.TypeNS)
-	n.refNs = slices.Clone(ns.rrs)
-	if ds := n.set(dns.TypeDS); ds != nil {
-		n.ds = ds.rrs
-		n.refNs = append(n.refNs, ds.rrs...)
-	}
-	n.refNs = n.refNs[:len(n.refNs):len(n.refNs)]
-	n.glue = ns.extra
 }

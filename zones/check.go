@@ -32,9 +32,10 @@ func (p Problem) String() string {
 // Check reads a master file like Parse and reports every problem it finds, like
 // named-checkzone: syntax errors (the first one ends the check: the parser cannot go on), a
 // missing or repeated SOA, no NS at the apex, records out of zone or in a class other than IN, a
-// CNAME beside other data, an NS target at or below a zone cut without glue (errors); an in-zone
-// NS target that does not exist or has no address, TTLs over one week, RRsets with mixed TTLs,
-// duplicate records and data hidden below a zone cut (warnings). Problems come sorted by file
+// CNAME beside other data, more than one DNAME at a name, an NS target at or below a zone cut
+// without glue (errors); an in-zone NS target that does not exist or has no address, TTLs over
+// one week, RRsets with mixed TTLs, duplicate records and data hidden below a zone cut or a
+// DNAME (warnings). Problems come sorted by file
 // and line.
 //
 // Lines are those on which each record starts, counted as the parser reads (see parseFile);
@@ -44,8 +45,9 @@ func Check(r io.Reader, origin, filename string) []Problem {
 		return []Problem{{File: displayName(filename), Severity: "error", Msg: "bad zone origin " + strconv.Quote(origin)}}
 	}
 	origin = dns.CanonicalName(origin)
-	entries, err := parseFile(r, origin, filename)
-	_, findings := build(entries, origin, displayName(filename), Options{})
+	_, findings, err := build(func(emit func(entry)) error {
+		return parseFile(r, origin, filename, emit)
+	}, origin, displayName(filename), Options{})
 	var out []Problem
 	if err != nil {
 		var pe *ParseError

@@ -11,12 +11,15 @@ import (
 const maxChain = 8
 
 // Lookup answers qname/qtype from the zone with the algorithm of RFC 1034 §4.3.2 (as updated by
-// RFC 2181, RFC 4592 and RFC 8482). qname must be a lowercased FQDN at or below the apex; for
-// any other name Lookup returns an NXDomain Result with empty sections.
+// RFC 2181, RFC 4592, RFC 6672 and RFC 8482). qname must be a lowercased FQDN at or below the
+// apex; for any other name Lookup returns an NXDomain Result with empty sections.
 //
 //   - A CNAME at the name is followed inside the zone (at most maxChain times, loops stop it);
 //     a chain that leaves the zone, enters a delegated child, loops or is too long ends as an
 //     Answer holding the CNAMEs so far, and the resolver restarts from the last target.
+//   - A name below a DNAME owner is redirected (RFC 6672 §3.2): the DNAME RRset and a CNAME
+//     synthesised from it join the chain, which goes on at the substituted name like any CNAME
+//     target; the outcome is that of the final target. The owner itself is answered as any name.
 //   - A name at or below a zone cut gives a Referral, except qtype DS at the cut itself, which
 //     the parent answers (RFC 4035 §3.1.4.1).
 //   - A missing name is answered from the wildcard "*.<closest encloser>" when it exists
@@ -24,7 +27,8 @@ const maxChain = 8
 //   - qtype ANY gets one RRset, the one with the lowest type number (RFC 8482 §4.1 lets the
 //     server choose; the lowest number is deterministic and needs no per-zone policy).
 //
-// The exact-match path does not allocate; wildcard synthesis and CNAME chains do.
+// The exact-match path does not allocate; wildcard synthesis, CNAME chains and DNAME
+// redirections do.
 func (z *Zone) Lookup(qname string, qtype uint16) Result {
 	res := Result{Name: qname, SOA: z.soa}
 	if !dnsname.InZone(qname, z.origin) {
@@ -32,35 +36,14 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 		return res
 	}
 	var (
-		chain []dns.RR // the CNAMEs so far; nil until the first
+		chain []dns.RR // the CNAMEs (and DNAMEs) so far; nil until the first
 		seen  [maxChain]string
 	)
 	name := qname
 	for step := 0; ; step++ {
 		res.Name = name
-		n, ce, cut := z.find(name, qtype)
-		var next string
-		switch {
-		case cut != nil && step > 0:
-			// The chain enters a delegated child: not our data to answer.
-			return z.chainEnd(res, chain)
-		case cut != nil:
-			res.Kind = Referral
-			res.Ns, res.Extra, res.DS = cut.refNs, cut.glue, cut.ds
-			res.Cut, res.Types = cut.name, cut.types
-			return res
-		case n != nil:
-			next = z.at(&res, &chain, n, name, qtype, false)
-		case ce.wild != nil:
-			res.ClosestEncloser = ce.name
-			next = z.at(&res, &chain, ce.wild, name, qtype, true)
-		default:
-			res.Kind = NXDomain
-			res.ClosestEncloser = ce.name
-			res.Answer, res.Ns = capped(chain), z.neg
-			return res
-		}
-		if next == "" {
+		next, done := z.resolve(&res, &chain, name, qtype, step > 0)
+		if done {
 			return res
 		}
 		seen[step] = name
@@ -72,12 +55,79 @@ func (z *Zone) Lookup(qname string, qtype uint16) Result {
 	}
 }
 
+// resolve takes one step of a lookup: it answers name from the zone into res, or returns the
+// target of the CNAME or DNAME redirection to follow next. redirected says that name is itself
+// the target of one.
+func (z *Zone) resolve(res *Result, chain *[]dns.RR, name string, qtype uint16, redirected bool) (next string, done bool) {
+	f := z.find(name, qtype)
+	switch {
+	case f.cut != nil && redirected:
+		// The chain enters a delegated child: not our data to answer.
+		*res = z.chainEnd(*res, *chain)
+		return "", true
+	case f.cut != nil:
+		res.Kind = Referral
+		ref := z.referral(f.cut)
+		res.Ns, res.Extra, res.DS = ref.rrs, ref.extra, ref.ds
+		res.Cut, res.Types = f.cut.name, z.typesOf(f.cut)
+		return "", true
+	case f.dname != nil:
+		return z.redirect(res, chain, f.dname, name)
+	case f.n != nil:
+		next = z.at(res, chain, f.n, name, qtype, false)
+	case f.ce.wild != nil:
+		res.ClosestEncloser = f.ce.name
+		next = z.at(res, chain, f.ce.wild, name, qtype, true)
+	default:
+		res.Kind = NXDomain
+		res.ClosestEncloser = f.ce.name
+		res.Answer, res.Ns = capped(*chain), z.neg
+		return "", true
+	}
+	return next, next == ""
+}
+
 // chainEnd ends a CNAME chain that cannot go on in this zone: an Answer with the CNAMEs.
 func (z *Zone) chainEnd(res Result, chain []dns.RR) Result {
 	res.Kind = Answer
 	res.Answer = capped(chain)
 	res.Ns, res.Extra, res.Types = nil, nil, nil
 	return res
+}
+
+// redirect follows the DNAME at n for name, which lies below n (RFC 6672 §3.2): the DNAME
+// RRset and a CNAME synthesised from it, with the DNAME's TTL (§3.1), join the chain, and the
+// CNAME's target is returned to be followed. A name that substitution makes longer than 255
+// octets ends the lookup as an Answer with YXDomain set (§2.2).
+func (z *Zone) redirect(res *Result, chain *[]dns.RR, n *node, name string) (string, bool) {
+	dname := z.decode(n, n.set(dns.TypeDNAME)).rrs
+	*chain = append(*chain, dname...)
+	target, ok := substitute(name, n.name, dns.CanonicalName(dname[0].(*dns.DNAME).Target))
+	if !ok {
+		*res = z.chainEnd(*res, *chain)
+		res.YXDomain = true
+		return "", true
+	}
+	*chain = append(*chain, &dns.CNAME{
+		Hdr:    dns.RR_Header{Name: name, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dname[0].Header().Ttl},
+		Target: target,
+	})
+	return target, false
+}
+
+// substitute replaces the suffix owner of name by target (RFC 6672 §2.2); ok is false when the
+// result is not a valid name (longer than 255 octets in wire form).
+func substitute(name, owner, target string) (string, bool) {
+	prefix := name[:len(name)-len(owner)] // the labels below owner, with their final dot
+	out := prefix + target
+	if target == "." {
+		out = prefix
+	}
+	var buf [256]byte
+	if _, err := dns.PackDomainName(out, buf[:], 0, nil, false); err != nil {
+		return "", false
+	}
+	return out, true
 }
 
 func looped(seen []string, name string) bool {
@@ -89,37 +139,54 @@ func looped(seen []string, name string) bool {
 	return false
 }
 
-// find locates name: the node that holds its data (n), or the closest encloser when the name
-// does not exist (ce), or the zone cut that the name is at or below (cut). qtype DS at a cut is
-// parent data, so the cut itself is returned as n then.
-func (z *Zone) find(name string, qtype uint16) (n, ce, cut *node) {
+// found is where find located a name: the node that holds its data (n), or the closest
+// encloser when the name does not exist (ce), or the zone cut that the name is at or below
+// (cut), or the DNAME owner that the name is below (dname). One is set, ce possibly with n.
+type found struct {
+	n, ce, cut, dname *node
+}
+
+// find locates name. qtype DS at a cut is parent data, so the cut itself is n then.
+func (z *Zone) find(name string, qtype uint16) found {
 	if n := z.nodes[name]; n != nil && !n.occluded {
 		if n.cut && qtype != dns.TypeDS {
-			return nil, nil, n
+			return found{cut: n}
 		}
-		return n, nil, nil
+		return found{n: n}
 	}
 	// Walk up to the closest existing ancestor. The apex exists, and the names (substrings of
 	// name) do not allocate.
 	off, end := dns.NextLabel(name, 0)
 	for ; !end; off, end = dns.NextLabel(name, off) {
 		a := z.nodes[name[off:]]
-		if a == nil {
+		switch {
+		case a == nil:
 			continue
+		case !a.occluded && !a.cut && a.dname:
+			return found{dname: a}
+		case !a.occluded && !a.cut:
+			return found{ce: a}
 		}
-		if !a.occluded && !a.cut {
-			return nil, a, nil
-		}
-		// At or below a cut: the referral is for the highest cut, the only one not occluded.
-		for ; !end; off, end = dns.NextLabel(name, off) {
-			if a := z.nodes[name[off:]]; a != nil && a.cut && !a.occluded {
-				return nil, nil, a
-			}
-		}
-		break
+		return z.hider(name, off)
 	}
 	// Unreachable for a name inside the zone; answer as if nothing were there.
-	return nil, z.nodes[z.origin], nil
+	return found{ce: z.nodes[z.origin]}
+}
+
+// hider finds, for a name below a cut or a DNAME, the one that hides it: the highest, the only
+// one not occluded itself. off is the offset of an ancestor at or below it.
+func (z *Zone) hider(name string, off int) found {
+	for end := false; !end; off, end = dns.NextLabel(name, off) {
+		a := z.nodes[name[off:]]
+		switch {
+		case a == nil || a.occluded:
+		case a.cut:
+			return found{cut: a}
+		case a.dname:
+			return found{dname: a}
+		}
+	}
+	return found{ce: z.nodes[z.origin]}
 }
 
 // at answers from node n for name: n is the node of name itself, or the wildcard expanded to
@@ -135,26 +202,28 @@ func (z *Zone) at(res *Result, chain *[]dns.RR, n *node, name string, qtype uint
 	case qtype != dns.TypeANY:
 		s = n.set(qtype)
 	}
-	if s == nil && n.cname != "" && qtype != dns.TypeCNAME {
-		cn := n.set(dns.TypeCNAME).rrs
+	if c := n.set(dns.TypeCNAME); s == nil && c != nil && qtype != dns.TypeCNAME {
+		cn := z.decode(n, c).rrs
+		target := dns.CanonicalName(cn[0].(*dns.CNAME).Target)
 		if wild {
 			cn = synthesise(cn, name)
 		}
 		*chain = append(*chain, cn...)
-		return n.cname
+		return target
 	}
 	if s == nil {
 		res.Kind = NoData
 		res.Answer, res.Ns = capped(*chain), z.neg
-		res.Types, res.ENT = n.types, n.ent
+		res.Types, res.ENT = z.typesOf(n), n.ent
 		return ""
 	}
-	rrs := s.rrs
+	d := z.decode(n, s)
+	rrs := d.rrs
 	if wild {
 		rrs = synthesise(rrs, name)
 	}
 	res.Kind = Answer
-	res.Extra = s.extra
+	res.Extra = d.extra
 	if len(*chain) == 0 {
 		res.Answer = rrs
 	} else {

@@ -1,29 +1,56 @@
 package zones
 
 import (
+	"bytes"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // order lists the names Neighbours walks: owners of RRsets served as authoritative data (the
-// cuts included, what lies below them excluded) and the apex.
+// cuts included, what lies below them excluded) and the apex. The sort keys are made once, in
+// one buffer, and dropped after the sort: a search makes the keys it compares on the stack.
 func (z *Zone) order(apex string) {
-	type named struct{ key, name string }
-	var all []named
+	var (
+		keys  []byte
+		names []string
+		ends  []int
+	)
 	for name, n := range z.nodes {
 		if (!n.ent && !n.occluded) || name == apex {
-			all = append(all, named{dnsname.Key(name), name})
+			keys = dnsname.AppendKey(keys, name)
+			ends = append(ends, len(keys))
+			names = append(names, name)
 		}
 	}
-	slices.SortFunc(all, func(a, b named) int { return strings.Compare(a.key, b.key) })
-	z.names = make([]string, len(all))
-	z.keys = make([]string, len(all))
-	for i, a := range all {
-		z.names[i], z.keys[i] = a.name, a.key
+	idx := make([]int, len(names))
+	for i := range idx {
+		idx[i] = i
 	}
+	key := func(i int) []byte {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		return keys[start:ends[i]]
+	}
+	slices.SortFunc(idx, func(a, b int) int { return bytes.Compare(key(a), key(b)) })
+	z.names = make([]string, len(idx))
+	for i, j := range idx {
+		z.names[i] = names[j]
+	}
+}
+
+// search returns the index of the first name in z.names at or after name in canonical order,
+// and whether it is name itself.
+func (z *Zone) search(name string) (int, bool) {
+	var kbuf, nbuf [512]byte
+	k := dnsname.AppendKey(kbuf[:0], name)
+	i := sort.Search(len(z.names), func(i int) bool {
+		return bytes.Compare(dnsname.AppendKey(nbuf[:0], z.names[i]), k) >= 0
+	})
+	return i, i < len(z.names) && bytes.Equal(dnsname.AppendKey(nbuf[:0], z.names[i]), k)
 }
 
 // Neighbours returns the existing names just before and just after name in canonical order
@@ -32,13 +59,12 @@ func (z *Zone) order(apex string) {
 // below a zone cut are not counted, the cut itself is. name itself, if it exists, is neither
 // prev nor next (unless it is the only name). White-lies NSEC records (RFC 4470) use it.
 func (z *Zone) Neighbours(name string) (prev, next string) {
-	if len(z.keys) == 0 {
+	if len(z.names) == 0 {
 		return z.origin, z.origin
 	}
-	k := dnsname.Key(name)
-	i := sort.SearchStrings(z.keys, k) // first key >= k
+	i, found := z.search(name) // first name >= name
 	j := i
-	if j < len(z.keys) && z.keys[j] == k {
+	if found {
 		j++
 	}
 	prev = z.names[(i-1+len(z.names))%len(z.names)]

@@ -18,7 +18,7 @@ type entry struct {
 	line int
 }
 
-// parseFile reads a whole master file into entries. It stops at the first syntax error: the
+// parseFile reads a whole master file and hands each record to emit. It stops at the first syntax error: the
 // ZoneParser cannot resynchronise after one.
 //
 // dns.ZoneParser does not say on which line a record was. It does read its input through
@@ -27,7 +27,7 @@ type entry struct {
 // the line on which each entry starts (outside parentheses, comments and quotes). $INCLUDEd files
 // are opened through includeFS, which wraps them the same way; the reader on top of the stack is
 // the file the last record came from.
-func parseFile(r io.Reader, origin, filename string) ([]entry, error) {
+func parseFile(r io.Reader, origin, filename string, emit func(entry)) error {
 	display := filename
 	if display == "" {
 		display = "-"
@@ -62,15 +62,14 @@ func parseFile(r io.Reader, origin, filename string) ([]entry, error) {
 	zp := dns.NewZoneParser(top, origin, abs)
 	zp.SetIncludeAllowed(true)
 	zp.SetIncludeFS(includeFS{stack: &stack})
-	var out []entry
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		cur := stack[len(stack)-1]
-		out = append(out, entry{rr: rr, file: cur.name, line: cur.start})
+		emit(entry{rr: rr, file: cur.name, line: cur.start})
 	}
 	if err := zp.Err(); err != nil {
-		return out, fromDNSError(err, display, names)
+		return fromDNSError(err, display, names)
 	}
-	return out, nil
+	return nil
 }
 
 // includeFS opens $INCLUDEd files from the root of the file system (the ZoneParser hands it

@@ -9,17 +9,19 @@ import (
 // FromRecords builds a zone from records that did not come from a master file (a zone
 // transfer, say). It applies the checks and the DNSSEC filtering of Parse; source names the
 // origin of the records in errors (for example "AXFR from 192.0.2.1:53"), and the position of
-// a record in rrs stands for its line. The records are copied: the caller keeps its slice.
+// a record in rrs stands for its line. The records are packed, not kept: the caller keeps its
+// slice.
 func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone, error) {
 	if _, ok := dns.IsDomainName(origin); !ok {
 		return nil, &ParseError{File: source, Msg: "bad zone origin " + origin}
 	}
 	origin = dns.CanonicalName(origin)
-	entries := make([]entry, len(rrs))
-	for i, rr := range rrs {
-		entries[i] = entry{rr: dns.Copy(rr), file: source, line: i + 1}
-	}
-	z, findings := build(entries, origin, source, opt)
+	z, findings, _ := build(func(emit func(entry)) error {
+		for i, rr := range rrs {
+			emit(entry{rr: rr, file: source, line: i + 1})
+		}
+		return nil
+	}, origin, source, opt)
 	var errs []error
 	for _, f := range findings {
 		if f.fatal {
@@ -33,9 +35,9 @@ func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone
 }
 
 // Unavailable returns a placeholder for a zone that is configured but has no data that may be
-// served: a secondary zone not yet transferred, or one whose SOA expire time has passed
-// (RFC 1035 §3.3.13). It holds no records; answerers check Available and answer SERVFAIL, as
-// a secondary must, rather than REFUSED or the parent zone's data.
+// served yet: a secondary zone not transferred yet. It holds no records; answerers check
+// Available and answer SERVFAIL, as a secondary must, rather than REFUSED or the parent zone's
+// data.
 func Unavailable(origin string) *Zone {
 	return &Zone{origin: dns.CanonicalName(origin), nodes: map[string]*node{}, unavailable: true}
 }

@@ -62,6 +62,10 @@ type Result struct {
 	Cut string
 	DS  []dns.RR
 
+	// YXDomain is set when a DNAME substitution made a name longer than 255 octets: the
+	// Answer holds the DNAME and the response's rcode is YXDOMAIN (RFC 6672 §2.2).
+	YXDomain bool
+
 	// SOA is the zone's SOA record (owned by the snapshot), for negative TTLs and denial records.
 	SOA *dns.SOA
 }

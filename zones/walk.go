@@ -2,7 +2,6 @@ package zones
 
 import (
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/miekg/dns"
@@ -28,15 +27,16 @@ func (z *Zone) Walk(fn func(set []dns.RR, auth bool)) {
 	}
 	slices.SortFunc(all, func(a, b named) int { return strings.Compare(a.key, b.key) })
 	apex := z.nodes[z.origin]
-	fn(apex.set(dns.TypeSOA).rrs, true)
+	fn(unpack(z.wire, apex.name, apex.set(dns.TypeSOA)), true)
 	for _, a := range all {
 		n := z.nodes[a.name]
-		for _, s := range n.sets {
+		for i := range n.sets {
+			s := &n.sets[i]
 			if s.typ == dns.TypeSOA && n == apex {
 				continue
 			}
 			auth := !n.occluded && (!n.cut || s.typ == dns.TypeDS)
-			fn(s.rrs, auth)
+			fn(unpack(z.wire, n.name, s), auth)
 		}
 	}
 }
@@ -47,12 +47,11 @@ func (z *Zone) Walk(fn func(set []dns.RR, auth bool)) {
 // that Neighbours counts: owners of authoritative data and cuts; not empty non-terminals, not
 // names below a cut.
 func (z *Zone) Cover(name string) (owner, next string) {
-	if len(z.keys) == 0 {
+	if len(z.names) == 0 {
 		return z.origin, z.origin
 	}
-	k := dnsname.Key(name)
-	i := sort.SearchStrings(z.keys, k) // first key >= k
-	if i < len(z.keys) && z.keys[i] == k {
+	i, found := z.searchChain(name)
+	if found {
 		return z.names[i], z.names[(i+1)%len(z.names)]
 	}
 	i = (i - 1 + len(z.names)) % len(z.names)
@@ -69,12 +68,12 @@ func (z *Zone) ChainTypes(owner string) []uint16 {
 	}
 	if n.cut {
 		var t []uint16
-		for _, typ := range n.types {
+		for _, typ := range z.typesOf(n) {
 			if typ == dns.TypeNS || typ == dns.TypeDS {
 				t = append(t, typ)
 			}
 		}
 		return t
 	}
-	return n.types
+	return z.typesOf(n)
 }

@@ -61,3 +61,36 @@ func TestWalkAndChain(t *testing.T) {
 		t.Errorf("types at the signed cut: %v", got)
 	}
 }
+
+// TestHashedNamesAndMemo: the NSEC3 names are the chain's plus the empty non-terminals not
+// below a cut; Memo builds once per snapshot.
+func TestHashedNamesAndMemo(t *testing.T) {
+	z, err := Load("example.test.", "../testdata/example.test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, names := map[string]bool{}, map[string]bool{}
+	z.HashedNames(func(name string, ent bool) {
+		if ent {
+			ents[name] = true
+		} else {
+			names[name] = true
+		}
+	})
+	if !ents["ent.example.test."] || !ents["b.ent.example.test."] || len(ents) < 2 {
+		t.Errorf("empty non-terminals %v", ents)
+	}
+	if names["ns1.signed.example.test."] || ents["ns1.signed.example.test."] || !names["signed.example.test."] || !names["example.test."] {
+		t.Errorf("names %v", names)
+	}
+	type key struct{}
+	builds := 0
+	for range 3 {
+		if v := z.Memo(key{}, func() any { builds++; return 7 }); v != 7 {
+			t.Fatalf("Memo = %v", v)
+		}
+	}
+	if builds != 1 {
+		t.Errorf("built %d times", builds)
+	}
+}

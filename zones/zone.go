@@ -23,20 +23,31 @@ type Options struct {
 
 // Zone is an immutable snapshot of one zone, built by Load or Parse. It is safe for concurrent
 // use; the records it hands out belong to it and must not be modified.
+//
+// The records are kept packed, not as miekg/dns structs: a struct per record costs hundreds of
+// bytes before the collector's headroom, which for a zone of a million names is gigabytes.
+// Every RRset's RDATA lives in one byte slice (wire), the RRsets of all names in one slice
+// (sets), and a lookup unpacks the RRsets an answer needs, keeping the most recent ones in a
+// small bounded cache (decoded) so that a repeated question does not allocate.
 type Zone struct {
 	origin  string
 	soa     *dns.SOA
 	neg     []dns.RR // the SOA copy for negative answers, TTL = min(SOA TTL, MINIMUM); capped
 	nodes   map[string]*node
+	wire    []byte   // per record: a 2-octet length, then the RDATA (names uncompressed)
+	sets    []rrset  // every RRset, those of one node side by side, sorted by type
+	types   []uint16 // sets[i].typ, so that a node's types are a slice of it
 	names   []string // owners of RRsets and the apex, in canonical order (RFC 4034 §6.1)
-	keys    []string // dnsname.Key of names[i]
 	owners  int
 	dropped int
 	maxTTL  uint32
+	decoded decodeCache
 
 	unavailable bool   // a placeholder without data (see Unavailable)
 	expired     bool   // ... because a secondary zone expired (see Expired)
 	reason      string // why, for clients (see Failed)
+
+	memo memo // values other packages derive from this snapshot (see Memo)
 }
 
 // MaxTTL is the largest TTL of any RRset in the zone (after the MaxTTL cap). Key rollovers wait
@@ -46,24 +57,23 @@ func (z *Zone) MaxTTL() uint32 { return z.maxTTL }
 // node is one name of the zone: an owner of RRsets or an empty non-terminal.
 type node struct {
 	name     string
-	sets     []rrset  // sorted by type
-	types    []uint16 // the types of sets, capped
-	ent      bool     // empty non-terminal (RFC 8020 §2): exists, owns nothing
-	cut      bool     // owns NS and is not the apex: a delegation point
-	occluded bool     // strictly below a cut: glue or data never served as an answer
-	wild     *node    // the wildcard "*.<name>", if it exists
-	cname    string   // the lowercased CNAME target, if the node owns a CNAME
-
-	// For a served cut: the referral's authority (NS, then DS) and additional (glue) sections
-	// and the DS RRset; all capped.
-	refNs, glue, ds []dns.RR
+	sets     []rrset // sorted by type; after the build a capped window of Zone.sets
+	wild     *node   // the wildcard "*.<name>", if it exists
+	first    uint32  // index of sets[0] in Zone.sets (and of its type in Zone.types)
+	ent      bool    // empty non-terminal (RFC 8020 §2): exists, owns nothing
+	cut      bool    // owns NS and is not the apex: a delegation point
+	occluded bool    // strictly below a cut or a DNAME: glue or data never served as an answer
+	dname    bool    // owns a DNAME (RFC 6672): the names below it are redirected
 }
 
-// rrset is the records of one type at a node.
+// rrset is the records of one type at a node, packed in Zone.wire.
 type rrset struct {
-	typ   uint16
-	rrs   []dns.RR // capped
-	extra []dns.RR // additional-section addresses for NS, MX and SRV targets; capped
+	typ  uint16
+	n    uint32 // records
+	ttl  uint32 // of every record (RFC 2181 §5.2)
+	off  uint32 // in Zone.wire
+	size uint32 // octets in Zone.wire
+	id   uint32 // index in Zone.sets (while building: in builder.pos)
 }
 
 func (n *node) set(t uint16) *rrset {
@@ -73,6 +83,12 @@ func (n *node) set(t uint16) *rrset {
 		}
 	}
 	return nil
+}
+
+// typesOf returns the types at n, sorted ascending, capped; it does not allocate.
+func (z *Zone) typesOf(n *node) []uint16 {
+	end := int(n.first) + len(n.sets)
+	return z.types[n.first:end:end]
 }
 
 // Load reads the master file at path as the zone origin. $INCLUDE directives are followed,
@@ -102,11 +118,12 @@ func Parse(r io.Reader, origin, filename string, opt Options) (*Zone, error) {
 		return nil, fmt.Errorf("bad zone origin %q", origin)
 	}
 	origin = dns.CanonicalName(origin)
-	entries, err := parseFile(r, origin, filename)
+	z, findings, err := build(func(emit func(entry)) error {
+		return parseFile(r, origin, filename, emit)
+	}, origin, displayName(filename), opt)
 	if err != nil {
 		return nil, err
 	}
-	z, findings := build(entries, origin, displayName(filename), opt)
 	var errs []error
 	for _, f := range findings {
 		if f.fatal {

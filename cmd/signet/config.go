@@ -10,8 +10,10 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/cookie"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/rollover"
+	"github.com/signetdns/signet/rrl"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
 	"github.com/signetdns/signet/zonewatch"
@@ -35,7 +37,9 @@ type config struct {
 		MaxConns    int           `mapstructure:"max_conns"`
 		MaxQueries  int           `mapstructure:"max_queries"`
 	} `mapstructure:"tcp"`
-	Chaos struct {
+	RRL     rrlConfig     `mapstructure:"rrl"`
+	Cookies cookiesConfig `mapstructure:"cookies"`
+	Chaos   struct {
 		Version string `mapstructure:"version"`
 		ID      string `mapstructure:"id"`
 	} `mapstructure:"chaos"`
@@ -177,6 +181,13 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("reload.watch", true)
 	v.SetDefault("reload.debounce", zonewatch.DefaultDebounce)
 	v.SetDefault("udp_size", server.DefaultUDPSize)
+	v.SetDefault("cookies.enabled", true)
+	v.SetDefault("cookies.rotate", cookie.DefaultRotate)
+	v.SetDefault("rrl.mode", "auto")
+	v.SetDefault("rrl.responses_per_second", rrl.DefaultResponsesPerSecond)
+	v.SetDefault("rrl.slip", rrl.DefaultSlip)
+	v.SetDefault("rrl.ipv4_prefix", rrl.DefaultIPv4PrefixLen)
+	v.SetDefault("rrl.ipv6_prefix", rrl.DefaultIPv6PrefixLen)
 	v.SetDefault("packet_cache_size", server.DefaultPacketCacheSize)
 	v.SetDefault("tcp.idle_timeout", server.DefaultTCPIdleTimeout)
 	v.SetDefault("tcp.max_conns", server.DefaultMaxTCPConns)
@@ -277,6 +288,12 @@ func (c *config) validate() error {
 	}
 	if c.Reload.Debounce < 0 {
 		return fmt.Errorf("reload.debounce: %s is negative", c.Reload.Debounce)
+	}
+	if err := c.RRL.validate(); err != nil {
+		return err
+	}
+	if err := c.Cookies.validate(); err != nil {
+		return err
 	}
 	if c.Log.Queries < 0 {
 		return fmt.Errorf("log.queries: %d is negative (0 logs no query, N one in N)", c.Log.Queries)
@@ -398,5 +415,6 @@ func (c *config) serverConfig() server.Config {
 		ChaosVersion:    c.Chaos.Version,
 		ChaosID:         c.Chaos.ID,
 		QueryLog:        c.Log.Queries,
+		RRL:             c.RRL.limiter(c.Listen),
 	}
 }

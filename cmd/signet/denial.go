@@ -17,6 +17,7 @@ var denialNames = map[signer.Mode]string{
 	signer.BlackLies: "blacklies",
 	signer.WhiteLies: "whitelies",
 	signer.NSEC:      "nsec",
+	signer.NSEC3:     "nsec3",
 }
 
 func parseDenial(s string) (signer.Mode, error) {
@@ -29,8 +30,10 @@ func parseDenial(s string) (signer.Mode, error) {
 		return signer.WhiteLies, nil
 	case "nsec":
 		return signer.NSEC, nil
+	case "nsec3":
+		return signer.NSEC3, nil
 	}
-	return 0, fmt.Errorf("%q: want compact, blacklies, whitelies or nsec", s)
+	return 0, fmt.Errorf("%q: want compact, blacklies, whitelies, nsec or nsec3", s)
 }
 
 func parseAlgorithm(s string) (uint8, error) {

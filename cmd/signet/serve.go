@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/dsboot"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/ui"
 	"github.com/signetdns/signet/zonewatch"
 )
 
@@ -51,7 +53,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.StringSlice("listen", nil, "address to serve on, host:port (repeatable; [::1]:5300 for IPv6)")
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
-	f.String("denial", "", "denial of existence: compact, blacklies, whitelies or nsec")
+	f.String("denial", "", "denial of existence: compact, blacklies, whitelies, nsec or nsec3")
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
@@ -118,15 +120,28 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			return err
 		}
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log, reg)
 	if err != nil {
 		return err
 	}
 	if err := dn.Start(ctx, c, zs); err != nil {
 		return err
 	}
+	signals, err := dsboot.NewPublisher(dsboot.Config{Zones: zs.Store(), Keys: dn.Keys(), Apply: zs.SetExtra, Logger: log})
+	if err != nil {
+		return err
+	}
+	if err := signals.RegisterMetrics(reg); err != nil {
+		return err
+	}
+	// Published before the first query is answered; a zone whose signals cannot be added is
+	// served without them (logged), as at any later change.
+	signals.Sync()
 
 	scfg := c.serverConfig()
+	if scfg.Cookies, err = c.Cookies.jar(); err != nil {
+		return err
+	}
 	scfg.Logger = log
 	if transfers != nil {
 		scfg.Transfers = transfers
@@ -137,7 +152,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log})
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
+		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err
@@ -158,6 +174,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	tctx, stopTransfers := context.WithCancel(context.Background())
 	defer stopTransfers()
 	runTransfers(tctx)
+	go signals.Run(tctx)
 	if err := watchZones(tctx, c, zs, log); err != nil {
 		return err
 	}

@@ -33,6 +33,8 @@ type dnssecRuntime interface {
 	Keys() server.KeySource
 	Signer() server.Signer
 	API() admin.Manager
+	// CanSign reports whether a signed zone's answers can be signed now, and if not why.
+	CanSign(origin string) (bool, string)
 	Close()
 }
 
@@ -109,6 +111,14 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		KSKCheckInterval: c.DNSSEC.KSKCheckInterval,
 		KSKRetryMin:      c.DNSSEC.KSKRetryMin,
 	}
+	if reg != nil {
+		klat, err := dnssecmetrics.NewKeystoreLatency(reg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		kcfg.ObserveSign = klat.Observe
+	}
 	if s.tpm != nil {
 		kcfg.TPM = s.tpm
 	}
@@ -173,6 +183,26 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 func (s *signing) Keys() server.KeySource { return s.mgr }
 func (s *signing) Signer() server.Signer  { return s.sig }
 func (s *signing) API() admin.Manager     { return s.mgr }
+
+// CanSign: a key ring is served, the zone is not INTERNAL_FAILURE, and the pre-made DNSKEY
+// signatures (what validates the zone while a KSK cannot sign) have not run out.
+func (s *signing) CanSign(origin string) (bool, string) {
+	if ring, _, ok := s.mgr.Signing(origin); !ok || ring == nil {
+		return false, "no key ring: no active KSK and ZSK can sign yet"
+	}
+	for _, h := range s.mgr.Health(s.mgr.Now()) {
+		if h.Zone != origin {
+			continue
+		}
+		switch {
+		case h.InternalFailure:
+			return false, "DNSSEC status INTERNAL_FAILURE (signet dnssec status says why)"
+		case h.PremadeExpiry <= 0:
+			return false, "the KSK cannot sign and its pre-made DNSKEY signatures have run out"
+		}
+	}
+	return true, ""
+}
 
 func (s *signing) Close() {
 	if s.cancel != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/server"
@@ -43,8 +44,8 @@ func checkTransferConfig(c *config, i int) error {
 	switch strings.ToLower(z.Transfer) {
 	case "", "unsigned":
 	case "signed":
-		if mode, err := parseDenial(c.settings(z).Denial); err == nil && mode != signer.NSEC {
-			return fmt.Errorf("zones[%d].transfer: signed needs the zone's denial to be nsec (a real NSEC chain to transfer), not %s", i, c.settings(z).Denial)
+		if mode, err := parseDenial(c.settings(z).Denial); err == nil && mode != signer.NSEC && mode != signer.NSEC3 {
+			return fmt.Errorf("zones[%d].transfer: signed needs the zone's denial to be nsec or nsec3 (a real chain to transfer), not %s", i, c.settings(z).Denial)
 		}
 	default:
 		return fmt.Errorf("zones[%d].transfer: %q: want unsigned or signed", i, z.Transfer)
@@ -76,7 +77,18 @@ func findKey(c *config, name string) int {
 // zs) and the outgoing side of the zones offered to secondaries, and returns the service that
 // answers NOTIFY and transfer requests (nil when there are none) and a function that starts
 // their loops.
-func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.Logger) (*xfr.Service, func(ctx context.Context), error) {
+func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.Logger, reg prometheus.Registerer) (*xfr.Service, func(ctx context.Context), error) {
+	transfers := false
+	for _, z := range c.Zones {
+		transfers = transfers || len(z.Primaries) > 0 || len(z.Secondaries) > 0 || z.Transfer != ""
+	}
+	if !transfers {
+		return nil, func(context.Context) {}, nil
+	}
+	metrics, err := xfr.NewMetrics(reg)
+	if err != nil {
+		return nil, nil, err
+	}
 	keys := map[string]*xfr.Key{}
 	for i, kc := range c.TSIGKeys {
 		k, err := xfr.LoadKey(kc.Name, kc.Algorithm, kc.SecretFile)
@@ -104,6 +116,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 			Key:       keys[dns.CanonicalName(z.TSIG)],
 			Path:      path,
 			Logger:    log,
+			Metrics:   metrics,
 			Changed: func(origin string) {
 				if err := zs.ReloadZone(origin); err != nil {
 					log.Error("serving the transferred zone failed", "zone", origin, "err", err)
@@ -129,6 +142,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 			Secondaries: append([]string(nil), z.Secondaries...),
 			Key:         keys[dns.CanonicalName(z.TSIG)],
 			Logger:      log,
+			Metrics:     metrics,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -156,9 +170,6 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 		}
 		outs, pubs = append(outs, out), append(pubs, pub)
 	}
-	if len(secs) == 0 && len(outs) == 0 {
-		return nil, func(context.Context) {}, nil
-	}
 	run := func(ctx context.Context) {
 		for _, s := range secs {
 			go s.Run(ctx)
@@ -167,7 +178,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 			go p.Run(ctx)
 		}
 	}
-	return xfr.NewService(log, secs, outs), run, nil
+	return xfr.NewService(log, metrics, secs, outs), run, nil
 }
 
 // copyName is the file name of a secondary zone's saved copy: the origin when it is a plain

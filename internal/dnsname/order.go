@@ -14,10 +14,17 @@ import (
 // presentation escapes (\065). A name that does not pack gets its lowercased text as key: any
 // stable order will do for it (zone data never holds one).
 func Key(name string) string {
+	var buf [512]byte
+	return string(AppendKey(buf[:0], name))
+}
+
+// AppendKey appends the Key of name to dst and returns the extended slice; with a
+// stack buffer as dst, a comparison of two names allocates nothing.
+func AppendKey(dst []byte, name string) []byte {
 	var buf [256]byte
 	n, err := dns.PackDomainName(dns.Fqdn(name), buf[:], 0, nil, false)
 	if err != nil {
-		return strings.ToLower(name)
+		return append(dst, strings.ToLower(name)...)
 	}
 	// The label starts, left to right; the root label (0) ends the name.
 	var starts [128]int
@@ -26,8 +33,6 @@ func Key(name string) string {
 		starts[count] = i
 		count++
 	}
-	var b strings.Builder
-	b.Grow(n + 8)
 	for k := count - 1; k >= 0; k-- {
 		i := starts[k]
 		for _, c := range buf[i+1 : i+1+int(buf[i])] {
@@ -36,15 +41,14 @@ func Key(name string) string {
 			}
 			switch c {
 			case 0, 1:
-				b.WriteByte(1)
-				b.WriteByte(c + 1)
+				dst = append(dst, 1, c+1)
 			default:
-				b.WriteByte(c)
+				dst = append(dst, c)
 			}
 		}
-		b.WriteByte(0)
+		dst = append(dst, 0)
 	}
-	return b.String()
+	return dst
 }
 
 // Compare orders two names canonically (RFC 4034 §6.1) and returns -1, 0 or +1.

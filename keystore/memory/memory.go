@@ -1,6 +1,3 @@
-// Package memory is a keystore.Store that keeps keys in process memory. It is
-// meant for tests and fakes: keys are lost when the process exits. It
-// supports algorithms 8, 13 and 15.
 package memory
 
 import (

@@ -1,6 +1,7 @@
 package tpm
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -145,18 +146,49 @@ func (s *Store) Dir() string { return s.dir }
 func (s *Store) Signatures() uint64 { return s.sigs.Load() }
 
 // Check connects to the TPM if needed and re-creates the storage key, which
-// proves the TPM answers and holds the same seed. It suits a health check.
+// proves the TPM answers, and compares the storage key's name with the one
+// every stored key was created under, which proves it holds the same seed: a
+// TPM swapped for another (a new machine, a state directory copied, the owner
+// hierarchy cleared) answers, but none of the keys would load into it. It
+// suits a health check.
 func (s *Store) Check(ctx context.Context) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	return s.do(ctx, func(t transport.TPM) error {
+	var name []byte
+	err := s.do(ctx, func(t transport.TPM) error {
 		srk, err := createSRK(t)
 		if err != nil {
 			return err
 		}
+		name = srk.name.Buffer
 		return flush(t, srk.handle)
 	})
+	if err != nil {
+		return err
+	}
+	return s.sameTPM(name)
+}
+
+// sameTPM reports errForeignTPM, naming the first key concerned, when a stored
+// key was created under a storage key other than srkName.
+func (s *Store) sameTPM(srkName []byte) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	ids, err := fsutil.ListIDs(s.dir)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		rec, err := s.readRecord(id)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(rec.SRKName, srkName) {
+			return fmt.Errorf("keystore: key %s: %w", id, errForeignTPM)
+		}
+	}
+	return nil
 }
 
 func supported(alg uint8) bool { return alg == keystore.ECDSAP256SHA256 }

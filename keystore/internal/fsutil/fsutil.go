@@ -1,6 +1,3 @@
-// Package fsutil holds the file handling the on-disk keystore backends share:
-// metadata files and key IDs as file names, over internal/atomicfile's
-// private directories and atomic writes (with keystore's error prefix).
 package fsutil
 
 import (

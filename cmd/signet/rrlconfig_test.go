@@ -1,0 +1,62 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRRLConfig(t *testing.T) {
+	t.Parallel()
+	ok := rrlConfig{Mode: "auto", ResponsesPerSecond: 20, Slip: 2, IPv4Prefix: 24, IPv6Prefix: 56}
+	for _, tc := range []struct {
+		listen []string
+		mode   string
+		on     bool
+	}{
+		{[]string{"127.0.0.1:53", "[::1]:53"}, "auto", false},
+		{[]string{"127.0.0.1:53", "192.0.2.1:53"}, "auto", true},
+		{[]string{"0.0.0.0:53"}, "auto", true},
+		{[]string{"[::]:53"}, "auto", true},
+		{[]string{"127.0.0.1:53"}, "on", true},
+		{[]string{"0.0.0.0:53"}, "off", false},
+	} {
+		c := ok
+		c.Mode = tc.mode
+		if err := c.validate(); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.limiter(tc.listen) != nil; got != tc.on {
+			t.Errorf("mode %s, listen %v: limiting %v, want %v", tc.mode, tc.listen, got, tc.on)
+		}
+	}
+	for _, tc := range []struct {
+		change func(*rrlConfig)
+		key    string
+	}{
+		{func(c *rrlConfig) { c.Mode = "sometimes" }, "rrl.mode"},
+		{func(c *rrlConfig) { c.ResponsesPerSecond = 0 }, "rrl.responses_per_second"},
+		{func(c *rrlConfig) { c.Slip = 0 }, "rrl.slip"},
+		{func(c *rrlConfig) { c.IPv4Prefix = 33 }, "rrl.ipv4_prefix"},
+		{func(c *rrlConfig) { c.IPv6Prefix = 0 }, "rrl.ipv6_prefix"},
+	} {
+		c := ok
+		tc.change(&c)
+		if err := c.validate(); err == nil || !strings.HasPrefix(err.Error(), tc.key) {
+			t.Errorf("got %v, want an error naming %s", err, tc.key)
+		}
+	}
+}
+
+func TestCookiesConfig(t *testing.T) {
+	t.Parallel()
+	if err := (cookiesConfig{Enabled: true, Rotate: time.Hour}).validate(); err == nil || !strings.HasPrefix(err.Error(), "cookies.rotate") {
+		t.Errorf("an hour's rotation: %v", err)
+	}
+	if j, err := (cookiesConfig{Enabled: false}).jar(); j != nil || err != nil {
+		t.Errorf("disabled: %v %v", j, err)
+	}
+	if j, err := (cookiesConfig{Enabled: true, Rotate: 24 * time.Hour}).jar(); j == nil || err != nil {
+		t.Errorf("enabled: %v %v", j, err)
+	}
+}
