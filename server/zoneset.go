@@ -313,7 +313,8 @@ func (s *ZoneSet) Status() []ZoneStatus {
 	out := make([]ZoneStatus, 0, len(s.zones))
 	for _, e := range s.zones {
 		zs := ZoneStatus{Zone: e.origin, From: e.from}
-		if z := s.store.Get(e.origin); z != nil && z.Available() {
+		z := s.store.Get(e.origin)
+		if z != nil && z.Available() {
 			zs.Loaded, zs.Serial = true, z.Serial()
 		}
 		if st := s.loads[e.origin]; st != nil {
@@ -321,6 +322,10 @@ func (s *ZoneSet) Status() []ZoneStatus {
 			if st.err != nil {
 				zs.Error = st.err.Error()
 			}
+		}
+		if zs.Error == "" && z != nil && !z.Available() {
+			// A placeholder says why itself (a secondary not transferred yet, or expired).
+			zs.Error = z.Reason()
 		}
 		out = append(out, zs)
 	}
