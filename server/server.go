@@ -293,7 +293,7 @@ func (s *Server) listenTCP(addr string) error {
 		return fmt.Errorf("listen tcp %s: %w", addr, err)
 	}
 	srv := &dns.Server{
-		Listener:      netutil.LimitListener(ln, s.cfg.MaxTCPConns),
+		Listener:      netutil.LimitListener(limitPerClient(ln, s.cfg.MaxTCPConnsPerClient, s.h.metrics.tcpRefused), s.cfg.MaxTCPConns),
 		Handler:       tcpHandler{s.h},
 		ReadTimeout:   s.cfg.TCPReadTimeout,
 		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
