@@ -60,8 +60,9 @@ type Handler struct {
 	signer  Signer
 	cfg     Config
 	metrics *Metrics
-	pcache  *packetCache // nil: disabled
-	qlog    *queryLog    // nil: query logging off
+	pcache  *packetCache      // nil: disabled
+	qlog    *queryLog         // nil: query logging off
+	tsig    map[string]string // TSIG secrets by key name, for signed queries (see tsig.go)
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -72,6 +73,9 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	}
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
 		qlog: newQueryLog(c.QueryLog, c.Logger)}
+	if c.Transfers != nil {
+		h.tsig = c.Transfers.TsigSecrets()
+	}
 	m.observePacketCache(h.pcache)
 	m.observeRRL(c.RRL)
 	return h
