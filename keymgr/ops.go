@@ -65,7 +65,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	}
 	markFailures(next, nil, now)
 	next.Modified = now
-	if err := m.saveState(z, next); err != nil {
+	if err := m.saveState(ctx, z, next); err != nil {
 		return err
 	}
 	z.st = next
@@ -73,7 +73,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
-	m.savePremade(z, sigs, now)
+	m.savePremade(ctx, z, sigs, now)
 	return nil
 }
 

@@ -173,7 +173,7 @@ func (s *Server) answerCached(pc batchConn, in, out []ipv4.Message, bufs [][]byt
 	for i := range in {
 		m := &in[i]
 		q := m.Buffers[0][:m.N]
-		if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
+		if resp := s.h.cachedUDP(q, bufs[k][:0], m.Addr); resp != nil {
 			s.h.observe(udp, m.Addr, resp, true)
 			bufs[k] = resp[:0]
 			if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {
@@ -293,7 +293,7 @@ func (s *Server) listenTCP(addr string) error {
 		return fmt.Errorf("listen tcp %s: %w", addr, err)
 	}
 	srv := &dns.Server{
-		Listener:      netutil.LimitListener(ln, s.cfg.MaxTCPConns),
+		Listener:      netutil.LimitListener(limitPerClient(ln, s.cfg.MaxTCPConnsPerClient, s.h.metrics.tcpRefused), s.cfg.MaxTCPConns),
 		Handler:       tcpHandler{s.h},
 		ReadTimeout:   s.cfg.TCPReadTimeout,
 		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },

@@ -174,30 +174,21 @@ func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, vo
 		return e.sig, nil
 	}
 	s.misses.Add(1)
-	job := signJob{k: k, zone: r.zone, owner: owner, rrset: rrset, ck: ck, now: now, validity: validity}
+	// The parameters go to make as such, not in a struct behind a pointer: the compiler
+	// would then let rrset escape with the rest, an allocation per denial.
+	mk := func() (*entry, error) { return s.make(k, r.zone, owner, rrset, ck, now, validity) }
 	var e *entry
 	if volatile && s.firstSight(ck) {
 		// First sight of this denial: sign it, do not cache it (see Signer.seen).
-		e, err = s.make(&job)
+		e, err = mk()
 	} else {
-		e, err = s.signShared(cache, &job, refresh)
+		e, err = s.signShared(cache, ck, now, refresh, mk)
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.noteServed(e.exp, now)
 	return e.sig, nil
-}
-
-// signJob is one signature to make.
-type signJob struct {
-	k        *signingKey
-	zone     string
-	owner    string
-	rrset    []dns.RR
-	ck       cacheKey
-	now      time.Time
-	validity time.Duration
 }
 
 // cached returns the entry for ck when the cache holds one still usable at now.
@@ -213,23 +204,22 @@ func (s *Signer) firstSight(ck cacheKey) bool {
 	return s.seen[ck.k1%uint64(len(s.seen))].Swap(ck.k1) != ck.k1
 }
 
-// signShared makes the signature of a cache miss and caches it. Concurrent misses on the same
-// data wait for one signature: the flight key holds all of the cache key, so waiters share
-// only a result for identical data.
-func (s *Signer) signShared(cache *lru.Cache[uint64, *entry], job *signJob, refresh time.Duration) (*entry, error) {
+// signShared makes the signature of a cache miss with mk and caches it. Concurrent misses on
+// the same data wait for one signature: the flight key holds all of the cache key, so waiters
+// share only a result for identical data.
+func (s *Signer) signShared(cache *lru.Cache[uint64, *entry], ck cacheKey, now time.Time, refresh time.Duration, mk func() (*entry, error)) (*entry, error) {
 	if s.beforeFlight != nil {
 		s.beforeFlight()
 	}
-	ck := job.ck
 	var fk [20]byte
 	binary.BigEndian.PutUint64(fk[0:], ck.k1)
 	binary.BigEndian.PutUint64(fk[8:], ck.check)
 	binary.BigEndian.PutUint32(fk[16:], uint32(ck.n))
 	v, err, _ := s.flight.Do(string(fk[:]), func() (any, error) {
-		if e := cached(cache, ck, job.now, refresh); e != nil {
+		if e := cached(cache, ck, now, refresh); e != nil {
 			return e, nil // made by a flight that ended between our Get and Do
 		}
-		e, err := s.make(job)
+		e, err := mk()
 		if err != nil {
 			return nil, err
 		}
@@ -244,8 +234,7 @@ func (s *Signer) signShared(cache *lru.Cache[uint64, *entry], job *signJob, refr
 
 // make signs rrset with k. Timing: inception = now - Inception, expiration =
 // now + validity - jitter, the jitter taken from the cache key so it is stable per RRset.
-func (s *Signer) make(job *signJob) (*entry, error) {
-	k, zone, owner, rrset, ck, now := job.k, job.zone, job.owner, job.rrset, job.ck, job.now
+func (s *Signer) make(k *signingKey, zone, owner string, rrset []dns.RR, ck cacheKey, now time.Time, validity time.Duration) (*entry, error) {
 	if k.Signer == nil {
 		return nil, fmt.Errorf("key %d (algorithm %d) of %s has no private key", k.Tag, k.DNSKEY.Algorithm, zone)
 	}
@@ -266,7 +255,7 @@ func (s *Signer) make(job *signJob) (*entry, error) {
 		jitter = time.Duration(ck.k1 % uint64(s.cfg.Jitter))
 	}
 	inc := now.Add(-s.cfg.Inception)
-	exp := now.Add(job.validity - jitter)
+	exp := now.Add(validity - jitter)
 	sig := &dns.RRSIG{
 		Hdr:        dns.RR_Header{Ttl: h0.Ttl},
 		Algorithm:  k.DNSKEY.Algorithm,

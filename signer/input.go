@@ -53,6 +53,14 @@ type Neighbours interface {
 	Neighbours(name string) (prev, next string)
 }
 
+// Hider is an optional ability of Input.Names: Hides reports whether name is a zone cut or a
+// DNAME owner, whose descendants are not the zone's to deny (they belong to the child, or are
+// redirected), so that white lies never start a covering NSEC below it. *zones.Zone
+// implements it.
+type Hider interface {
+	Hides(name string) bool
+}
+
 // Chain is the zone's NSEC chain, which NSEC mode answers from. *zones.Zone implements it.
 type Chain interface {
 	// Cover returns the chain link proving name: owner is the last chain name at or before
