@@ -168,15 +168,7 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 		return nil, err
 	}
 	defer s.guard.RUnlock()
-	zone, err := keyutil.ZoneFilter(zone)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	return keyutil.Collect(zone, ids, s.readMeta)
+	return fsutil.List(s.dir, zone, s.readMeta)
 }
 
 // Get implements keystore.Store.
@@ -299,11 +291,8 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := keyutil.CheckID(id); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, s.metaName(id))); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
-		}
-		return fmt.Errorf("keystore: %w", err)
+	if err := fsutil.Exists(s.dir, id); err != nil {
+		return err
 	}
 	delete(s.cache, id)
 	return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))

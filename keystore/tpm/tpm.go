@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -240,15 +239,7 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 		return nil, err
 	}
 	defer s.guard.RUnlock()
-	zone, err := keyutil.ZoneFilter(zone)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	return keyutil.Collect(zone, ids, func(id string) (keystore.Meta, error) {
+	return fsutil.List(s.dir, zone, func(id string) (keystore.Meta, error) {
 		rec, err := s.readRecord(id)
 		return rec.Meta, err
 	})
@@ -341,12 +332,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		s.guard.Unlock()
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, id+fsutil.MetaSuffix)); err != nil {
+	if err := fsutil.Exists(s.dir, id); err != nil {
 		s.guard.Unlock()
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
-		}
-		return fmt.Errorf("keystore: %w", err)
+		return err
 	}
 	delete(s.signers, id)
 	err := fsutil.RemoveFiles(s.dir, id+fsutil.MetaSuffix, id+authSuffix)
