@@ -173,7 +173,7 @@ func (s *Server) answerCached(pc batchConn, in, out []ipv4.Message, bufs [][]byt
 	for i := range in {
 		m := &in[i]
 		q := m.Buffers[0][:m.N]
-		if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
+		if resp := s.h.cachedUDP(q, bufs[k][:0], m.Addr); resp != nil {
 			s.h.observe(udp, m.Addr, resp, true)
 			bufs[k] = resp[:0]
 			if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {

@@ -124,16 +124,21 @@ func Parse(r io.Reader, origin, filename string, opt Options) (*Zone, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := fatal(findings); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// fatal joins the findings that stop a load, one *ParseError each, or returns nil.
+func fatal(findings []finding) error {
 	var errs []error
 	for _, f := range findings {
 		if f.fatal {
 			errs = append(errs, &ParseError{File: f.File, Line: f.Line, Msg: f.Msg})
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return z, nil
+	return errors.Join(errs...)
 }
 
 func displayName(filename string) string {
