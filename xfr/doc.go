@@ -18,4 +18,7 @@
 //
 // A Service answers the NOTIFY and transfer requests for both; it implements the server's
 // transfer hook.
+//
+// xfr imports zones, signer (for the signed versions it offers) and internal/atomicfile; never
+// server or keymgr: cmd hands it the zone sources and key rings.
 package xfr
