@@ -52,16 +52,40 @@ func (s *Server) Start() error {
 		go s.workUDP()
 	}
 	for _, addr := range s.cfg.Listen {
-		if err := s.listenUDP(addr); err != nil {
-			s.Shutdown(context.Background())
-			return err
-		}
-		if err := s.listenTCP(addr); err != nil {
+		if err := s.listenPair(addr); err != nil {
 			s.Shutdown(context.Background())
 			return err
 		}
 	}
 	return nil
+}
+
+// listenPair binds UDP and then TCP on addr. With port 0 the TCP socket takes the port the
+// UDP sockets got, which another process may hold for TCP: then the pair is given up and a
+// new port tried, a few times.
+func (s *Server) listenPair(addr string) error {
+	for attempt := 1; ; attempt++ {
+		if err := s.listenUDP(addr); err != nil {
+			return err
+		}
+		err := s.listenTCP(addr)
+		ap, perr := netip.ParseAddrPort(addr)
+		if err == nil || perr != nil || ap.Port() != 0 || attempt == 5 || !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+		s.closeLastUDP()
+	}
+}
+
+// closeLastUDP closes the sockets of the last UDP address bound (their readers then stop).
+func (s *Server) closeLastUDP() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := min(s.cfg.UDPReaders, len(s.udp))
+	for _, c := range s.udp[len(s.udp)-n:] {
+		c.Close()
+	}
+	s.udp = s.udp[:len(s.udp)-n]
 }
 
 // listenUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
