@@ -106,9 +106,16 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 func (p *Publisher) Run(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
+	last := ""
 	for {
-		if err := p.Step(p.cfg.Now()); err != nil {
+		// A failure that lasts (a KSK that cannot sign, say) is logged when it starts and when
+		// it changes, not twice a second.
+		if err := p.Step(p.cfg.Now()); err != nil && err.Error() != last {
+			last = err.Error()
 			p.log.Error("making the zone version for secondaries failed; they keep the previous one", "err", err)
+		} else if err == nil && last != "" {
+			last = ""
+			p.log.Info("zone versions for secondaries are made again")
 		}
 		select {
 		case <-ctx.Done():
