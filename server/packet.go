@@ -53,6 +53,9 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
 	}
+	if req.IsTsig() != nil && tr == udp {
+		return h.signedUDP(in, req, client)
+	}
 	m, size, class := h.respond(req, tr, client)
 	resp = h.pack(m, size, out, in, tr)
 	if cached && class != uncacheable && resp != nil {

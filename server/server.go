@@ -367,6 +367,10 @@ func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		x.ServeTCP(w, req)
 		return
 	}
+	if req.IsTsig() != nil {
+		t.h.signedTCP(w, req)
+		return
+	}
 	var resp []byte
 	func() {
 		defer func() {
