@@ -71,6 +71,10 @@ type Store struct {
 	cache  map[string]*keyutil.Counting
 	closed bool
 
+	// imu guards idx, the metadata by zone (see index).
+	imu sync.Mutex
+	idx *index
+
 	// decrypts folds concurrent first uses of one key into one scrypt run.
 	decrypts singleflight.Group
 	sigs     atomic.Uint64
@@ -151,12 +155,18 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if s.closed {
 		return keystore.Meta{}, keystore.ErrClosed
 	}
-	// The key first: metadata is what makes the key exist (package doc).
-	if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
-		return keystore.Meta{}, err
-	}
-	if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
-		_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+	err = s.changing(m, true, func() error {
+		// The key first: metadata is what makes the key exist (package doc).
+		if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
+			return err
+		}
+		if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
+			_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return keystore.Meta{}, err
 	}
 	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
@@ -178,11 +188,7 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	if s.closed {
 		return nil, keystore.ErrClosed
 	}
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	return keyutil.Collect(zone, ids, s.readMeta)
+	return s.list(zone)
 }
 
 // Get implements keystore.Store.
@@ -311,14 +317,24 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if s.closed {
 		return keystore.ErrClosed
 	}
-	if _, err := os.Stat(filepath.Join(s.dir, s.metaName(id))); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
+	m, err := s.readMeta(id)
+	if err != nil {
+		if errors.Is(err, keystore.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
 		}
-		return fmt.Errorf("keystore: %w", err)
+		// Unreadable metadata is still removed; the index is read again afterwards.
+		m = keystore.Meta{ID: id}
+		if _, serr := os.Stat(filepath.Join(s.dir, s.metaName(id))); serr != nil {
+			return fmt.Errorf("keystore: %w", serr)
+		}
+		s.imu.Lock()
+		s.idx = nil
+		s.imu.Unlock()
 	}
 	delete(s.cache, id)
-	return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+	return s.changing(m, false, func() error {
+		return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+	})
 }
 
 // Close implements keystore.Store; it drops the decrypted keys from memory.
