@@ -62,6 +62,17 @@ staticcheck:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
+# Runs every native Go fuzz target for FUZZTIME each. `make test` runs their seed corpora (and
+# every crasher a fuzzing run saved under testdata/fuzz, which stays as a regression test).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
+	done
+
 # Go micro-benchmarks of the hot path.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./signer/... ./zones/... ./server/... ./bench/...

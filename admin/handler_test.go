@@ -14,7 +14,7 @@ import (
 
 const testZone = admintest.Zone
 
-func newManager(t *testing.T) *keymgr.Manager { return admintest.NewManager(t) }
+func newManager(t testing.TB) *keymgr.Manager { return admintest.NewManager(t) }
 
 func quietLogger() *slog.Logger { return admintest.Logger() }
 

@@ -107,6 +107,31 @@ func TestInstall(t *testing.T) {
 		t.Errorf("signet version does not name commit %s and the Go version:\n%s", strings.TrimSpace(head), out)
 	}
 
+	// The example configuration is valid for the binary it ships with: with its two files
+	// (the zone, the passphrase) where a test can put them, `signet config check` passes.
+	dir := t.TempDir()
+	zone := filepath.Join(dir, "example.com.zone")
+	pass := filepath.Join(dir, "keystore.passphrase")
+	if err := os.WriteFile(zone, []byte("$ORIGIN example.com.\n$TTL 300\n@ SOA ns hostmaster 1 7200 3600 1209600 300\n@ NS ns\nns A 192.0.2.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pass, []byte("correct horse battery staple\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join(dest, "etc/signet/signet.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgText := strings.NewReplacer("/etc/signet/zones/example.com.zone", zone,
+		"/run/credentials/signet.service/keystore.passphrase", pass).Replace(string(example))
+	cfgPath := filepath.Join(dir, "signet.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, err := run(t, installed, "config", "check", "--config", cfgPath); err != nil || !strings.Contains(out, "OK") {
+		t.Errorf("signet config check on the example configuration: %v\n%s%s", err, out, errs)
+	}
+
 	// A second install keeps the operator's configuration.
 	cfg := filepath.Join(dest, "etc/signet/signet.yaml")
 	if err := os.WriteFile(cfg, []byte("# mine\n"), 0o644); err != nil {

@@ -130,3 +130,48 @@ func TestManager(t *testing.T) {
 		t.Errorf("signatures made %v, want at least the 15 pre-made ones", v)
 	}
 }
+
+// TestKeystoreLatency: wired into a real key manager, every signature its keys make (here
+// the quick-start KSK's pre-made DNSKEY signatures, in the software store) is timed under
+// its store and algorithm.
+func TestKeystoreLatency(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewPedanticRegistry()
+	lat, err := NewKeystoreLatency(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := filestate.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m, err := keymgr.New(keymgr.Config{State: state, Soft: memory.New(), Now: func() time.Time { return now },
+		KSKCheckInterval: -1, ObserveSign: lat.Observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.AddZone(context.Background(), "example.test.", keymgr.ZonePolicy{QuickStart: true}); err != nil {
+		t.Fatal(err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples uint64
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["store"] != "soft" || labels["algorithm"] != "13" {
+				t.Errorf("a signature timed under %v, want store soft, algorithm 13", labels)
+			}
+			samples += m.GetHistogram().GetSampleCount()
+		}
+	}
+	if samples < keymgr.PremadeCount {
+		t.Errorf("%d signatures timed, want at least the %d pre-made ones", samples, keymgr.PremadeCount)
+	}
+}

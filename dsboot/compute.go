@@ -86,10 +86,11 @@ type Plan struct {
 // Compute works out the signalling records for the zones served now. A child takes part when it
 // is signed and its ring publishes a CDS or CDNSKEY RRset (the delete sentinels of RFC 8078 §4
 // included: the signal must equal what the apex shows, RFC 9615 §4.1); the copies keep the
-// apex records' TTL. Name servers inside the child are left out, as RFC 9615 §4.1 allows: a
-// parent cannot validate them before the child is secure. A signal is published only in a
-// signed zone, never at or below one of its zone cuts (RFC 9615 §4.1: no cut at a signalling
-// name), and the other cases are reported as gaps.
+// apex records' TTL. Its name servers are those of nameServers; the ones inside the child are
+// left out, as RFC 9615 §4.1 allows: a parent cannot validate them before the child is secure.
+// A signal is published only in a signed zone, never at or below one of its zone cuts (RFC
+// 9615 §4.1: no cut at a signalling name) nor beside a CNAME, and the other cases are
+// reported as gaps.
 func Compute(zs Zones, keys Keys) Plan {
 	p := Plan{Records: map[string][]dns.RR{}}
 	for _, z := range zs.All() {
@@ -105,7 +106,7 @@ func Compute(zs Zones, keys Keys) Plan {
 		if len(cds) == 0 && len(cdnskey) == 0 {
 			continue
 		}
-		hosts := nameServers(z)
+		hosts := nameServers(zs, z)
 		outside := 0
 		for _, host := range hosts {
 			if dns.IsSubDomain(child, host) {
@@ -128,16 +129,29 @@ func Compute(zs Zones, keys Keys) Plan {
 	return p
 }
 
-// nameServers returns the targets of the zone's apex NS RRset, lowercased, without repeats.
-func nameServers(z *zones.Zone) []string {
+// nameServers returns the child's name server hostnames, lowercased, without repeats: the
+// targets of its apex NS RRset and, when its parent is served here too, of the delegation's
+// NS RRset, which is the one a parent's agent reads (RFC 9615 §4.2); the two differ while an
+// NS change is under way.
+func nameServers(zs Zones, z *zones.Zone) []string {
 	var out []string
-	for _, rr := range z.Lookup(z.Origin(), dns.TypeNS).Answer {
-		ns, ok := rr.(*dns.NS)
-		if !ok || ns.Hdr.Name != z.Origin() {
-			continue
+	add := func(rrs []dns.RR) {
+		for _, rr := range rrs {
+			ns, ok := rr.(*dns.NS)
+			if !ok || dns.CanonicalName(ns.Hdr.Name) != z.Origin() {
+				continue
+			}
+			if host := dns.CanonicalName(ns.Ns); !slices.Contains(out, host) {
+				out = append(out, host)
+			}
 		}
-		if host := dns.CanonicalName(ns.Ns); !slices.Contains(out, host) {
-			out = append(out, host)
+	}
+	add(z.Lookup(z.Origin(), dns.TypeNS).Answer)
+	if off, end := dns.NextLabel(z.Origin(), 0); !end {
+		if p := zs.Match(z.Origin()[off:]); p != nil && p.Available() {
+			if r := p.Lookup(z.Origin(), dns.TypeNS); r.Kind == zones.Referral {
+				add(r.Ns)
+			}
 		}
 	}
 	return out
@@ -160,8 +174,14 @@ func place(zs Zones, keys Keys, child, host string) (Signal, string) {
 	if _, _, ok := keys.Signing(origin); !ok {
 		return Signal{}, "zone " + origin + " is not signed, and a signal must validate (RFC 9615 §3.1)"
 	}
-	if r := sz.Lookup(name, dns.TypeCDS); r.Kind == zones.Referral {
+	r := sz.Lookup(name, dns.TypeCDS)
+	if r.Kind == zones.Referral || origin == name {
 		return Signal{}, "the signalling name is at or below a zone cut in " + origin + " (RFC 9615 §4.1)"
+	}
+	if len(r.Synth) == 0 && slices.ContainsFunc(r.Answer, func(rr dns.RR) bool {
+		return rr.Header().Rrtype == dns.TypeCNAME && rr.Header().Name == name
+	}) {
+		return Signal{}, "the signalling name owns a CNAME in " + origin + ", which admits no other data"
 	}
 	return Signal{Child: child, Host: host, Name: name, Zone: origin}, ""
 }

@@ -123,6 +123,45 @@ func TestCompute(t *testing.T) {
 	}
 }
 
+// TestComputeCutAtSignal: a zone served here whose apex is the signalling name would put the
+// signal at a zone cut, which RFC 9615 §4.1 forbids: it is a gap, and a _signal.<host> zone of
+// its own is where the signal goes.
+func TestComputeCutAtSignal(t *testing.T) {
+	child := zone(t, "child.test.", "@ NS ns1.example.net.", "@ NS ns2.example.net.")
+	at := zone(t, "_dsboot.child.test._signal.ns1.example.net.", "@ NS ns1.example.net.")
+	sig := zone(t, "_signal.ns2.example.net.", "@ NS ns2.example.net.")
+	k := newKeys()
+	k.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	k.set(at.Origin(), ring(t, at.Origin(), signer.RingOptions{}))
+	k.set(sig.Origin(), ring(t, sig.Origin(), signer.RingOptions{}))
+	p := Compute(served(t, child, at, sig), k)
+	if len(p.Gaps) != 1 || p.Gaps[0].Host != "ns1.example.net." || !strings.Contains(p.Gaps[0].Reason, "zone cut") {
+		t.Errorf("gaps %v", p.Gaps)
+	}
+	if got := p.Records[sig.Origin()]; len(got) != 2 || got[0].Header().Name != "_dsboot.child.test._signal.ns2.example.net." {
+		t.Errorf("signal in the _signal zone: %v", got)
+	}
+}
+
+// TestComputeDelegationNS: a name server listed only in the delegation at a parent served
+// here gets a signal too: the parent's agent reads the delegation's NS RRset.
+func TestComputeDelegationNS(t *testing.T) {
+	parent := zone(t, "test.", "@ NS ns1.example.net.", "child NS ns1.example.net.", "child NS ns2.example.net.")
+	child := zone(t, "child.test.", "@ NS ns1.example.net.")
+	net := zone(t, "example.net.", "@ NS ns1", "ns1 A 192.0.2.1", "ns2 A 192.0.2.2")
+	k := newKeys()
+	k.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	k.set("example.net.", ring(t, "example.net.", signer.RingOptions{}))
+	p := Compute(served(t, parent, child, net), k)
+	var hosts []string
+	for _, s := range p.Signals {
+		hosts = append(hosts, s.Host)
+	}
+	if want := []string{"ns1.example.net.", "ns2.example.net."}; !slices.Equal(hosts, want) || len(p.Gaps) != 0 {
+		t.Errorf("signals under %v (gaps %v), want %v", hosts, p.Gaps, want)
+	}
+}
+
 // TestComputeSignallingZoneWithoutData: a signalling zone that failed to load is a gap, and a
 // zone without data is never a child.
 func TestComputeSignallingZoneWithoutData(t *testing.T) {

@@ -9,4 +9,7 @@
 // It decides what to publish (Compute) and follows the zones and key rings as they change
 // (Publisher); the zone snapshots themselves carry the records (zones.Zone.With), so answers,
 // denial of existence and the NSEC chain treat them as any other zone data.
+//
+// dsboot imports zones and signer; never server or keymgr: it is given their state as
+// functions.
 package dsboot

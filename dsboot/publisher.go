@@ -43,6 +43,11 @@ type Publisher struct {
 	synced     bool
 	applied    map[string]string // origin -> fingerprint of the records applied
 	gaps       string            // the gaps last logged
+
+	// What the last sync found, for the metrics: the signals published (those whose Apply
+	// failed left out) and the gaps.
+	signals []Signal
+	gapList []Gap
 }
 
 // NewPublisher returns a Publisher; call Sync once, then Run.
@@ -79,18 +84,26 @@ func (p *Publisher) sync() error {
 		origins = append(origins, origin)
 	}
 	slices.Sort(origins)
+	live := map[string]bool{} // zones serving this plan's signals
 	for _, origin := range origins {
 		rrs := plan.Records[origin]
 		fp := fingerprint(rrs)
 		if have, ok := p.applied[origin]; ok && have == fp {
+			live[origin] = true
 			continue
 		}
 		if err := p.cfg.Apply(origin, rrs); err != nil {
 			p.cfg.Logger.Error("DS bootstrapping: cannot publish the signalling records", "zone", origin, "err", err)
 			errs = append(errs, fmt.Errorf("zone %s: %w", origin, err))
+			// The signals the zone still serves copy CDS that have changed since: withdraw
+			// them rather than vouch for records the child no longer publishes.
+			if _, ok := p.applied[origin]; ok && p.cfg.Apply(origin, nil) == nil {
+				delete(p.applied, origin)
+			}
 			continue
 		}
 		p.applied[origin] = fp
+		live[origin] = true
 		p.cfg.Logger.Info("DS bootstrapping: signalling records published (RFC 9615)", "zone", origin,
 			"names", signalNames(plan.Signals, origin), "records", len(rrs))
 	}
@@ -107,6 +120,14 @@ func (p *Publisher) sync() error {
 		p.cfg.Logger.Info("DS bootstrapping: signalling records withdrawn", "zone", origin)
 	}
 	p.logGaps(plan.Gaps)
+	// New slices: a scrape may still be reading the old ones.
+	p.signals = nil
+	for _, sig := range plan.Signals {
+		if live[sig.Zone] {
+			p.signals = append(p.signals, sig)
+		}
+	}
+	p.gapList = plan.Gaps
 	return errors.Join(errs...)
 }
 

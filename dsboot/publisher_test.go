@@ -3,6 +3,7 @@ package dsboot
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -202,14 +203,57 @@ func TestPublisherSurvivesReload(t *testing.T) {
 	}
 	l.signalMatches(t, "after reload", dns.TypeCDS, cr.CDS())
 
-	// A signalling zone with a CNAME at the signalling name cannot take the signal: the
-	// error names it and the zone goes on serving its own data.
+	// A signalling zone with a CNAME at the signalling name cannot take the signal: it is a
+	// gap, and the zone goes on serving its own data.
 	l = newLab(t, "_dsboot.child.test._signal.ns1 CNAME ns1")
 	l.keys.set("child.test.", cr)
-	if err := l.pub.Sync(); err == nil || !strings.Contains(err.Error(), "CNAME and other data") {
+	if err := l.pub.Sync(); err != nil {
 		t.Errorf("Sync over a CNAME: %v", err)
+	}
+	if !strings.Contains(l.log.String(), "owns a CNAME in example.net.") {
+		t.Errorf("log:\n%s", l.log.String())
 	}
 	if r := l.ask(t, signal, dns.TypeCDS); len(r.Answer) == 0 || r.Answer[0].Header().Rrtype != dns.TypeCNAME {
 		t.Errorf("the zone's own CNAME is no longer served: %v", r)
 	}
+}
+
+// TestPublisherWithdrawsWhenApplyFails: when the zone cannot take the child's new signals,
+// the old ones, which copy CDS the child no longer publishes, are withdrawn, and the error is
+// returned; the next change that applies publishes again.
+func TestPublisherWithdrawsWhenApplyFails(t *testing.T) {
+	l := newLab(t)
+	fail := false
+	pub, err := NewPublisher(Config{Zones: l.zs.Store(), Keys: l.keys, Logger: slog.New(slog.NewTextHandler(l.log, nil)),
+		Apply: func(origin string, rrs []dns.RR) error {
+			if fail && rrs != nil {
+				return errors.New("no room")
+			}
+			return l.zs.SetExtra(origin, rrs)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.keys.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	if err := pub.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.ask(t, signal, dns.TypeCDS).Answer) == 0 {
+		t.Fatal("no signal")
+	}
+	fail = true
+	l.keys.set("child.test.", ring(t, "child.test.", signer.RingOptions{CDS: true}))
+	if err := pub.Sync(); err == nil || !strings.Contains(err.Error(), "no room") {
+		t.Fatalf("Sync: %v", err)
+	}
+	if r := l.ask(t, signal, dns.TypeCDS); len(r.Answer) != 0 {
+		t.Fatalf("a stale signal stayed: %v", r.Answer)
+	}
+	fail = false
+	cr := ring(t, "child.test.", signer.RingOptions{CDS: true})
+	l.keys.set("child.test.", cr)
+	if !pub.Poll() {
+		t.Fatal("no sync after the next change")
+	}
+	l.signalMatches(t, "after the failure", dns.TypeCDS, cr.CDS())
 }

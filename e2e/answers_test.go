@@ -70,13 +70,19 @@ func startDN(t *testing.T, mode string) (*signet, []dns.RR) {
 // owner does not exist.
 func TestDNAME(t *testing.T) {
 	resolvertest.RequireTool(t, "delv")
-	for _, mode := range []string{"compact", "blacklies", "whitelies", "nsec"} {
+	for _, mode := range []string{"compact", "blacklies", "whitelies", "nsec", "nsec3"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			s, anchors := startDN(t, mode)
 			missing := dns.RcodeSuccess
-			if mode == "whitelies" || mode == "nsec" {
+			if mode == "whitelies" || mode == "nsec" || mode == "nsec3" {
 				missing = dns.RcodeNameError
+			}
+			// old\000.dn.test. sorts right after old.dn.test.'s descendants: a white lie
+			// would have to start below the DNAME owner, so white lies claim it exists instead.
+			edge := missing
+			if mode == "whitelies" {
+				edge = dns.RcodeSuccess
 			}
 			for _, c := range []struct {
 				name, qtype string
@@ -92,6 +98,7 @@ func TestDNAME(t *testing.T) {
 				{"old.dn.test.", "TXT", dns.RcodeSuccess, []string{"owner keeps its own data"}, ""},
 				{"old.dn.test.", "A", dns.RcodeSuccess, nil, "old.dn.test."},
 				{"www.apex.dn.test.", "A", dns.RcodeSuccess, []string{"DNAME\tnew.dn.test.", "CNAME\twww.new.dn.test."}, ""},
+				{`old\000.dn.test.`, "A", edge, nil, `old\000.dn.test.`},
 			} {
 				label := c.name + " " + c.qtype
 				r := s.query(t, c.name, dns.StringToType[c.qtype], true)
@@ -105,7 +112,7 @@ func TestDNAME(t *testing.T) {
 						t.Errorf("%s: answer lacks %q:\n%s", label, want, ans)
 					}
 				}
-				checkDNAMEDenial(t, label, r, c.target)
+				checkDNAMEDenial(t, label, c.name, r, c.target)
 				// delv prints its verdict for the data, then the outcome at the end of the
 				// chain: a validated negative answer there is "ncache nxdomain/nxrrset"; a
 				// bogus one would be a broken chain or SERVFAIL.
@@ -118,27 +125,35 @@ func TestDNAME(t *testing.T) {
 	}
 }
 
-// checkDNAMEDenial checks a response's NSEC records: none is owned by a name below the DNAME
-// owner old.dn.test., and when the answer denies something, some NSEC is about target (owned
-// by it, or covering it).
-func checkDNAMEDenial(t *testing.T, label string, r *dns.Msg, target string) {
+// checkDNAMEDenial checks a response's NSEC and NSEC3 records: none is owned by (or, hashed,
+// matches) qname when qname is below the DNAME owner old.dn.test., or any other name below it;
+// and when the answer denies something, some record is about target (owned by it, matching
+// or covering it).
+func checkDNAMEDenial(t *testing.T, label, qname string, r *dns.Msg, target string) {
 	t.Helper()
+	below := func(name string) bool { return name != "old.dn.test." && dnsname.InZone(name, "old.dn.test.") }
 	about := false
 	for _, rr := range r.Ns {
-		n, ok := rr.(*dns.NSEC)
-		if !ok {
-			continue
-		}
-		owner := strings.ToLower(n.Hdr.Name)
-		if owner != "old.dn.test." && dnsname.InZone(owner, "old.dn.test.") {
-			t.Errorf("%s: NSEC owned by %s, below the DNAME owner", label, owner)
-		}
-		if target != "" && (owner == target || (dnsname.Compare(owner, target) < 0 && dnsname.Compare(target, n.NextDomain) < 0)) {
-			about = true
+		switch n := rr.(type) {
+		case *dns.NSEC:
+			owner := strings.ToLower(n.Hdr.Name)
+			if below(owner) {
+				t.Errorf("%s: NSEC owned by %s, below the DNAME owner", label, owner)
+			}
+			if target != "" && (owner == target || (dnsname.Compare(owner, target) < 0 && dnsname.Compare(target, n.NextDomain) < 0)) {
+				about = true
+			}
+		case *dns.NSEC3:
+			if below(qname) && n.Match(qname) {
+				t.Errorf("%s: NSEC3 %s matches %s, below the DNAME owner", label, n.Hdr.Name, qname)
+			}
+			if target != "" && (n.Match(target) || n.Cover(target)) {
+				about = true
+			}
 		}
 	}
 	if target != "" && !about {
-		t.Errorf("%s: no NSEC proves %s\n%s", label, target, r)
+		t.Errorf("%s: no NSEC or NSEC3 proves %s\n%s", label, target, r)
 	}
 }
 
@@ -167,18 +182,32 @@ func TestExtendedErrorsWithKdig(t *testing.T) {
 }
 
 // TestSVCBAdditional checks with dig that HTTPS and SVCB answers carry the in-zone addresses of
-// their targets (RFC 9460 §4.1), the owner's for TargetName ".".
+// their targets (RFC 9460 §4.1), the owner's for TargetName "."; and, from a signed zone with
+// DO, the RRSIGs of those addresses beside them (RFC 4035 §3.1.1).
 func TestSVCBAdditional(t *testing.T) {
 	resolvertest.RequireTool(t, "dig")
 	host, port := startPlainDN(t)
+	zone := filepath.Join(t.TempDir(), "dn.test.zone")
+	if err := os.WriteFile(zone, []byte(dnParent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shost, sport := splitAddr(t, startSignet(t, "", "--dnssec", "--zone", "dn.test.="+zone).Addr)
 	for _, c := range []struct {
 		name, qtype string
 		want        []string
+		signed      bool
 	}{
-		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}},
-		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}, false},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}, false},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30",
+			"svc.dn.test.\t\t3600\tIN\tRRSIG\tA 13 3 3600", "svc.dn.test.\t\t3600\tIN\tRRSIG\tAAAA 13 3 3600"}, true},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7", "www.new.dn.test.\t3600\tIN\tRRSIG\tA 13 4 3600"}, true},
 	} {
-		out := resolvertest.Dig(t, "@"+host, "-p", port, "+norec", c.name, c.qtype)
+		args := []string{"@" + host, "-p", port, "+norec", c.name, c.qtype}
+		if c.signed {
+			args = []string{"@" + shost, "-p", sport, "+norec", "+dnssec", c.name, c.qtype}
+		}
+		out := resolvertest.Dig(t, args...)
 		add := out[strings.Index(out, ";; ADDITIONAL SECTION:")+1:]
 		if !strings.Contains(out, ";; ADDITIONAL SECTION:") {
 			t.Errorf("dig %s %s: no additional section\n%s", c.name, c.qtype, out)

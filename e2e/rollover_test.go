@@ -43,6 +43,35 @@ type rollTimings struct {
 	// parentDSTTL is the TTL the registrar writes on the DS records in the parent file. Signet
 	// is always told rollDSTTL; a larger value here is the operator's misconfiguration.
 	parentDSTTL time.Duration
+	// algorithm is zones[].algorithm of the child ("": the default, 13).
+	algorithm string
+}
+
+// config is the Signet configuration of a lab whose child zone file is child, for the server
+// at addr.
+func (tm rollTimings) config(l *rollLab, child, addr string) string {
+	alg := ""
+	if tm.algorithm != "" {
+		alg = "\n    algorithm: " + tm.algorithm
+	}
+	return fmt.Sprintf(`dnssec:
+  enabled: true
+  dnskey_ttl: %d
+  ksk_lifetime: %s
+  propagation_delay: 1s
+  parent_ds_ttl: %s
+  parent_propagation: 1s
+  ds_check_interval: 1s
+  ds_wait_limit: 1m
+zones:
+  - origin: %s
+    file: %s
+  - origin: %s
+    file: %s
+    parents: ["%s"]
+    ksk_rollover: automatic
+    zsk_lifetime: %s%s
+`, rollDNSKEYTTL, tm.kskLifetime, rollDSTTL, rollParent, l.path, rollChild, child, addr, tm.zskLifetime, alg)
 }
 
 // rollLab is one Signet with both zones, the registrar's parent file and unbound.
@@ -52,6 +81,7 @@ type rollLab struct {
 	start   time.Time
 	parent  []dns.RR // the parent zone without the child's DS
 	path    string   // the parent zone file
+	child   string   // the child zone file
 	timings rollTimings
 	firstDS []*dns.DS // the child's DS at the start
 
@@ -199,26 +229,8 @@ func startRollLab(t *testing.T, tm rollTimings) *rollLab {
 	if err := writeZone(child, tinyZone(t, "signed.example.test.zone", rollDataTTL)); err != nil {
 		t.Fatal(err)
 	}
-	l.s = startSignetConfig(t, func(addr string) string {
-		return fmt.Sprintf(`dnssec:
-  enabled: true
-  dnskey_ttl: %d
-  ksk_lifetime: %s
-  propagation_delay: 1s
-  parent_ds_ttl: %s
-  parent_propagation: 1s
-  ds_check_interval: 1s
-  ds_wait_limit: 1m
-zones:
-  - origin: %s
-    file: %s
-  - origin: %s
-    file: %s
-    parents: ["%s"]
-    ksk_rollover: automatic
-    zsk_lifetime: %s
-`, rollDNSKEYTTL, tm.kskLifetime, rollDSTTL, rollParent, l.path, rollChild, child, addr, tm.zskLifetime)
-	})
+	l.child = child
+	l.s = startSignetConfig(t, func(addr string) string { return tm.config(l, child, addr) })
 	l.start = time.Now()
 	first := resolvertest.ParseAnchors(t, l.s.ds(t, rollChild))
 	var ds []*dns.DS

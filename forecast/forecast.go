@@ -19,6 +19,11 @@ const DefaultParentDelay = 24 * time.Hour
 // ends the projection early with a finding instead of hanging the caller.
 const maxSteps = 20000
 
+// maxNewKeys bounds the keys a projection creates: a lane each in the picture and a few rows
+// each in the table. A policy with lifetimes of seconds (a lab's) reaches it quickly; the
+// projection then ends early and says so.
+const maxNewKeys = 100
+
 // newPrefix starts the IDs of the keys the projection creates.
 const newPrefix = "forecast-"
 
@@ -206,6 +211,12 @@ func (s *sim) run() {
 	for range maxSteps {
 		s.parent()
 		next := s.step()
+		if n := s.created[keystore.KSK] + s.created[keystore.ZSK]; n >= maxNewKeys {
+			s.findings = append(s.findings, Finding{Severity: Warning, Interval: "horizon",
+				Message: fmt.Sprintf("the plan stops at %s, after %d new keys: ask for a shorter period (--for)", stamp(s.now), n)})
+			s.until = s.now
+			return
+		}
 		if !s.pendAt.IsZero() && (next.IsZero() || s.pendAt.Before(next)) {
 			next = s.pendAt
 		}
@@ -272,7 +283,10 @@ func (s *sim) do(a rollover.Action) {
 	case rollover.CreateZSK, rollover.CreateKSK:
 		s.created[a.Role]++
 		n := s.created[a.Role]
-		created = rollover.Key{ID: fmt.Sprintf("%s%s-%d", newPrefix, a.Role, n), Role: a.Role, Algorithm: keystore.ECDSAP256SHA256}
+		created = rollover.Key{ID: fmt.Sprintf("%s%s-%d", newPrefix, a.Role, n), Role: a.Role, Algorithm: a.Algorithm}
+		if created.Algorithm == 0 {
+			created.Algorithm = keystore.ECDSAP256SHA256
+		}
 		s.label[created.ID] = fmt.Sprintf("new %s #%d", a.Role, n)
 	case rollover.CheckParentDS:
 		var checks []rollover.DSCheck

@@ -206,3 +206,21 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestProjectBounded: a lab policy (an 8-second ZSK lifetime) over 400 days would make
+// millions of keys; the projection stops after maxNewKeys, says so, and ends the picture there.
+func TestProjectBounded(t *testing.T) {
+	keys := []rollover.Key{key("k1", keystore.KSK, 111, now), key("z1", keystore.ZSK, 222, now)}
+	p := rollover.Policy{ZSKLifetime: 8 * time.Second, DNSKEYTTL: time.Second, MaxZoneTTL: time.Second, PropagationDelay: time.Second}
+	f := Project("lab.test.", keys, p, Options{From: now, Horizon: 400 * day})
+	if len(f.Lanes) > maxNewKeys+3 {
+		t.Errorf("%d lanes", len(f.Lanes))
+	}
+	found := false
+	for _, fd := range f.Findings {
+		found = found || fd.Interval == "horizon"
+	}
+	if !found || !f.Until.Before(now.Add(time.Hour)) {
+		t.Errorf("findings %+v, until %v: want the projection cut short and said so", f.Findings, f.Until)
+	}
+}

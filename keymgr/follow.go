@@ -22,9 +22,32 @@ import (
 // caller stops Run first: a follower's state changes come only through Sync.
 func (m *Manager) Follow(leader string) { m.leader.Store(&leader) }
 
-// Lead makes the Manager the leader. The caller Syncs every zone first, so that the loop
-// starts from the latest state, then runs Run.
-func (m *Manager) Lead() { m.leader.Store(nil) }
+// Lead makes the Manager the leader: it syncs every zone, so that the loop starts from the
+// latest state, then applies the quick start to zones that ask for it and have no state yet
+// (the first leader of a new cluster makes the keys). The caller runs Run next. A zone that
+// cannot be synced (the store does not answer) is an error, and the Manager still leads.
+func (m *Manager) Lead(ctx context.Context) error {
+	var errs []error
+	for _, name := range m.Zones() {
+		if err := m.Sync(ctx, name); err != nil {
+			errs = append(errs, fmt.Errorf("zone %s: %w", name, err))
+		}
+	}
+	m.leader.Store(nil)
+	for _, name := range m.Zones() {
+		z, _ := m.zone(name)
+		err := m.change(z, func(now time.Time) error {
+			if z.st != nil || !z.policy.QuickStart {
+				return nil
+			}
+			return m.quickStart(ctx, z, now)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("quick start %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
 
 // Following returns the leader this Manager follows, and whether it follows.
 func (m *Manager) Following() (string, bool) {
@@ -67,39 +90,48 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 	if err != nil {
 		return err
 	}
-	st, rev, err := m.loadState(ctx, z.name)
-	if err != nil {
-		return err
-	}
-	premadeRev, err := m.premadeRevision(ctx, z.name)
-	if err != nil {
-		return err
-	}
+	// The reads happen under the zone's lock: a read that raced a save of the leader's own
+	// (or a newer Sync) could otherwise put an older state back.
 	return m.change(z, func(now time.Time) error {
+		st, rev, err := m.loadState(ctx, z.name)
+		if err != nil {
+			return err
+		}
+		premadeRev, err := m.premadeRevision(ctx, z.name)
+		if err != nil {
+			return err
+		}
 		if rev != z.stateRev || premadeRev != z.premadeRev {
-			z.st, z.stateRev = st, rev
-			m.follow(ctx, z, now)
+			m.follow(ctx, z, st, rev, now)
 		}
 		return nil
 	})
 }
 
 // follow serves the ring z's state describes at now with the saved pre-made KSK signatures;
-// call with z.mu held. An unsigned zone serves no ring.
-func (m *Manager) follow(ctx context.Context, z *zone, now time.Time) {
-	if z.st == nil || !z.st.Signing {
+// call with z.mu held. An unsigned zone serves no ring. A state whose ring cannot be built
+// (its pre-made signatures have not arrived yet) is not adopted: the current ring stays, and
+// the next Sync tries again.
+func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev statestore.Revision, now time.Time) {
+	if st == nil || !st.Signing {
+		z.st, z.stateRev = st, rev
 		z.install(nil, false, time.Time{})
 		return
 	}
-	ring, made, err := m.premadeRing(ctx, z, z.st, now)
+	ring, made, sigs, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
 		}
-		z.signed.Store(true)
+		if z.st == nil {
+			z.st, z.stateRev = st, rev
+			z.signed.Store(true)
+		}
 		return
 	}
+	z.st, z.stateRev = st, rev
 	z.install(ring, true, made)
+	m.keepLocal(ctx, z, st, made, sigs)
 }
 
 // canPublish reports whether this Manager may publish rec from its recorded public key

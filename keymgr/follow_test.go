@@ -88,10 +88,9 @@ func TestFollowerServesLeaderRing(t *testing.T) {
 	if err := heir.m.AddZone(ctx, testZone, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := heir.m.Sync(ctx, testZone); err != nil {
+	if err := heir.m.Lead(ctx); err != nil {
 		t.Fatal(err)
 	}
-	heir.m.Lead()
 	before := dnskeys(t, lead.m)
 	for end := now.Add(40 * 24 * time.Hour); now.Before(end); {
 		heir.clk.set(now)
@@ -105,7 +104,7 @@ func TestFollowerServesLeaderRing(t *testing.T) {
 	// The old leader, back from a pause, tries to write over the state it last saw.
 	z, _ := lead.m.zone(testZone)
 	z.mu.Lock()
-	err = lead.m.saveState(z, z.st.clone())
+	err = lead.m.saveState(ctx, z, z.st.clone())
 	z.mu.Unlock()
 	if !errors.Is(err, statestore.ErrConflict) {
 		t.Fatalf("the old leader's save over a newer state: %v, want ErrConflict", err)

@@ -39,7 +39,7 @@ func (m *Manager) check(ctx context.Context, z *zone, now time.Time) {
 		return
 	}
 	m.log.Warn("KSK health check failed", "zone", z.name, "err", kf, "serving", outageNote(z.premadeUntil(), now))
-	m.kskFailed(z, kf, now)
+	m.kskFailed(ctx, z, kf, now)
 }
 
 // probe checks every KSK that signs at now and returns those that cannot, nil when all can.

@@ -75,6 +75,13 @@ type RolloverStatus struct {
 	// progress or for the pause to end.
 	NextZSKRollover time.Time `json:"NextZSKRollover,omitzero"`
 	NextKSKRollover time.Time `json:"NextKSKRollover,omitzero"`
+	// Algorithm is the algorithm the zone's keys should have (dnssec.algorithm).
+	Algorithm int `json:"Algorithm"`
+	// AlgorithmFrom and AlgorithmTo are set while an algorithm rollover runs or waits to start
+	// (RFC 6781 §4.1.4); AlgorithmStep says where it stands.
+	AlgorithmFrom int    `json:"AlgorithmFrom,omitempty"`
+	AlgorithmTo   int    `json:"AlgorithmTo,omitempty"`
+	AlgorithmStep string `json:"AlgorithmStep,omitempty"`
 }
 
 // Status is a zone's signing status, as Route 53's DNSSECStatus.
@@ -158,7 +165,45 @@ func (z *zone) rolloverStatus(now time.Time) RolloverStatus {
 	if ps.Rolling != 0 {
 		out.Rolling = ps.Rolling.String()
 	}
+	out.Algorithm = int(p.Algorithm)
+	if ps.AlgorithmFrom != 0 {
+		out.AlgorithmFrom, out.AlgorithmTo = int(ps.AlgorithmFrom), int(ps.AlgorithmTo)
+		out.AlgorithmStep = algorithmStep(z.st.timelines(), ps, now)
+		if !p.KSKAutomatic {
+			out.AlgorithmStep = "cannot start: an algorithm rollover needs ksk_rollover: automatic (new keys keep the current algorithm)"
+		}
+	}
 	return out
+}
+
+// algorithmStep says where an algorithm rollover stands at now, in RFC 6781 §4.1.4's terms.
+func algorithmStep(keys []rollover.Key, ps rollover.Status, now time.Time) string {
+	var newKSK, newZSK, oldZSK *rollover.Key
+	for i, k := range keys {
+		switch {
+		case k.Algorithm == ps.AlgorithmTo && k.Role == keystore.KSK:
+			newKSK = &keys[i]
+		case k.Algorithm == ps.AlgorithmTo:
+			newZSK = &keys[i]
+		case k.Role == keystore.ZSK:
+			oldZSK = &keys[i]
+		}
+	}
+	at := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	switch {
+	case newZSK == nil:
+		return "waits for the rollover in progress to end"
+	case newZSK.State(now) == rollover.Generated:
+		return "new signatures: the new ZSK signs every RRset; new keys published at " + at(newZSK.Publish)
+	case newKSK != nil && newKSK.Active.IsZero() || newKSK != nil && newKSK.Active.After(now):
+		if newKSK.Active.IsZero() {
+			return "new DNSKEYs: waiting for the parent's DS to name the new KSK (CDS/CDNSKEY published)"
+		}
+		return "new DS: seen at the parent; old keys removed at " + at(newKSK.Active)
+	case oldZSK != nil && oldZSK.Retire.After(now):
+		return "DNSKEY removal: old keys withdrawn; their signatures stop at " + at(oldZSK.Retire)
+	}
+	return "RRSIGs removal: old keys deleted"
 }
 
 // keyStates returns every key's state at now, KSKs first, each with its next transition: the

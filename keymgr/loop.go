@@ -122,6 +122,7 @@ func (z *zone) policyFor(st *zoneState) rollover.Policy {
 	p := z.policy.Rollover
 	p.DNSKEYTTL = z.policy.DNSKEYTTL
 	p.MaxZoneTTL = z.maxZoneTTL()
+	p.Algorithm = z.policy.Algorithm
 	if st != nil && st.ZSKLifetime > 0 {
 		p.ZSKLifetime = st.ZSKLifetime
 	}
@@ -148,14 +149,14 @@ func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 			var kf *kskFailure
 			if errors.As(err, &kf) {
 				m.log.Warn("rollover action waits for the KSK", "zone", z.name, "action", a.Kind, "err", err)
-				m.kskFailed(z, kf, now)
+				m.kskFailed(ctx, z, kf, now)
 				return z.retryAt
 			}
 			if kf := m.probe(ctx, z, now); kf != nil {
 				// The action failed on the KSK's keystore (creating a KSK in a TPM that
 				// does not answer): a KSK outage, not an internal failure.
 				m.log.Warn("rollover action failed while a KSK cannot sign", "zone", z.name, "action", a.Kind, "err", err, "ksk", kf)
-				m.kskFailed(z, kf, now)
+				m.kskFailed(ctx, z, kf, now)
 				return z.retryAt
 			}
 			m.log.Error("rollover action failed", "zone", z.name, "action", a.Kind, "key", a.KeyID, "err", err)
@@ -224,14 +225,14 @@ func (m *Manager) storeTimelines(ctx context.Context, z *zone, keys []rollover.K
 	}
 	next.setTimelines(keys, now)
 	if !servesChange {
-		return next, m.persist(z, next, now)
+		return next, m.persist(ctx, z, next, now)
 	}
 	return next, m.commit(ctx, z, next, now)
 }
 
 // createPlanned makes the key a CreateZSK or CreateKSK asks for and starts its rollover.
 func (m *Manager) createPlanned(ctx context.Context, z *zone, a rollover.Action, keys []rollover.Key, p rollover.Policy, now time.Time) error {
-	rec, err := m.createKey(ctx, z, a.Role, now)
+	rec, err := m.createKey(ctx, z, a.Role, a.Algorithm, now)
 	if err != nil {
 		return err
 	}
@@ -289,9 +290,9 @@ func (m *Manager) deleteFromStore(ctx context.Context, z *zone, rec *keyRec) {
 
 // persist writes next and makes it the zone's state, for changes that do not alter the
 // served ring (a DS check's result).
-func (m *Manager) persist(z *zone, next *zoneState, now time.Time) error {
+func (m *Manager) persist(ctx context.Context, z *zone, next *zoneState, now time.Time) error {
 	next.Modified = now
-	if err := m.saveState(z, next); err != nil {
+	if err := m.saveState(ctx, z, next); err != nil {
 		return err
 	}
 	z.st = next
@@ -378,8 +379,15 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	var kf *kskFailure
 	switch {
 	case err == nil:
+		if perr := m.storePremade(ctx, z, sigs, now); perr != nil && z.cur.Load() != nil {
+			// Another instance could not serve this ring: the current one stays (its pre-made
+			// signatures last days), as it does at every instance, until the save works.
+			m.log.Warn("pre-made KSK signatures not saved: the served ring stays until they are", "zone", z.name, "err", perr)
+			m.scheduleRetry(z, now)
+			break
+		}
 		z.install(ring, next.Signing, now)
-		m.savePremade(z, sigs, now)
+		m.keepLocal(ctx, z, z.st, now, sigs)
 		z.failure = ""
 		z.retryAt, z.backoff = time.Time{}, 0
 		z.checkAt = now.Add(m.cfg.KSKCheckInterval)
@@ -397,7 +405,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	}
 	if changed {
 		next.Modified = now
-		if err := m.saveState(z, next); err != nil {
+		if err := m.saveState(ctx, z, next); err != nil {
 			m.log.Error("save state", "zone", z.name, "err", err)
 			z.failure = err.Error()
 			return
@@ -408,13 +416,13 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 
 // kskFailed turns the KSKs kf names ACTION_NEEDED (persisted, so the age of the problem
 // survives a restart) and schedules a retry; the served ring is left as it is.
-func (m *Manager) kskFailed(z *zone, kf *kskFailure, now time.Time) {
+func (m *Manager) kskFailed(ctx context.Context, z *zone, kf *kskFailure, now time.Time) {
 	m.scheduleRetry(z, now)
 	next := z.st.clone()
 	if !markFailures(next, kf, now) {
 		return
 	}
-	if err := m.persist(z, next, now); err != nil {
+	if err := m.persist(ctx, z, next, now); err != nil {
 		m.log.Error("save state", "zone", z.name, "err", err)
 		z.failure = err.Error()
 	}

@@ -51,6 +51,10 @@ type Config struct {
 	// State keeps each zone's key state and pre-made KSK signatures (statestore/file for a
 	// single server). Required.
 	State statestore.Store
+	// Local, when set, keeps a copy of the state and pre-made signatures of each ring this
+	// instance serves (a cluster member's state directory), read when State does not answer,
+	// so that a restart during an outage of a shared State still serves the last ring.
+	Local statestore.Store
 	// Parent asks a zone's parent name servers (ZonePolicy.Parents) for its DS RRset; nil
 	// means DNSParent, queries over the network.
 	Parent ParentDS
@@ -72,6 +76,11 @@ type Config struct {
 	// a KSK that fails turns ACTION_NEEDED while the served ring keeps its pre-made
 	// signatures. 0 means DefaultKSKCheckInterval; a negative value disables the check.
 	KSKCheckInterval time.Duration
+	// ObserveSign, when set, is told the keystore ("soft", "tpm", ...), algorithm and
+	// duration of every signature a key of the zones makes (the online signer's ZSK
+	// signatures and the pre-made KSK signatures), for the metrics. It must be quick and
+	// safe for concurrent use.
+	ObserveSign func(store string, algorithm uint8, took time.Duration)
 	// KSKRetryMin is the first interval between attempts to reach a failing KSK, doubled
 	// after each failure up to RetryMax (or KSKRetryMin if larger); 0 means RetryMin.
 	KSKRetryMin time.Duration
@@ -245,7 +254,9 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		stateRev: rev, premadeRev: premadeRev}
 	z.mu.Lock()
 	if _, following := m.Following(); following {
-		m.follow(ctx, z, m.cfg.Now())
+		st, rev := z.st, z.stateRev
+		z.st, z.stateRev = nil, 0
+		m.follow(ctx, z, st, rev, m.cfg.Now())
 	} else if err := m.start(ctx, z, m.cfg.Now()); err != nil {
 		z.mu.Unlock()
 		return err
@@ -305,7 +316,7 @@ func (m *Manager) prepare(ctx context.Context, z *zone, now time.Time) error {
 	if !changed {
 		return nil
 	}
-	return m.persist(z, next, now)
+	return m.persist(ctx, z, next, now)
 }
 
 // quickStart creates and activates a KSK named "quickstart", a ZSK, and enables signing.

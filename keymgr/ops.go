@@ -65,7 +65,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	}
 	markFailures(next, nil, now)
 	next.Modified = now
-	if err := m.saveState(z, next); err != nil {
+	if err := m.saveState(ctx, z, next); err != nil {
 		return err
 	}
 	z.st = next
@@ -73,7 +73,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
-	m.savePremade(z, sigs, now)
+	m.savePremade(ctx, z, sigs, now)
 	return nil
 }
 
@@ -86,9 +86,12 @@ func (z *zone) edit() *zoneState {
 }
 
 // createKey makes a key in the store its role belongs to and returns its record.
-func (m *Manager) createKey(ctx context.Context, z *zone, role keystore.Role, now time.Time) (*keyRec, error) {
+func (m *Manager) createKey(ctx context.Context, z *zone, role keystore.Role, alg uint8, now time.Time) (*keyRec, error) {
 	store, which := m.storeFor(role)
-	meta, err := store.Create(ctx, z.name, role, z.policy.Algorithm)
+	if alg == 0 {
+		alg = z.policy.Algorithm
+	}
+	meta, err := store.Create(ctx, z.name, role, alg)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", role, err)
 	}
@@ -128,7 +131,7 @@ func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, stat
 	if len(st.KSKs) >= MaxKSKs {
 		return nil, errorf(CodeTooManyKeySigningKeys, "zone %s already has %d KSKs; delete one first", z.name, MaxKSKs)
 	}
-	ksk, err := m.createKey(ctx, z, keystore.KSK, now)
+	ksk, err := m.createKey(ctx, z, keystore.KSK, 0, now)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +162,7 @@ func (m *Manager) addKSK(ctx context.Context, z *zone, st *zoneState, name, stat
 // firstZSK creates a zone's first ZSK, published and active at once: nothing it signed can
 // be cached yet.
 func (m *Manager) firstZSK(ctx context.Context, z *zone, now time.Time) (*keyRec, error) {
-	zsk, err := m.createKey(ctx, z, keystore.ZSK, now)
+	zsk, err := m.createKey(ctx, z, keystore.ZSK, 0, now)
 	if err != nil {
 		return nil, err
 	}

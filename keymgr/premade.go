@@ -65,7 +65,7 @@ func decodePremade(zone string, b []byte) (time.Time, []*dns.RRSIG, error) {
 // loadPremade returns the zone's saved pre-made signatures and when they were made;
 // statestore.ErrNotFound (wrapped) when there are none. Call with z.mu held.
 func (m *Manager) loadPremade(ctx context.Context, z *zone) (time.Time, []*dns.RRSIG, error) {
-	b, rev, err := m.cfg.State.Load(ctx, z.name, statestore.Premade)
+	b, rev, err := m.load(ctx, z.name, statestore.Premade)
 	if err != nil {
 		return time.Time{}, nil, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
 	}
@@ -76,7 +76,7 @@ func (m *Manager) loadPremade(ctx context.Context, z *zone) (time.Time, []*dns.R
 // premadeRevision returns the revision of the zone's saved pre-made signatures (0: none), the
 // revision the next save of them must replace.
 func (m *Manager) premadeRevision(ctx context.Context, zone string) (statestore.Revision, error) {
-	_, rev, err := m.cfg.State.Load(ctx, zone, statestore.Premade)
+	_, rev, err := m.load(ctx, zone, statestore.Premade)
 	if err != nil && !errors.Is(err, statestore.ErrNotFound) {
 		return 0, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
 	}
@@ -84,16 +84,18 @@ func (m *Manager) premadeRevision(ctx context.Context, zone string) (statestore.
 }
 
 // savePremade persists the pre-made signatures of the ring just installed (none: the zone
-// is unsigned, and stale ones are removed). A failure is logged, not returned: the zone is
-// served correctly, only a restart during a KSK outage would lack them.
-func (m *Manager) savePremade(z *zone, sigs []*dns.RRSIG, made time.Time) {
-	if err := m.storePremade(z, sigs, made); err != nil {
+// is unsigned, and stale ones are removed), and the local copy of the ring's state. A failure
+// is logged, not returned: the zone is served correctly, only a restart during a KSK (or
+// shared store) outage would lack them.
+func (m *Manager) savePremade(ctx context.Context, z *zone, sigs []*dns.RRSIG, made time.Time) {
+	if err := m.storePremade(ctx, z, sigs, made); err != nil {
 		m.log.Error("persist pre-made KSK signatures", "zone", z.name, "err", err)
 	}
+	m.keepLocal(ctx, z, z.st, made, sigs)
 }
 
-func (m *Manager) storePremade(z *zone, sigs []*dns.RRSIG, made time.Time) error {
-	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
+func (m *Manager) storePremade(ctx context.Context, z *zone, sigs []*dns.RRSIG, made time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, persistTimeout)
 	defer cancel()
 	if len(sigs) == 0 {
 		if err := m.cfg.State.Delete(ctx, z.name, statestore.Premade, z.premadeRev); err != nil {
@@ -120,7 +122,7 @@ func (m *Manager) storePremade(z *zone, sigs []*dns.RRSIG, made time.Time) error
 // changed since), and fromDisk those that have run out: the zone then stays unsigned,
 // and the status says so.
 func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time.Time) {
-	ring, made, err := m.premadeRing(ctx, z, st, now)
+	ring, made, _, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("saved pre-made KSK signatures unusable", "zone", z.name, "err", err)
@@ -131,26 +133,33 @@ func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time
 	m.log.Info("serving saved pre-made KSK signatures", "zone", z.name, "made", made, "valid_until", ring.PremadeValidUntil())
 }
 
-func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, time.Time, error) {
+func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, time.Time, []*dns.RRSIG, error) {
 	made, sigs, err := m.loadPremade(ctx, z)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
 	}
 	if made.After(now) {
-		return nil, time.Time{}, fmt.Errorf("made at %s, after now (%s): the clock went back", made, now)
+		return nil, time.Time{}, nil, fmt.Errorf("made at %s, after now (%s): the clock went back", made, now)
 	}
-	keys, _, cds, err := m.ringKeys(ctx, z, st, now)
+	// A follower serves the ring the leader made the signatures for: the keys as they were
+	// when they were made, even if a key's timeline has moved on since (an etcd outage, a
+	// restart), until the leader makes a new ring.
+	at := now
+	if _, following := m.Following(); following {
+		at = made
+	}
+	keys, _, cds, err := m.ringKeys(ctx, z, st, at)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
 	}
-	opt := z.ringOptions(st, keys, cds, now)
+	opt := z.ringOptions(st, keys, cds, at)
 	opt.KSKSigs = sigs
 	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, nil, err
 	}
 	if until := ring.PremadeValidUntil(); !until.After(now) {
-		return nil, time.Time{}, fmt.Errorf("they ran out at %s", until)
+		return nil, time.Time{}, nil, fmt.Errorf("they ran out at %s", until)
 	}
-	return ring, made, nil
+	return ring, made, sigs, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 		}
 		switch {
 		case err == nil:
+			if m.cfg.ObserveSign != nil {
+				s = timedSigner{Signer: s, store: rec.Store, alg: rec.Algorithm, observe: m.cfg.ObserveSign}
+			}
 			z.signers[rec.ID] = s
 		case m.canPublish(rec):
 			// Not cached: should this instance lead, its store is asked again.
@@ -66,9 +70,10 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 }
 
 // ringKeys returns the signer keys of st at now: every key its timeline puts in the DNSKEY
-// RRset, signing as the timeline says (a KSK signs whenever it is published, a ZSK between
-// Active and Retire), and the key tags that CDS/CDNSKEY should name. Every call makes new Key
-// values, so a ring never shares a Key with the one it replaces.
+// RRset or has sign, signing as the timeline says (a KSK signs whenever it is published, a ZSK
+// between Active and Retire; in an algorithm rollover keys also sign while not published), and
+// the key tags that CDS/CDNSKEY should name. Every call makes new Key values, so a ring never
+// shares a Key with the one it replaces.
 func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time.Time) ([]*signer.Key, map[*signer.Key]string, []uint16, error) {
 	var keys []*signer.Key
 	names := map[*signer.Key]string{}
@@ -77,7 +82,7 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 	var cds []uint16
 	var newest *kskRec
 	for _, k := range st.KSKs {
-		if !k.InDNSKEY(now) {
+		if !k.InDNSKEY(now) && !k.Signs(now) {
 			continue
 		}
 		s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
@@ -89,8 +94,12 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 			continue
 		}
 		key := signer.NewKey(dk, s, k.Signs(now))
+		key.Unpublished = !k.InDNSKEY(now)
 		keys = append(keys, key)
 		names[key] = k.Name
+		if key.Unpublished {
+			continue
+		}
 		if k.InCDS(now) {
 			cds = append(cds, key.Tag)
 		}
@@ -101,7 +110,7 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 	if len(failed) > 0 {
 		return nil, nil, nil, &kskFailure{names: failed, err: firstErr}
 	}
-	if len(cds) == 0 && newest != nil && len(names) > 1 && !z.policy.Rollover.KSKAutomatic {
+	if len(cds) == 0 && newest != nil && st.publishedKSKs(now) > 1 && !z.policy.Rollover.KSKAutomatic {
 		// Route 53's manual rollover: two ACTIVE KSKs; the parent should move its DS to the
 		// newer one (RFC 7344 §4).
 		for key, name := range names {
@@ -111,14 +120,16 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 		}
 	}
 	for _, k := range st.ZSKs {
-		if !k.InDNSKEY(now) {
+		if !k.InDNSKEY(now) && !k.Signs(now) {
 			continue
 		}
 		s, dk, err := m.material(ctx, z, k, dns.ZONE)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("ZSK %s: %w", k.ID, err)
 		}
-		keys = append(keys, signer.NewKey(dk, s, k.Signs(now)))
+		key := signer.NewKey(dk, s, k.Signs(now))
+		key.Unpublished = !k.InDNSKEY(now)
+		keys = append(keys, key)
 	}
 	return keys, names, cds, nil
 }
@@ -228,4 +239,23 @@ func markFailures(next *zoneState, err error, now time.Time) bool {
 		}
 	}
 	return changed
+}
+
+// timedSigner reports how long each signature of its key takes (Config.ObserveSign).
+type timedSigner struct {
+	crypto.Signer
+	store   string
+	alg     uint8
+	observe func(store string, algorithm uint8, took time.Duration)
+}
+
+// Sign implements crypto.Signer.
+func (t timedSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	// Wall time of a keystore operation, for the latency metric (not a clock for logic).
+	start := time.Now()
+	sig, err := t.Signer.Sign(rand, digest, opts)
+	if err == nil {
+		t.observe(t.store, t.alg, time.Since(start))
+	}
+	return sig, err
 }

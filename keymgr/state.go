@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/statestore"
 )
@@ -188,9 +190,69 @@ func decodeState(zone string, b []byte) (*zoneState, error) {
 	return &s, nil
 }
 
+// loadTimeout bounds a read of the state store when a local copy could answer instead.
+const loadTimeout = 3 * time.Second
+
+// load reads a document of the zone. When the store does not answer, Config.Local is set and
+// the zone is not served yet (a start), the local copy of what this instance last served
+// answers, with revision 0 (so that the store's own revision, once it answers, differs and
+// is read).
+func (m *Manager) load(ctx context.Context, zone string, doc statestore.Doc) ([]byte, statestore.Revision, error) {
+	if _, _, serving := m.Signing(zone); m.cfg.Local == nil || serving {
+		// A zone served keeps its ring through an outage: the copy is for a start.
+		return m.cfg.State.Load(ctx, zone, doc)
+	}
+	lctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	b, rev, err := m.cfg.State.Load(lctx, zone, doc)
+	cancel()
+	if err == nil || errors.Is(err, statestore.ErrNotFound) || ctx.Err() != nil {
+		return b, rev, err
+	}
+	lb, _, lerr := m.cfg.Local.Load(ctx, zone, doc)
+	if lerr != nil {
+		return nil, 0, errors.Join(err, lerr)
+	}
+	m.log.Warn("the state store does not answer: reading the local copy", "zone", zone, "doc", doc, "err", err)
+	return lb, 0, nil
+}
+
+// keepLocal copies the state and pre-made signatures of the ring just installed to
+// Config.Local, pre-made signatures first, so that the copy describes a ring that was
+// served. Failures are logged: only a restart during a store outage needs the copy.
+func (m *Manager) keepLocal(ctx context.Context, z *zone, st *zoneState, made time.Time, sigs []*dns.RRSIG) {
+	if m.cfg.Local == nil || st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, persistTimeout)
+	defer cancel()
+	pb, err := encodePremade(z.name, made, sigs)
+	if err != nil {
+		m.log.Error("local copy", "zone", z.name, "err", err)
+		return
+	}
+	sb, err := encodeState(st.clone())
+	if err != nil {
+		m.log.Error("local copy", "zone", z.name, "err", err)
+		return
+	}
+	for _, d := range []struct {
+		doc  statestore.Doc
+		data []byte
+	}{{statestore.Premade, pb}, {statestore.KeyState, sb}} {
+		old, rev, err := m.cfg.Local.Load(ctx, z.name, d.doc)
+		if err == nil && string(old) == string(d.data) {
+			continue
+		}
+		if _, err := m.cfg.Local.Save(ctx, z.name, d.doc, d.data, rev); err != nil {
+			m.log.Error("local copy", "zone", z.name, "doc", d.doc, "err", err)
+			return
+		}
+	}
+}
+
 // loadState returns the zone's state and its revision, or (nil, 0, nil) when it has none.
 func (m *Manager) loadState(ctx context.Context, zone string) (*zoneState, statestore.Revision, error) {
-	b, rev, err := m.cfg.State.Load(ctx, zone, statestore.KeyState)
+	b, rev, err := m.load(ctx, zone, statestore.KeyState)
 	if errors.Is(err, statestore.ErrNotFound) {
 		return nil, 0, nil
 	}
@@ -207,12 +269,12 @@ func (m *Manager) loadState(ctx context.Context, zone string) (*zoneState, state
 // saveState writes s as the zone's state, atomically and only over the revision the zone
 // last read or wrote: a state another writer changed since is not overwritten
 // (statestore.ErrConflict). Call with z.mu held.
-func (m *Manager) saveState(z *zone, s *zoneState) error {
+func (m *Manager) saveState(ctx context.Context, z *zone, s *zoneState) error {
 	b, err := encodeState(s)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
+	ctx, cancel := context.WithTimeout(ctx, persistTimeout)
 	defer cancel()
 	rev, err := m.cfg.State.Save(ctx, z.name, statestore.KeyState, b, z.stateRev)
 	if err != nil {

@@ -56,10 +56,23 @@ func find(keys []Key, id string) int {
 // CDS/CDNSKEY appear (RFC 7344). Its Active and the old keys' Retire/Remove are written by
 // SwapKSK once the parent has changed its DS RRset.
 //
+// Algorithm rollover (RFC 6781 §4.1.4), when the new key's algorithm is not the trust
+// anchor's: the new ZSK signs every RRset from now but is published only Dprp + TTLsig later,
+// once every cached RRset carries its signature, so that a DNSKEY RRset listing the new
+// algorithm never meets cached data signed by the old one alone (RFC 4035 §2.2); the old ZSK
+// signs on. The new KSK is published with it and, Ipub later, ready like any new KSK: its
+// CDS/CDNSKEY appear and the parent's DS is awaited. SwapKSK then ends the rollover.
+//
 // A first key of its role (no live key of that role) is published and active at once.
 func applyCreate(keys []Key, a Action, k Key, p Policy, now time.Time) ([]Key, error) {
 	if k.ID == "" || k.Role != a.Role || find(keys, k.ID) >= 0 {
 		return nil, fmt.Errorf("%w: %v needs the new key (with a fresh ID and role %v), got %q role %v", ErrNoKey, a.Kind, a.Role, k.ID, k.Role)
+	}
+	if k.Algorithm == 0 {
+		k.Algorithm = a.Algorithm
+	}
+	if a.Algorithm != 0 && k.Algorithm != a.Algorithm {
+		return nil, fmt.Errorf("%w: %v asks for algorithm %d, the new key has %d", ErrNoKey, a.Kind, a.Algorithm, k.Algorithm)
 	}
 	if k.Created.IsZero() {
 		k.Created = now
@@ -82,6 +95,9 @@ func applyCreate(keys []Key, a Action, k Key, p Policy, now time.Time) ([]Key, e
 	if live > 0 && len(olds) == 0 {
 		return nil, fmt.Errorf("%w: every %v is retiring", ErrRolloverInProgress, k.Role)
 	}
+	if anchor := anchorAlgorithm(keys, now); len(olds) > 0 && anchor != 0 && k.Algorithm != 0 && k.Algorithm != anchor {
+		return append(keys, algorithmTimeline(keys, k, p, now)), nil
+	}
 	k.Publish = now
 	if len(olds) == 0 {
 		k.Ready, k.Active = now, now
@@ -100,6 +116,27 @@ func applyCreate(keys []Key, a Action, k Key, p Policy, now time.Time) ([]Key, e
 	return append(keys, k), nil
 }
 
+// algorithmTimeline returns the timeline of k, a new key of an algorithm rollover (see
+// applyCreate). The KSK is published with the new algorithm's ZSK, or now if that moment has
+// passed (a restart between the two creations: nothing was served in between).
+func algorithmTimeline(keys []Key, k Key, p Policy, now time.Time) Key {
+	if k.Role == keystore.ZSK {
+		k.Active = now
+		k.Publish = now.Add(p.RetireInterval())
+		k.Ready = k.Publish.Add(p.PublishInterval())
+		return k
+	}
+	k.Publish = now
+	for _, z := range keys {
+		if z.Role == keystore.ZSK && z.Algorithm == k.Algorithm && !reached(z.Remove, now) && z.Publish.After(k.Publish) {
+			k.Publish = z.Publish
+		}
+	}
+	k.Ready = k.Publish.Add(p.PublishInterval())
+	k.CDSPublish = k.Ready
+	return k
+}
+
 // applySwap writes (or calls off) the end of a double-KSK rollover: the new KSK becomes active,
 // and the old ones retire and leave the DNSKEY RRset, at the swap time; the new KSK's
 // CDS/CDNSKEY go too. The old KSKs stay published until no resolver can hold a DS RRset naming
@@ -112,9 +149,29 @@ func applySwap(keys []Key, a Action, p Policy, now time.Time) ([]Key, error) {
 	}
 	k := keys[i]
 	t := swapTime(keys, k, p, now)
-	for _, o := range predecessors(keys, k, now) {
+	olds := predecessors(keys, k, now)
+	for _, o := range keys {
+		if o.Role == keystore.ZSK && !reached(o.Remove, now) {
+			olds = append(olds, o)
+		}
+	}
+	for _, o := range olds {
 		j := find(keys, o.ID)
-		keys[j].Retire, keys[j].Remove = t, t
+		switch {
+		case o.Role == keystore.KSK:
+			keys[j].Retire, keys[j].Remove = t, t
+		case o.Algorithm == k.Algorithm || o.Algorithm == 0 || k.Algorithm == 0:
+			continue // a ZSK of the new algorithm: the swap does not concern it
+		default:
+			keys[j].Retire, keys[j].Remove = t, t
+		}
+		// An algorithm rollover: the old algorithm's keys, KSK and ZSK, leave the DNSKEY RRset
+		// at the swap and sign on until no cached DNSKEY RRset lists them (RFC 6781 §4.1.4:
+		// "DNSKEY removal", then "RRSIGs removal"), so that a resolver still holding one finds
+		// every algorithm it lists on the data (RFC 4035 §2.2).
+		if !t.IsZero() && o.Algorithm != k.Algorithm && o.Algorithm != 0 && k.Algorithm != 0 {
+			keys[j].Retire = t.Add(p.PublishInterval())
+		}
 	}
 	keys[i].Active, keys[i].CDSRemove = t, t
 	return keys, nil
@@ -200,5 +257,14 @@ func Emergency(keys []Key, role keystore.Role, p Policy, now time.Time) ([]Actio
 	if inProgress(keys, role, now) {
 		return nil, ErrRolloverInProgress
 	}
-	return []Action{{Kind: kind, Role: role, At: now, Emergency: true, Why: "emergency rollover requested"}}, nil
+	if from, to := algorithmRunning(keys, now); from != to {
+		// The algorithm rollover's keys of both roles are in motion: a third key of one role
+		// would have no place in its timeline. It is itself the way to new keys.
+		return nil, ErrRolloverInProgress
+	}
+	var alg uint8
+	if k, ok := current(keys, role, now); ok {
+		alg = k.Algorithm
+	}
+	return []Action{{Kind: kind, Role: role, Algorithm: alg, At: now, Emergency: true, Why: "emergency rollover requested"}}, nil
 }

@@ -15,11 +15,14 @@ func within(from, until, now time.Time) bool {
 }
 
 // State returns the key's RFC 7583 state at now, derived from its timestamps alone: the latest
-// timestamp that has been reached wins.
+// timestamp that has been reached wins. A key not yet published is Generated, even if it
+// already signs (the new ZSK of an algorithm rollover).
 func (k Key) State(now time.Time) State {
 	switch {
 	case reached(k.Remove, now):
 		return Removed
+	case !reached(k.Publish, now):
+		return Generated
 	case reached(k.Retire, now):
 		return Retired
 	case reached(k.Active, now):
@@ -33,19 +36,25 @@ func (k Key) State(now time.Time) State {
 }
 
 // next returns the key's next planned transition after now and the state it leads to, or a
-// zero time when none is planned.
+// zero time when none is planned. Several instants may coincide (a ZSK's Ready and Active, a
+// KSK's Retire and Remove): the state reached then is the one State derives.
 func (k Key) next(now time.Time) (time.Time, State) {
-	for _, e := range []struct {
-		at time.Time
-		s  State
-	}{{k.Publish, Published}, {k.Ready, Ready}, {k.Active, Active}, {k.Retire, Retired}, {k.Remove, Removed}} {
-		if !e.at.IsZero() && e.at.After(now) {
-			// Several instants may coincide (a ZSK's Ready and Active, a KSK's Retire and
-			// Remove): the state reached then is the latest of them.
-			return e.at, k.State(e.at)
+	var at time.Time
+	for _, t := range []time.Time{k.Publish, k.Ready, k.Active, k.Retire, k.Remove} {
+		if t.After(now) && (at.IsZero() || t.Before(at)) {
+			at = t
 		}
 	}
-	return time.Time{}, 0
+	if at.IsZero() {
+		return at, 0
+	}
+	return at, k.State(at)
+}
+
+// gone reports whether the key has left the DNSKEY RRset and makes no signature any more, for
+// good: it may be deleted.
+func (k Key) gone(now time.Time) bool {
+	return reached(k.Remove, now) && (k.Retire.IsZero() || reached(k.Retire, now))
 }
 
 // InDNSKEY reports whether the key is in the zone's DNSKEY RRset at now.
@@ -54,10 +63,15 @@ func (k Key) InDNSKEY(now time.Time) bool { return within(k.Publish, k.Remove, n
 // Signs reports whether the key makes signatures at now. A ZSK signs the zone's data from
 // Active to Retire. A KSK signs the DNSKEY, CDS and CDNSKEY RRsets whenever it is published:
 // the double-KSK method (RFC 6781 §4.1.2, RFC 7583 §3.3.2) signs the DNSKEY RRset with old and
-// new KSK together, so that either DS at the parent validates it.
+// new KSK together, so that either DS at the parent validates it. The old KSK of an algorithm
+// rollover goes on signing after it left the DNSKEY RRset, until its Retire (RFC 6781 §4.1.4).
 func (k Key) Signs(now time.Time) bool {
 	if k.Role == keystore.KSK {
-		return k.InDNSKEY(now)
+		end := k.Remove
+		if k.Retire.After(end) && !end.IsZero() {
+			end = k.Retire
+		}
+		return within(k.Publish, end, now)
 	}
 	return within(k.Active, k.Retire, now)
 }

@@ -2,6 +2,7 @@ package rollover
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/signetdns/signet/keystore"
@@ -25,11 +26,15 @@ import (
 //     DSCheckInterval; SwapKSK as soon as the parent shows the new DS at every server and no
 //     old DS at any (or after ConfirmDS), and again if a later check contradicts that before the
 //     swap takes effect. After DSWaitLimit without the swap it is ACTION_NEEDED.
-//   - A new rollover (CreateZSK at the current ZSK's Active + ZSKLifetime - PublishInterval, so
-//     that the successor signs exactly at the end of the lifetime; CreateKSK at the current KSK's
-//     Active + KSKLifetime) starts only when no rollover of the zone is in progress (a key has a
-//     timestamp ahead, or a KSK waits for its DS) and no KSK is ACTION_NEEDED. When both are due,
-//     the earlier goes first.
+//   - An algorithm rollover whose new ZSK exists gets its new KSK (CreateKSK with the new
+//     algorithm) at once.
+//   - A new rollover starts only when no rollover of the zone is in progress (a key has a
+//     timestamp ahead, or a KSK waits for its DS) and no KSK is ACTION_NEEDED: first an
+//     algorithm rollover, when Policy.Algorithm differs from the active KSK's (CreateZSK with
+//     the new algorithm); else CreateZSK at the current ZSK's Active + ZSKLifetime -
+//     PublishInterval, so that the successor signs exactly at the end of the lifetime, or
+//     CreateKSK at the current KSK's Active + KSKLifetime. When both are due, the earlier goes
+//     first.
 func Plan(keys []Key, p Policy, now time.Time) (actions []Action, next time.Time, status Status) {
 	p = p.WithDefaults()
 	var w wake
@@ -47,6 +52,8 @@ func Plan(keys []Key, p Policy, now time.Time) (actions []Action, next time.Time
 
 	actions = append(actions, deletions(keys, p, now, status.Keys)...)
 	actions = append(actions, parentActions(keys, p, now, &w, status.Keys)...)
+	actions = append(actions, algorithmKSK(keys, p, now)...)
+	status.AlgorithmFrom, status.AlgorithmTo = algorithmRollover(keys, p, now)
 
 	for i, k := range keys {
 		if k.Role == keystore.KSK && !k.ActionNeeded.IsZero() && !reached(k.Remove, now) {
@@ -90,10 +97,17 @@ func (w *wake) at(t time.Time) {
 
 func keyStatus(k Key, now time.Time) KeyStatus {
 	n, ns := k.next(now)
-	return KeyStatus{
+	ks := KeyStatus{
 		ID: k.ID, Role: k.Role, Tag: k.Tag, State: k.State(now), Next: n, NextState: ns,
 		InDNSKEY: k.InDNSKEY(now), Signs: k.Signs(now), InCDS: k.InCDS(now),
 	}
+	switch {
+	case ks.Signs && !reached(k.Publish, now):
+		ks.Note = "algorithm rollover: signs ahead of its publication at " + k.Publish.UTC().Format(time.RFC3339)
+	case ks.Signs && !ks.InDNSKEY:
+		ks.Note = "algorithm rollover: out of the DNSKEY RRset; its signatures stay until " + k.Retire.UTC().Format(time.RFC3339)
+	}
+	return ks
 }
 
 func joinNote(a, b string) string {
@@ -107,7 +121,7 @@ func joinNote(a, b string) string {
 func deletions(keys []Key, p Policy, now time.Time, st []KeyStatus) []Action {
 	var out []Action
 	for i, k := range keys {
-		if !reached(k.Remove, now) {
+		if !k.gone(now) {
 			continue
 		}
 		if k.Role == keystore.KSK && !p.KSKAutomatic {
@@ -244,22 +258,29 @@ func live(keys []Key, role keystore.Role, now time.Time) bool {
 // starts returns the CreateZSK or CreateKSK due, if any, and fills the rollover due times in st.
 func starts(keys []Key, p Policy, now time.Time, w *wake, st *Status) []Action {
 	var out []Action
+	// A zone's first key takes the algorithm of the key it already has, if any: a change of
+	// algorithm is an algorithm rollover, which starts once both keys exist.
+	first := anchorAlgorithm(keys, now)
+	if first == 0 {
+		first = p.Algorithm
+	}
 	if !live(keys, keystore.ZSK, now) {
-		out = append(out, Action{Kind: CreateZSK, Role: keystore.ZSK, At: now, Why: "the zone has no ZSK"})
+		out = append(out, Action{Kind: CreateZSK, Role: keystore.ZSK, Algorithm: first, At: now, Why: "the zone has no ZSK"})
 	}
 	if p.KSKAutomatic && !live(keys, keystore.KSK, now) {
-		out = append(out, Action{Kind: CreateKSK, Role: keystore.KSK, At: now, Why: "the zone has no KSK"})
+		out = append(out, Action{Kind: CreateKSK, Role: keystore.KSK, Algorithm: first, At: now, Why: "the zone has no KSK"})
 	}
 	if len(out) > 0 {
 		return out
 	}
 
 	var zdue, kdue time.Time
+	var zalg, kalg uint8
 	if z, ok := current(keys, keystore.ZSK, now); ok && p.ZSKLifetime > 0 && z.Retire.IsZero() {
-		zdue = z.Active.Add(p.ZSKLifetime - p.PublishInterval())
+		zdue, zalg = z.Active.Add(p.ZSKLifetime-p.PublishInterval()), z.Algorithm
 	}
 	if k, ok := current(keys, keystore.KSK, now); ok && p.KSKAutomatic && p.KSKLifetime > 0 && k.Remove.IsZero() {
-		kdue = k.Active.Add(p.KSKLifetime)
+		kdue, kalg = k.Active.Add(p.KSKLifetime), k.Algorithm
 	}
 	st.NextZSKRollover, st.NextKSKRollover = zdue, kdue
 	if st.Rolling != 0 || st.Paused {
@@ -267,9 +288,13 @@ func starts(keys []Key, p Policy, now time.Time, w *wake, st *Status) []Action {
 		// when the KSK recovers.
 		return nil
 	}
-	pick, role, why := zdue, keystore.ZSK, "ZSK lifetime %v ends at %s"
+	if from := anchorAlgorithm(keys, now); p.KSKAutomatic && p.Algorithm != 0 && from != 0 && from != p.Algorithm {
+		return []Action{{Kind: CreateZSK, Role: keystore.ZSK, Algorithm: p.Algorithm, At: now,
+			Why: fmt.Sprintf("algorithm rollover from %d to %d: the new algorithm's ZSK signs before it is published", from, p.Algorithm)}}
+	}
+	pick, role, alg, why := zdue, keystore.ZSK, zalg, "ZSK lifetime %v ends at %s"
 	if !kdue.IsZero() && (zdue.IsZero() || kdue.Before(zdue)) {
-		pick, role, why = kdue, keystore.KSK, "KSK lifetime %v ends at %s"
+		pick, role, alg, why = kdue, keystore.KSK, kalg, "KSK lifetime %v ends at %s"
 	}
 	if pick.IsZero() {
 		return nil
@@ -282,5 +307,72 @@ func starts(keys []Key, p Policy, now time.Time, w *wake, st *Status) []Action {
 	if role == keystore.KSK {
 		kind, life, end = CreateKSK, p.KSKLifetime, pick
 	}
-	return []Action{{Kind: kind, Role: role, At: pick, Why: fmt.Sprintf(why, life, end.UTC().Format(time.RFC3339))}}
+	return []Action{{Kind: kind, Role: role, Algorithm: alg, At: pick, Why: fmt.Sprintf(why, life, end.UTC().Format(time.RFC3339))}}
+}
+
+// anchorAlgorithm returns the algorithm of the zone's trust anchor: its newest active KSK, or
+// with none its newest active ZSK; zero when there is neither or the key does not say.
+func anchorAlgorithm(keys []Key, now time.Time) uint8 {
+	if k, ok := current(keys, keystore.KSK, now); ok {
+		return k.Algorithm
+	}
+	if k, ok := current(keys, keystore.ZSK, now); ok {
+		return k.Algorithm
+	}
+	return 0
+}
+
+// algorithmRollover returns the algorithms an algorithm rollover moves between: while one
+// runs, those of the oldest and the newest key not gone; while one is due (or cannot start,
+// with manual KSK rollover), the trust anchor's and the policy's. Zeros when there is none.
+func algorithmRollover(keys []Key, p Policy, now time.Time) (from, to uint8) {
+	if from, to := algorithmRunning(keys, now); from != to {
+		return from, to
+	}
+	if a := anchorAlgorithm(keys, now); p.Algorithm != 0 && a != 0 && a != p.Algorithm {
+		return a, p.Algorithm
+	}
+	return 0, 0
+}
+
+// algorithmRunning returns the algorithms of the oldest and the newest key not gone: different
+// while an algorithm rollover runs.
+func algorithmRunning(keys []Key, now time.Time) (from, to uint8) {
+	var oldest, newest Key
+	for _, k := range keys {
+		if k.Algorithm == 0 || k.gone(now) {
+			continue
+		}
+		if oldest.ID == "" || k.Created.Before(oldest.Created) {
+			oldest = k
+		}
+		if newest.ID == "" || !k.Created.Before(newest.Created) {
+			newest = k
+		}
+	}
+	return oldest.Algorithm, newest.Algorithm
+}
+
+// algorithmKSK returns the CreateKSK that an algorithm rollover needs once its new ZSK exists:
+// a ZSK whose algorithm is not the trust anchor's and that no KSK has yet. Asking for it from
+// the keys, rather than creating both keys in one action, makes a crash between the two
+// creations harmless: the KSK is created at the restart.
+func algorithmKSK(keys []Key, p Policy, now time.Time) []Action {
+	anchor := anchorAlgorithm(keys, now)
+	if !p.KSKAutomatic || anchor == 0 {
+		return nil
+	}
+	for _, z := range keys {
+		if z.Role != keystore.ZSK || z.Algorithm == 0 || z.Algorithm == anchor || reached(z.Remove, now) {
+			continue
+		}
+		if slices.ContainsFunc(keys, func(k Key) bool {
+			return k.Role == keystore.KSK && k.Algorithm == z.Algorithm && !reached(k.Remove, now)
+		}) {
+			continue
+		}
+		return []Action{{Kind: CreateKSK, Role: keystore.KSK, Algorithm: z.Algorithm, At: z.Created,
+			Why: fmt.Sprintf("algorithm rollover from %d to %d: the new algorithm's KSK, published with its ZSK", anchor, z.Algorithm)}}
+	}
+	return nil
 }

@@ -365,3 +365,60 @@ func TestEmergency(t *testing.T) {
 		})
 	}
 }
+
+// TestAlgorithmPlan: a policy algorithm that differs from the KSK's starts an algorithm
+// rollover (new ZSK first, then its KSK), reported in the status; with manual KSK rollover it
+// is only reported; emergency rollovers wait for it.
+func TestAlgorithmPlan(t *testing.T) {
+	k13, z13 := ksk("k1", start), zsk("z1", start)
+	k13.Algorithm, z13.Algorithm = 13, 13
+	base := []rollover.Key{k13, z13}
+	auto := rollover.Policy{KSKAutomatic: true, Algorithm: 15}
+	now := d(10)
+
+	acts, _, st := rollover.Plan(base, auto, now)
+	if len(acts) != 1 || acts[0].Kind != rollover.CreateZSK || acts[0].Algorithm != 15 {
+		t.Fatalf("actions %+v, want CreateZSK with algorithm 15", acts)
+	}
+	if st.AlgorithmFrom != 13 || st.AlgorithmTo != 15 {
+		t.Errorf("status algorithm %d -> %d, want 13 -> 15", st.AlgorithmFrom, st.AlgorithmTo)
+	}
+	keys, err := rollover.Apply(base, acts[0], rollover.Key{ID: "z2", Role: keystore.ZSK}, auto, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z2 := keys[2]
+	if z2.Algorithm != 15 || !z2.Active.Equal(now) || !z2.Publish.Equal(now.Add(iret)) || !keys[1].Retire.IsZero() {
+		t.Errorf("new ZSK %+v (want signing now, published after Dprp + TTLsig), old ZSK retire %v (want none)", z2, keys[1].Retire)
+	}
+	if z2.State(now) != rollover.Generated || !z2.Signs(now) || z2.InDNSKEY(now) {
+		t.Errorf("new ZSK at start: state %v signs %v published %v, want generated, signing, unpublished", z2.State(now), z2.Signs(now), z2.InDNSKEY(now))
+	}
+	acts, _, _ = rollover.Plan(keys, auto, now)
+	if len(acts) != 1 || acts[0].Kind != rollover.CreateKSK || acts[0].Algorithm != 15 {
+		t.Fatalf("after the ZSK: actions %+v, want CreateKSK with algorithm 15", acts)
+	}
+	keys, err = rollover.Apply(keys, acts[0], rollover.Key{ID: "k2", Role: keystore.KSK}, auto, now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2 := keys[3]; !k2.Publish.Equal(z2.Publish) || !k2.CDSPublish.Equal(z2.Publish.Add(ipub)) {
+		t.Errorf("new KSK %+v, want published with the new ZSK and CDS Ipub later", k2)
+	}
+	if _, err := rollover.Emergency(keys, keystore.ZSK, auto, now.Add(time.Hour)); !errors.Is(err, rollover.ErrRolloverInProgress) {
+		t.Errorf("emergency ZSK rollover during the algorithm rollover: %v, want ErrRolloverInProgress", err)
+	}
+	if _, err := rollover.Apply(base, rollover.Action{Kind: rollover.CreateZSK, Role: keystore.ZSK, Algorithm: 15}, rollover.Key{ID: "z9", Role: keystore.ZSK, Algorithm: 13}, auto, now); !errors.Is(err, rollover.ErrNoKey) {
+		t.Errorf("a created key of another algorithm than asked: %v, want ErrNoKey", err)
+	}
+
+	manual := rollover.Policy{Algorithm: 15}
+	acts, _, st = rollover.Plan(base, manual, now)
+	if len(acts) != 0 || st.AlgorithmFrom != 13 || st.AlgorithmTo != 15 {
+		t.Errorf("manual KSK: actions %+v, status %d -> %d; want none, 13 -> 15 reported", acts, st.AlgorithmFrom, st.AlgorithmTo)
+	}
+	acts, _, _ = rollover.Plan(base, manual, d(30))
+	if len(acts) != 1 || acts[0].Kind != rollover.CreateZSK || acts[0].Algorithm != 13 {
+		t.Errorf("manual KSK, ZSK due: %+v, want a CreateZSK keeping algorithm 13", acts)
+	}
+}

@@ -42,6 +42,14 @@ type sim struct {
 	tamper func(keys []rollover.Key, a rollover.Action)
 	// onAction, if set, sees every action carried out (to schedule an outage around one).
 	onAction func(s *sim, a rollover.Action)
+	// crash, if set, sees every action once its side effect is done and before its effect is
+	// persisted; returning true models kill -9 at that point: the effect is lost (a created
+	// key is left in the keystore, which keymgr deletes as an orphan) and the action is due
+	// again at the restart.
+	crash func(s *sim, a rollover.Action) bool
+	// observe, if set, sees every snapshot served and the status planned with it.
+	observe func(s *sim, snap rollovertest.Snapshot)
+	status  rollover.Status
 
 	created, deleted map[keystore.Role]int
 	concurrent       int // instants at which both roles had two keys published
@@ -87,11 +95,16 @@ func (s *sim) run(end time.Time, step time.Duration) {
 				next = n
 			}
 			s.parentScan()
+		} else if _, n, _ := rollover.Plan(s.keys, s.policy, s.now); !n.IsZero() && n.Before(next) {
+			next = n // nothing is done while down, but the snapshots follow the timeline
 		}
 		s.parentApply()
 		snap := rollovertest.FromKeys(s.keys, s.parentDS, s.up(), s.now)
 		s.checker.Observe(snap)
 		s.account(snap)
+		if s.observe != nil {
+			s.observe(s, snap)
+		}
 		for _, w := range s.outages {
 			for _, e := range []time.Time{w.from, w.to} {
 				if e.After(s.now) && e.Before(next) {
@@ -110,6 +123,7 @@ func (s *sim) run(end time.Time, step time.Duration) {
 func (s *sim) execute() time.Time {
 	for range 10 {
 		actions, next, st := rollover.Plan(s.keys, s.policy, s.now)
+		s.status = st
 		if st.NeedsAction() {
 			s.needsAction++
 		}
@@ -124,6 +138,9 @@ func (s *sim) execute() time.Time {
 		}
 		for _, a := range actions {
 			s.do(a)
+			if !s.up() {
+				return time.Time{} // killed: the restart plans afresh
+			}
 		}
 	}
 	s.t.Fatalf("%v: plan does not settle: %d keys", s.now, len(s.keys))
@@ -135,7 +152,11 @@ func (s *sim) do(a rollover.Action) {
 	switch a.Kind {
 	case rollover.CreateZSK, rollover.CreateKSK:
 		s.serial++
-		created = rollover.Key{ID: fmt.Sprintf("%s%d", a.Role, s.serial), Role: a.Role, Tag: uint16(s.serial), Algorithm: 13}
+		alg := a.Algorithm
+		if alg == 0 {
+			alg = 13
+		}
+		created = rollover.Key{ID: fmt.Sprintf("%s%d", a.Role, s.serial), Role: a.Role, Tag: uint16(s.serial), Algorithm: alg}
 		s.created[a.Role]++
 		if a.Role == keystore.KSK && s.created[keystore.KSK] > 1 {
 			s.kskSince = s.now
@@ -158,6 +179,9 @@ func (s *sim) do(a rollover.Action) {
 			s.kskRolls = append(s.kskRolls, s.now.Sub(s.kskSince))
 			s.kskSince = time.Time{}
 		}
+	}
+	if s.crash != nil && s.crash(s, a) {
+		return
 	}
 	keys, err := rollover.Apply(s.keys, a, created, s.policy, s.now)
 	if err != nil {
@@ -344,6 +368,217 @@ func TestConsecutiveKSKRollovers(t *testing.T) {
 			}
 			t.Logf("%d KSK rollovers (longest %v), %d ZSKs, longest wait of a due ZSK rollover %v, %d checks",
 				len(s.kskRolls), slices.Max(append([]time.Duration{0}, s.kskRolls...)), s.created[keystore.ZSK], s.zskMaxWait, s.checker.Observed())
+		})
+	}
+}
+
+// algSteps is when an algorithm rollover's steps were first served, from the snapshots.
+type algSteps struct {
+	from, to                      uint8
+	changed                       time.Time // the policy's algorithm changed
+	signNew, pubNew, cdsNew       time.Time // new signatures; new keys in DNSKEY; CDS names the new KSK
+	dsNew, pubOldGone, sigOldGone time.Time // the parent's DS names it; old keys out; old signatures gone
+	statusSeen                    bool      // Plan's status reported the rollover
+}
+
+// observe records the steps from what the zone serves, or would serve while it is down (an
+// outage delays nothing that the timeline says, and caches only empty meanwhile).
+func (st *algSteps) observe(s *sim, snap rollovertest.Snapshot) {
+	if st.changed.IsZero() {
+		return
+	}
+	has := func(ids []string, alg uint8) bool {
+		return slices.ContainsFunc(ids, func(id string) bool { return snap.Algorithms[id] == alg })
+	}
+	first := func(t *time.Time, cond bool) {
+		if t.IsZero() && cond {
+			*t = snap.At
+		}
+	}
+	first(&st.signNew, has(snap.DataSigners, st.to))
+	first(&st.pubNew, has(snap.DNSKEY, st.to))
+	first(&st.cdsNew, slices.ContainsFunc(s.cds(), func(id string) bool { return snap.Algorithms[id] == st.to }))
+	first(&st.dsNew, has(snap.DS, st.to))
+	first(&st.pubOldGone, !st.pubNew.IsZero() && !has(snap.DNSKEY, st.from))
+	first(&st.sigOldGone, !st.pubNew.IsZero() && !has(snap.DataSigners, st.from) && !has(snap.DNSKEYSigners, st.from))
+	if s.status.AlgorithmFrom == st.from && s.status.AlgorithmTo == st.to {
+		st.statusSeen = true
+	}
+}
+
+// algorithmRun runs a zone on algorithm 13 with a parent that follows CDS after delay, changes
+// the policy to algorithm 15 at day 29 + 23 h (in the middle of the first ZSK rollover, so the
+// algorithm rollover waits for it), and runs on to day 120. setup may add crashes or outages.
+func algorithmRun(t *testing.T, delay time.Duration, setup func(s *sim, st *algSteps)) (*sim, *algSteps) {
+	p := rollover.Policy{KSKAutomatic: true, Algorithm: 13}
+	s := newSim(t, p, p)
+	s.parentDelay = delay
+	st := &algSteps{from: 13, to: 15}
+	s.observe = st.observe
+	if setup != nil {
+		setup(s, st)
+	}
+	s.run(start.Add(29*day+23*time.Hour), 30*time.Minute)
+	s.policy.Algorithm = 15
+	st.changed = s.now
+	s.run(start.Add(120*day), 30*time.Minute)
+	s.report()
+	return s, st
+}
+
+// checkAlgorithmRun checks that the algorithm rollover ran to its end in RFC 6781 §4.1.4's order
+// with RFC 7583's intervals between the steps, and that the zone rolled on in the new algorithm.
+func checkAlgorithmRun(t *testing.T, s *sim, st *algSteps) {
+	t.Helper()
+	if n := s.checker.Count(); n != 0 {
+		t.Fatalf("%d violations of the cache model (RFC 7583, RFC 4035 §2.2)", n)
+	}
+	p := s.policy.WithDefaults()
+	steps := []struct {
+		name     string
+		from, to time.Time
+		least    time.Duration
+	}{
+		{"the policy change to the new signatures", st.changed, st.signNew, 0},
+		{"new signatures to new keys published (Dprp + TTLsig)", st.signNew, st.pubNew, p.RetireInterval()},
+		{"new keys published to CDS naming the new KSK (Ipub)", st.pubNew, st.cdsNew, p.PublishInterval()},
+		{"CDS to the parent's new DS", st.cdsNew, st.dsNew, 0},
+		{"the new DS to the old keys' removal (parent propagation + DS TTL)", st.dsNew, st.pubOldGone, p.DSSwapInterval()},
+		{"the old keys' removal to their signatures' (Ipub)", st.pubOldGone, st.sigOldGone, p.PublishInterval()},
+	}
+	for _, c := range steps {
+		switch {
+		case c.from.IsZero() || c.to.IsZero():
+			t.Errorf("%s: never happened (from %v to %v)", c.name, c.from, c.to)
+		case c.to.Sub(c.from) < c.least:
+			t.Errorf("%s: %v, want at least %v", c.name, c.to.Sub(c.from), c.least)
+		}
+	}
+	if total := st.sigOldGone.Sub(st.changed); total > 10*day {
+		t.Errorf("the algorithm rollover took %v", total)
+	}
+	if !st.statusSeen {
+		t.Error("Plan's status never reported the algorithm rollover 13 to 15")
+	}
+	for _, k := range s.keys {
+		if k.Algorithm != 15 {
+			t.Errorf("key %s still has algorithm %d at the end", k.ID, k.Algorithm)
+		}
+	}
+	if len(s.keys) > 3 {
+		t.Errorf("%d keys left at the end, want 2 or 3", len(s.keys))
+	}
+	if s.needsAction != 0 {
+		t.Errorf("ACTION_NEEDED in %d plans", s.needsAction)
+	}
+}
+
+// TestAlgorithmRollover changes a zone's algorithm from 13 to 15 while a ZSK rollover runs,
+// against a parent that follows CDS after 10 minutes or two days, and checks the rollover
+// against the cache model (including that every algorithm in a DNSKEY RRset a resolver may
+// hold signs the data it may hold with it) and RFC 6781 §4.1.4's order.
+func TestAlgorithmRollover(t *testing.T) {
+	for _, delay := range []time.Duration{10 * time.Minute, 2 * day} {
+		t.Run(fmt.Sprintf("parent delay %v", delay), func(t *testing.T) {
+			s, st := algorithmRun(t, delay, nil)
+			checkAlgorithmRun(t, s, st)
+			t.Logf("changed %v; new signatures +%v, new keys +%v, CDS +%v, new DS +%v, old keys out +%v, old signatures out +%v",
+				st.changed.Format(time.DateTime), st.signNew.Sub(st.changed), st.pubNew.Sub(st.changed), st.cdsNew.Sub(st.changed),
+				st.dsNew.Sub(st.changed), st.pubOldGone.Sub(st.changed), st.sigOldGone.Sub(st.changed))
+		})
+	}
+}
+
+// TestAlgorithmRolloverKill kills the executor (kill -9) at every action of an algorithm
+// rollover, once with the action's effect lost and once just after it was persisted, and takes
+// the zone down across every instant of its timeline; each time the rollover resumes and ends
+// as in the run without a crash.
+func TestAlgorithmRolloverKill(t *testing.T) {
+	const delay = 6 * time.Hour
+	// during reports whether a is one of the algorithm rollover's actions: from the policy
+	// change until no key of the old algorithm is left.
+	during := func(s *sim, st *algSteps) bool {
+		return !st.changed.IsZero() && slices.ContainsFunc(s.keys, func(k rollover.Key) bool { return k.Algorithm == st.from })
+	}
+	var kinds []rollover.ActionKind
+	clean, cst := algorithmRun(t, delay, func(s *sim, st *algSteps) {
+		s.crash = func(s *sim, a rollover.Action) bool {
+			if during(s, st) {
+				kinds = append(kinds, a.Kind)
+			}
+			return false
+		}
+	})
+	checkAlgorithmRun(t, clean, cst)
+	if len(kinds) < 6 {
+		t.Fatalf("the algorithm rollover took %d actions (%v), want at least 6", len(kinds), kinds)
+	}
+	for i, kind := range kinds {
+		for _, lost := range []bool{true, false} {
+			t.Run(fmt.Sprintf("kill at action %d (%v), effect lost %v", i+1, kind, lost), func(t *testing.T) {
+				s, st := algorithmRun(t, delay, func(s *sim, st *algSteps) {
+					n := 0
+					s.crash = func(s *sim, a rollover.Action) bool {
+						if !during(s, st) {
+							return false
+						}
+						if n++; n != i+1 {
+							return false
+						}
+						s.outages = append(s.outages, window{s.now, s.now.Add(10 * time.Minute)})
+						return lost // not lost: the effect is persisted, then the process dies
+					}
+				})
+				checkAlgorithmRun(t, s, st)
+			})
+		}
+	}
+	for _, step := range []struct {
+		name string
+		at   time.Time
+	}{{"new keys published", cst.pubNew}, {"CDS appears", cst.cdsNew}, {"old keys removed", cst.pubOldGone}, {"old signatures withdrawn", cst.sigOldGone}} {
+		t.Run("down across: "+step.name, func(t *testing.T) {
+			s, st := algorithmRun(t, delay, func(s *sim, st *algSteps) {
+				s.outages = []window{{step.at.Add(-10 * time.Minute), step.at.Add(time.Hour)}}
+			})
+			checkAlgorithmRun(t, s, st)
+		})
+	}
+}
+
+// TestAlgorithmShortcutsAreCaught shows that the cache model catches an algorithm rollover
+// that skips one of RFC 6781 §4.1.4's waits.
+func TestAlgorithmShortcutsAreCaught(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(keys []rollover.Key, a rollover.Action)
+	}{
+		{"new keys published when they start signing", func(keys []rollover.Key, a rollover.Action) {
+			for i := range keys {
+				if k := &keys[i]; k.Algorithm == 15 && k.Publish.After(a.At) && a.Kind != rollover.SwapKSK {
+					d := k.Publish.Sub(a.At)
+					k.Publish, k.Ready = k.Publish.Add(-d), k.Ready.Add(-d)
+					if !k.CDSPublish.IsZero() {
+						k.CDSPublish = k.Ready
+					}
+				}
+			}
+		}},
+		{"old signatures withdrawn with the old keys", func(keys []rollover.Key, a rollover.Action) {
+			for i := range keys {
+				if k := &keys[i]; k.Algorithm == 13 && k.Retire.After(k.Remove) && !k.Remove.IsZero() {
+					k.Retire = k.Remove
+				}
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := algorithmRun(t, 6*time.Hour, func(s *sim, st *algSteps) { s.tamper = tc.tamper })
+			if s.checker.Count() == 0 {
+				t.Fatal("no violation found")
+			}
+			t.Logf("%d violations, first: %v", s.checker.Count(), s.checker.Violations()[0])
 		})
 	}
 }

@@ -33,15 +33,18 @@ type Key struct {
 	Publish time.Time `json:"publish,omitzero"`
 	// Ready is when every resolver that holds the zone's DNSKEY RRset holds one with this key in
 	// it: Publish + PropagationDelay + DNSKEYTTL (RFC 7583 §3.2.1 Ipub). For a ZSK, Active
-	// equals Ready. For a KSK in an automatic rollover, CDS/CDNSKEY for it appear at Ready.
+	// equals Ready, except in an algorithm rollover. For a KSK in an automatic rollover,
+	// CDS/CDNSKEY for it appear at Ready.
 	Ready time.Time `json:"ready,omitzero"`
-	// Active is when a ZSK starts signing the zone's data. For a KSK, it is when the key
-	// becomes the zone's (only) trust anchor at the parent: its DS is at the parent and every
-	// cached DS RRset contains it, so the old KSK may go. A KSK signs the DNSKEY RRset whenever
-	// it is published (double-KSK, RFC 6781 §4.1.2), see Signs.
+	// Active is when a ZSK starts signing the zone's data; the new ZSK of an algorithm rollover
+	// signs before it is published (RFC 6781 §4.1.4). For a KSK, it is when the key becomes the
+	// zone's (only) trust anchor at the parent: its DS is at the parent and every cached DS
+	// RRset contains it, so the old KSK may go. A KSK signs the DNSKEY RRset whenever it is
+	// published (double-KSK, RFC 6781 §4.1.2), see Signs.
 	Active time.Time `json:"active,omitzero"`
 	// Retire is when a ZSK stops signing (its successor's Active). For a KSK the planner sets
-	// Retire = Remove.
+	// Retire = Remove. In an algorithm rollover the old algorithm's keys leave the DNSKEY RRset
+	// first and stop signing later (Retire after Remove, RFC 6781 §4.1.4).
 	Retire time.Time `json:"retire,omitzero"`
 	// Remove is when the key leaves the DNSKEY RRset. Once it has passed, the planner asks for
 	// the key to be deleted from the keystore.
@@ -140,6 +143,10 @@ type Policy struct {
 	// DSWaitLimit is how long a KSK may wait for the parent before it turns ACTION_NEEDED.
 	// Default 7 days.
 	DSWaitLimit time.Duration
+	// Algorithm is the DNSSEC algorithm the zone's keys should use. When it differs from the
+	// algorithm of the zone's active KSK, an algorithm rollover starts (it needs KSKAutomatic).
+	// Zero: keep the keys' algorithm.
+	Algorithm uint8
 }
 
 // ActionKind names what an Action asks the executor to do.
@@ -197,6 +204,9 @@ type Action struct {
 	KeyID string `json:"key_id,omitempty"`
 	// At is when the action became due (at or before the now Plan was given).
 	At time.Time `json:"at"`
+	// Algorithm is, for the Create kinds, the DNSSEC algorithm the new key must have (zero:
+	// the executor's default). It differs from the zone's in an algorithm rollover.
+	Algorithm uint8 `json:"algorithm,omitempty"`
 	// Emergency marks an action Emergency returned.
 	Emergency bool `json:"emergency,omitempty"`
 	// Why says, for logs and status, why the action is due.
@@ -238,6 +248,10 @@ type Status struct {
 	// rollover in progress or for the pause to end.
 	NextZSKRollover time.Time `json:"next_zsk_rollover,omitzero"`
 	NextKSKRollover time.Time `json:"next_ksk_rollover,omitzero"`
+	// AlgorithmFrom and AlgorithmTo are set while an algorithm rollover runs or waits to
+	// start: the algorithm the zone leaves and the one it moves to.
+	AlgorithmFrom uint8 `json:"algorithm_from,omitempty"`
+	AlgorithmTo   uint8 `json:"algorithm_to,omitempty"`
 }
 
 // NeedsAction reports whether any key of the zone is ACTION_NEEDED.

@@ -4,7 +4,7 @@
 # swtpm (the TPM 2.0 simulator), dnsperf, age (recovering a software key by hand), etcd
 # (cluster mode), knotd and nsd (zone-transfer peers), ldns-verify-zone (ldnsutils),
 # chromium (the status page in a real browser), promtool (alert rules), systemd-analyze
-# (the unit file) and tpm2-tools (inspecting a TPM-sealed key).
+# (the unit file), tpm2-tools and jq (inspecting a TPM-sealed key, as the README shows).
 # Idempotent: does nothing when all are present.
 set -euo pipefail
 
@@ -33,6 +33,7 @@ have chromium || need+=(chromium)
 have promtool || need+=(prometheus)
 have systemd-analyze || need+=(systemd)
 have tpm2_readpublic || need+=(tpm2-tools)
+have jq || need+=(jq)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

@@ -2,6 +2,7 @@ package server
 
 import (
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/signetdns/signet/cookie"
@@ -30,6 +31,12 @@ type Config struct {
 	MaxTCPConns int
 	// MaxTCPQueries caps the queries served on one TCP connection. Default 1000.
 	MaxTCPQueries int
+	// MaxTCPConnsPerClient caps the concurrent TCP connections from one IP address; more are
+	// closed at once. Default 32.
+	MaxTCPConnsPerClient int
+	// MaxSigning bounds the responses being signed at once, over UDP and TCP together; more
+	// wait. Default twice GOMAXPROCS: signing is CPU work, and more in flight only queues.
+	MaxSigning int
 	// ChaosVersion and ChaosID answer CHAOS TXT version.bind. and id.server. (and
 	// hostname.bind.) when set; empty means REFUSED, the default, so that nothing leaks.
 	ChaosVersion string
@@ -69,6 +76,7 @@ const (
 	DefaultTCPReadTimeout  = 2 * time.Second
 	DefaultMaxTCPConns     = 512
 	DefaultMaxTCPQueries   = 1000
+	DefaultMaxTCPPerClient = 32
 	DefaultPacketCacheSize = 100_000
 	DefaultShutdownTimeout = 5 * time.Second
 )
@@ -95,6 +103,12 @@ func (c *Config) withDefaults() Config {
 	}
 	if d.MaxTCPConns <= 0 {
 		d.MaxTCPConns = DefaultMaxTCPConns
+	}
+	if d.MaxTCPConnsPerClient <= 0 {
+		d.MaxTCPConnsPerClient = DefaultMaxTCPPerClient
+	}
+	if d.MaxSigning <= 0 {
+		d.MaxSigning = 2 * runtime.GOMAXPROCS(0)
 	}
 	if d.MaxTCPQueries == 0 {
 		d.MaxTCPQueries = DefaultMaxTCPQueries

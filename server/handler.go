@@ -60,8 +60,12 @@ type Handler struct {
 	signer  Signer
 	cfg     Config
 	metrics *Metrics
-	pcache  *packetCache // nil: disabled
-	qlog    *queryLog    // nil: query logging off
+	pcache  *packetCache      // nil: disabled
+	qlog    *queryLog         // nil: query logging off
+	tsig    map[string]string // TSIG secrets by key name, for signed queries (see tsig.go)
+	// signing holds a token per signing in flight: at most Config.MaxSigning, whichever
+	// transport the queries came by, so that TCP connections cannot pile up signing work.
+	signing chan struct{}
 }
 
 // NewHandler returns a Handler. keys and sig may be nil for an unsigned server.
@@ -71,7 +75,10 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 		m = NewMetrics(nil)
 	}
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
-		qlog: newQueryLog(c.QueryLog, c.Logger)}
+		qlog: newQueryLog(c.QueryLog, c.Logger), signing: make(chan struct{}, c.MaxSigning)}
+	if c.Transfers != nil {
+		h.tsig = c.Transfers.TsigSecrets()
+	}
 	m.observePacketCache(h.pcache)
 	m.observeRRL(c.RRL)
 	return h
@@ -295,13 +302,16 @@ func (h *Handler) sign(x *request) {
 		return
 	}
 	in := signerInput(x, mode)
-	if err := h.signer.Sign(x.m, &in, ring, h.cfg.Now()); err != nil {
+	h.signing <- struct{}{}
+	err := h.signer.Sign(x.m, &in, ring, h.cfg.Now())
+	<-h.signing
+	if err != nil {
 		h.signFailed(x, err)
 		return
 	}
 	if in.DO && in.CompactOK && mode == signer.Compact {
-		// RFC 9824 §5: a server that keeps NXDOMAIN in compact answers for a query with the
-		// Compact-answers-OK flag sets the flag in its response too.
+		// RFC 9824 §5.1: a server that restores NXDOMAIN in compact answers for a query with
+		// the Compact-answers-OK flag sets the flag in its response too.
 		setCompactOK(x.m)
 	}
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	panics     prometheus.Counter
 	queueDrops prometheus.Counter
 	badCookies prometheus.Counter // registered with the rate limiter, which sends them
+	tcpRefused prometheus.Counter
 	ede        *prometheus.CounterVec
 	edeByCode  map[uint16]prometheus.Counter
 
@@ -47,6 +48,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		badCookies: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_rrl_badcookie_total", Help: "UDP queries over the rate limit with a client cookie, answered BADCOOKIE with a server cookie instead of being dropped.",
 		}),
+		tcpRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "signet_tcp_refused_total", Help: "TCP connections closed at once because their client already had tcp.max_conns_per_client open.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signet_handler_panics_total", Help: "Queries whose handling panicked (answered SERVFAIL).",
 		}),
@@ -60,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.reg = reg
 	m.traffic = newTrafficMetrics(reg)
 	if reg != nil {
-		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops, m.ede)
+		reg.MustRegister(m.queries, m.signFail, m.truncated, m.dropped, m.panics, m.queueDrops, m.ede, m.tcpRefused)
 	}
 	return m
 }

@@ -73,7 +73,8 @@ type fastQuery struct {
 	keyLen  int
 }
 
-// parseFast fills q from a UDP query; ok is false when the query must take the full path.
+// parseFast fills q from a UDP query; ok is false when the query must take the full path. The
+// key is the lowercased question name, type and class, then the EDNS flags and size.
 func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 	if len(in) < headerSize+5 {
 		return false
@@ -82,20 +83,40 @@ func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 	if in[2]&0xFA != 0 || binary.BigEndian.Uint16(in[4:]) != 1 || in[6]|in[7]|in[8]|in[9] != 0 || in[10] != 0 || in[11] > 1 {
 		return false
 	}
-	k := q.key[:0]
-	off := headerSize
+	k, off, ok := appendName(q.key[:0], in, headerSize)
+	if !ok || off+4 > len(in) {
+		return false
+	}
+	q.nameEnd = off
+	k = append(k, in[off:off+4]...) // qtype, qclass
+	off += 4
+	size, flags := 512, byte(0)
+	if in[11] == 1 {
+		if size, flags, ok = parseOPT(in, off, ours); !ok {
+			return false
+		}
+	} else if off != len(in) {
+		return false
+	}
+	k = append(k, flags, byte(size>>8), byte(size))
+	q.size = size
+	q.keyLen = len(k)
+	return true
+}
+
+// appendName appends to k the uncompressed name at in[off:], lowercased, in wire form, and
+// returns the offset past it; ok is false for a compressed, malformed or too long name.
+func appendName(k, in []byte, off int) (_ []byte, end int, ok bool) {
 	for {
 		if off >= len(in) {
-			return false
+			return k, 0, false
 		}
 		l := int(in[off])
 		if l == 0 {
-			off++
-			k = append(k, 0)
-			break
+			return append(k, 0), off + 1, true
 		}
 		if l > 63 || off+1+l > len(in) || off+1+l-headerSize > 254 {
-			return false
+			return k, 0, false
 		}
 		k = append(k, byte(l))
 		for _, c := range in[off+1 : off+1+l] {
@@ -106,41 +127,23 @@ func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 		}
 		off += 1 + l
 	}
-	q.nameEnd = off
-	if off+4 > len(in) {
-		return false
+}
+
+// parseOPT reads the OPT record that ends the query at in[off:]: root owner, type 41, class =
+// UDP size, TTL = ext-rcode, version, flags, then the options. It returns the response size
+// limit and the key flags: EDNS present (0x01), DO (0x80), CO (0x40). Signet implements no
+// option (a cookie, NSID, ECS or padding gets no answer of its own, RFC 6891 §6.1.2), so
+// options do not change the response and are only checked for well-formedness here.
+func parseOPT(in []byte, off int, ours uint16) (size int, flags byte, ok bool) {
+	if off+11 > len(in) || in[off] != 0 || in[off+1] != 0 || in[off+2] != 41 || in[off+5] != 0 || in[off+6] != 0 {
+		return 0, 0, false
 	}
-	k = append(k, in[off:off+4]...) // qtype, qclass
-	off += 4
-	size := 512
-	var flags byte
-	if in[11] == 1 {
-		// The OPT: root owner, type 41, class = UDP size, TTL = ext-rcode, version, flags,
-		// then the options. Signet implements no option (a cookie, NSID, ECS or padding gets
-		// no answer of its own, RFC 6891 §6.1.2), so options do not change the response and
-		// are only checked for well-formedness here.
-		if off+11 > len(in) || in[off] != 0 || in[off+1] != 0 || in[off+2] != 41 || in[off+5] != 0 || in[off+6] != 0 {
-			return false
-		}
-		rdlen := int(binary.BigEndian.Uint16(in[off+9:]))
-		if off+11+rdlen != len(in) || !optionsWellFormed(in[off+11:]) {
-			return false
-		}
-		size = int(binary.BigEndian.Uint16(in[off+3:]))
-		if size < 512 {
-			size = 512
-		}
-		if size > int(ours) {
-			size = int(ours)
-		}
-		flags = 0x01 | in[off+7]&0xC0 // EDNS present (0x01), DO (0x80), CO (0x40)
-	} else if off != len(in) {
-		return false
+	rdlen := int(binary.BigEndian.Uint16(in[off+9:]))
+	if off+11+rdlen != len(in) || !optionsWellFormed(in[off+11:]) {
+		return 0, 0, false
 	}
-	k = append(k, flags, byte(size>>8), byte(size))
-	q.size = size
-	q.keyLen = len(k)
-	return true
+	size = min(max(int(binary.BigEndian.Uint16(in[off+3:])), 512), int(ours))
+	return size, 0x01 | in[off+7]&0xC0, true
 }
 
 // lookup returns a copy of the cached response for q, patched for this query (ID, RD and CD

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,10 +62,12 @@ func udpBurst(t *testing.T, addr, name string, qtype uint16, n int, wait time.Du
 // answer slips out truncated, the others are dropped and counted; TCP is never limited.
 func TestRRL(t *testing.T) {
 	t.Parallel()
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// The server's readers call Now concurrently with the test moving the clock.
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	reg := prometheus.NewRegistry()
 	lim := rrl.New(rrl.Config{ResponsesPerSecond: 5, Slip: 2})
-	cfg := Config{Listen: []string{"127.0.0.1:0"}, RRL: lim, Now: func() time.Time { return now }, Logger: quietLogger()}
+	cfg := Config{Listen: []string{"127.0.0.1:0"}, RRL: lim, Now: func() time.Time { return time.Unix(0, now.Load()) }, Logger: quietLogger()}
 	zs := NewZoneSet(cfg.Logger, nil)
 	for _, f := range exampleZones {
 		if err := zs.Add(f); err != nil {
@@ -99,7 +102,7 @@ func TestRRL(t *testing.T) {
 		t.Errorf("slipped answers counted: %v, want 10", got)
 	}
 	// A second later the bucket has refilled.
-	now = now.Add(time.Second)
+	now.Add(int64(time.Second))
 	if full, _, _ := udpBurst(t, udpAddr, "www.example.test.", dns.TypeA, 5, 200*time.Millisecond); full != 5 {
 		t.Errorf("after a second: %d full answers, want 5", full)
 	}
@@ -149,12 +152,12 @@ func BenchmarkCachedWithRRL(b *testing.B) {
 	in, _ := query("www.example.test.", dns.TypeA, true).Pack()
 	out := make([]byte, 0, 4096)
 	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353}
-	if h.ServeUDP(in, out) == nil || h.cachedUDP(in, out) == nil {
+	if h.ServeUDP(in, out) == nil || h.cachedUDP(in, out, from) == nil {
 		b.Fatal("no cached answer")
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if h.limitUDP(from, in, h.cachedUDP(in, out)) == nil {
+		if h.limitUDP(from, in, h.cachedUDP(in, out, from)) == nil {
 			b.Fatal("limited")
 		}
 	}

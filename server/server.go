@@ -52,11 +52,7 @@ func (s *Server) Start() error {
 		go s.workUDP()
 	}
 	for _, addr := range s.cfg.Listen {
-		if err := s.listenUDP(addr); err != nil {
-			s.Shutdown(context.Background())
-			return err
-		}
-		if err := s.listenTCP(addr); err != nil {
+		if err := s.listen(addr); err != nil {
 			s.Shutdown(context.Background())
 			return err
 		}
@@ -64,15 +60,44 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// listenUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
+// listen binds UDP and TCP on addr. With port 0 the kernel picks a free UDP port and TCP
+// takes the same number, so that one address serves both transports, as clients retrying a
+// truncated answer expect; another process may hold that TCP port, so the pair is tried
+// again with a fresh port a few times before giving up.
+func (s *Server) listen(addr string) error {
+	ap, perr := netip.ParseAddrPort(addr)
+	anyPort := perr == nil && ap.Port() == 0
+	for attempt := 1; ; attempt++ {
+		conns, err := s.openUDP(addr)
+		if err != nil {
+			return err
+		}
+		tcpAddr := addr
+		if anyPort {
+			tcpAddr = conns[0].LocalAddr().String()
+		}
+		if err = s.listenTCP(tcpAddr); err == nil {
+			s.serveUDP(conns)
+			return nil
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if !anyPort || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+	}
+}
+
+// openUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
 // queries over one reader goroutine per core.
-func (s *Server) listenUDP(addr string) error {
+func (s *Server) openUDP(addr string) ([]*net.UDPConn, error) {
 	// SO_REUSEPORT lets any socket of the same user join the port, another process included,
 	// and the kernel would then split our queries with it. So the port is first taken
 	// without the option: if anyone holds it, that fails (address in use), as it should.
 	probe, err := net.ListenPacket("udp", addr)
 	if err != nil {
-		return fmt.Errorf("listen udp %s: %w", addr, err)
+		return nil, fmt.Errorf("listen udp %s: %w", addr, err)
 	}
 	// Port 0 picks a port: the readers' sockets take the one the probe got.
 	bound := probe.LocalAddr().String()
@@ -85,10 +110,15 @@ func (s *Server) listenUDP(addr string) error {
 			for _, c := range conns {
 				c.Close()
 			}
-			return fmt.Errorf("listen udp %s (reader %d): %w", bound, i, err)
+			return nil, fmt.Errorf("listen udp %s (reader %d): %w", bound, i, err)
 		}
 		conns = append(conns, c.(*net.UDPConn))
 	}
+	return conns, nil
+}
+
+// serveUDP starts a reader on each of conns.
+func (s *Server) serveUDP(conns []*net.UDPConn) {
 	s.mu.Lock()
 	s.udp = append(s.udp, conns...)
 	s.mu.Unlock()
@@ -96,7 +126,6 @@ func (s *Server) listenUDP(addr string) error {
 		s.wg.Add(1)
 		go s.readUDP(c)
 	}
-	return nil
 }
 
 func reusePort(network, address string, c syscall.RawConn) error {
@@ -160,30 +189,38 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			s.log.Warn("udp read", "err", err)
 			continue
 		}
-		k := 0
-		for i := range in[:n] {
-			m := &in[i]
-			q := m.Buffers[0][:m.N]
-			if resp := s.h.cachedUDP(q, bufs[k][:0]); resp != nil {
-				s.h.observe(udp, m.Addr, resp, true)
-				bufs[k] = resp[:0] // keep the buffer if the answer grew it
-				if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {
-					out[k].Buffers[0], out[k].Addr = resp, m.Addr
-					k++
-				}
-				continue
-			}
-			// This copy is the one allocation a miss adds; misses cost a lookup and often a
-			// signature, tens of microseconds, so it is noise.
-			job := udpJob{pc: pc, from: m.Addr, msg: append([]byte(nil), q...)}
-			select {
-			case s.jobs <- job:
-			default:
-				s.h.metrics.queueDrops.Inc()
-			}
-		}
+		k := s.answerCached(pc, in[:n], out, bufs)
 		s.writeBatch(pc, out[:k])
 	}
+}
+
+// answerCached answers the queries of a batch that the packet cache can answer, into out and
+// bufs (one buffer per answer, kept if an answer grew it), and queues the others for the
+// workers. It returns how many answers out holds.
+func (s *Server) answerCached(pc batchConn, in, out []ipv4.Message, bufs [][]byte) int {
+	k := 0
+	for i := range in {
+		m := &in[i]
+		q := m.Buffers[0][:m.N]
+		if resp := s.h.cachedUDP(q, bufs[k][:0], m.Addr); resp != nil {
+			s.h.observe(udp, m.Addr, resp, true)
+			bufs[k] = resp[:0]
+			if resp = s.h.limitUDP(m.Addr, q, resp); resp != nil {
+				out[k].Buffers[0], out[k].Addr = resp, m.Addr
+				k++
+			}
+			continue
+		}
+		// This copy is the one allocation a miss adds; misses cost a lookup and often a
+		// signature, tens of microseconds, so it is noise.
+		job := udpJob{pc: pc, from: m.Addr, msg: append([]byte(nil), q...)}
+		select {
+		case s.jobs <- job:
+		default:
+			s.h.metrics.queueDrops.Inc()
+		}
+	}
+	return k
 }
 
 // writeBatch sends ms, skipping a datagram the kernel refuses (an ICMP error, say).
@@ -206,70 +243,86 @@ func (s *Server) writeBatch(pc batchConn, ms []ipv4.Message) {
 // one sendmmsg: a system call per answer cost as much as a fifth of a signature here.
 func (s *Server) workUDP() {
 	defer s.workers.Done()
-	out := make([]ipv4.Message, 0, batchSize)
-	pcs := make([]batchConn, 0, batchSize)
-	bufs := make([][]byte, batchSize)
-	for i := range bufs {
-		bufs[i] = make([]byte, 0, 4096)
-	}
-	handle := func(job udpJob) {
-		i := len(out)
-		var resp []byte
-		notify := false
-		if t := s.h.cfg.Transfers; t != nil && isNotify(job.msg) {
-			resp, notify = t.NotifyUDP(job.msg, job.from), true
-		} else {
-			resp = s.h.servePacket(job.msg, bufs[i][:0], udp, addrOf(job.from))
-		}
-		if resp == nil {
-			return
-		}
-		s.h.observe(udp, job.from, resp, false)
-		bufs[i] = resp[:0]
-		if !notify {
-			// NOTIFY answers go to a zone's primaries only; they are not limited.
-			if resp = s.h.limitUDP(job.from, job.msg, resp); resp == nil {
-				return
-			}
-		}
-		out = append(out, ipv4.Message{Buffers: [][]byte{resp}, Addr: job.from})
-		pcs = append(pcs, job.pc)
+	w := &udpWorker{s: s, out: make([]ipv4.Message, 0, batchSize), pcs: make([]batchConn, 0, batchSize), bufs: make([][]byte, batchSize)}
+	for i := range w.bufs {
+		w.bufs[i] = make([]byte, 0, 4096)
 	}
 	for job := range s.jobs {
-		handle(job)
+		w.handle(job)
 	more:
-		for len(out) < batchSize {
+		for len(w.out) < batchSize {
 			select {
 			case job, ok := <-s.jobs:
 				if !ok {
 					break more
 				}
-				handle(job)
+				w.handle(job)
 			default:
 				break more
 			}
 		}
-		// Send each socket's answers together (usually there is one socket per core).
-		for start := 0; start < len(out); {
-			end := start + 1
-			for end < len(out) && pcs[end] == pcs[start] {
-				end++
-			}
-			s.writeBatch(pcs[start], out[start:end])
-			start = end
-		}
-		out, pcs = out[:0], pcs[:0]
+		w.flush()
 	}
+}
+
+// udpWorker is one worker's batch of answers waiting to be sent, with the socket of each.
+type udpWorker struct {
+	s    *Server
+	out  []ipv4.Message
+	pcs  []batchConn
+	bufs [][]byte // one answer buffer per slot of out, kept if an answer grew it
+}
+
+// handle answers one query into the batch (NOTIFY to the transfers, the rest through the
+// pipeline); a query that gets no answer, or whose answer the rate limit drops, adds nothing.
+func (w *udpWorker) handle(job udpJob) {
+	h := w.s.h
+	i := len(w.out)
+	var resp []byte
+	notify := false
+	if t := h.cfg.Transfers; t != nil && isNotify(job.msg) {
+		resp, notify = t.NotifyUDP(job.msg, job.from), true
+	} else {
+		resp = h.servePacket(job.msg, w.bufs[i][:0], udp, addrOf(job.from))
+	}
+	if resp == nil {
+		return
+	}
+	h.observe(udp, job.from, resp, false)
+	w.bufs[i] = resp[:0]
+	if !notify {
+		// NOTIFY answers go to a zone's primaries only; they are not limited.
+		if resp = h.limitUDP(job.from, job.msg, resp); resp == nil {
+			return
+		}
+	}
+	w.out = append(w.out, ipv4.Message{Buffers: [][]byte{resp}, Addr: job.from})
+	w.pcs = append(w.pcs, job.pc)
+}
+
+// flush sends the batch, each socket's answers together (usually there is one socket per
+// core), and empties it.
+func (w *udpWorker) flush() {
+	out, pcs := w.out, w.pcs
+	for start := 0; start < len(out); {
+		end := start + 1
+		for end < len(out) && pcs[end] == pcs[start] {
+			end++
+		}
+		w.s.writeBatch(pcs[start], out[start:end])
+		start = end
+	}
+	w.out, w.pcs = out[:0], pcs[:0]
 }
 
 func (s *Server) listenTCP(addr string) error {
 	lc := net.ListenConfig{}
-	ln, err := lc.Listen(context.Background(), "tcp", s.tcpAddrFor(addr))
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen tcp %s: %w", addr, err)
 	}
 	srv := &dns.Server{
-		Listener:      netutil.LimitListener(ln, s.cfg.MaxTCPConns),
+		Listener:      netutil.LimitListener(limitPerClient(ln, s.cfg.MaxTCPConnsPerClient, s.h.metrics.tcpRefused), s.cfg.MaxTCPConns),
 		Handler:       tcpHandler{s.h},
 		ReadTimeout:   s.cfg.TCPReadTimeout,
 		IdleTimeout:   func() time.Duration { return s.cfg.TCPIdleTimeout },
@@ -296,21 +349,6 @@ func (s *Server) listenTCP(addr string) error {
 	return nil
 }
 
-// tcpAddrFor makes TCP listen on the port UDP got when addr asked for port 0, so that one
-// address serves both transports, as clients retrying a truncated answer expect.
-func (s *Server) tcpAddrFor(addr string) string {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || ap.Port() != 0 {
-		return addr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.udp) == 0 {
-		return addr
-	}
-	return s.udp[len(s.udp)-1].LocalAddr().String()
-}
-
 // acceptQuery lets every query through to the handler, which answers NOTIMP or FORMERR
 // itself; only responses are dropped (answering them invites reflection loops).
 func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
@@ -327,6 +365,10 @@ type tcpHandler struct{ h *Handler }
 func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if x := t.h.cfg.Transfers; x != nil && (req.Opcode == dns.OpcodeNotify || isTransfer(req)) {
 		x.ServeTCP(w, req)
+		return
+	}
+	if req.IsTsig() != nil {
+		t.h.signedTCP(w, req)
 		return
 	}
 	var resp []byte

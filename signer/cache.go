@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
 )
 
@@ -88,21 +89,9 @@ func (s *Signer) key(kb *keyBuf, k *signingKey, zone, owner string, rrset []dns.
 	}
 	prefix := len(kb.b)
 	for _, rr := range rrset {
-		off := kb.grow(dns.Len(rr) + 1)
-		end, err := dns.PackRR(rr, kb.b, off, nil, false)
-		if err != nil {
-			return cacheKey{}, fmt.Errorf("pack %s %s: %w", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], err)
+		if err := kb.record(rr); err != nil {
+			return cacheKey{}, err
 		}
-		// Drop the record's own owner name (the owner was written once above): skip labels
-		// up to the root octet; the name is uncompressed.
-		i := off
-		for i < end && kb.b[i] != 0 {
-			i += int(kb.b[i]) + 1
-		}
-		i++
-		n := copy(kb.b[off:], kb.b[i:end])
-		kb.b = kb.b[:off+n]
-		kb.spans = append(kb.spans, span{off, off + n})
 	}
 	b := kb.b
 	slices.SortFunc(kb.spans, func(x, y span) int { return bytes.Compare(b[x.lo:x.hi], b[y.lo:y.hi]) })
@@ -122,6 +111,26 @@ func (s *Signer) key(kb *keyBuf, k *signingKey, zone, owner string, rrset []dns.
 	}
 	ck.n = len(b)
 	return ck, nil
+}
+
+// record appends rr's type, class, TTL and RDATA in wire form and notes its span. The owner is
+// left out: it was written once before the records.
+func (kb *keyBuf) record(rr dns.RR) error {
+	off := kb.grow(dns.Len(rr) + 1)
+	end, err := dns.PackRR(rr, kb.b, off, nil, false)
+	if err != nil {
+		return fmt.Errorf("pack %s %s: %w", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], err)
+	}
+	// Skip the owner's labels up to the root octet (the name is uncompressed).
+	i := off
+	for i < end && kb.b[i] != 0 {
+		i += int(kb.b[i]) + 1
+	}
+	i++
+	n := copy(kb.b[off:], kb.b[i:end])
+	kb.b = kb.b[:off+n]
+	kb.spans = append(kb.spans, span{off, off + n})
+	return nil
 }
 
 // usable reports whether a cached entry may be served at now: valid already, and with at
@@ -148,10 +157,8 @@ func (s *Signer) timing(r *KeyRing) (validity, refresh time.Duration) {
 // white-lies wildcard expansion the wildcard, in which case the returned RRSIG is owned by the
 // wildcard and the caller re-owns a copy). volatile selects the denial cache.
 func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, volatile bool, now time.Time) (*dns.RRSIG, error) {
-	zone := r.zone
-	validity, refresh := s.timing(r)
 	kb := keyBufs.Get().(*keyBuf)
-	ck, err := s.key(kb, k, zone, owner, rrset)
+	ck, err := s.key(kb, k, r.zone, owner, rrset)
 	keyBufs.Put(kb)
 	if err != nil {
 		return nil, err
@@ -160,37 +167,59 @@ func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, vo
 	if volatile {
 		cache = s.denial
 	}
-	if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && usable(e, now, refresh) {
+	validity, refresh := s.timing(r)
+	if e := cached(cache, ck, now, refresh); e != nil {
 		s.hits.Add(1)
 		s.noteServed(e.exp, now)
 		return e.sig, nil
 	}
 	s.misses.Add(1)
-	if volatile {
-		if slot := &s.seen[ck.k1%uint64(len(s.seen))]; slot.Swap(ck.k1) != ck.k1 {
-			// First sight of this denial: sign it, do not cache it (see Signer.seen).
-			e, err := s.make(k, zone, owner, rrset, ck, now, validity)
-			if err != nil {
-				return nil, err
-			}
-			s.noteServed(e.exp, now)
-			return e.sig, nil
-		}
+	// The parameters go to make as such, not in a struct behind a pointer: the compiler
+	// would then let rrset escape with the rest, an allocation per denial.
+	mk := func() (*entry, error) { return s.make(k, r.zone, owner, rrset, ck, now, validity) }
+	var e *entry
+	if volatile && s.firstSight(ck) {
+		// First sight of this denial: sign it, do not cache it (see Signer.seen).
+		e, err = mk()
+	} else {
+		e, err = s.signShared(cache, ck, now, refresh, mk)
 	}
+	if err != nil {
+		return nil, err
+	}
+	s.noteServed(e.exp, now)
+	return e.sig, nil
+}
+
+// cached returns the entry for ck when the cache holds one still usable at now.
+func cached(cache *lru.Cache[uint64, *entry], ck cacheKey, now time.Time, refresh time.Duration) *entry {
+	if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && usable(e, now, refresh) {
+		return e
+	}
+	return nil
+}
+
+// firstSight reports whether ck was not seen just before (see Signer.seen), and notes it.
+func (s *Signer) firstSight(ck cacheKey) bool {
+	return s.seen[ck.k1%uint64(len(s.seen))].Swap(ck.k1) != ck.k1
+}
+
+// signShared makes the signature of a cache miss with mk and caches it. Concurrent misses on
+// the same data wait for one signature: the flight key holds all of the cache key, so waiters
+// share only a result for identical data.
+func (s *Signer) signShared(cache *lru.Cache[uint64, *entry], ck cacheKey, now time.Time, refresh time.Duration, mk func() (*entry, error)) (*entry, error) {
 	if s.beforeFlight != nil {
 		s.beforeFlight()
 	}
-	// Concurrent misses on the same data wait for one signature. The flight key holds all of
-	// the cache key, so waiters share only a result for identical data.
 	var fk [20]byte
 	binary.BigEndian.PutUint64(fk[0:], ck.k1)
 	binary.BigEndian.PutUint64(fk[8:], ck.check)
 	binary.BigEndian.PutUint32(fk[16:], uint32(ck.n))
 	v, err, _ := s.flight.Do(string(fk[:]), func() (any, error) {
-		if e, ok := cache.Get(ck.k1); ok && e.check == ck.check && e.n == ck.n && usable(e, now, refresh) {
+		if e := cached(cache, ck, now, refresh); e != nil {
 			return e, nil // made by a flight that ended between our Get and Do
 		}
-		e, err := s.make(k, zone, owner, rrset, ck, now, validity)
+		e, err := mk()
 		if err != nil {
 			return nil, err
 		}
@@ -200,9 +229,7 @@ func (s *Signer) sig(r *KeyRing, k *signingKey, owner string, rrset []dns.RR, vo
 	if err != nil {
 		return nil, err
 	}
-	e := v.(*entry)
-	s.noteServed(e.exp, now)
-	return e.sig, nil
+	return v.(*entry), nil
 }
 
 // make signs rrset with k. Timing: inception = now - Inception, expiration =

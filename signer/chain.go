@@ -77,13 +77,13 @@ func (b *builder) addLink(ns []dns.RR, name string, done []dns.RR) ([]dns.RR, er
 	if b.in.SOA == nil {
 		return nil, ErrNoSOA
 	}
-	owner, _ := ch.Cover(name)
+	owner, next := ch.Cover(name)
 	for _, rr := range done {
 		if n, ok := rr.(*dns.NSEC); ok && n.Hdr.Name == owner {
 			return ns, nil
 		}
 	}
-	nsec := chainNSEC(ch, b.in.Zone, b.in.SOA, b.ring, owner)
+	nsec := linkNSEC(ch, b.in.Zone, b.in.SOA, b.ring, owner, next)
 	ns = append(ns, nsec)
 	return b.signWith(ns, []dns.RR{nsec}, owner, false)
 }
@@ -92,6 +92,11 @@ func (b *builder) addLink(ns []dns.RR, name string, done []dns.RR) ([]dns.RR, er
 // the zone's types there plus RRSIG and NSEC, and at the apex the ring's key sets.
 func chainNSEC(ch Chain, zone string, soa *dns.SOA, ring *KeyRing, owner string) *dns.NSEC {
 	_, next := ch.Cover(owner)
+	return linkNSEC(ch, zone, soa, ring, owner, next)
+}
+
+// linkNSEC is chainNSEC for a link whose next name is known (a search of the chain saved).
+func linkNSEC(ch Chain, zone string, soa *dns.SOA, ring *KeyRing, owner, next string) *dns.NSEC {
 	types := append([]uint16(nil), ch.ChainTypes(owner)...)
 	if owner == zone {
 		types = append(types, dns.TypeDNSKEY)

@@ -163,7 +163,7 @@ func covers(n *dns.NSEC3, name string, exact bool) bool {
 	return h > owner || h < n.NextDomain // the last link wraps
 }
 
-// TestNSEC3Mode: the closest encloser proof and the wildcard proof of a missing name, the
+// TestNSEC3Mode: the closest encloser proof and the wildcard proof for a missing name, the
 // matching NSEC3 of a NODATA (an empty non-terminal included) and of an insecure cut, all
 // signed and verifying, with RFC 9276 parameters, identical to ZoneNSEC3's records.
 func TestNSEC3Mode(t *testing.T) {

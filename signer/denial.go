@@ -14,8 +14,8 @@ import (
 // claims nothing about any other name), proving NODATA. RFC 9824 puts NXNAME (§2) in the bitmap
 // of a missing name (§3.1) so that the difference from NODATA survives, gives an empty
 // non-terminal the bitmap NSEC RRSIG (§3.2), and restores NXDOMAIN for a query with the
-// Compact-answers-OK flag (§5). Black
-// lies (Route 53) is the same without NXNAME and always NOERROR.
+// Compact-answers-OK flag (§5.1). Black lies (Route 53) is the same without NXNAME and always
+// NOERROR.
 //
 // White lies (RFC 4470) keep NXDOMAIN and cover the name with an NSEC whose ends are names that
 // do not exist, built around the next closer name (see cover), plus one covering the wildcard
@@ -50,23 +50,7 @@ func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, erro
 	var err error
 	switch kind {
 	case NoData:
-		wc := b.synth(in.Name)
-		switch {
-		case in.Mode != WhiteLies:
-			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), wc != "")
-		case wc != "":
-			if ns, err = b.addCover(ns, in.Name, wildcardParent(wc), nil); err != nil {
-				if !errors.Is(err, errNoCover) {
-					return nil, 0, err
-				}
-				// No range fits before the name: claim it exists without data instead.
-				ns, err = b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), true)
-				break
-			}
-			ns, err = b.addNSEC(ns, wc, successor(wc), b.types(wc), false)
-		default:
-			ns, err = b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), false)
-		}
+		ns, err = b.noData(ns)
 	case NXDomain:
 		switch in.Mode {
 		case Compact:
@@ -86,6 +70,28 @@ func (b *builder) denial(ns []dns.RR, kind Kind, rcode int) ([]dns.RR, int, erro
 		}
 	}
 	return ns, rcode, err
+}
+
+// noData proves that in.Name has no RRset of the type asked: an NSEC owned by the name with
+// its types; for a white-lies wildcard NODATA, the cover of the name and the wildcard's NSEC.
+func (b *builder) noData(ns []dns.RR) ([]dns.RR, error) {
+	in := b.in
+	wc := b.synth(in.Name)
+	switch {
+	case in.Mode != WhiteLies:
+		return b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), wc != "")
+	case wc == "":
+		return b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), false)
+	}
+	ns, err := b.addCover(ns, in.Name, wildcardParent(wc), nil)
+	if errors.Is(err, errNoCover) {
+		// No range fits before the name: claim it exists without data instead.
+		return b.addNSEC(ns, in.Name, successor(in.Name), b.types(in.Name), true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.addNSEC(ns, wc, successor(wc), b.types(wc), false)
 }
 
 // whiteNXDomain proves that in.Name and the wildcard at its closest encloser do not exist.

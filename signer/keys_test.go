@@ -131,6 +131,30 @@ func TestKeyRingRRsets(t *testing.T) {
 			}
 		})
 	}
+	t.Run("unpublished keys sign but stay out of the DNSKEY RRset", func(t *testing.T) {
+		// An algorithm rollover: the new ZSK signs before it is published, the old KSK signs
+		// after it was withdrawn.
+		newZSK := genKey(t, zone, dns.ED25519, false, true)
+		oldKSK := genKey(t, zone, dns.ECDSAP256SHA256, true, true)
+		newZSK.Unpublished, oldKSK.Unpublished = true, true
+		r := testRing(t, RingOptions{CDS: true}, ksk, zsk, newZSK, oldKSK)
+		var tags []uint16
+		for _, rr := range r.DNSKEYs() {
+			tags = append(tags, rr.(*dns.DNSKEY).KeyTag())
+		}
+		if !slices.Equal(tags, []uint16{ksk.Tag, zsk.Tag}) {
+			t.Errorf("DNSKEY RRset %v, want %v", tags, []uint16{ksk.Tag, zsk.Tag})
+		}
+		if len(r.zsks) != 2 || len(r.ksks) != 2 {
+			t.Errorf("%d ZSKs and %d KSKs sign, want 2 and 2", len(r.zsks), len(r.ksks))
+		}
+		if len(r.CDS()) != 1 || r.CDS()[0].(*dns.CDS).KeyTag != ksk.Tag {
+			t.Errorf("CDS %v, want only the published KSK", r.CDS())
+		}
+		if len(r.premade) != 3*2 { // DNSKEY, CDS and CDNSKEY, by each KSK
+			t.Errorf("%d KSK signatures, want 6", len(r.premade))
+		}
+	})
 	t.Run("generation", func(t *testing.T) {
 		a, b := testRing(t, RingOptions{}), testRing(t, RingOptions{})
 		if a.Generation() == b.Generation() || a.Generation() == 0 {

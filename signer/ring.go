@@ -77,7 +77,7 @@ var ringGen atomic.Uint64
 // data, all of them, so that an algorithm rollover has every algorithm sign every RRset
 // (RFC 4035 §2.2); with no active ZSK the active KSKs sign everything (a CSK). Active KSKs
 // sign the DNSKEY, CDS and CDNSKEY RRsets, from opt.KSKSigs when given. Published-only keys
-// (Active false) appear in the DNSKEY RRset only.
+// (Active false) appear in the DNSKEY RRset only; Unpublished keys sign without appearing in it.
 func NewKeyRing(zone string, keys []*Key, opt RingOptions, now time.Time, cfg Config) (*KeyRing, error) {
 	r, err := newRing(zone, keys, opt)
 	if err != nil {
@@ -103,7 +103,8 @@ func newRing(zone string, keys []*Key, opt RingOptions) (*KeyRing, error) {
 		opt.DNSKEYTTL = 3600
 	}
 	r := &KeyRing{zone: zone, keys: slices.Clip(slices.Clone(keys)), validity: max(opt.Validity, 0), refresh: max(opt.Refresh, 0)}
-	for _, k := range keys {
+	dks := make([]*dns.DNSKEY, len(keys))
+	for i, k := range keys {
 		if k == nil || k.DNSKEY == nil {
 			return nil, errors.New("signer: nil key")
 		}
@@ -118,7 +119,10 @@ func newRing(zone string, keys []*Key, opt RingOptions) (*KeyRing, error) {
 		}
 		dk := dns.Copy(k.DNSKEY).(*dns.DNSKEY) // the caller's record keeps its TTL
 		dk.Hdr.Name, dk.Hdr.Ttl = zone, opt.DNSKEYTTL
-		r.dnskey = append(r.dnskey, dk)
+		dks[i] = dk
+		if !k.Unpublished {
+			r.dnskey = append(r.dnskey, dk)
+		}
 		if !k.Active {
 			continue
 		}
@@ -145,8 +149,8 @@ func newRing(zone string, keys []*Key, opt RingOptions) (*KeyRing, error) {
 		r.cdnskey = []dns.RR{&dns.CDNSKEY{DNSKEY: dns.DNSKEY{Hdr: hdr(dns.TypeCDNSKEY), Protocol: 3, PublicKey: "AA=="}}}
 	case opt.CDS:
 		for i, k := range keys {
-			dk := r.dnskey[i].(*dns.DNSKEY)
-			if !k.KSK || (len(opt.CDSKeys) == 0 && !k.Active) || (len(opt.CDSKeys) > 0 && !slices.Contains(opt.CDSKeys, k.Tag)) {
+			dk := dks[i]
+			if !k.KSK || k.Unpublished || (len(opt.CDSKeys) == 0 && !k.Active) || (len(opt.CDSKeys) > 0 && !slices.Contains(opt.CDSKeys, k.Tag)) {
 				continue
 			}
 			r.cds = append(r.cds, DS(dk).ToCDS())

@@ -27,7 +27,8 @@ type builder struct {
 //   - a NODATA for DNSKEY, CDS or CDNSKEY at the apex becomes an answer with the ring's RRset
 //     (with or without DO: the keys live in the ring, not in the zone file);
 //   - with in.DO: an RRSIG by each active ZSK for every RRset of the answer and authority
-//     sections (RFC 4035 §3.1.1; the key RRsets by each active KSK), except the NS RRset of a
+//     sections (RFC 4035 §3.1.1; the key RRsets by each active KSK), and for the zone's own
+//     addresses in the additional section (see additional), except the NS RRset of a
 //     referral and additional-section glue, which are not authoritative (RFC 4035 §3.1.4); and
 //     the NSEC records that deny what the answer denies, in in.Mode (see denial.go).
 //
@@ -47,8 +48,72 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if ring == nil {
 		return errors.New("signer: no key ring")
 	}
-	answer, ns := m.Answer, m.Ns
-	kind, rcode := in.Kind, m.Rcode
+	answer, ns, kind, rcode := apexSets(m, in, ring)
+	if !in.DO {
+		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
+		return nil
+	}
+	b := builder{s: s, in: in, ring: ring, now: now}
+	outA, outNs, rcode, err := b.signSections(answer, ns, kind, rcode)
+	if err != nil {
+		return err
+	}
+	outX, err := b.additional(m.Extra, kind)
+	if err != nil {
+		return err
+	}
+	m.Answer, m.Ns, m.Extra, m.Rcode = outA, outNs, outX, rcode
+	return nil
+}
+
+// additional returns the additional section with an RRSIG after every authoritative RRset
+// (the in-zone addresses of NS, MX, SRV, SVCB and HTTPS targets), RFC 4035 §3.1.1. Glue is
+// not authoritative (§2.2): a referral's additional section, and addresses at or below a zone
+// cut or a DNAME owner, stay unsigned. The OPT, when present, stays last. The section is
+// returned as it is when there is nothing to sign.
+func (b *builder) additional(extra []dns.RR, kind Kind) ([]dns.RR, error) {
+	g, ok := b.in.Names.(Gluer)
+	if !ok || kind == Referral {
+		return extra, nil
+	}
+	n := 0
+	for _, rr := range extra {
+		if h := rr.Header(); h.Rrtype != dns.TypeOPT && h.Rrtype != dns.TypeRRSIG {
+			n++
+		}
+	}
+	if n == 0 {
+		return extra, nil
+	}
+	out := make([]dns.RR, 0, len(extra)+2*n)
+	var opt []dns.RR
+	for _, rr := range extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		} else {
+			out = append(out, rr)
+		}
+	}
+	recs := out[:len(out):len(out)]
+	for i, rr := range recs {
+		h := rr.Header()
+		if h.Rrtype == dns.TypeRRSIG || seen(recs[:i], h) || g.Glue(h.Name) || !dnsname.InZone(h.Name, b.in.Zone) {
+			continue
+		}
+		var err error
+		if out, err = b.signWith(out, rrset(recs, i), h.Name, false); err != nil {
+			return nil, err
+		}
+	}
+	return append(out, opt...), nil
+}
+
+// apexSets turns a NODATA for DNSKEY, CDS or CDNSKEY at the apex into an answer with the ring's
+// RRset (the keys live in the ring, not in the zone file), and one for NSEC3PARAM in NSEC3 mode
+// into an answer with the signer's parameters. It returns the sections, outcome and rcode to
+// sign.
+func apexSets(m *dns.Msg, in *Input, ring *KeyRing) (answer, ns []dns.RR, kind Kind, rcode int) {
+	answer, ns, kind, rcode = m.Answer, m.Ns, in.Kind, m.Rcode
 	if kind == NoData && in.Name == in.Zone && isKeyType(in.QType) {
 		if set := ring.RRset(in.QType); len(set) > 0 {
 			answer = append(append(make([]dns.RR, 0, len(answer)+len(set)), answer...), set...)
@@ -61,35 +126,32 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 		ns = nil
 		kind, rcode = Answer, dns.RcodeSuccess
 	}
-	if !in.DO {
-		m.Answer, m.Ns, m.Rcode = answer, ns, rcode
-		return nil
-	}
+	return answer, ns, kind, rcode
+}
 
-	b := builder{s: s, in: in, ring: ring, now: now}
-	outA := make([]dns.RR, 0, 2*len(answer)+2)
+// signSections returns the answer and authority sections with their RRSIGs and the denial
+// records, and the rcode to answer with.
+func (b *builder) signSections(answer, ns []dns.RR, kind Kind, rcode int) (outA, outNs []dns.RR, _ int, err error) {
+	in := b.in
+	outA = make([]dns.RR, 0, 2*len(answer)+2)
 	outA = append(outA, answer...)
-	outA, err := b.section(outA, answer, kind, false)
-	if err != nil {
-		return err
+	if outA, err = b.section(outA, answer, kind, false); err != nil {
+		return nil, nil, 0, err
 	}
-	var outNs []dns.RR // a plain positive answer has no authority section: no allocation
+	// A plain positive answer has no authority section: no allocation.
 	if len(ns) > 0 {
 		outNs = append(make([]dns.RR, 0, 2*len(ns)+4), ns...)
 	}
 	if outNs, err = b.section(outNs, ns, kind, true); err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	if kind == Answer && (in.Mode == WhiteLies || in.Mode == NSEC || in.Mode == NSEC3) {
 		if outNs, err = b.wildcardProofs(outNs); err != nil {
-			return err
+			return nil, nil, 0, err
 		}
 	}
-	if outNs, rcode, err = b.denial(outNs, kind, rcode); err != nil {
-		return err
-	}
-	m.Answer, m.Ns, m.Rcode = outA, outNs, rcode
-	return nil
+	outNs, rcode, err = b.denial(outNs, kind, rcode)
+	return outA, outNs, rcode, err
 }
 
 func isKeyType(t uint16) bool {

@@ -18,14 +18,16 @@ type Service struct {
 	secondaries map[string]*Secondary // by origin
 	outgoing    map[string]*Outgoing  // by origin
 	keys        map[string]*Key       // by name
+	metrics     *Metrics
 }
 
-// NewService returns a Service for the given secondary zones and zones offered.
-func NewService(log *slog.Logger, secondaries []*Secondary, outgoing []*Outgoing) *Service {
+// NewService returns a Service for the given secondary zones and zones offered; m (may be nil)
+// counts the transfer requests it refuses.
+func NewService(log *slog.Logger, m *Metrics, secondaries []*Secondary, outgoing []*Outgoing) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Service{log: log, secondaries: map[string]*Secondary{}, outgoing: map[string]*Outgoing{}, keys: map[string]*Key{}}
+	s := &Service{log: log, metrics: m, secondaries: map[string]*Secondary{}, outgoing: map[string]*Outgoing{}, keys: map[string]*Key{}}
 	for _, sec := range secondaries {
 		s.secondaries[sec.Origin()] = sec
 		if k := sec.Key(); k != nil {

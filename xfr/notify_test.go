@@ -33,7 +33,7 @@ func TestNotify(t *testing.T) {
 	t.Parallel()
 	p := &primary{addr: "127.0.0.1:53"}
 	s := newSecondary(t, p, testKey, t.TempDir(), nil)
-	svc := NewService(nil, []*Secondary{s}, nil)
+	svc := NewService(nil, nil, []*Secondary{s}, nil)
 	fromPrimary := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}
 	other := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 40000}
 	wrong := &Key{Name: "xfr-key.", Algorithm: dns.HmacSHA256, Secret: "d3Jvbmctc2VjcmV0"}
@@ -77,5 +77,32 @@ func TestNotify(t *testing.T) {
 		if got != c.refresh {
 			t.Errorf("%s: refresh triggered = %v, want %v", c.name, got, c.refresh)
 		}
+	}
+}
+
+// TestNotifyOverTCP: a signed NOTIFY over TCP is verified by the server's TSIG handling and
+// answered signed (the client checks the answer's TSIG); an unsigned one is NOTAUTH.
+func TestNotifyOverTCP(t *testing.T) {
+	t.Parallel()
+	s := newSecondary(t, &primary{addr: "127.0.0.1:53"}, testKey, t.TempDir(), nil)
+	addr := serveService(t, NewService(nil, nil, []*Secondary{s}, nil))
+	m := new(dns.Msg)
+	m.SetNotify("sec.test.")
+	m.SetTsig(testKey.Name, testKey.Algorithm, 300, time.Now().Unix())
+	c := &dns.Client{Net: "tcp", TsigSecret: secrets(testKey), Timeout: 2 * time.Second}
+	r, _, err := c.Exchange(m, addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess || r.IsTsig() == nil {
+		t.Fatalf("signed NOTIFY over TCP: %v %v", r, err)
+	}
+	select {
+	case <-s.notify:
+	default:
+		t.Fatal("no refresh triggered")
+	}
+	u := new(dns.Msg)
+	u.SetNotify("sec.test.")
+	r, _, err = (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(u, addr)
+	if err != nil || r.Rcode != dns.RcodeNotAuth {
+		t.Fatalf("unsigned NOTIFY over TCP: %v %v", r, err)
 	}
 }

@@ -28,6 +28,7 @@ type OutgoingConfig struct {
 	// NotifyTries times (RFC 1996 §3.6). Defaults 2 s and 5.
 	NotifyTimeout time.Duration
 	NotifyTries   int
+	Metrics       *Metrics // nil: none
 }
 
 // Outgoing serves one zone to secondaries by AXFR and IXFR and tells them of each new version
@@ -140,6 +141,7 @@ func (o *Outgoing) Publish(rrs []dns.RR) (bool, error) {
 	o.notify = cancel
 	o.mu.Unlock()
 	o.log.Info("zone version ready for secondaries", "serial", soa.Serial, "records", len(rrs))
+	o.cfg.Metrics.offered(o.cfg.Origin, soa.Serial)
 	for _, s := range o.cfg.Secondaries {
 		go o.sendNotify(ctx, s, soa)
 	}
@@ -265,6 +267,7 @@ func (o *Outgoing) serve(w dns.ResponseWriter, req *dns.Msg) {
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeServerFailure)
 		w.WriteMsg(m)
+		o.cfg.Metrics.served(o.cfg.Origin, "failed")
 		return
 	}
 	soa := cur[0]
@@ -291,6 +294,7 @@ func (o *Outgoing) serve(w dns.ResponseWriter, req *dns.Msg) {
 			case ch <- &dns.Envelope{RR: chunk}:
 			case err := <-done:
 				o.log.Warn("zone transfer out cut short", "to", w.RemoteAddr(), "kind", kind, "err", err)
+				o.cfg.Metrics.served(o.cfg.Origin, "failed")
 				return
 			}
 			chunk, size = nil, 0
@@ -299,7 +303,16 @@ func (o *Outgoing) serve(w dns.ResponseWriter, req *dns.Msg) {
 	close(ch)
 	if err := <-done; err != nil {
 		o.log.Warn("zone transfer out failed", "to", w.RemoteAddr(), "kind", kind, "err", err)
+		o.cfg.Metrics.served(o.cfg.Origin, "failed")
 		return
+	}
+	switch {
+	case len(seq) == 1:
+		o.cfg.Metrics.served(o.cfg.Origin, "uptodate")
+	case kind == "IXFR":
+		o.cfg.Metrics.served(o.cfg.Origin, "ixfr")
+	default:
+		o.cfg.Metrics.served(o.cfg.Origin, "axfr")
 	}
 	o.log.Info("zone transferred out", "to", w.RemoteAddr(), "kind", kind, "serial", soa.(*dns.SOA).Serial, "records", len(seq))
 }
@@ -357,6 +370,7 @@ func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 	o := s.outgoing[origin]
 	if o == nil || req.Question[0].Qclass != dns.ClassINET {
 		refuse("zone not offered for transfer")
+		s.metrics.served("", "refused")
 		return
 	}
 	var tsigErr error
@@ -365,6 +379,7 @@ func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 	}
 	if ok, why := o.allowed(addrOf(w.RemoteAddr()), req, tsigErr); !ok {
 		refuse(why)
+		s.metrics.served(origin, "refused")
 		return
 	}
 	o.serve(w, req)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // serveService runs svc's TCP side on loopback, as the server does.
@@ -53,15 +55,20 @@ func (s *syncBuffer) String() string {
 func TestOutgoingToSecondary(t *testing.T) {
 	t.Parallel()
 	var outLog syncBuffer
-	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, History: 2,
-		Logger: slog.New(slog.NewTextHandler(&outLog, nil))})
+	metrics, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := serveService(t, NewService(slog.New(slog.NewTextHandler(&outLog, nil)), nil, []*Outgoing{out}))
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, History: 2,
+		Logger: slog.New(slog.NewTextHandler(&outLog, nil)), Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serveService(t, NewService(slog.New(slog.NewTextHandler(&outLog, nil)), metrics, nil, []*Outgoing{out}))
 	p := &primary{addr: addr}
 	dir := t.TempDir()
 	sec := newSecondary(t, p, testKey, dir, nil)
+	sec.cfg.Metrics = metrics
 
 	publish := func(n int) {
 		t.Helper()
@@ -115,6 +122,31 @@ func TestOutgoingToSecondary(t *testing.T) {
 	for _, why := range []string{"TSIG with another key", "not a configured secondary"} {
 		if !strings.Contains(outLog.String(), why) {
 			t.Errorf("no refusal logged for %q:\n%s", why, outLog.String())
+		}
+	}
+	for _, c := range []struct {
+		c    prometheus.Collector
+		want float64
+	}{
+		{metrics.out.WithLabelValues("sec.test.", "axfr"), 2}, // the first, and the AXFR-style IXFR
+		{metrics.out.WithLabelValues("sec.test.", "ixfr"), 1},
+		{metrics.out.WithLabelValues("sec.test.", "uptodate"), 1},
+		{metrics.out.WithLabelValues("sec.test.", "refused"), 2},
+		{metrics.refreshes.WithLabelValues("sec.test.", "updated"), 3},
+		{metrics.refreshes.WithLabelValues("sec.test.", "unchanged"), 1},
+		{metrics.refreshes.WithLabelValues("sec.test.", "failed"), 2},
+		{metrics.inSerial.WithLabelValues("sec.test."), 6},
+		{metrics.outSerial.WithLabelValues("sec.test."), 7},
+	} {
+		// The server counts a transfer after its last message, which the client may have read
+		// already: wait a little for the count.
+		got := testutil.ToFloat64(c.c)
+		for deadline := time.Now().Add(2 * time.Second); got != c.want && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			got = testutil.ToFloat64(c.c)
+		}
+		if got != c.want {
+			t.Errorf("%s = %v, want %v", c.c.(prometheus.Metric).Desc(), got, c.want)
 		}
 	}
 }

@@ -38,6 +38,7 @@ type SecondaryConfig struct {
 	// MinInterval is the shortest refresh or retry interval honoured, whatever the SOA says,
 	// so that a zone with tiny timers cannot keep the server busy. Default 1 s.
 	MinInterval time.Duration
+	Metrics     *Metrics // nil: none
 }
 
 // Secondary is the source of one secondary zone. It is safe for concurrent use: Run does the
@@ -107,6 +108,10 @@ func NewSecondary(cfg SecondaryConfig) (*Secondary, error) {
 		s.rrs, s.refreshed = soaFirst(rrs), refreshed
 		s.expired = s.pastExpire(cfg.Now())
 		s.log.Info("secondary copy loaded", "serial", s.serial(), "refreshed", refreshed.UTC().Format(time.RFC3339), "expired", s.expired)
+		cfg.Metrics.refreshed(cfg.Origin, "loaded", s.serial(), refreshed)
+		if s.expired {
+			cfg.Metrics.setExpired(cfg.Origin)
+		}
 	}
 	return s, nil
 }
@@ -236,6 +241,7 @@ func (s *Secondary) expire(now time.Time) {
 	serial := s.serial()
 	s.mu.Unlock()
 	s.log.Error("zone expired: no successful refresh within the SOA expire time; answering SERVFAIL until a primary answers", "serial", serial)
+	s.cfg.Metrics.setExpired(s.cfg.Origin)
 	s.cfg.Changed(s.cfg.Origin)
 }
 
@@ -254,6 +260,7 @@ func (s *Secondary) Refresh(ctx context.Context) error {
 			break
 		}
 	}
+	s.cfg.Metrics.refreshed(s.cfg.Origin, "failed", 0, time.Time{})
 	return errors.Join(errs...)
 }
 
@@ -329,6 +336,7 @@ func (s *Secondary) install(rrs []dns.RR, source string) error {
 	s.version++
 	s.mu.Unlock()
 	s.log.Info("zone transferred", "source", source, "serial", soa.Serial, "records", len(rrs))
+	s.cfg.Metrics.refreshed(s.cfg.Origin, "updated", soa.Serial, now)
 	s.cfg.Changed(s.cfg.Origin)
 	return nil
 }
@@ -348,6 +356,7 @@ func (s *Secondary) markRefreshed(serial uint32) error {
 		s.log.Error("saving the refresh time failed", "path", s.cfg.Path, "err", err)
 	}
 	s.log.Debug("zone up to date", "serial", serial)
+	s.cfg.Metrics.refreshed(s.cfg.Origin, "unchanged", serial, now)
 	if wasExpired {
 		s.log.Info("zone refreshed after expiry; serving again", "serial", serial)
 		s.cfg.Changed(s.cfg.Origin)

@@ -1,28 +1,35 @@
 package zones
 
-import "sync"
+import (
+	"bytes"
+	"sort"
+	"sync"
+
+	"github.com/signetdns/signet/internal/dnsname"
+)
 
 // memo holds values derived from a snapshot by other packages (an NSEC3 chain, say). It lives
 // and dies with the snapshot, so a reload never serves a value derived from older data.
+// Lookups take no lock (they run on the query path, on every core); builds are serialised.
 type memo struct {
 	mu sync.Mutex
-	m  map[any]any
+	m  sync.Map
 }
 
 // Memo returns the value stored under key, building it with build the first time. Concurrent
 // callers with the same key wait for one build. key should be a package-private type, as with
 // context keys.
 func (z *Zone) Memo(key any, build func() any) any {
-	z.memo.mu.Lock()
-	defer z.memo.mu.Unlock()
-	if v, ok := z.memo.m[key]; ok {
+	if v, ok := z.memo.m.Load(key); ok {
 		return v
 	}
-	if z.memo.m == nil {
-		z.memo.m = map[any]any{}
+	z.memo.mu.Lock()
+	defer z.memo.mu.Unlock()
+	if v, ok := z.memo.m.Load(key); ok {
+		return v
 	}
 	v := build()
-	z.memo.m[key] = v
+	z.memo.m.Store(key, v)
 	return v
 }
 
@@ -38,4 +45,41 @@ func (z *Zone) HashedNames(fn func(name string, ent bool)) {
 			fn(name, true)
 		}
 	}
+}
+
+// chainKeys are the canonical-order keys of z.names, in one buffer. Only zones whose answers
+// walk the chain (NSEC mode) build them, on first use: the other zones keep the memory.
+type chainKeys struct {
+	keys []byte
+	ends []int
+}
+
+type chainKeysKey struct{}
+
+func (z *Zone) chainKeys() *chainKeys {
+	return z.Memo(chainKeysKey{}, func() any {
+		c := &chainKeys{ends: make([]int, len(z.names))}
+		for i, name := range z.names {
+			c.keys = dnsname.AppendKey(c.keys, name)
+			c.ends[i] = len(c.keys)
+		}
+		return c
+	}).(*chainKeys)
+}
+
+func (c *chainKeys) key(i int) []byte {
+	start := 0
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	return c.keys[start:c.ends[i]]
+}
+
+// searchChain is search with the stored keys: one key made per call, not one per comparison.
+func (z *Zone) searchChain(name string) (int, bool) {
+	c := z.chainKeys()
+	var kbuf [512]byte
+	k := dnsname.AppendKey(kbuf[:0], name)
+	i := sort.Search(len(z.names), func(i int) bool { return bytes.Compare(c.key(i), k) >= 0 })
+	return i, i < len(z.names) && bytes.Equal(c.key(i), k)
 }

@@ -50,7 +50,7 @@ func (z *Zone) Cover(name string) (owner, next string) {
 	if len(z.names) == 0 {
 		return z.origin, z.origin
 	}
-	i, found := z.search(name)
+	i, found := z.searchChain(name)
 	if found {
 		return z.names[i], z.names[(i+1)%len(z.names)]
 	}

@@ -92,11 +92,12 @@ func New(zones []Zone, reload func(origin string) error, opt Options) (*Watcher,
 		// The directory, not the file: a file replaced by rename is a new inode that a
 		// watch on the old one would never report.
 		if dir := filepath.Dir(abs); !dirs[dir] {
-			if err := fw.Add(dir); err != nil {
-				fw.Close()
-				return nil, fmt.Errorf("zonewatch: watch %s: %w", dir, err)
-			}
 			dirs[dir] = true
+			if err := fw.Add(dir); err != nil {
+				// A zone whose directory is missing fails to load and is served SERVFAIL
+				// until a reload; it must not keep the other zones from being watched.
+				log.Warn("cannot watch a zone file's directory; SIGHUP or signet reload still reload it", "zone", z.Origin, "dir", dir, "err", err)
+			}
 		}
 	}
 	return w, nil

@@ -40,6 +40,8 @@
 #   BENCH_SIGNET_ANCHOR [ds] (ds: trust anchor from `signet ds`, which is also checked against the
 #   served DNSKEY; served: from the served DNSKEY alone, for builds without `signet ds`)
 #   BENCH_SIGNET_DNSSEC [1] (0: Signet serves the zone unsigned, a match for NSD's ceiling)
+#   BENCH_PDNS_DENIAL [narrow] (narrow: PowerDNS NSEC3 narrow, white lies made per query;
+#   nsec: its plain NSEC chain, the peer of Signet's --denial nsec)
 # Needs root only to install missing Debian packages. Stops every process it started, by
 # PID. Sends traffic only to 127.0.0.1.
 set -euo pipefail
@@ -82,6 +84,7 @@ KEEP=${KEEP:-0}
 BENCH_SIGNET_ARGS=${BENCH_SIGNET_ARGS:-}
 BENCH_SIGNET_ANCHOR=${BENCH_SIGNET_ANCHOR:-ds}
 BENCH_SIGNET_DNSSEC=${BENCH_SIGNET_DNSSEC:-1}
+BENCH_PDNS_DENIAL=${BENCH_PDNS_DENIAL:-narrow}
 ZONE=bench.test.
 ADDR=127.0.0.1 # the only address this script ever sends to
 
@@ -92,6 +95,7 @@ done
 { [ "$DURATION" -ge 1 ] && [ "$RUNS" -ge 1 ]; } || die "DURATION and RUNS must be at least 1"
 case $BENCH_SIGNET_ANCHOR in ds | served) ;; *) die "BENCH_SIGNET_ANCHOR must be ds or served" ;; esac
 case $BENCH_SIGNET_DNSSEC in 0 | 1) ;; *) die "BENCH_SIGNET_DNSSEC must be 0 or 1" ;; esac
+case $BENCH_PDNS_DENIAL in narrow | nsec) ;; *) die "BENCH_PDNS_DENIAL must be narrow or nsec" ;; esac
 for s in $SERVERS; do
   case $s in signet | knot | pdns | pdns-nocache | nsd | bind) ;; *) die "unknown server $s" ;; esac
 done
@@ -385,8 +389,11 @@ EOF
   {
     pdnsutil --config-dir="$dir" create-bind-db "$dir/dnssec.sqlite3"
     pdnsutil --config-dir="$dir" secure-zone "${ZONE%.}"
-    # NSEC3 narrow: white lies made per query, the online-denial mode closest to Signet's.
-    pdnsutil --config-dir="$dir" set-nsec3 "${ZONE%.}" '1 0 0 -' narrow
+    # NSEC3 narrow: white lies made per query, the online-denial mode closest to Signet's
+    # default; BENCH_PDNS_DENIAL=nsec keeps PowerDNS's plain NSEC chain instead.
+    if [ "$BENCH_PDNS_DENIAL" = narrow ]; then
+      pdnsutil --config-dir="$dir" set-nsec3 "${ZONE%.}" '1 0 0 -' narrow
+    fi
   } >>"$dir/setup.log" 2>&1
 }
 start_pdns() {
@@ -753,7 +760,7 @@ report() {
     echo "- signet: UNSIGNED (BENCH_SIGNET_DNSSEC=0)$( [ -n "$BENCH_SIGNET_ARGS" ] && echo ", flags: $BENCH_SIGNET_ARGS")"
   fi
   echo "- knot: mod-onlinesign, ECDSAP256SHA256 CSK, 1 UDP worker"
-  echo "- pdns / pdns-nocache: bind backend + DNSSEC db, live signing, ECDSA P-256 CSK, NSEC3 narrow; pdns-nocache has cache-ttl=query-cache-ttl=negquery-cache-ttl=0"
+  echo "- pdns / pdns-nocache: bind backend + DNSSEC db, live signing, ECDSA P-256 CSK, $( [ "$BENCH_PDNS_DENIAL" = nsec ] && echo 'NSEC chain' || echo 'NSEC3 narrow'); pdns-nocache has cache-ttl=query-cache-ttl=negquery-cache-ttl=0"
   echo "- nsd: unsigned (ceiling), server-count 1, rrl-ratelimit 0"
   case " $SERVERS " in
     *" bind "*) echo "- bind: pre-signed reference (inline signing, dnssec-policy default), named -n 1" ;;

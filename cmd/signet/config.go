@@ -40,6 +40,8 @@ type config struct {
 		IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 		MaxConns    int           `mapstructure:"max_conns"`
 		MaxQueries  int           `mapstructure:"max_queries"`
+		// MaxConnsPerClient caps the connections one IP address may hold.
+		MaxConnsPerClient int `mapstructure:"max_conns_per_client"`
 	} `mapstructure:"tcp"`
 	RRL     rrlConfig     `mapstructure:"rrl"`
 	Cookies cookiesConfig `mapstructure:"cookies"`
@@ -196,6 +198,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("tcp.idle_timeout", server.DefaultTCPIdleTimeout)
 	v.SetDefault("tcp.max_conns", server.DefaultMaxTCPConns)
 	v.SetDefault("tcp.max_queries", server.DefaultMaxTCPQueries)
+	v.SetDefault("tcp.max_conns_per_client", server.DefaultMaxTCPPerClient)
 	v.SetDefault("dnssec.denial", denialNames[signer.Compact])
 	v.SetDefault("dnssec.validity", signer.DefaultValidity)
 	v.SetDefault("dnssec.refresh", signer.DefaultRefresh)
@@ -295,6 +298,9 @@ func (c *config) validate() error {
 	}
 	if c.Reload.Debounce < 0 {
 		return fmt.Errorf("reload.debounce: %s is negative", c.Reload.Debounce)
+	}
+	if c.TCP.MaxConnsPerClient <= 0 {
+		return fmt.Errorf("tcp.max_conns_per_client: %d must be positive", c.TCP.MaxConnsPerClient)
 	}
 	if err := c.RRL.validate(); err != nil {
 		return err
@@ -413,15 +419,16 @@ func dnsFqdn(s string) string {
 
 func (c *config) serverConfig() server.Config {
 	return server.Config{
-		Listen:          c.Listen,
-		UDPSize:         c.UDPSize,
-		PacketCacheSize: c.PacketCache,
-		TCPIdleTimeout:  c.TCP.IdleTimeout,
-		MaxTCPConns:     c.TCP.MaxConns,
-		MaxTCPQueries:   c.TCP.MaxQueries,
-		ChaosVersion:    c.Chaos.Version,
-		ChaosID:         c.Chaos.ID,
-		QueryLog:        c.Log.Queries,
-		RRL:             c.RRL.limiter(c.Listen),
+		Listen:               c.Listen,
+		UDPSize:              c.UDPSize,
+		PacketCacheSize:      c.PacketCache,
+		TCPIdleTimeout:       c.TCP.IdleTimeout,
+		MaxTCPConns:          c.TCP.MaxConns,
+		MaxTCPQueries:        c.TCP.MaxQueries,
+		MaxTCPConnsPerClient: c.TCP.MaxConnsPerClient,
+		ChaosVersion:         c.Chaos.Version,
+		ChaosID:              c.Chaos.ID,
+		QueryLog:             c.Log.Queries,
+		RRL:                  c.RRL.limiter(c.Listen),
 	}
 }

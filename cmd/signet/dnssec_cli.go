@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
@@ -82,13 +83,24 @@ func printStatus(w io.Writer, d *keymgr.DNSSEC) {
 func printRollover(w io.Writer, d *keymgr.DNSSEC) {
 	r := d.Rollover
 	fmt.Fprintf(w, "rollover: KSK %s, ZSK lifetime %s", r.KSKRollover, r.ZSKLifetime)
+	if r.Algorithm != 0 {
+		fmt.Fprintf(w, ", algorithm %s", algName(r.Algorithm))
+	}
 	if r.Rolling != "" {
 		fmt.Fprintf(w, "; %s rollover in progress", r.Rolling)
 	}
 	fmt.Fprintln(w)
+	if r.AlgorithmFrom != 0 {
+		fmt.Fprintf(w, "algorithm rollover %s -> %s: %s\n", algName(r.AlgorithmFrom), algName(r.AlgorithmTo), r.AlgorithmStep)
+	}
 	if r.Paused {
 		fmt.Fprintf(w, "PAUSED: %s\n", r.Reason)
 	}
+}
+
+// algName is "13 (ECDSAP256SHA256)".
+func algName(a int) string {
+	return fmt.Sprintf("%d (%s)", a, dns.AlgorithmToString[uint8(a)])
 }
 
 // printKeys prints every key of the zone: role, tag, RFC 7583 state, and its next
@@ -99,7 +111,7 @@ func printKeys(w io.Writer, d *keymgr.DNSSEC) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "KEY\tROLE\tTAG\tSTATE\tSTATUS\tNEXT\tNEXT EVENT\tNOTE")
+	fmt.Fprintln(tw, "KEY\tROLE\tTAG\tALG\tSTATE\tSTATUS\tNEXT\tNEXT EVENT\tNOTE")
 	for _, k := range d.Keys {
 		name := k.Name
 		if name == "" {
@@ -113,7 +125,7 @@ func printKeys(w io.Writer, d *keymgr.DNSSEC) {
 		if status == "" {
 			status = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", name, k.Role, k.KeyTag, k.State, status, next, event, k.Note)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n", name, k.Role, k.KeyTag, k.Algorithm, k.State, status, next, event, k.Note)
 	}
 	tw.Flush()
 }

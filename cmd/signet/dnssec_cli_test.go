@@ -38,7 +38,7 @@ func TestPrintStatus(t *testing.T) {
 	rows := map[string][]string{}
 	for _, line := range strings.Split(out, "\n") {
 		f := strings.Fields(line)
-		if len(f) >= 7 && (f[1] == "KSK" || f[1] == "ZSK") {
+		if len(f) >= 8 && (f[1] == "KSK" || f[1] == "ZSK") {
 			rows[f[0]] = f
 		}
 	}
@@ -52,7 +52,7 @@ func TestPrintStatus(t *testing.T) {
 			t.Errorf("no row for %s in:\n%s", tc.key, out)
 			continue
 		}
-		if r[2] != tc.tag || r[3] != tc.state || r[5] != tc.next || r[6] != tc.event {
+		if r[2] != tc.tag || r[4] != tc.state || r[6] != tc.next || r[7] != tc.event {
 			t.Errorf("row %v, want tag %s state %s next %s %s", r, tc.tag, tc.state, tc.next, tc.event)
 		}
 	}

@@ -1,5 +1,3 @@
-// Command signet is an authoritative DNS nameserver that signs its zones online with DNSSEC.
-// It is thin: it parses flags and configuration, builds the components and wires them.
 package main
 
 import (

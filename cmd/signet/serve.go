@@ -127,7 +127,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if err := zs.AddAll(files); err != nil {
 		return err
 	}
-	transfers, runTransfers, err := setupTransfers(c, zs, dn, log)
+	transfers, runTransfers, err := setupTransfers(c, zs, dn, log, reg)
 	if err != nil {
 		return err
 	}
@@ -136,6 +136,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 	signals, err := dsboot.NewPublisher(dsboot.Config{Zones: zs.Store(), Keys: dn.Keys(), Apply: zs.SetExtra, Logger: log})
 	if err != nil {
+		return err
+	}
+	if err := signals.RegisterMetrics(reg); err != nil {
 		return err
 	}
 	// Published before the first query is answered; a zone whose signals cannot be added is

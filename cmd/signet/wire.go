@@ -113,6 +113,14 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		KSKCheckInterval: c.DNSSEC.KSKCheckInterval,
 		KSKRetryMin:      c.DNSSEC.KSKRetryMin,
 	}
+	if reg != nil {
+		klat, err := dnssecmetrics.NewKeystoreLatency(reg)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		kcfg.ObserveSign = klat.Observe
+	}
 	if s.tpm != nil {
 		kcfg.TPM = s.tpm
 	}

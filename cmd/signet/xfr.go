@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/server"
@@ -76,7 +77,18 @@ func findKey(c *config, name string) int {
 // zs) and the outgoing side of the zones offered to secondaries, and returns the service that
 // answers NOTIFY and transfer requests (nil when there are none) and a function that starts
 // their loops.
-func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.Logger) (*xfr.Service, func(ctx context.Context), error) {
+func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.Logger, reg prometheus.Registerer) (*xfr.Service, func(ctx context.Context), error) {
+	transfers := false
+	for _, z := range c.Zones {
+		transfers = transfers || len(z.Primaries) > 0 || len(z.Secondaries) > 0 || z.Transfer != ""
+	}
+	if !transfers {
+		return nil, func(context.Context) {}, nil
+	}
+	metrics, err := xfr.NewMetrics(reg)
+	if err != nil {
+		return nil, nil, err
+	}
 	keys := map[string]*xfr.Key{}
 	for i, kc := range c.TSIGKeys {
 		k, err := xfr.LoadKey(kc.Name, kc.Algorithm, kc.SecretFile)
@@ -104,6 +116,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 			Key:       keys[dns.CanonicalName(z.TSIG)],
 			Path:      path,
 			Logger:    log,
+			Metrics:   metrics,
 			Changed: func(origin string) {
 				if err := zs.ReloadZone(origin); err != nil {
 					log.Error("serving the transferred zone failed", "zone", origin, "err", err)
@@ -129,6 +142,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 			Secondaries: append([]string(nil), z.Secondaries...),
 			Key:         keys[dns.CanonicalName(z.TSIG)],
 			Logger:      log,
+			Metrics:     metrics,
 		})
 		if err != nil {
 			return nil, nil, err
@@ -149,15 +163,13 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 				return nil, nil, fmt.Errorf("zone %s: %w", z.Origin, err)
 			}
 			pc.Keys, pc.Signer, pc.SerialPath = dn.Keys(), sig, filepath.Join(dir, copyName(z.Origin)+".serial")
+			pc.SetSerial = func(serial uint32) error { return zs.SetMinSerial(z.Origin, serial) }
 		}
 		pub, err := xfr.NewPublisher(pc)
 		if err != nil {
 			return nil, nil, fmt.Errorf("zone %s: %w", z.Origin, err)
 		}
 		outs, pubs = append(outs, out), append(pubs, pub)
-	}
-	if len(secs) == 0 && len(outs) == 0 {
-		return nil, func(context.Context) {}, nil
 	}
 	run := func(ctx context.Context) {
 		for _, s := range secs {
@@ -167,7 +179,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 			go p.Run(ctx)
 		}
 	}
-	return xfr.NewService(log, secs, outs), run, nil
+	return xfr.NewService(log, metrics, secs, outs), run, nil
 }
 
 // copyName is the file name of a secondary zone's saved copy: the origin when it is a plain

@@ -172,6 +172,9 @@ func (m *Member) kill() {
 	}
 	_ = cmd.Process.Kill()
 	<-done
+	m.mu.Lock()
+	m.cmd = nil
+	m.mu.Unlock()
 }
 
 // Client returns a client of the cluster (every member's endpoint), closed when the test
@@ -184,4 +187,23 @@ func (c *Cluster) Client(t *testing.T) *clientv3.Client {
 	}
 	t.Cleanup(func() { cli.Close() })
 	return cli
+}
+
+// StopAll kills every member: etcd is unreachable until StartAll.
+func (c *Cluster) StopAll() {
+	for _, m := range c.Members {
+		m.kill()
+	}
+}
+
+// StartAll starts every member again and waits until each is healthy (they need each
+// other's quorum, so they are started together).
+func (c *Cluster) StartAll() {
+	c.t.Helper()
+	for _, m := range c.Members {
+		c.start(m)
+	}
+	for _, m := range c.Members {
+		c.wait(m)
+	}
 }

@@ -5,7 +5,9 @@
 // metadata (nothing secret), and <prefix>keys/<id>.key.age, its PKCS#8 form encrypted with
 // age to the cluster's X25519 recipients. etcd, its backups and anyone who can read them see
 // only ciphertext; an instance decrypts with its identity, once per key, and keeps the
-// signer in memory. KSKs do not belong here: a KSK stays in the leader's own keystore (TPM
+// signer in memory. With a cache directory, the ciphertext of every key it uses is also
+// kept on local disk (0600), so that a restart while etcd is unreachable still signs. KSKs
+// do not belong here: a KSK stays in the leader's own keystore (TPM
 // or file) and the others serve its pre-made signatures.
 //
 // Once Guard is set, Create and Delete are transactions that also compare the leader's

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +18,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/internal/etcdguard"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/internal/keyutil"
@@ -27,6 +30,9 @@ const Backend = "etcd"
 // ErrNotLeader is returned (wrapped) by a guarded Create or Delete when this instance no
 // longer holds the election it was guarded with: nothing was written.
 var ErrNotLeader = etcdguard.ErrNotLeader
+
+// fetchTimeout bounds a read of a key from etcd before the cache directory answers instead.
+const fetchTimeout = 3 * time.Second
 
 const (
 	metaSuffix = ".json"
@@ -51,6 +57,9 @@ type Options struct {
 	Identities []age.Identity
 	// Now is the clock for Meta.Created; nil means time.Now.
 	Now func() time.Time
+	// CacheDir, when set, keeps a copy (ciphertext, 0600 in a 0700 directory) of every key
+	// this instance signs with, read when etcd does not answer.
+	CacheDir string
 }
 
 // Store keeps age-encrypted keys in etcd.
@@ -60,6 +69,7 @@ type Store struct {
 	recipients []age.Recipient
 	identities []age.Identity
 	now        func() time.Time
+	cacheDir   string
 
 	guard  etcdguard.Guard
 	closed atomic.Bool
@@ -82,8 +92,13 @@ func Open(opts Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if opts.CacheDir != "" {
+		if err := atomicfile.PrepareDir(opts.CacheDir); err != nil {
+			return nil, fmt.Errorf("keystore: %w", err)
+		}
+	}
 	return &Store{cli: opts.Client, prefix: opts.Prefix + "keys/", recipients: opts.Recipients,
-		identities: opts.Identities, now: now, cache: map[string]*keyutil.Counting{}}, nil
+		identities: opts.Identities, now: now, cacheDir: opts.CacheDir, cache: map[string]*keyutil.Counting{}}, nil
 }
 
 // Guard makes every later Create and Delete conditional on l still being the election's
@@ -119,6 +134,7 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if err != nil {
 		return keystore.Meta{}, err
 	}
+	s.keep(m.ID, mj, sealed)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cache == nil {
@@ -235,22 +251,15 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 }
 
 func (s *Store) load(ctx context.Context, id string) (*keyutil.Counting, error) {
-	resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(s.metaKey(id)), clientv3.OpGet(s.keyKey(id))).Commit()
-	if err != nil {
-		return nil, fmt.Errorf("keystore: etcd: %w", err)
-	}
-	mk, kk := resp.Responses[0].GetResponseRange().GetKvs(), resp.Responses[1].GetResponseRange().GetKvs()
-	if len(mk) == 0 {
-		return nil, fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
-	}
-	if len(kk) == 0 {
-		return nil, fmt.Errorf("keystore: %s is missing (metadata exists)", s.keyKey(id))
-	}
-	m, err := s.decodeMeta(id, mk[0].Value)
+	meta, sealed, err := s.fetch(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	key, err := s.decrypt(id, kk[0].Value, m.Algorithm)
+	m, err := s.decodeMeta(id, meta)
+	if err != nil {
+		return nil, err
+	}
+	key, err := s.decrypt(id, sealed, m.Algorithm)
 	if err != nil {
 		return nil, err
 	}
@@ -265,6 +274,47 @@ func (s *Store) load(ctx context.Context, id string) (*keyutil.Counting, error) 
 	sg := keyutil.NewCounting(key, &s.sigs)
 	s.cache[id] = sg
 	return sg, nil
+}
+
+// fetch reads a key's metadata and sealed form from etcd and copies them to the cache
+// directory; when etcd does not answer, it reads them from the cache directory, so that an
+// instance restarted during an etcd outage still signs with the keys it had.
+func (s *Store) fetch(ctx context.Context, id string) (meta, sealed []byte, err error) {
+	fctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	resp, err := s.cli.Txn(fctx).Then(clientv3.OpGet(s.metaKey(id)), clientv3.OpGet(s.keyKey(id))).Commit()
+	if err != nil {
+		if s.cacheDir == "" || ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("keystore: etcd: %w", err)
+		}
+		meta, merr := os.ReadFile(filepath.Join(s.cacheDir, id+metaSuffix))
+		sealed, kerr := os.ReadFile(filepath.Join(s.cacheDir, id+keySuffix))
+		if merr != nil || kerr != nil {
+			return nil, nil, fmt.Errorf("keystore: etcd: %w (and no local copy of key %s)", err, id)
+		}
+		return meta, sealed, nil
+	}
+	mk, kk := resp.Responses[0].GetResponseRange().GetKvs(), resp.Responses[1].GetResponseRange().GetKvs()
+	if len(mk) == 0 {
+		return nil, nil, fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
+	}
+	if len(kk) == 0 {
+		return nil, nil, fmt.Errorf("keystore: %s is missing (metadata exists)", s.keyKey(id))
+	}
+	s.keep(id, mk[0].Value, kk[0].Value)
+	return mk[0].Value, kk[0].Value, nil
+}
+
+// keep copies a key's metadata and sealed form (ciphertext) to the cache directory, if any.
+// A failure costs only the ability to sign with the key during an etcd outage after a
+// restart, so it does not fail the call.
+func (s *Store) keep(id string, meta, sealed []byte) {
+	if s.cacheDir == "" {
+		return
+	}
+	if err := atomicfile.Write(s.cacheDir, id+keySuffix, sealed); err == nil {
+		_ = atomicfile.Write(s.cacheDir, id+metaSuffix, meta)
+	}
 }
 
 // decrypt opens a sealed key with this instance's identity. The errors name the etcd key,
@@ -296,6 +346,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	s.mu.Lock()
 	delete(s.cache, id)
 	s.mu.Unlock()
+	if s.cacheDir != "" {
+		_ = atomicfile.Remove(s.cacheDir, id+metaSuffix, id+keySuffix)
+	}
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -167,5 +169,51 @@ func TestStaleLeaderCannotDelete(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, m.ID); err != nil {
 		t.Fatalf("the key is gone after a stale Delete: %v", err)
+	}
+}
+
+// TestCacheDuringOutage: an instance restarted while etcd is down signs with the keys it used
+// before, from its cache directory, which holds only ciphertext.
+func TestCacheDuringOutage(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	ctx := context.Background()
+	id := identity(t)
+	dir := filepath.Join(t.TempDir(), "cache")
+	open := func() *Store {
+		s, err := Open(Options{Client: c.Client(t), Prefix: "/signet/o/", Recipients: []age.Recipient{id.Recipient()},
+			Identities: []age.Identity{id}, CacheDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	m, err := open().Create(ctx, "example.test.", keystore.ZSK, 13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := open().Signer(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, m.ID+keySuffix))
+	if err != nil || !bytes.HasPrefix(b, []byte("age-encryption.org/v1\n")) {
+		t.Fatalf("cached key %.30q (%v), want age ciphertext", b, err)
+	}
+	c.Stop(c.Members[0])
+	start := time.Now()
+	after, err := open().Signer(ctx, m.ID)
+	if err != nil {
+		t.Fatalf("Signer with etcd down: %v", err)
+	}
+	if time.Since(start) > 2*fetchTimeout {
+		t.Errorf("Signer took %v with etcd down", time.Since(start))
+	}
+	pa, _ := x509.MarshalPKIXPublicKey(before.Public())
+	pb, _ := x509.MarshalPKIXPublicKey(after.Public())
+	if !bytes.Equal(pa, pb) {
+		t.Fatal("the cached key is another key")
+	}
+	if _, err := open().Signer(ctx, "0123456789abcdef"); err == nil {
+		t.Fatal("Signer of a key never cached succeeded with etcd down")
 	}
 }

@@ -28,4 +28,6 @@
 //
 // age prompts for the passphrase on the terminal and openssl prints the key in
 // PEM form.
+//
+// file imports keystore, its internal helpers and age; no other Signet package.
 package file

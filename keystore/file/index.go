@@ -45,7 +45,7 @@ func stampOf(dir string) (stamp, error) {
 	return stamp{ino: st.Ino, sec: st.Mtim.Sec, nsec: st.Mtim.Nsec, present: true}, nil
 }
 
-// list returns the metadata of zone's keys ("" = all), sorted; s.mu must be held (read).
+// list returns the metadata of zone's keys ("" = all), sorted; s.guard must be held (read).
 func (s *Store) list(zone string) ([]keystore.Meta, error) {
 	st, err := stampOf(s.dir)
 	if err != nil {
@@ -54,11 +54,7 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 	s.imu.Lock()
 	defer s.imu.Unlock()
 	if s.idx == nil || !st.present || s.idx.stamp != st {
-		ids, err := fsutil.ListIDs(s.dir)
-		if err != nil {
-			return nil, err
-		}
-		all, err := keyutil.Collect("", ids, s.readMeta)
+		all, err := fsutil.List(s.dir, "", s.readMeta)
 		if err != nil {
 			s.idx = nil
 			return nil, err
@@ -82,7 +78,7 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 
 // changing runs write, which adds or removes the key files of m, and keeps the index in step
 // (add or remove m) when nothing else changed the directory since the index was made; else the
-// next List reads the directory again. s.mu must be held (write).
+// next List reads the directory again. s.guard must be held (write).
 func (s *Store) changing(m keystore.Meta, add bool, write func() error) error {
 	before, berr := stampOf(s.dir)
 	err := write()

@@ -49,4 +49,6 @@
 // TPM_RC_YIELDED and TPM_RC_TESTING are retried a few times. Socket
 // transports set a deadline on every command; a character device is trusted
 // to answer.
+//
+// tpm imports keystore, its internal helpers and go-tpm; no other Signet package.
 package tpm

@@ -164,6 +164,11 @@ func TestForeignTPM(t *testing.T) {
 	}
 	other := tpmtest.StartSWTPM(t) // fresh state: new seeds, another TPM
 	s2 := openStore(t, s.Dir(), other.Addr())
+	// The health check sees it at once, before any signature is asked for: the other TPM
+	// answers, but it is not the one the keys belong to.
+	if err := s2.Check(context.Background()); !errors.Is(err, errForeignTPM) || !strings.Contains(err.Error(), m.ID) {
+		t.Fatalf("Check on another TPM: %v, want errForeignTPM naming the key", err)
+	}
 	sg := getSigner(t, s2, m.ID)
 	err := trySign(sg, "x")
 	if !errors.Is(err, errForeignTPM) || !strings.Contains(err.Error(), m.ID) {

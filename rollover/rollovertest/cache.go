@@ -1,6 +1,3 @@
-// Package rollovertest checks a zone's key timeline against a model of resolver caches, the
-// RFC 7583 conditions that every rollover must keep. It is a test helper: the rollover
-// package's two-year simulation and keymgr's tests feed it what the zone served over time.
 package rollovertest
 
 import (
@@ -25,14 +22,19 @@ type Snapshot struct {
 	DNSKEYSigners []string
 	DataSigners   []string
 	DS            []string
+	// Algorithms gives each key's DNSSEC algorithm, for the check that every algorithm in a
+	// DNSKEY RRset signs the data (RFC 4035 §2.2). Keys it does not name count as one
+	// algorithm.
+	Algorithms map[string]uint8
 }
 
 // FromKeys returns the snapshot a zone with keys serves at now (DNSKEY RRset = the published
 // keys, signed by the KSKs that sign; data signed by the ZSKs that sign), with the parent's DS
 // RRset ds.
 func FromKeys(keys []rollover.Key, ds []string, up bool, now time.Time) Snapshot {
-	s := Snapshot{At: now, Up: up, DS: slices.Clone(ds)}
+	s := Snapshot{At: now, Up: up, DS: slices.Clone(ds), Algorithms: map[string]uint8{}}
 	for _, k := range keys {
+		s.Algorithms[k.ID] = k.Algorithm
 		if k.InDNSKEY(now) {
 			s.DNSKEY = append(s.DNSKEY, k.ID)
 		}
@@ -73,9 +75,15 @@ func (v Violation) String() string { return v.At.UTC().Format(time.RFC3339) + ":
 // A resolver may hold, at time t, any RRset it could have fetched in the last TTL: a snapshot
 // served over [At, next.At) is held until next.At + TTL (exclusive). The conditions, checked
 // at every Observe over all such combinations (RFC 7583 §2, RFC 4035 §5):
+//
 //   - every RRSIG over zone data it may hold was made by a key in every DNSKEY RRset it may hold;
+//
 //   - every DNSKEY RRset it may hold is signed by a KSK in that RRset whose DS is in every
 //     non-empty DS RRset it may hold (an empty DS RRset is an insecure delegation).
+//
+//   - every algorithm of every DNSKEY RRset it may hold signs every RRset it may hold, the data
+//     and the DNSKEY RRset itself (RFC 4035 §2.2; RFC 6781 §4.1.4 orders an algorithm rollover
+//     so that a validator that insists on it never fails).
 //
 // RRSIGs and the DNSKEY RRset they cover are fetched together, so the check pairs them.
 type Checker struct {
@@ -156,6 +164,17 @@ func (c *Checker) check(t time.Time) {
 				c.report(t, "rrsig", i, j, fmt.Sprintf("data RRSIG by [%s] (served %s) has no key in DNSKEY RRset [%s] (served %s)",
 					strings.Join(sig.DataSigners, " "), stamp(sig.At), strings.Join(c.hist[j].DNSKEY, " "), stamp(c.hist[j].At)))
 			}
+			if a, ok := missingAlgorithm(c.hist[j], c.hist[j].DNSKEY, sig, sig.DataSigners); !ok {
+				c.report(t, "alg", i, j, fmt.Sprintf("data signed by [%s] (served %s) has no signature of algorithm %d, which DNSKEY RRset [%s] (served %s) lists",
+					strings.Join(sig.DataSigners, " "), stamp(sig.At), a, strings.Join(c.hist[j].DNSKEY, " "), stamp(c.hist[j].At)))
+			}
+		}
+	}
+	for _, j := range keysets {
+		ks := c.hist[j]
+		if a, ok := missingAlgorithm(ks, ks.DNSKEY, ks, ks.DNSKEYSigners); !ok && len(ks.DNSKEYSigners) > 0 {
+			c.report(t, "algkey", j, j, fmt.Sprintf("DNSKEY RRset [%s] (served %s) has no signature of its algorithm %d",
+				strings.Join(ks.DNSKEY, " "), stamp(ks.At), a))
 		}
 	}
 	for _, i := range c.held(t, c.DSTTL, false) {
@@ -195,6 +214,18 @@ func (c *Checker) Count() int { return c.count }
 func (c *Checker) Observed() int { return c.observed }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// missingAlgorithm returns an algorithm of the keys listed (algorithms from ks) that none of
+// the signers (algorithms from ss) has, and false; or true when every one is there.
+func missingAlgorithm(ks Snapshot, listed []string, ss Snapshot, signers []string) (uint8, bool) {
+	for _, k := range listed {
+		a := ks.Algorithms[k]
+		if !slices.ContainsFunc(signers, func(s string) bool { return ss.Algorithms[s] == a }) {
+			return a, false
+		}
+	}
+	return 0, true
+}
 
 func intersects(a, b []string) bool {
 	for _, x := range a {

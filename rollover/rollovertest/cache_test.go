@@ -67,3 +67,50 @@ func TestChecker(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckerAlgorithms checks the RFC 4035 §2.2 condition across caches: an algorithm rollover
+// in RFC 6781 §4.1.4's order passes, and each shortcut is caught. Keys k and a have algorithm
+// 13, K and A algorithm 15; TTLs: DNSKEY 1 h, data 2 h, DS 3 h.
+func TestCheckerAlgorithms(t *testing.T) {
+	alg := map[string]uint8{"k": 13, "a": 13, "K": 15, "A": 15}
+	s := func(h float64, dnskey, kskSigners, dataSigners, ds []string) Snapshot {
+		sn := snap(h, true, dnskey, kskSigners, dataSigners, ds)
+		sn.Algorithms = alg
+		return sn
+	}
+	old, both, nw := []string{"a", "k"}, []string{"A", "K", "a", "k"}, []string{"A", "K"}
+	k, kK, K := []string{"k"}, []string{"K", "k"}, []string{"K"}
+	a, aA, A := []string{"a"}, []string{"A", "a"}, []string{"A"}
+	tests := []struct {
+		name  string
+		snaps []Snapshot
+		want  int
+	}{
+		{"RFC 6781 order with full intervals", []Snapshot{
+			s(0, old, k, a, k), s(10, old, k, aA, k), s(12, both, kK, aA, k), s(13, both, kK, aA, K),
+			s(16, nw, kK, aA, K), s(17, nw, K, A, K), s(25, nw, K, A, K),
+		}, 0},
+		{"new keys published before the new signatures are cached", []Snapshot{
+			s(0, old, k, a, k), s(10, old, k, aA, k), s(11, both, kK, aA, k), s(13, both, kK, aA, K),
+			s(16, nw, kK, aA, K), s(17, nw, K, A, K), s(25, nw, K, A, K),
+		}, 1},
+		{"old signatures withdrawn with the old keys", []Snapshot{
+			s(0, old, k, a, k), s(10, old, k, aA, k), s(12, both, kK, aA, k), s(13, both, kK, aA, K),
+			s(16, nw, K, A, K), s(25, nw, K, A, K),
+		}, 1},
+		{"DNSKEY RRset not signed by its new algorithm", []Snapshot{
+			s(0, old, k, a, k), s(10, old, k, aA, k), s(12, both, k, aA, k), s(20, both, k, aA, k),
+		}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := New(time.Hour, 2*time.Hour, 3*time.Hour)
+			for _, sn := range tc.snaps {
+				c.Observe(sn)
+			}
+			if c.Count() != tc.want {
+				t.Errorf("violations = %d, want %d: %v", c.Count(), tc.want, c.Violations())
+			}
+		})
+	}
+}

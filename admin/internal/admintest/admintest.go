@@ -1,5 +1,3 @@
-// Package admintest builds what the admin API's tests serve: a real key manager over an
-// in-memory keystore and a state directory of the test, with a fixed clock.
 package admintest
 
 import (

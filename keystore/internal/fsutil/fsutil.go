@@ -1,6 +1,3 @@
-// Package fsutil holds the file handling the on-disk keystore backends share:
-// metadata files and key IDs as file names, over internal/atomicfile's
-// private directories and atomic writes (with keystore's error prefix).
 package fsutil
 
 import (
@@ -96,6 +93,33 @@ func CheckMeta(path, id, backend string, m keystore.Meta) error {
 	}
 	if m.Backend != backend {
 		return fmt.Errorf("keystore: metadata file %s belongs to backend %q, not %q", path, m.Backend, backend)
+	}
+	return nil
+}
+
+// List returns the metadata of the keys in dir that belong to zone ("" for every zone), in
+// keystore order, read with read. A metadata file that cannot be read is an error naming
+// it: a key never disappears silently.
+func List(dir, zone string, read func(id string) (keystore.Meta, error)) ([]keystore.Meta, error) {
+	zone, err := keyutil.ZoneFilter(zone)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := ListIDs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return keyutil.Collect(zone, ids, read)
+}
+
+// Exists reports an error wrapping keystore.ErrNotFound when key id has no metadata file in
+// dir (the metadata file is what makes a key exist).
+func Exists(dir, id string) error {
+	if _, err := os.Stat(filepath.Join(dir, id+MetaSuffix)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
+		}
+		return fmt.Errorf("keystore: %w", err)
 	}
 	return nil
 }
