@@ -182,18 +182,32 @@ func TestExtendedErrorsWithKdig(t *testing.T) {
 }
 
 // TestSVCBAdditional checks with dig that HTTPS and SVCB answers carry the in-zone addresses of
-// their targets (RFC 9460 §4.1), the owner's for TargetName ".".
+// their targets (RFC 9460 §4.1), the owner's for TargetName "."; and, from a signed zone with
+// DO, the RRSIGs of those addresses beside them (RFC 4035 §3.1.1).
 func TestSVCBAdditional(t *testing.T) {
 	resolvertest.RequireTool(t, "dig")
 	host, port := startPlainDN(t)
+	zone := filepath.Join(t.TempDir(), "dn.test.zone")
+	if err := os.WriteFile(zone, []byte(dnParent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shost, sport := splitAddr(t, startSignet(t, "", "--dnssec", "--zone", "dn.test.="+zone).Addr)
 	for _, c := range []struct {
 		name, qtype string
 		want        []string
+		signed      bool
 	}{
-		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}},
-		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}, false},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}, false},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30",
+			"svc.dn.test.\t\t3600\tIN\tRRSIG\tA 13 3 3600", "svc.dn.test.\t\t3600\tIN\tRRSIG\tAAAA 13 3 3600"}, true},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7", "www.new.dn.test.\t3600\tIN\tRRSIG\tA 13 4 3600"}, true},
 	} {
-		out := resolvertest.Dig(t, "@"+host, "-p", port, "+norec", c.name, c.qtype)
+		args := []string{"@" + host, "-p", port, "+norec", c.name, c.qtype}
+		if c.signed {
+			args = []string{"@" + shost, "-p", sport, "+norec", "+dnssec", c.name, c.qtype}
+		}
+		out := resolvertest.Dig(t, args...)
 		add := out[strings.Index(out, ";; ADDITIONAL SECTION:")+1:]
 		if !strings.Contains(out, ";; ADDITIONAL SECTION:") {
 			t.Errorf("dig %s %s: no additional section\n%s", c.name, c.qtype, out)

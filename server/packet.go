@@ -57,6 +57,16 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
 	}
+	if t := h.cfg.Transfers; t != nil && tr == udp && isIXFR(req) {
+		// Over UDP an IXFR gets the current SOA alone: the client, when behind, retries over
+		// TCP (RFC 1995 §2), as BIND and Knot secondaries do.
+		if resp, ok := t.IXFRUDP(in, req, client); ok {
+			if len(resp) >= headerSize {
+				h.metrics.count(tr, int(resp[3]&0xF))
+			}
+			return resp
+		}
+	}
 	if req.IsTsig() != nil && tr == udp {
 		return h.signedUDP(in, req, client)
 	}
