@@ -78,6 +78,12 @@ func TestDNAME(t *testing.T) {
 			if mode == "whitelies" || mode == "nsec" || mode == "nsec3" {
 				missing = dns.RcodeNameError
 			}
+			// old\000.dn.test. sorts right after old.dn.test.'s descendants: a white lie
+			// would have to start below the DNAME owner, so white lies claim it exists instead.
+			edge := missing
+			if mode == "whitelies" {
+				edge = dns.RcodeSuccess
+			}
 			for _, c := range []struct {
 				name, qtype string
 				rcode       int
@@ -92,6 +98,7 @@ func TestDNAME(t *testing.T) {
 				{"old.dn.test.", "TXT", dns.RcodeSuccess, []string{"owner keeps its own data"}, ""},
 				{"old.dn.test.", "A", dns.RcodeSuccess, nil, "old.dn.test."},
 				{"www.apex.dn.test.", "A", dns.RcodeSuccess, []string{"DNAME\tnew.dn.test.", "CNAME\twww.new.dn.test."}, ""},
+				{`old\000.dn.test.`, "A", edge, nil, `old\000.dn.test.`},
 			} {
 				label := c.name + " " + c.qtype
 				r := s.query(t, c.name, dns.StringToType[c.qtype], true)
@@ -175,18 +182,32 @@ func TestExtendedErrorsWithKdig(t *testing.T) {
 }
 
 // TestSVCBAdditional checks with dig that HTTPS and SVCB answers carry the in-zone addresses of
-// their targets (RFC 9460 §4.1), the owner's for TargetName ".".
+// their targets (RFC 9460 §4.1), the owner's for TargetName "."; and, from a signed zone with
+// DO, the RRSIGs of those addresses beside them (RFC 4035 §3.1.1).
 func TestSVCBAdditional(t *testing.T) {
 	resolvertest.RequireTool(t, "dig")
 	host, port := startPlainDN(t)
+	zone := filepath.Join(t.TempDir(), "dn.test.zone")
+	if err := os.WriteFile(zone, []byte(dnParent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shost, sport := splitAddr(t, startSignet(t, "", "--dnssec", "--zone", "dn.test.="+zone).Addr)
 	for _, c := range []struct {
 		name, qtype string
 		want        []string
+		signed      bool
 	}{
-		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}},
-		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}, false},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}, false},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30",
+			"svc.dn.test.\t\t3600\tIN\tRRSIG\tA 13 3 3600", "svc.dn.test.\t\t3600\tIN\tRRSIG\tAAAA 13 3 3600"}, true},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7", "www.new.dn.test.\t3600\tIN\tRRSIG\tA 13 4 3600"}, true},
 	} {
-		out := resolvertest.Dig(t, "@"+host, "-p", port, "+norec", c.name, c.qtype)
+		args := []string{"@" + host, "-p", port, "+norec", c.name, c.qtype}
+		if c.signed {
+			args = []string{"@" + shost, "-p", sport, "+norec", "+dnssec", c.name, c.qtype}
+		}
+		out := resolvertest.Dig(t, args...)
 		add := out[strings.Index(out, ";; ADDITIONAL SECTION:")+1:]
 		if !strings.Contains(out, ";; ADDITIONAL SECTION:") {
 			t.Errorf("dig %s %s: no additional section\n%s", c.name, c.qtype, out)

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,18 +138,50 @@ func TestTPMWalkthrough(t *testing.T) {
 		t.Errorf("%d age-encrypted keys in STATE/keys, want the ZSK", len(zsks))
 	}
 
-	// jq -r .tpm_public STATE/tpm/ID.json | base64 -d > ksk.pub; tpm2_print -t TPM2B_PUBLIC ksk.pub
-	pub := filepath.Join(lab, "ksk.pub")
-	script := fmt.Sprintf("%s -r .tpm_public %s | base64 -d > %s && tpm2_print -t TPM2B_PUBLIC %s", jq, keys[0], pub, pub)
-	printed, err := exec.Command("bash", "-c", script).CombinedOutput()
+	// The README's tpm2-tools session, with Signet stopped (swtpm serves one client).
+	s.stop(t)
+	script := fmt.Sprintf(`set -e
+export TPM2TOOLS_TCTI=swtpm:path=%s/swtpm.sock
+cd %s
+K=%s
+jq -r .tpm_public $K | base64 -d > ksk.pub; jq -r .tpm_private $K | base64 -d > ksk.priv
+tpm2_flushcontext -t
+head -c 64 /dev/zero | tpm2_createprimary -Q -C o -g sha256 -G ecc256:aes128cfb -u - \
+    -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|restricted|decrypt' -c srk.ctx
+tpm2_flushcontext -t
+tpm2_load -Q -C srk.ctx -u ksk.pub -r ksk.priv -c ksk.ctx; tpm2_flushcontext -t
+tpm2_readpublic -c ksk.ctx
+tpm2_flushcontext -t
+echo "srk_name $(jq -r .srk_name $K)"
+tpm2_readpublic -Q -c srk.ctx -n srk.name; tpm2_flushcontext -t
+echo "srk.ctx $(base64 -w0 srk.name)"
+tpm2_print -t TPM2B_PUBLIC ksk.pub
+`, lab, lab, keys[0])
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(jq)+":"+os.Getenv("PATH"))
+	printed, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", script, err, printed)
+		t.Fatalf("the README's tpm2-tools session: %v\n%s", err, printed)
 	}
-	t.Logf("$ tpm2_print -t TPM2B_PUBLIC ksk.pub\n%s", printed)
-	if !strings.Contains(string(printed), "value: fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|sign") ||
-		!strings.Contains(string(printed), "NIST p256") {
-		t.Errorf("the key's public area does not say fixedtpm|fixedparent|sensitivedataorigin on P-256:\n%s", printed)
+	t.Logf("tpm2-tools session:\n%s", printed)
+	const attrs = "value: fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda|sign"
+	if n := strings.Count(string(printed), attrs); n != 2 || !strings.Contains(string(printed), "NIST p256") {
+		t.Errorf("tpm2_readpublic and tpm2_print do not both show %q on P-256:\n%s", attrs, printed)
 	}
+	var srkName, srkCtx string
+	for _, l := range strings.Split(string(printed), "\n") {
+		if v, ok := strings.CutPrefix(l, "srk_name "); ok {
+			srkName = v
+		}
+		if v, ok := strings.CutPrefix(l, "srk.ctx "); ok {
+			srkCtx = v
+		}
+	}
+	if srkName == "" || srkName != srkCtx {
+		t.Errorf("tpm2_createprimary's storage key %q is not the key file's srk_name %q", srkCtx, srkName)
+	}
+	s.start(t)
+	validates("Signet restarted after the tpm2-tools session")
 
 	// The TPM goes away.
 	tpm.stop()
@@ -165,6 +198,10 @@ func TestTPMWalkthrough(t *testing.T) {
 		t.Errorf("pre-made signatures last %v s, want about three weeks", exp)
 	}
 	validates("TPM away: pre-made signatures")
+	// The zone still validates, so the instance stays in service (/readyz, open on loopback).
+	if code, rd := getReady(t, s); code != http.StatusOK || !rd.Ready || !rd.Zones[0].CanSign {
+		t.Errorf("/readyz while the pre-made signatures last: %d %+v, want 200", code, rd)
+	}
 
 	// It comes back.
 	tpm.start(filepath.Join(lab, "tpmstate"))

@@ -146,3 +146,30 @@ func questionEnd(msg []byte) int {
 	}
 	return i + 4
 }
+
+// appendCookie adds a COOKIE option (the client cookie of data and a fresh server cookie for
+// client) to the OPT that ends a packed response, in place, without allocating when resp has
+// room. It returns nil, for the full path to answer, when the data is malformed, the client
+// unknown, the response's OPT already has options, or the cookie would not fit size.
+func (h *Handler) appendCookie(resp, data []byte, client netip.Addr, size int) []byte {
+	c, _, v := cookie.Parse(data)
+	n := len(resp)
+	const opt = 11 // root owner, type, class, TTL, RDLENGTH
+	if v == cookie.Malformed || !client.IsValid() || n < headerSize+opt {
+		return nil
+	}
+	o := resp[n-opt:]
+	if o[0] != 0 || binary.BigEndian.Uint16(o[1:]) != dns.TypeOPT || binary.BigEndian.Uint16(o[9:]) != 0 {
+		return nil
+	}
+	const add = 4 + cookie.ClientLen + cookie.ServerLen
+	if n+add > size {
+		return nil
+	}
+	s := h.cfg.Cookies.Make(c, client, h.cfg.Now())
+	binary.BigEndian.PutUint16(o[9:], add)
+	resp = binary.BigEndian.AppendUint16(resp, cookie.OptionCode)
+	resp = binary.BigEndian.AppendUint16(resp, cookie.ClientLen+cookie.ServerLen)
+	resp = append(resp, c...)
+	return append(resp, s[:]...)
+}

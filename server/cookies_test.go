@@ -150,9 +150,10 @@ func TestCookiesRealClients(t *testing.T) {
 	}
 }
 
-// FuzzLimitAndCookie feeds arbitrary queries to the rate-limiting step with cookies on and
-// a limit of one answer a second, so that most inputs go through the cookie parsing and the
-// BADCOOKIE rewrite: nothing may panic, and what is sent parses.
+// FuzzLimitAndCookie feeds arbitrary queries to the packet-cache path with cookies on and to
+// the rate-limiting step with a limit of one answer a second, so that most inputs go through
+// the cookie parsing, the cookie added to a cached answer and the BADCOOKIE rewrite: nothing
+// may panic, and what is sent parses.
 func FuzzLimitAndCookie(f *testing.F) {
 	jar, err := cookie.New(cookie.Config{})
 	if err != nil {
@@ -174,7 +175,22 @@ func FuzzLimitAndCookie(f *testing.F) {
 		b, _ := q.Pack()
 		f.Add(b)
 	}
+	zs := NewZoneSet(quietLogger(), nil)
+	for _, z := range exampleZones {
+		if err := zs.Add(z); err != nil {
+			f.Fatal(err)
+		}
+	}
+	cached := NewHandler(zs, nil, nil, Config{Cookies: jar, Logger: quietLogger()}, nil)
+	warm, _ := query("www.example.test.", dns.TypeA, true).Pack()
+	cached.ServeUDP(warm, nil)
 	f.Fuzz(func(t *testing.T, in []byte) {
+		if out := cached.cachedUDP(in, make([]byte, 0, 4096), from); out != nil {
+			var m dns.Msg
+			if err := m.Unpack(out); err != nil {
+				t.Fatalf("cached answer %x does not parse: %v", out, err)
+			}
+		}
 		out := h.limitUDP(from, in, append(make([]byte, 0, 4096), packed...))
 		if out == nil {
 			return
@@ -184,4 +200,53 @@ func FuzzLimitAndCookie(f *testing.F) {
 			t.Fatalf("sent %x, which does not parse: %v", out, err)
 		}
 	})
+}
+
+// TestCookieFromPacketCache: a cookie query for an answer in the packet cache is answered from
+// it, with a server cookie for this client added to the copy, and the cached entry stays
+// without a cookie.
+func TestCookieFromPacketCache(t *testing.T) {
+	jar := newJar(t)
+	zs := NewZoneSet(quietLogger(), nil)
+	for _, f := range exampleZones {
+		if err := zs.Add(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHandler(zs, nil, nil, Config{Cookies: jar, Logger: quietLogger()}, nil)
+	plain, _ := query("www.example.test.", dns.TypeA, true).Pack()
+	if h.ServeUDP(plain, nil) == nil {
+		t.Fatal("no answer")
+	}
+	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 5353}
+	withCookie, _ := cookieQuery(clientCookie).Pack()
+	hits := h.pcache.hits.Load()
+	resp := h.cachedUDP(withCookie, make([]byte, 0, 4096), from)
+	if resp == nil || h.pcache.hits.Load() != hits+1 {
+		t.Fatal("the cookie query was not answered from the packet cache")
+	}
+	var r dns.Msg
+	if err := r.Unpack(resp); err != nil || len(r.Answer) != 1 {
+		t.Fatalf("answer %v: %v", &r, err)
+	}
+	b, _ := hex.DecodeString(responseCookie(&r))
+	if len(b) != 24 || hex.EncodeToString(b[:8]) != clientCookie {
+		t.Fatalf("cookie %x", b)
+	}
+	if ok, _ := jar.Verify(b[:8], b[8:], addrOf(from), time.Now()); !ok {
+		t.Fatal("the added server cookie does not verify")
+	}
+	again := h.cachedUDP(plain, make([]byte, 0, 4096), from)
+	var p dns.Msg
+	if err := p.Unpack(again); err != nil || responseCookie(&p) != "" {
+		t.Fatalf("the cached entry now carries a cookie: %v", &p)
+	}
+	// A malformed cookie takes the full path (FORMERR there).
+	bad, _ := cookieQuery("0102").Pack()
+	if h.cachedUDP(bad, make([]byte, 0, 4096), from) != nil {
+		t.Fatal("a malformed cookie was answered from the cache")
+	}
+	if n := testing.AllocsPerRun(100, func() { h.cachedUDP(withCookie, resp[:0], from) }); n != 0 {
+		t.Errorf("%v allocations per cached cookie answer", n)
+	}
 }

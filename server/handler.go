@@ -60,8 +60,9 @@ type Handler struct {
 	signer  Signer
 	cfg     Config
 	metrics *Metrics
-	pcache  *packetCache // nil: disabled
-	qlog    *queryLog    // nil: query logging off
+	pcache  *packetCache      // nil: disabled
+	qlog    *queryLog         // nil: query logging off
+	tsig    map[string]string // TSIG secrets by key name, for signed queries (see tsig.go)
 	// signing holds a token per signing in flight: at most Config.MaxSigning, whichever
 	// transport the queries came by, so that TCP connections cannot pile up signing work.
 	signing chan struct{}
@@ -75,6 +76,9 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	}
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
 		qlog: newQueryLog(c.QueryLog, c.Logger), signing: make(chan struct{}, c.MaxSigning)}
+	if c.Transfers != nil {
+		h.tsig = c.Transfers.TsigSecrets()
+	}
 	m.observePacketCache(h.pcache)
 	m.observeRRL(c.RRL)
 	return h

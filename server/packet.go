@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/binary"
 	"fmt"
+	"net"
 	"net/netip"
 	"runtime/debug"
 
@@ -52,6 +53,9 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
 	}
+	if req.IsTsig() != nil && tr == udp {
+		return h.signedUDP(in, req, client)
+	}
 	m, size, class := h.respond(req, tr, client)
 	resp = h.pack(m, size, out, in, tr)
 	if cached && class != uncacheable && resp != nil {
@@ -63,12 +67,20 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 // cachedUDP answers a UDP query from the packet cache alone: it returns nil when the query
 // needs the full path. The readers call it inline and hand misses to the workers, so that
 // answers that need signing (a random-name flood, say) cannot starve the cached ones.
-func (h *Handler) cachedUDP(in, out []byte) []byte {
+func (h *Handler) cachedUDP(in, out []byte, from net.Addr) []byte {
 	var q fastQuery
-	if !isQuery(in) || !h.cacheable(in, &q) {
+	if !isQuery(in) || !h.cacheKey(in, &q) {
 		return nil
 	}
+	var cookieData []byte
+	if h.cfg.Cookies != nil && in[11] == 1 {
+		cookieData, _ = queryCookie(in)
+	}
 	resp, _ := h.pcache.peek(&q, in, out, h.cfg.Now().Unix())
+	if resp != nil && cookieData != nil {
+		// Cached answers hold no cookie: this client's is added to its copy.
+		resp = h.appendCookie(resp, cookieData, addrOf(from), q.size)
+	}
 	if resp != nil {
 		h.metrics.count(udp, int(resp[3]&0xF))
 	}
@@ -82,14 +94,24 @@ func isQuery(in []byte) bool { return len(in) >= headerSize && in[2]&0x80 == 0 }
 // query into its cache key q, generations included, and reports false when there is no cache
 // or the query is not plain enough for one (see fastQuery).
 func (h *Handler) cacheable(in []byte, q *fastQuery) bool {
-	if h.pcache == nil || !parseFast(in, h.cfg.UDPSize, q) {
+	if !h.cacheKey(in, q) {
 		return false
 	}
 	if h.cfg.Cookies != nil && in[11] == 1 {
-		// The response carries a server cookie made for this client: not one to share.
+		// The response will carry a server cookie made for this client: not one to keep.
+		// (cachedUDP answers such queries from the cache, adding the cookie to a copy.)
 		if _, ok := queryCookie(in); ok {
 			return false
 		}
+	}
+	return true
+}
+
+// cacheKey parses a UDP query into its cache key q, generations included; false when there is
+// no cache or the query is not plain enough for one (see fastQuery).
+func (h *Handler) cacheKey(in []byte, q *fastQuery) bool {
+	if h.pcache == nil || !parseFast(in, h.cfg.UDPSize, q) {
+		return false
 	}
 	var kg uint64
 	if h.keys != nil {

@@ -152,12 +152,12 @@ func BenchmarkCachedWithRRL(b *testing.B) {
 	in, _ := query("www.example.test.", dns.TypeA, true).Pack()
 	out := make([]byte, 0, 4096)
 	from := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 5353}
-	if h.ServeUDP(in, out) == nil || h.cachedUDP(in, out) == nil {
+	if h.ServeUDP(in, out) == nil || h.cachedUDP(in, out, from) == nil {
 		b.Fatal("no cached answer")
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if h.limitUDP(from, in, h.cachedUDP(in, out)) == nil {
+		if h.limitUDP(from, in, h.cachedUDP(in, out, from)) == nil {
 			b.Fatal("limited")
 		}
 	}

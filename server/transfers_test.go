@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -108,4 +109,72 @@ func TestTransfersHook(t *testing.T) {
 	if len(rec.seen) != 3 || rec.seen[0] != dns.OpcodeNotify || rec.tcp[1] != dns.TypeAXFR || rec.tcp[2] != dns.TypeIXFR {
 		t.Errorf("over TCP: opcodes %v qtypes %v", rec.seen, rec.tcp)
 	}
+}
+
+// keyedTransfers is recordingTransfers with one TSIG key.
+type keyedTransfers struct{ recordingTransfers }
+
+const testTSIGSecret = "c2lnbmV0LXNlcnZlci10ZXN0LXRzaWctc2VjcmV0IQ=="
+
+func (k *keyedTransfers) TsigSecrets() map[string]string {
+	return map[string]string{"xfr-key.": testTSIGSecret}
+}
+
+// TestSignedQueries: a query signed with a configured TSIG key is answered signed over UDP and
+// TCP (the client verifies the answer's MAC); one signed with an unknown key or a bad MAC gets
+// NOTAUTH. Secondaries (Knot, BIND with a server key) check the SOA this way.
+func TestSignedQueries(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, Config{Transfers: &keyedTransfers{}}, exampleZones[0])
+	signed := func(key, secret string) (*dns.Msg, *dns.Client) {
+		m := query("example.test.", dns.TypeSOA, true)
+		m.SetTsig(key, dns.HmacSHA256, 300, time.Now().Unix())
+		return m, &dns.Client{TsigSecret: map[string]string{key: secret}, Timeout: 2 * time.Second}
+	}
+	for _, netw := range []string{"udp", "tcp"} {
+		m, c := signed("xfr-key.", testTSIGSecret)
+		c.Net = netw
+		r, _, err := c.Exchange(m, ts.udp)
+		if err != nil || r.Rcode != dns.RcodeSuccess || len(r.Answer) == 0 || r.IsTsig() == nil {
+			t.Fatalf("%s: signed SOA query: %v, %v", netw, r, err)
+		}
+		for _, bad := range []struct{ key, secret string }{
+			{"other-key.", testTSIGSecret},
+			{"xfr-key.", "d3Jvbmctc2VjcmV0LWZvci10aGUta2V5"},
+		} {
+			m, _ := signed(bad.key, bad.secret)
+			r := exchangeRaw(t, netw, ts.udp, m, bad.key, bad.secret)
+			if r.Rcode != dns.RcodeNotAuth {
+				t.Errorf("%s: key %s: rcode %s, want NOTAUTH", netw, bad.key, dns.RcodeToString[r.Rcode])
+			}
+		}
+	}
+}
+
+// exchangeRaw sends m signed with secret and returns the answer without checking its TSIG.
+func exchangeRaw(t *testing.T, netw, addr string, m *dns.Msg, key, secret string) *dns.Msg {
+	t.Helper()
+	b, _, err := dns.TsigGenerate(m, secret, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dns.Dial(netw, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65535)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("%s: %v", netw, err)
+	}
+	r := new(dns.Msg)
+	if err := r.Unpack(buf[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -56,6 +56,8 @@ type ZoneSet struct {
 	// (SetExtra); the store serves base.With(extra). Both by origin, under mu.
 	base  map[string]*zones.Zone
 	extra map[string][]dns.RR
+	// minSerial is the SOA serial each zone is raised to (SetMinSerial), by origin, under mu.
+	minSerial map[string]uint32
 }
 
 // loadState is one zone's load history, for the metrics.
@@ -161,7 +163,23 @@ func (s *ZoneSet) options(origin string) zones.Options {
 	if s.signed(origin) {
 		opt.MaxTTL = zones.MaxSignedTTL
 	}
+	opt.MinSerial = s.minSerial[origin]
 	return opt
+}
+
+// SetMinSerial raises the SOA serial the zone origin is served with to serial, now and at
+// every reload, unless the zone's own serial is newer (RFC 1982); see zones.Options.MinSerial.
+// The zone offered fully signed to secondaries uses it, so that the serial a secondary reads
+// in an SOA query is the one of the version it can transfer.
+func (s *ZoneSet) SetMinSerial(origin string, serial uint32) error {
+	origin = dns.CanonicalName(origin)
+	s.mu.Lock()
+	if s.minSerial == nil {
+		s.minSerial = map[string]uint32{}
+	}
+	s.minSerial[origin] = serial
+	s.mu.Unlock()
+	return s.ReloadZone(origin)
 }
 
 func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {

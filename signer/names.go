@@ -135,7 +135,11 @@ func cover(names Neighbours, name, ce string) (owner, next string, err error) {
 	owner, ok := siblingBefore(nc)
 	if !ok || dnsname.Compare(owner, prev) <= 0 {
 		// Some existing name sorts between the sibling and nc: start just after it instead.
-		// "\000.prev" is its immediate successor and not an existing name.
+		// "\000.prev" is its immediate successor and not an existing name; but it lies below
+		// prev, and below a zone cut or a DNAME owner nothing is ours to deny (RFC 6672 §2.3).
+		if h, ok := names.(Hider); ok && h.Hides(prev) {
+			return "", "", errNoCover
+		}
 		owner = successor(prev)
 		if dnsname.Compare(owner, nc) >= 0 {
 			return "", "", errNoCover

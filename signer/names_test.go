@@ -89,3 +89,34 @@ func TestSignFailureLeavesMessage(t *testing.T) {
 		}
 	})
 }
+
+// hidingNames is the test zone whose cuts (and a DNAME owner) hide their descendants.
+type hidingNames struct{ zoneNames }
+
+func (hidingNames) Hides(name string) bool {
+	return name == "sub.example." || name == "insecure.example." || name == "b.example."
+}
+
+// TestCoverNeverStartsBelowAHider: for a name whose only covering range would start at
+// "\000.<cut or DNAME owner>", white lies give up the cover rather than deny the names below
+// the cut or owner.
+func TestCoverNeverStartsBelowAHider(t *testing.T) {
+	if owner, _, err := cover(names, `sub\000.example.`, "example."); err != nil || owner != `\000.sub.example.` {
+		t.Fatalf("without Hides: owner %s, err %v; want the successor of sub.example.", owner, err)
+	}
+	if _, _, err := cover(hidingNames{names}, `sub\000.example.`, "example."); !errors.Is(err, errNoCover) {
+		t.Errorf("below a cut: err %v, want errNoCover", err)
+	}
+	m, in := query{name: "nx below hider", qname: `sub\000.example.`, qtype: dns.TypeA, kind: NXDomain,
+		ns: []string{soaNeg}, rcode: dns.RcodeNameError,
+		in: func(in *Input) { in.ClosestEncloser = zone }}.build(t, WhiteLies, true)
+	in.Names = hidingNames{names}
+	if err := New(Config{}).Sign(m, in, testRing(t, RingOptions{}), t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nsecs(m.Ns) {
+		if dnsname.InZone(n.Hdr.Name, "sub.example.") {
+			t.Errorf("NSEC owned by %s, below the cut", n.Hdr.Name)
+		}
+	}
+}

@@ -83,6 +83,20 @@ func TestDNAME(t *testing.T) {
 		{name: "SVCB with an in-zone target", qname: "_8443._foo.example.test.", qtype: dns.TypeSVCB, kind: Answer,
 			answer: []string{"_8443._foo SVCB 1 www.new port=8443"}, extra: []string{"www.new A 192.0.2.7", "www.new AAAA 2001:db8::7"}},
 	}
+	for name, want := range map[string]bool{"old.example.test.": true, "deleg.example.test.": true,
+		"www.new.example.test.": false, "hidden.old.example.test.": false, "example.test.": false} {
+		if z.Hides(name) != want {
+			t.Errorf("Hides(%s) = %v, want %v", name, !want, want)
+		}
+	}
+	// Addresses at a DNAME owner are the zone's (signed in an additional section); those at a
+	// cut or below a DNAME owner are not, nor are those of a name the zone does not hold.
+	for name, want := range map[string]bool{"old.example.test.": false, "svc.example.test.": false,
+		"deleg.example.test.": true, "hidden.old.example.test.": true, "nowhere.example.test.": true} {
+		if z.Glue(name) != want {
+			t.Errorf("Glue(%s) = %v, want %v", name, !want, want)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := z.Lookup(tc.qname, tc.qtype)

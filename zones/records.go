@@ -1,10 +1,6 @@
 package zones
 
-import (
-	"errors"
-
-	"github.com/miekg/dns"
-)
+import "github.com/miekg/dns"
 
 // FromRecords builds a zone from records that did not come from a master file (a zone
 // transfer, say). It applies the checks and the DNSSEC filtering of Parse; source names the
@@ -22,14 +18,8 @@ func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone
 		}
 		return nil
 	}, origin, source, opt)
-	var errs []error
-	for _, f := range findings {
-		if f.fatal {
-			errs = append(errs, &ParseError{File: f.File, Line: f.Line, Msg: f.Msg})
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := fatal(findings); err != nil {
+		return nil, err
 	}
 	return z, nil
 }
