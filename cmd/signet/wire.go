@@ -129,6 +129,9 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 		kcfg.TPM = s.tpm
 	}
 	stores := map[string]keystore.Store{"software": soft}
+	if s.tpm != nil {
+		stores["tpm"] = s.tpm
+	}
 	if c.Cluster.enabled() {
 		// A cluster member: the key state and the ZSKs are shared in etcd, the state
 		// directory keeps a copy of the ring served, and the KSKs stay in this instance's
