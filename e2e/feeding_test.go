@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -298,6 +299,18 @@ zones:
 	})
 	n.verifyCopy(t, "first transfer")
 	validatesThrough(t, "first transfer", n, anchors)
+
+	// An IXFR over UDP gets the SOA alone (RFC 1995 §2), so a client that is behind asks
+	// again over TCP; without the key, nothing.
+	host, port := splitAddr(t, s.Addr)
+	soaLine := regexp.MustCompile(`(?m)^example\.test\.\s+\d+\s+IN\s+SOA\s.*$`)
+	udpIXFR := resolvertest.Dig(t, "@"+host, "-p", port, "+notcp", "-y", "hmac-sha256:xfr-key.:"+secret, "example.test.", "IXFR=1")
+	if soas := soaLine.FindAllString(udpIXFR, -1); len(soas) != 1 || !strings.Contains(udpIXFR, "(UDP)") || !strings.Contains(udpIXFR, "TSIG") {
+		t.Fatalf("IXFR over UDP: want one SOA, signed:\n%s", udpIXFR)
+	}
+	if out := resolvertest.Dig(t, "@"+host, "-p", port, "+notcp", "example.test.", "IXFR=1"); soaLine.MatchString(out) {
+		t.Fatalf("IXFR over UDP without the key answered:\n%s", out)
+	}
 
 	// A ZSK rollover on Signet: the new key is published, then signs; each step reaches the
 	// secondary as a new version by IXFR.

@@ -461,6 +461,11 @@ func isNotify(p []byte) bool {
 	return len(p) >= headerSize && p[2]&0x80 == 0 && (p[2]>>3)&0xF == dns.OpcodeNotify
 }
 
+// isIXFR reports whether a query asks for an incremental zone transfer.
+func isIXFR(req *dns.Msg) bool {
+	return req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 && req.Question[0].Qtype == dns.TypeIXFR
+}
+
 // isTransfer reports whether a query asks for a zone transfer.
 func isTransfer(req *dns.Msg) bool {
 	return req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 &&

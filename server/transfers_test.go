@@ -2,6 +2,7 @@ package server
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -74,6 +75,19 @@ func (r *recordingTransfers) ServeTCP(w dns.ResponseWriter, req *dns.Msg) {
 
 func (r *recordingTransfers) TsigSecrets() map[string]string { return nil }
 
+// IXFRUDP offers example.test.: it answers with the SOA alone, any other zone is not offered.
+func (r *recordingTransfers) IXFRUDP(_ []byte, req *dns.Msg, _ netip.Addr) ([]byte, bool) {
+	if req.Question[0].Name != "example.test." {
+		return nil, false
+	}
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Answer = []dns.RR{&dns.SOA{Hdr: dns.RR_Header{Name: "example.test.", Rrtype: dns.TypeSOA, Class: dns.ClassINET},
+		Ns: "ns.", Mbox: "h.", Serial: 7}}
+	out, _ := m.Pack()
+	return out, true
+}
+
 // TestTransfersHook: NOTIFY over UDP reaches Transfers with the sender's address; NOTIFY,
 // AXFR and IXFR over TCP reach it too; without Transfers NOTIFY is NOTIMP.
 func TestTransfersHook(t *testing.T) {
@@ -97,6 +111,19 @@ func TestTransfersHook(t *testing.T) {
 	ix := new(dns.Msg)
 	ix.SetIxfr("example.test.", 1, "ns.", "h.")
 	exchange(t, "tcp", ts.tcp, ix)
+	// IXFR over UDP goes there for a zone it offers; for another zone the pipeline answers
+	// REFUSED; AXFR over UDP is never a transfer.
+	if r := exchange(t, "udp", ts.udp, ix); len(r.Answer) != 1 || r.Answer[0].(*dns.SOA).Serial != 7 {
+		t.Errorf("IXFR over UDP: %v", r)
+	}
+	other := new(dns.Msg)
+	other.SetIxfr("other.test.", 1, "ns.", "h.")
+	if r := exchange(t, "udp", ts.udp, other); r.Rcode != dns.RcodeRefused {
+		t.Errorf("IXFR over UDP for a zone not offered: %s, want REFUSED", dns.RcodeToString[r.Rcode])
+	}
+	if r := exchange(t, "udp", ts.udp, ax); r.Rcode != dns.RcodeRefused {
+		t.Errorf("AXFR over UDP: %s, want REFUSED", dns.RcodeToString[r.Rcode])
+	}
 	// An ordinary query over TCP does not go there.
 	if r := exchange(t, "tcp", ts.tcp, query("www.example.test.", dns.TypeA, false)); len(r.Answer) == 0 {
 		t.Errorf("query over TCP: %v", r)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -198,5 +199,84 @@ func TestNotifyOut(t *testing.T) {
 	}
 	if soa, ok := first.Answer[0].(*dns.SOA); !ok || soa.Serial != 42 {
 		t.Fatalf("NOTIFY answer section %v", first.Answer)
+	}
+}
+
+// TestIXFROverUDP: an IXFR over UDP gets the current SOA alone (RFC 1995 §2), signed with the
+// request's key, whether the client is behind (it then retries over TCP) or current; the ACL
+// refuses it without the key or from an address not listed; a zone not offered is left to the
+// server.
+func TestIXFROverUDP(t *testing.T) {
+	t.Parallel()
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, Secondaries: []string{"127.0.0.1:9"}, NotifyTries: 1, NotifyTimeout: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(slog.New(slog.DiscardHandler), metrics, nil, []*Outgoing{out})
+	for n := 1; n <= 3; n++ {
+		if _, err := out.Publish(zoneV(t, n)[:4]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(out.Close)
+	local := netip.MustParseAddr("127.0.0.1")
+	ask := func(zone string, serial uint32, key *Key, from netip.Addr) (*dns.Msg, bool) {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetIxfr(zone, serial, "ns.", "h.")
+		var raw []byte
+		mac := ""
+		if key != nil {
+			q.SetTsig(key.Name, key.Algorithm, 300, time.Now().Unix())
+			raw, mac, err = dns.TsigGenerate(q, key.Secret, "", false)
+		} else {
+			raw, err = q.Pack()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := new(dns.Msg)
+		if err := req.Unpack(raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, ok := svc.IXFRUDP(raw, req, from)
+		if !ok {
+			return nil, false
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(resp); err != nil {
+			t.Fatal(err)
+		}
+		if key != nil && r.Rcode == dns.RcodeSuccess {
+			if err := dns.TsigVerify(resp, key.Secret, mac, false); err != nil {
+				t.Errorf("response MAC: %v", err)
+			}
+		}
+		return r, true
+	}
+	for _, have := range []uint32{1, 3} {
+		r, ok := ask("sec.test.", have, testKey, local)
+		if !ok || r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 || r.Answer[0].(*dns.SOA).Serial != 3 {
+			t.Errorf("IXFR from serial %d over UDP: %v", have, r)
+		}
+	}
+	if r, _ := ask("sec.test.", 1, nil, local); r == nil || r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
+		t.Errorf("without the key: %v", r)
+	}
+	if r, _ := ask("sec.test.", 1, testKey, netip.MustParseAddr("127.0.0.2")); r == nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("from an address not listed: %v", r)
+	}
+	if _, ok := ask("other.test.", 1, testKey, local); ok {
+		t.Error("a zone not offered was answered")
+	}
+	for outcome, want := range map[string]float64{"udp_soa": 1, "uptodate": 1, "refused": 2} {
+		if got := testutil.ToFloat64(metrics.out.WithLabelValues("sec.test.", outcome)); got != want {
+			t.Errorf("%s = %v, want %v", outcome, got, want)
+		}
 	}
 }

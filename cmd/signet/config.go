@@ -13,6 +13,7 @@ import (
 	"github.com/signetdns/signet/cluster"
 	"github.com/signetdns/signet/cookie"
 	"github.com/signetdns/signet/keymgr"
+	"github.com/signetdns/signet/memlimit"
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/rrl"
 	"github.com/signetdns/signet/server"
@@ -33,6 +34,9 @@ type config struct {
 	UDPSize uint16 `mapstructure:"udp_size"`
 	// PacketCache is the number of whole responses kept for repeated questions.
 	PacketCache int `mapstructure:"packet_cache_size"`
+	// MemoryLimit is the Go runtime's soft memory limit ("2GiB"); empty: 90% of the cgroup's
+	// memory.max when there is one. GOMEMLIMIT in the environment overrides it.
+	MemoryLimit string `mapstructure:"memory_limit"`
 	TCP         struct {
 		IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 		MaxConns    int           `mapstructure:"max_conns"`
@@ -285,6 +289,9 @@ func (c *config) validate() error {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return fmt.Errorf("listen: %q: want host:port ([::1]:53 for IPv6)", a)
 		}
+	}
+	if _, err := memlimit.ParseSize(c.MemoryLimit); err != nil {
+		return fmt.Errorf("memory_limit: %w", err)
 	}
 	if c.DNSSEC.CacheSize <= 0 {
 		return fmt.Errorf("dnssec.cache_size: must be positive")

@@ -101,6 +101,11 @@ func startAdmin(c *config, cfg admin.Config) (*admin.Server, error) {
 
 // serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
 func serve(ctx context.Context, c *config, log *slog.Logger) error {
+	stopMemory, err := startMemory(c, log)
+	if err != nil {
+		return err
+	}
+	defer stopMemory()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
@@ -116,13 +121,15 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if err := zs.RegisterMetrics(reg); err != nil {
 		return err
 	}
+	var files []server.ZoneFile
 	for _, z := range c.Zones {
 		if len(z.Primaries) > 0 {
 			continue // a secondary zone: setupTransfers adds it
 		}
-		if err := zs.Add(server.ZoneFile{Origin: z.Origin, Path: z.File}); err != nil {
-			return err
-		}
+		files = append(files, server.ZoneFile{Origin: z.Origin, Path: z.File})
+	}
+	if err := zs.AddAll(files); err != nil {
+		return err
 	}
 	transfers, runTransfers, err := setupTransfers(c, zs, dn, log, reg)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/admin"
@@ -24,6 +25,7 @@ import (
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
 	filestate "github.com/signetdns/signet/statestore/file"
+	"github.com/signetdns/signet/zones"
 )
 
 // dnssecRuntime is the DNSSEC side of a running server, as serve wires it.
@@ -186,10 +188,11 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
 			return fmt.Errorf("zone %s: %w", z.Origin, err)
 		}
-		// Loaded before its signing state was known: reload with the TTL cap. A zone without
-		// data (a file that failed to load, a secondary not transferred yet) has nothing to
-		// cap; its next load applies the cap.
-		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) {
+		// Loaded before its signing state was known: reload with the TTL cap, when there is
+		// a TTL over it (a big zone would otherwise be read twice at every start). A zone
+		// without data (a file that failed to load, a secondary not transferred yet) has
+		// nothing to cap; its next load applies the cap.
+		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) && zs.Store().Get(dns.CanonicalName(z.Origin)).MaxTTL() > zones.MaxSignedTTL {
 			if err := zs.ReloadZone(z.Origin); err != nil {
 				return err
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,6 +70,10 @@ type Store struct {
 	// outside it.
 	guard keyutil.Guard
 	cache map[string]*keyutil.Counting
+
+	// imu guards idx, the metadata by zone (see index).
+	imu sync.Mutex
+	idx *index
 
 	// decrypts folds concurrent first uses of one key into one scrypt run.
 	decrypts singleflight.Group
@@ -149,12 +154,18 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 		return keystore.Meta{}, err
 	}
 	defer s.guard.Unlock()
-	// The key first: metadata is what makes the key exist (package doc).
-	if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
-		return keystore.Meta{}, err
-	}
-	if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
-		_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+	err = s.changing(m, true, func() error {
+		// The key first: metadata is what makes the key exist (package doc).
+		if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
+			return err
+		}
+		if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
+			_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return keystore.Meta{}, err
 	}
 	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
@@ -168,7 +179,11 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 		return nil, err
 	}
 	defer s.guard.RUnlock()
-	return fsutil.List(s.dir, zone, s.readMeta)
+	zone, err := keyutil.ZoneFilter(zone)
+	if err != nil {
+		return nil, err
+	}
+	return s.list(zone)
 }
 
 // Get implements keystore.Store.
@@ -222,17 +237,7 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 	if ok {
 		return sg, nil
 	}
-	ch := s.decrypts.DoChan(id, func() (any, error) { return s.load(id) })
-	select {
-	case <-ctx.Done():
-		// The decryption finishes in the background and fills the cache.
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*keyutil.Counting), nil
-	}
+	return keyutil.Shared(ctx, &s.decrypts, id, func() (*keyutil.Counting, error) { return s.load(id) })
 }
 
 // load decrypts id's key and caches it, unless the key was deleted or the
@@ -295,7 +300,17 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	delete(s.cache, id)
-	return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+	m, err := s.readMeta(id)
+	if err != nil {
+		// Unreadable metadata is removed all the same; the index is then read again.
+		m = keystore.Meta{ID: id}
+		s.imu.Lock()
+		s.idx = nil
+		s.imu.Unlock()
+	}
+	return s.changing(m, false, func() error {
+		return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+	})
 }
 
 // Close implements keystore.Store; it drops the decrypted keys from memory.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/file"
@@ -475,4 +476,67 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestListSeesOtherWriters: List keeps the metadata by zone between calls, but a key that
+// another Store (another process) adds to the directory is listed once the directory's
+// modification time moves; and while it does not move, List reads no metadata file again.
+func TestListSeesOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, b := open(t, dir, testPass), open(t, dir, testPass)
+	m1, err := a.Create(ctx, "example.org.", keystore.KSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.List(ctx, "example.org."); err != nil || len(got) != 1 || got[0].ID != m1.ID {
+		t.Fatalf("List after Create = %v, %v", got, err)
+	}
+	m2, err := b.Create(ctx, "example.org.", keystore.ZSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move the directory's time past any clock tick a's index could share with b's write.
+	later := time.Now().Add(time.Minute)
+	if err := os.Chtimes(dir, later, later); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.List(ctx, "example.org.")
+	if err != nil || len(got) != 2 {
+		t.Fatalf("List after another writer's Create = %v, %v; want both keys", got, err)
+	}
+	if other, err := a.List(ctx, "example.net."); err != nil || len(other) != 0 {
+		t.Errorf("List of another zone = %v, %v", other, err)
+	}
+	// Corrupt a metadata file without moving the directory's time: the index answers.
+	fi, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, m2.ID+".json"), []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(dir, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.List(ctx, "example.org."); err != nil || len(got) != 2 {
+		t.Errorf("List with an unchanged directory re-read the files: %v, %v", got, err)
+	}
+	// Once the directory's time moves, the files are read again and the corrupt one is named.
+	if err := os.Chtimes(dir, later.Add(time.Minute), later.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.List(ctx, ""); err == nil || !strings.Contains(err.Error(), m2.ID+".json") {
+		t.Errorf("List after the directory changed = %v, %v; want an error naming %s.json", got, err, m2.ID)
+	}
+	// Delete by this Store keeps the index in step.
+	if err := os.WriteFile(filepath.Join(dir, m2.ID+".json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Delete(ctx, m2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.List(ctx, "example.org."); err != nil || len(got) != 1 || got[0].ID != m1.ID {
+		t.Errorf("List after Delete = %v, %v; want only %s", got, err, m1.ID)
+	}
 }
