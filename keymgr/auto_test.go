@@ -114,10 +114,13 @@ func (p *fakeParent) scan(ring *signer.KeyRing, now time.Time) time.Time {
 // snapshot is what the ring serves, for the resolver cache model: keys named by the digest
 // of their DS (so a parent DS names the same key).
 func snapshot(ring *signer.KeyRing, ds []string, now time.Time) rollovertest.Snapshot {
-	s := rollovertest.Snapshot{At: now, Up: true, DS: slices.Sorted(slices.Values(ds))}
+	s := rollovertest.Snapshot{At: now, Up: true, DS: slices.Sorted(slices.Values(ds)), Algorithms: map[string]uint8{}}
 	for _, k := range ring.Keys() {
 		id := strings.ToUpper(signer.DS(k.DNSKEY).Digest)
-		s.DNSKEY = append(s.DNSKEY, id)
+		s.Algorithms[id] = k.DNSKEY.Algorithm
+		if !k.Unpublished {
+			s.DNSKEY = append(s.DNSKEY, id)
+		}
 		if !k.Active {
 			continue
 		}
