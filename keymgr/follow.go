@@ -92,6 +92,10 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 	}
 	// The reads happen under the zone's lock: a read that raced a save of the leader's own
 	// (or a newer Sync) could otherwise put an older state back.
+	// Bounded: the zone's lock is held, and a store that does not answer must not hold up
+	// the status calls that take it.
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	return m.change(z, func(now time.Time) error {
 		st, rev, err := m.loadState(ctx, z.name)
 		if err != nil {

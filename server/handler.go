@@ -62,6 +62,7 @@ type Handler struct {
 	zones   ZoneSource
 	keys    KeySource
 	signer  Signer
+	prep    Preparer // nil: every answer goes through signer
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache      // nil: disabled
@@ -80,6 +81,9 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	}
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
 		qlog: newQueryLog(c.QueryLog, c.Logger), signing: make(chan struct{}, c.MaxSigning)}
+	if p, ok := sig.(Preparer); ok && keys != nil {
+		h.prep = p
+	}
 	if c.Transfers != nil {
 		h.tsig = c.Transfers.TsigSecrets()
 	}

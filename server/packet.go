@@ -46,6 +46,10 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 			h.metrics.count(tr, int(resp[3]&0xF))
 			return resp
 		}
+		if resp = h.preparedUDP(in, out, &q, h.cfg.Now()); resp != nil {
+			h.metrics.count(tr, dns.RcodeNameError)
+			return resp
+		}
 		cached = true
 	}
 	req := new(dns.Msg)
@@ -86,9 +90,17 @@ func (h *Handler) cachedUDP(in, out []byte, from net.Addr) []byte {
 	if h.cfg.Cookies != nil && in[11] == 1 {
 		cookieData, _ = queryCookie(in)
 	}
-	resp, _ := h.pcache.peek(&q, in, out, h.cfg.Now().Unix())
+	now := h.cfg.Now()
+	resp, _ := h.pcache.peek(&q, in, out, now.Unix())
+	if resp == nil {
+		// A missing name in a chain denial mode needs no signing: answered here, in the
+		// reader, like a cached answer (a miss for the cache's counters).
+		if resp = h.preparedUDP(in, out, &q, now); resp != nil {
+			h.pcache.misses.Add(1)
+		}
+	}
 	if resp != nil && cookieData != nil {
-		// Cached answers hold no cookie: this client's is added to its copy.
+		// Cached and prepared answers hold no cookie: this client's is added to its copy.
 		resp = h.appendCookie(resp, cookieData, addrOf(from), q.size)
 	}
 	if resp != nil {

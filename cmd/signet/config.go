@@ -10,6 +10,7 @@ import (
 	"github.com/miekg/dns"
 	"github.com/spf13/viper"
 
+	"github.com/signetdns/signet/cluster"
 	"github.com/signetdns/signet/cookie"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/memlimit"
@@ -74,6 +75,9 @@ type config struct {
 	TSIGKeys []tsigKeyConfig `mapstructure:"tsig_keys"`
 	DNSSEC   dnssecConfig    `mapstructure:"dnssec"`
 	Keystore keystoreConfig  `mapstructure:"keystore"`
+	// Cluster makes this server one instance of several that serve the same zones from one
+	// key state in etcd; empty: a single server.
+	Cluster clusterConfig `mapstructure:"cluster"`
 }
 
 // tsigKeyConfig is one entry of tsig_keys. The secret is never in the config: secret_file
@@ -183,6 +187,8 @@ type ZoneSettings struct {
 func setDefaults(v *viper.Viper) {
 	v.SetDefault("listen", []string{server.DefaultListen})
 	v.SetDefault("state", "./state")
+	v.SetDefault("cluster.id", "signet")
+	v.SetDefault("cluster.lease_ttl", cluster.DefaultLeaseTTL)
 	v.SetDefault("log.queries", 0)
 	v.SetDefault("reload.watch", true)
 	v.SetDefault("reload.debounce", zonewatch.DefaultDebounce)
@@ -303,6 +309,9 @@ func (c *config) validate() error {
 		return fmt.Errorf("tcp.max_conns_per_client: %d must be positive", c.TCP.MaxConnsPerClient)
 	}
 	if err := c.RRL.validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
 	if err := c.Cookies.validate(); err != nil {

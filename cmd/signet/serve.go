@@ -55,11 +55,15 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies, whitelies, nsec or nsec3")
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
+	f.StringSlice("etcd", nil, "etcd client URLs of the cluster this server is an instance of (comma-separated); with --instance")
+	f.String("instance", "", "this instance's name in the cluster; with --etcd")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
 		bind(v, cmd.Flags(), "dnssec.denial", "denial")
 		bind(v, cmd.Flags(), "strict", "strict")
+		bind(v, cmd.Flags(), "cluster.etcd.endpoints", "etcd")
+		bind(v, cmd.Flags(), "cluster.name", "instance")
 	}
 	return &zoneFlags
 }
@@ -160,7 +164,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 
 	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
-		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
+		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath), Cluster: dn.Cluster()})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err

@@ -37,6 +37,8 @@ type dnssecRuntime interface {
 	API() admin.Manager
 	// CanSign reports whether a signed zone's answers can be signed now, and if not why.
 	CanSign(origin string) (bool, string)
+	// Cluster reports the cluster's status for the admin API; nil for a single server.
+	Cluster() func(ctx context.Context) (any, error)
 	Close()
 }
 
@@ -50,6 +52,10 @@ type signing struct {
 	sig    *signer.Signer
 	mgr    *keymgr.Manager
 	cancel context.CancelFunc
+	// cluster is set on a cluster member: Start runs its node instead of the key manager's
+	// loop, which runs while this instance leads.
+	cluster *clusterRuntime
+	reg     prometheus.Registerer
 }
 
 // setupDNSSEC opens the keystores and the key manager. Every server has them, so that signing
@@ -124,17 +130,30 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 	if s.tpm != nil {
 		kcfg.TPM = s.tpm
 	}
+	stores := map[string]keystore.Store{"software": soft}
+	if s.tpm != nil {
+		stores["tpm"] = s.tpm
+	}
+	if c.Cluster.enabled() {
+		// A cluster member: the key state and the ZSKs are shared in etcd, the state
+		// directory keeps a copy of the ring served, and the KSKs stay in this instance's
+		// own keystore (the file one, unless there is a TPM).
+		cr, err := openCluster(c)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.cluster = cr
+		kcfg.State, kcfg.Local, kcfg.Soft, kcfg.LocalKSK = cr.state, state, cr.keys, soft
+		stores["etcd"] = cr.keys
+	}
 	mgr, err := keymgr.New(kcfg)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.mgr = mgr
+	s.mgr, s.reg = mgr, reg
 	if reg != nil {
-		stores := map[string]keystore.Store{"software": soft}
-		if s.tpm != nil {
-			stores["tpm"] = s.tpm
-		}
 		if err := dnssecmetrics.Register(reg, mgr, stores); err != nil {
 			s.Close()
 			return nil, err
@@ -153,6 +172,13 @@ func (s *signing) Signed(origin string) bool { return s.mgr.Signed(origin) }
 // its background loop. Zones whose signing state changes are reloaded, so that the one-week
 // TTL cap of signed zones follows.
 func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) error {
+	if s.cluster != nil {
+		// The node makes the key manager follow before any zone is added: only the leader
+		// creates keys.
+		if err := s.cluster.join(c, s.mgr, zoneSerials(c, zs), s.reg, s.log); err != nil {
+			return err
+		}
+	}
 	for _, z := range c.Zones {
 		p, err := zonePolicy(c, z)
 		if err != nil {
@@ -179,8 +205,21 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 	})
 	rctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	if s.cluster != nil {
+		s.cluster.done = make(chan struct{})
+		go func() { defer close(s.cluster.done); s.cluster.node.Run(rctx) }()
+		return nil
+	}
 	go s.mgr.Run(rctx)
 	return nil
+}
+
+// Cluster implements dnssecRuntime.
+func (s *signing) Cluster() func(ctx context.Context) (any, error) {
+	if s.cluster == nil {
+		return nil
+	}
+	return s.cluster.status
 }
 
 func (s *signing) Keys() server.KeySource { return s.mgr }
@@ -216,6 +255,9 @@ func (s *signing) Close() {
 	}
 	if s.tpm != nil {
 		s.tpm.Close()
+	}
+	if s.cluster != nil {
+		s.cluster.close()
 	}
 }
 

@@ -245,17 +245,7 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 	if ok {
 		return sg, nil
 	}
-	ch := s.decrypts.DoChan(id, func() (any, error) { return s.load(id) })
-	select {
-	case <-ctx.Done():
-		// The decryption finishes in the background and fills the cache.
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*keyutil.Counting), nil
-	}
+	return keyutil.Shared(ctx, &s.decrypts, id, func() (*keyutil.Counting, error) { return s.load(id) })
 }
 
 // load decrypts id's key and caches it, unless the key was deleted or the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/signetdns/signet/keystore"
 )
 
@@ -78,4 +80,20 @@ func (g *Guard) Close(release func()) bool {
 	g.closed = true
 	release()
 	return true
+}
+
+// Shared runs load for key id once among concurrent callers (one decryption, however many ask
+// at once) and waits for it no longer than ctx allows: a caller that gives up leaves the load
+// running, so that it still fills the backend's cache for the next caller.
+func Shared(ctx context.Context, g *singleflight.Group, id string, load func() (*Counting, error)) (*Counting, error) {
+	ch := g.DoChan(id, func() (any, error) { return load() })
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*Counting), nil
+	}
 }
