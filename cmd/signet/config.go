@@ -249,7 +249,7 @@ func decodeConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	}
 	var c config
 	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook)); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w%s", err, fromEnvironment(err))
 	}
 	// The --listen flag and SIGNET_LISTEN arrive as one comma-separated string at times.
 	c.Listen = splitList(c.Listen)

@@ -419,3 +419,26 @@ func TestShippedConfig(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestBadValueFromEnvironment: a bad value from a SIGNET_* variable is traced to it (no file
+// line holds it), and one from the file is not blamed on the environment.
+func TestBadValueFromEnvironment(t *testing.T) {
+	base := "zones:\n  - origin: a.test.\n    file: a.zone\n"
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv("SIGNET_DNSSEC_VALIDITY", "soon")
+		v := newViper()
+		v.Set("config", writeFile(t, t.TempDir(), "c.yaml", base, 0o600))
+		_, err := loadConfig(v, nil)
+		if err == nil || !strings.Contains(err.Error(), "dnssec.validity") || !strings.Contains(err.Error(), "SIGNET_DNSSEC_VALIDITY") {
+			t.Errorf("error %v, want one naming dnssec.validity and SIGNET_DNSSEC_VALIDITY", err)
+		}
+	})
+	t.Run("file", func(t *testing.T) {
+		v := newViper()
+		v.Set("config", writeFile(t, t.TempDir(), "c.yaml", "dnssec:\n  validity: soon\n"+base, 0o600))
+		_, err := loadConfig(v, nil)
+		if err == nil || strings.Contains(err.Error(), "environment") {
+			t.Errorf("error %v, want one not blaming the environment", err)
+		}
+	})
+}
