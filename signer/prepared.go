@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/miekg/dns"
 )
 
@@ -28,10 +28,10 @@ import (
 // starts with none, and a new ring (a rollover, a re-sign) replaces the ring's pieces, so a
 // piece is never served with data or keys other than those it was made from.
 
-// preparedLinks bounds the link pieces kept per zone snapshot. A piece is a few hundred bytes;
-// a zone with more links than this still answers every name, the least used links through
-// Sign.
-const preparedLinks = 1 << 15
+// preparedLinks bounds the link pieces kept per zone snapshot and ring. A piece is a few
+// hundred bytes; past the bound, links without a kept piece are packed anew for each answer
+// (from the signature cache, still without signing).
+const preparedLinks = 1 << 16
 
 // Piece is one RRset of a denial and its RRSIGs in wire form, packed after a message header and
 // the zone's origin, so that its names point at that origin (and at its own earlier names)
@@ -85,20 +85,26 @@ type snapshotPieces struct{ cur atomic.Pointer[ringPieces] }
 
 // ringPieces are the pieces made with one ring in one mode.
 type ringPieces struct {
-	ring  *KeyRing
-	mode  Mode
-	neg   atomic.Pointer[Piece]
-	links *lru.Cache[string, *Piece] // by owner name (NSEC) or hash (NSEC3)
-	// lastCE saves NSEC3 mode two of its three hashes: most missing names share their closest
-	// encloser (the apex, mostly), whose matching link and wildcard cover depend on it alone.
+	ring *KeyRing
+	mode Mode
+	neg  atomic.Pointer[Piece]
+	// links holds the link pieces by owner name (NSEC) or hash (NSEC3): a sync.Map, read
+	// without locking, since its keys are the snapshot's chain links, a fixed set.
+	links sync.Map
+	nlink atomic.Int64 // pieces in links
+	// lastCE saves a search of the chain for the wildcard (and in NSEC3 mode one for the
+	// closest encloser, two hashes): most missing names share their closest encloser (the
+	// apex, mostly), and those links depend on it alone.
 	lastCE atomic.Pointer[ceLinks]
 }
 
-// ceLinks are the NSEC3 chain indexes of the link matching ce and of the one covering its
-// wildcard.
+// ceLinks are the links that a closest encloser name fixes: in NSEC3 mode the chain indexes
+// of the link matching it and of the one covering its wildcard; in NSEC mode the link covering
+// its wildcard.
 type ceLinks struct {
-	name   string
-	ce, wc int
+	name            string
+	ce, wc          int
+	wcOwner, wcNext string
 }
 
 // memoer is the part of HashedChain that keeps values with a zone snapshot.
@@ -111,11 +117,7 @@ func piecesOf(m memoer, ring *KeyRing, mode Mode) *ringPieces {
 	if rp := sp.cur.Load(); rp != nil && rp.ring == ring && rp.mode == mode {
 		return rp
 	}
-	links, err := lru.New[string, *Piece](preparedLinks)
-	if err != nil {
-		return nil
-	}
-	rp := &ringPieces{ring: ring, mode: mode, links: links}
+	rp := &ringPieces{ring: ring, mode: mode}
 	sp.cur.Store(rp)
 	return rp
 }
@@ -136,9 +138,6 @@ func (s *Signer) PreparedNXDomain(in *Input, neg []dns.RR, ring *KeyRing, now ti
 		return dst, false
 	}
 	rp := piecesOf(m, ring, in.Mode)
-	if rp == nil {
-		return dst, false
-	}
 	t := now.Unix()
 	p := rp.neg.Load()
 	if p == nil || !p.usableAt(t) {
@@ -162,8 +161,15 @@ func (s *Signer) PreparedNXDomain(in *Input, neg []dns.RR, ring *KeyRing, now ti
 		if !isChain {
 			return dst[:mark], false
 		}
-		for _, name := range [2]string{in.Name, wc} {
-			owner, next := ch.Cover(name)
+		cl := rp.lastCE.Load()
+		if cl == nil || cl.name != ce {
+			cl = &ceLinks{name: ce}
+			cl.wcOwner, cl.wcNext = ch.Cover(wc)
+			rp.lastCE.Store(cl)
+		}
+		owner, next := ch.Cover(in.Name)
+		for _, link := range [2][2]string{{owner, next}, {cl.wcOwner, cl.wcNext}} {
+			owner, next := link[0], link[1]
 			if dst, ok = s.linkPiece(rp, dst, mark, owner, t, func() dns.RR {
 				return linkNSEC(ch, in.Zone, in.SOA, ring, owner, next)
 			}, now); !ok {
@@ -205,12 +211,18 @@ func (s *Signer) PreparedNXDomain(in *Input, neg []dns.RR, ring *KeyRing, now ti
 // linkPiece appends the piece of the link keyed key (made with build when the cache has no
 // usable one), unless dst[mark:] holds it already.
 func (s *Signer) linkPiece(rp *ringPieces, dst []*Piece, mark int, key string, t int64, build func() dns.RR, now time.Time) ([]*Piece, bool) {
-	p, found := rp.links.Get(key)
+	var p *Piece
+	v, found := rp.links.Load(key)
+	if found {
+		p = v.(*Piece)
+	}
 	if !found || !p.usableAt(t) {
 		if p = s.makePiece(rp.ring, rp.ring.zone, []dns.RR{build()}, now); p == nil {
 			return dst, false
 		}
-		rp.links.Add(key, p)
+		if found || rp.nlink.Add(1) <= preparedLinks {
+			rp.links.Store(key, p)
+		}
 	}
 	for _, q := range dst[mark:] {
 		if q == p {
