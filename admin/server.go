@@ -15,6 +15,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/signetdns/signet/keymgr"
 )
 
 // DefaultAddr is the admin TCP listener's usual address.
@@ -48,6 +50,8 @@ type Config struct {
 	Manager Manager
 	// Ready computes the readiness probe (GET /readyz); nil leaves it out.
 	Ready func() Readiness
+	// Cluster reports the cluster's status (GET /v1/cluster, JSON); nil leaves it out.
+	Cluster func(ctx context.Context) (any, error)
 	// UI serves the read-only status page under UIPath; nil leaves it out.
 	UI http.Handler
 	// Logger receives the listeners' errors; nil means slog.Default().
@@ -165,6 +169,16 @@ func newMux(cfg Config) *http.ServeMux {
 	}
 	if cfg.Manager != nil {
 		registerDNSSEC(mux, cfg.Manager, cfg.Logger)
+	}
+	if cfg.Cluster != nil {
+		mux.HandleFunc("GET "+ClusterPath, func(w http.ResponseWriter, r *http.Request) {
+			st, err := cfg.Cluster(r.Context())
+			if err != nil {
+				writeError(w, http.StatusServiceUnavailable, keymgr.CodeServiceUnavailable, err.Error())
+				return
+			}
+			writeJSON(w, http.StatusOK, st)
+		})
 	}
 	if cfg.Ready != nil {
 		registerReady(mux, cfg.Ready)

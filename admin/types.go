@@ -67,6 +67,10 @@ const (
 // ReloadPath is the path of the zone reload call.
 const ReloadPath = "/v1/reload"
 
+// ClusterPath is the cluster's status (GET): the key leader, each instance's served state
+// revision and zone serials, etcd's health, problems.
+const ClusterPath = "/v1/cluster"
+
 // ZonePath is the path of a zone's DNSSEC resource, followed by the escaped segments rest
 // ("enable", "ksks", a KSK's name, ...). The zone is made lower case and fully qualified, as
 // the key manager names zones.

@@ -288,6 +288,7 @@ func (n *Node) follow(ctx context.Context) {
 }
 
 func (n *Node) changed(ctx context.Context, c statestore.Change) {
+	n.log.Debug("shared state changed", "zone", c.Zone, "doc", c.Doc, "revision", c.Rev)
 	if c.Doc == statestore.KeyState && c.Rev != 0 {
 		n.latest.Store(c.Zone, int64(c.Rev))
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -45,7 +46,9 @@ func ReadStatus(ctx context.Context, cli *clientv3.Client, prefix string) (*Stat
 	st := &Status{Zones: map[string]int64{}}
 	for _, ep := range cli.Endpoints() {
 		m := Member{Endpoint: ep}
-		resp, err := cli.Status(ctx, ep)
+		sctx, cancel := context.WithTimeout(ctx, time.Second)
+		resp, err := cli.Status(sctx, ep)
+		cancel()
 		if err != nil {
 			m.Error = err.Error()
 			st.Problems = append(st.Problems, fmt.Sprintf("etcd endpoint %s does not answer", ep))
@@ -116,4 +119,17 @@ func (st *Status) compare() []string {
 		}
 	}
 	return out
+}
+
+// LocalStatus is what this instance can tell when etcd does not answer (err): the leader it
+// last saw, what it serves itself, and the outage.
+func (n *Node) LocalStatus(err error) *Status {
+	self := n.self()
+	self.Updated = time.Now().UTC()
+	st := &Status{Leader: n.Leader(), Instances: []Instance{self}, Zones: map[string]int64{}}
+	for _, ep := range n.cfg.Client.Endpoints() {
+		st.Members = append(st.Members, Member{Endpoint: ep, Error: err.Error()})
+	}
+	st.Problems = []string{fmt.Sprintf("etcd does not answer (%v): every instance serves the ring it has, no rollover step happens; the leader shown is the last one seen", err)}
+	return st
 }

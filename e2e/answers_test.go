@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -158,10 +159,24 @@ func checkDNAMEDenial(t *testing.T, label, qname string, r *dns.Msg, target stri
 }
 
 // TestExtendedErrorsWithKdig checks the Extended DNS Errors (RFC 8914) as kdig shows them, and
-// that a query without EDNS gets none.
+// that a query without EDNS gets none: among them a secondary zone whose primary never answers
+// and a zone whose file does not load (Not Ready, with the reason).
 func TestExtendedErrorsWithKdig(t *testing.T) {
 	resolvertest.RequireTool(t, "kdig")
-	host, port := startPlainDN(t)
+	dir := t.TempDir()
+	zone, broken := filepath.Join(dir, "dn.test.zone"), filepath.Join(dir, "broken.test.zone")
+	if err := os.WriteFile(zone, []byte(dnParent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(broken, []byte("@ 3600 IN SOA ns1 hostmaster 1 2 3 4 5\nwww A not-an-address\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadPrimary := fmt.Sprintf("127.0.0.1:%d", resolvertest.FreePort(t, "127.0.0.1"))
+	s := startSignetConfig(t, func(string) string {
+		return fmt.Sprintf("zones:\n  - {origin: dn.test., file: %s}\n  - {origin: broken.test., file: %s}\n  - {origin: waiting.test., primaries: [%q]}\n",
+			zone, broken, deadPrimary)
+	})
+	host, port := splitAddr(t, s.Addr)
 	for _, c := range []struct {
 		args []string
 		want string
@@ -169,6 +184,8 @@ func TestExtendedErrorsWithKdig(t *testing.T) {
 		{[]string{"www.example.org.", "A"}, "EDE: 20 (Not Authoritative)"},
 		{[]string{"dn.test.", "TYPE128"}, "EDE: 30 "},
 		{[]string{"dn.test.", "TKEY"}, "EDE: 21 (Not Supported)"},
+		{[]string{"www.waiting.test.", "A"}, "EDE: 14 (Not Ready): 'secondary zone not transferred yet'"},
+		{[]string{"www.broken.test.", "A"}, "EDE: 14 (Not Ready): 'zone failed to load'"},
 	} {
 		out := resolvertest.Kdig(t, append([]string{"@" + host, "-p", port, "+edns", "+norec"}, c.args...)...)
 		if !strings.Contains(out, c.want) {
@@ -182,18 +199,32 @@ func TestExtendedErrorsWithKdig(t *testing.T) {
 }
 
 // TestSVCBAdditional checks with dig that HTTPS and SVCB answers carry the in-zone addresses of
-// their targets (RFC 9460 §4.1), the owner's for TargetName ".".
+// their targets (RFC 9460 §4.1), the owner's for TargetName "."; and, from a signed zone with
+// DO, the RRSIGs of those addresses beside them (RFC 4035 §3.1.1).
 func TestSVCBAdditional(t *testing.T) {
 	resolvertest.RequireTool(t, "dig")
 	host, port := startPlainDN(t)
+	zone := filepath.Join(t.TempDir(), "dn.test.zone")
+	if err := os.WriteFile(zone, []byte(dnParent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shost, sport := splitAddr(t, startSignet(t, "", "--dnssec", "--zone", "dn.test.="+zone).Addr)
 	for _, c := range []struct {
 		name, qtype string
 		want        []string
+		signed      bool
 	}{
-		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}},
-		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30"}, false},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7"}, false},
+		{"svc.dn.test.", "HTTPS", []string{"svc.dn.test.\t\t3600\tIN\tA\t192.0.2.30", "svc.dn.test.\t\t3600\tIN\tAAAA\t2001:db8::30",
+			"svc.dn.test.\t\t3600\tIN\tRRSIG\tA 13 3 3600", "svc.dn.test.\t\t3600\tIN\tRRSIG\tAAAA 13 3 3600"}, true},
+		{"_8443._foo.dn.test.", "SVCB", []string{"www.new.dn.test.\t3600\tIN\tA\t192.0.2.7", "www.new.dn.test.\t3600\tIN\tRRSIG\tA 13 4 3600"}, true},
 	} {
-		out := resolvertest.Dig(t, "@"+host, "-p", port, "+norec", c.name, c.qtype)
+		args := []string{"@" + host, "-p", port, "+norec", c.name, c.qtype}
+		if c.signed {
+			args = []string{"@" + shost, "-p", sport, "+norec", "+dnssec", c.name, c.qtype}
+		}
+		out := resolvertest.Dig(t, args...)
 		add := out[strings.Index(out, ";; ADDITIONAL SECTION:")+1:]
 		if !strings.Contains(out, ";; ADDITIONAL SECTION:") {
 			t.Errorf("dig %s %s: no additional section\n%s", c.name, c.qtype, out)

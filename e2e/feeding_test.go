@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,18 +18,45 @@ import (
 	"github.com/signetdns/signet/internal/resolvertest"
 )
 
-// nsd is an NSD plain secondary, a child process of the test.
-type nsd struct {
+// plain is a secondary that does not sign (NSD or Knot), a child process of the test.
+type plain struct {
+	name string
 	addr string
 	cmd  *exec.Cmd
 	done chan struct{}
 	log  *lockedBuffer
 }
 
+// startPlain runs the secondary's command and stops it when the test ends.
+func startPlain(t *testing.T, name, addr string, args ...string) *plain {
+	t.Helper()
+	n := &plain{name: name, addr: addr, log: &lockedBuffer{}}
+	n.cmd = exec.Command(args[0], args[1:]...)
+	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n.done = make(chan struct{})
+	go func() { n.cmd.Wait(); close(n.done) }()
+	t.Cleanup(func() {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(5 * time.Second):
+			n.cmd.Process.Kill()
+			<-n.done
+		}
+		if t.Failed() {
+			t.Logf("%s log:\n%s", name, n.log.String())
+		}
+	})
+	return n
+}
+
 // startNSD runs nsd on addr as a secondary of example.test. from primary with TSIG key
 // secret: transfers requested with the key (IXFR, falling back to AXFR), NOTIFY accepted with
 // it, and AXFR of its own copy allowed from loopback so that the test can check it.
-func startNSD(t *testing.T, addr, primary, secret string) *nsd {
+func startNSD(t *testing.T, addr, primary, secret string) *plain {
 	t.Helper()
 	resolvertest.RequireTool(t, "nsd")
 	dir := t.TempDir()
@@ -64,31 +92,65 @@ zone:
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n := &nsd{addr: addr, log: &lockedBuffer{}}
-	n.cmd = exec.Command("nsd", "-d", "-c", path)
-	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
-	if err := n.cmd.Start(); err != nil {
+	return startPlain(t, "nsd", addr, "nsd", "-d", "-c", path)
+}
+
+// startKnotSecondary runs knotd on addr as a plain secondary of example.test. from primary,
+// with the key for transfers and NOTIFY, and transfers of its copy allowed from loopback.
+func startKnotSecondary(t *testing.T, addr, primary, secret string) *plain {
+	t.Helper()
+	resolvertest.RequireTool(t, "knotd")
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	n.done = make(chan struct{})
-	go func() { n.cmd.Wait(); close(n.done) }()
-	t.Cleanup(func() {
-		n.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-n.done:
-		case <-time.After(5 * time.Second):
-			n.cmd.Process.Kill()
-			<-n.done
-		}
-		if t.Failed() {
-			t.Logf("nsd log:\n%s", n.log.String())
-		}
-	})
-	return n
+	conf := fmt.Sprintf(`server:
+    listen: %[1]s
+    rundir: %[2]s
+    pidfile: %[2]s/knot.pid
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+log:
+  - target: stderr
+    any: info
+database:
+    storage: %[2]s/db
+key:
+  - id: xfr-key.
+    algorithm: hmac-sha256
+    secret: %[3]s
+remote:
+  - id: signet
+    address: %[4]s
+    key: xfr-key.
+acl:
+  - id: from-signet
+    address: 127.0.0.1
+    key: xfr-key.
+    action: notify
+  - id: copy-out
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: %[2]s
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: example.test.
+    master: signet
+    acl: [from-signet, copy-out]
+`, unboundAt(addr), dir, secret, unboundAt(primary))
+	path := filepath.Join(dir, "knot.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startPlain(t, "knot", addr, "knotd", "-c", path)
 }
 
 // ask queries the secondary directly (TCP: signed answers are large).
-func (n *nsd) ask(t *testing.T, name string, qtype uint16) *dns.Msg {
+func (n *plain) ask(t *testing.T, name string, qtype uint16) *dns.Msg {
 	t.Helper()
 	m := new(dns.Msg)
 	m.SetQuestion(name, qtype)
@@ -101,7 +163,7 @@ func (n *nsd) ask(t *testing.T, name string, qtype uint16) *dns.Msg {
 }
 
 // sigTag returns the key tag of the RRSIG over name/qtype in the secondary's answer, or 0.
-func (n *nsd) sigTag(t *testing.T, name string, qtype uint16) uint16 {
+func (n *plain) sigTag(t *testing.T, name string, qtype uint16) uint16 {
 	r := n.ask(t, name, qtype)
 	if r == nil {
 		return 0
@@ -116,20 +178,20 @@ func (n *nsd) sigTag(t *testing.T, name string, qtype uint16) uint16 {
 
 // verifyCopy takes the secondary's whole copy by AXFR and has ldns-verify-zone check every
 // signature and the NSEC chain.
-func (n *nsd) verifyCopy(t *testing.T, step string) {
+func (n *plain) verifyCopy(t *testing.T, step string) {
 	t.Helper()
 	verify := resolvertest.RequireTool(t, "ldns-verify-zone")
 	m := new(dns.Msg)
 	m.SetAxfr("example.test.")
 	ch, err := new(dns.Transfer).In(m, n.addr)
 	if err != nil {
-		t.Fatalf("%s: AXFR from nsd: %v", step, err)
+		t.Fatalf("%s: AXFR from %s: %v", step, n.name, err)
 	}
 	var b strings.Builder
 	records := 0
 	for env := range ch {
 		if env.Error != nil {
-			t.Fatalf("%s: AXFR from nsd: %v", step, env.Error)
+			t.Fatalf("%s: AXFR from %s: %v", step, n.name, env.Error)
 		}
 		for i, rr := range env.RR {
 			if records > 0 && i == len(env.RR)-1 && rr.Header().Rrtype == dns.TypeSOA {
@@ -144,7 +206,7 @@ func (n *nsd) verifyCopy(t *testing.T, step string) {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(verify, file).CombinedOutput()
-	t.Logf("%s: ldns-verify-zone on nsd's copy (%d records): %s", step, records, strings.TrimSpace(string(out)))
+	t.Logf("%s: ldns-verify-zone on %s's copy (%d records): %s", step, n.name, records, strings.TrimSpace(string(out)))
 	if err != nil || !strings.Contains(string(out), "Zone is verified and complete") {
 		t.Fatalf("%s: ldns-verify-zone: %v\n%s", step, err, out)
 	}
@@ -152,34 +214,42 @@ func (n *nsd) verifyCopy(t *testing.T, step string) {
 
 // validatesThrough checks with delv, trusting only the zone's DS, that the secondary's answers
 // validate: an answer, a missing name, an empty non-terminal, a wildcard and the keys.
-func validatesThrough(t *testing.T, step, addr string, anchors []dns.RR) {
+func validatesThrough(t *testing.T, step string, n *plain, anchors []dns.RR) {
 	t.Helper()
 	for _, q := range []struct{ name, qtype string }{
 		{"www.example.test.", "A"}, {"missing.example.test.", "A"}, {"b.ent.example.test.", "A"},
 		{"x.wild.example.test.", "TXT"}, {"www.example.test.", "MX"}, {"example.test.", "DNSKEY"},
 	} {
-		out, ok := resolvertest.Delv(t, addr, anchors, q.name, q.qtype)
+		out, ok := resolvertest.Delv(t, n.addr, anchors, q.name, q.qtype)
 		if !ok {
-			t.Fatalf("%s: delv %s %s through nsd not fully validated:\n%s", step, q.name, q.qtype, out)
+			t.Fatalf("%s: delv %s %s through %s not fully validated:\n%s", step, q.name, q.qtype, n.name, out)
 		}
 	}
 }
 
-// TestFeedingNSD: NSD as a plain secondary of Signet with TSIG, with an NSEC and with an NSEC3
-// chain. The fully signed zone it receives (the chain, every RRset signed) passes
-// ldns-verify-zone, its answers validate in delv with the zone's DS, and after a ZSK rollover
-// on Signet its copy, updated by IXFR, still does. Transfers without the key are refused.
+// TestFeedingNSD: NSD (with an NSEC and with an NSEC3 chain) and Knot (NSEC3) as plain
+// secondaries of Signet with TSIG. The fully signed zone each receives (the chain, every RRset
+// signed) passes ldns-verify-zone, its answers validate in delv with the zone's DS, and after a
+// ZSK rollover on Signet its copy, updated by IXFR, still does. Transfers without the key are
+// refused.
 func TestFeedingNSD(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"nsec", "nsec3"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, c := range []struct {
+		name, mode string
+		start      func(t *testing.T, addr, primary, secret string) *plain
+	}{
+		{"nsd/nsec", "nsec", startNSD},
+		{"nsd/nsec3", "nsec3", startNSD},
+		{"knot/nsec3", "nsec3", startKnotSecondary},
+	} {
+		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			feedNSD(t, mode)
+			feedPlain(t, c.mode, c.start)
 		})
 	}
 }
 
-func feedNSD(t *testing.T, mode string) {
+func feedPlain(t *testing.T, mode string, start func(t *testing.T, addr, primary, secret string) *plain) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	secret := base64.StdEncoding.EncodeToString(raw)
@@ -221,24 +291,36 @@ zones:
 		}
 	}
 
-	n := startNSD(t, nsdAddr, s.Addr, secret)
+	n := start(t, nsdAddr, s.Addr, secret)
 	var zsk uint16
-	waitFor(t, 10*time.Second, "nsd serving the signed zone", func() bool {
+	waitFor(t, 10*time.Second, "the secondary serving the signed zone", func() bool {
 		zsk = n.sigTag(t, "www.example.test.", dns.TypeA)
 		return zsk != 0
 	})
 	n.verifyCopy(t, "first transfer")
-	validatesThrough(t, "first transfer", nsdAddr, anchors)
+	validatesThrough(t, "first transfer", n, anchors)
 
-	// A ZSK rollover on Signet: the new key is published, then signs; each step reaches NSD as
-	// a new version by IXFR.
+	// An IXFR over UDP gets the SOA alone (RFC 1995 §2), so a client that is behind asks
+	// again over TCP; without the key, nothing.
+	host, port := splitAddr(t, s.Addr)
+	soaLine := regexp.MustCompile(`(?m)^example\.test\.\s+\d+\s+IN\s+SOA\s.*$`)
+	udpIXFR := resolvertest.Dig(t, "@"+host, "-p", port, "+notcp", "-y", "hmac-sha256:xfr-key.:"+secret, "example.test.", "IXFR=1")
+	if soas := soaLine.FindAllString(udpIXFR, -1); len(soas) != 1 || !strings.Contains(udpIXFR, "(UDP)") || !strings.Contains(udpIXFR, "TSIG") {
+		t.Fatalf("IXFR over UDP: want one SOA, signed:\n%s", udpIXFR)
+	}
+	if out := resolvertest.Dig(t, "@"+host, "-p", port, "+notcp", "example.test.", "IXFR=1"); soaLine.MatchString(out) {
+		t.Fatalf("IXFR over UDP without the key answered:\n%s", out)
+	}
+
+	// A ZSK rollover on Signet: the new key is published, then signs; each step reaches the
+	// secondary as a new version by IXFR.
 	s.run(t, "zsk", "rollover", "example.test.", "--now")
-	waitFor(t, 30*time.Second, "nsd's copy signed by the new ZSK", func() bool {
+	waitFor(t, 30*time.Second, "the secondary's copy signed by the new ZSK", func() bool {
 		tag := n.sigTag(t, "www.example.test.", dns.TypeA)
 		return tag != 0 && tag != zsk
 	})
 	if log := s.log.String(); !strings.Contains(log, "kind=IXFR") {
-		t.Fatalf("the rollover did not reach nsd by IXFR; signet log:\n%s", log)
+		t.Fatalf("the rollover did not reach the secondary by IXFR; signet log:\n%s", log)
 	}
 	for _, line := range strings.Split(s.log.String(), "\n") {
 		if strings.Contains(line, "transferred out") || strings.Contains(line, "version made") {
@@ -246,7 +328,14 @@ zones:
 		}
 	}
 	n.verifyCopy(t, "after the ZSK rollover")
-	validatesThrough(t, "after the ZSK rollover", nsdAddr, anchors)
+	validatesThrough(t, "after the ZSK rollover", n, anchors)
+	// Signet's own answers carry the serial of the version the secondary holds: secondaries
+	// compare an SOA query's serial with theirs before transferring.
+	waitFor(t, 5*time.Second, "the same serial on both", func() bool {
+		a, b := s.query(t, "example.test.", dns.TypeSOA, false), n.ask(t, "example.test.", dns.TypeSOA)
+		return a != nil && b != nil && len(a.Answer) > 0 && len(b.Answer) > 0 &&
+			a.Answer[0].(*dns.SOA).Serial == b.Answer[0].(*dns.SOA).Serial
+	})
 }
 
 // TestSignetToSignet: one Signet offers a zone unsigned (transfer: unsigned) to another that

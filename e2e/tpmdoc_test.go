@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -197,6 +198,10 @@ tpm2_print -t TPM2B_PUBLIC ksk.pub
 		t.Errorf("pre-made signatures last %v s, want about three weeks", exp)
 	}
 	validates("TPM away: pre-made signatures")
+	// The zone still validates, so the instance stays in service (/readyz, open on loopback).
+	if code, rd := getReady(t, s); code != http.StatusOK || !rd.Ready || !rd.Zones[0].CanSign {
+		t.Errorf("/readyz while the pre-made signatures last: %d %+v, want 200", code, rd)
+	}
 
 	// It comes back.
 	tpm.start(filepath.Join(lab, "tpmstate"))

@@ -19,8 +19,22 @@ import (
 // signatures (a follower need not hold the KSK).
 
 // Follow makes the Manager a follower of the instance named leader ("" when unknown). The
-// caller stops Run first: a follower's state changes come only through Sync.
-func (m *Manager) Follow(leader string) { m.leader.Store(&leader) }
+// caller stops Run first: a follower's state changes come only through Sync. A failure the
+// zones' lifecycle met while leading (a state save that etcd refused or did not answer) is
+// the leader's to retry, no longer this instance's status: it is cleared.
+func (m *Manager) Follow(leader string) {
+	if old := m.leader.Swap(&leader); old != nil {
+		return // following already
+	}
+	for _, name := range m.Zones() {
+		z, _ := m.zone(name)
+		_ = m.change(z, func(time.Time) error {
+			z.failure = ""
+			z.retryAt, z.backoff = time.Time{}, 0
+			return nil
+		})
+	}
+}
 
 // Lead makes the Manager the leader: it syncs every zone, so that the loop starts from the
 // latest state, then applies the quick start to zones that ask for it and have no state yet
@@ -92,6 +106,10 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 	}
 	// The reads happen under the zone's lock: a read that raced a save of the leader's own
 	// (or a newer Sync) could otherwise put an older state back.
+	// Bounded: the zone's lock is held, and a store that does not answer must not hold up
+	// the status calls that take it.
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
 	return m.change(z, func(now time.Time) error {
 		st, rev, err := m.loadState(ctx, z.name)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 type flakyStore struct {
 	*memory.Store
 	down atomic.Bool
+	lost sync.Map // key ID -> true: keys this TPM cannot load (made by another TPM)
 }
 
 func (f *flakyStore) Signer(ctx context.Context, id string) (crypto.Signer, error) {
@@ -34,19 +36,28 @@ func (f *flakyStore) Signer(ctx context.Context, id string) (crypto.Signer, erro
 	if err != nil {
 		return nil, err
 	}
-	return &flakySigner{Signer: s, store: f}, nil
+	return &flakySigner{Signer: s, store: f, id: id}, nil
 }
 
 type flakySigner struct {
 	crypto.Signer
 	store *flakyStore
+	id    string
 }
 
-var errTPMDown = errors.New("tpm: connection refused")
+var (
+	errTPMDown    = errors.New("tpm: connection refused")
+	errForeignTPM = errors.New("tpm: the key was created by a different TPM")
+)
 
+// Sign fails while the TPM is down, or for good when the key is lost (as the TPM keystore
+// does: it loads the key at the first signature).
 func (s *flakySigner) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
 	if s.store.down.Load() {
 		return nil, errTPMDown
+	}
+	if _, lost := s.store.lost.Load(s.id); lost {
+		return nil, errForeignTPM
 	}
 	return s.Signer.Sign(r, d, o)
 }
@@ -138,6 +149,11 @@ func verifyAnswer(t *testing.T, m *dns.Msg, ring *signer.KeyRing, at time.Time, 
 		for _, rr := range ring.DNSKEYs() {
 			if k := rr.(*dns.DNSKEY); k.KeyTag() == sig.KeyTag {
 				key = k
+			}
+		}
+		for _, k := range ring.Keys() {
+			if key == nil && k.Unpublished && k.Tag == sig.KeyTag {
+				key = k.DNSKEY // an algorithm rollover's key signing while not published
 			}
 		}
 		if key == nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -228,12 +229,22 @@ func (m *Manager) CreateKSK(ctx context.Context, zoneName, name, status string) 
 		if err := z.checkNoInternalFailure(); err != nil {
 			return err
 		}
+		if err := z.checkNoAlgorithmRollover(now); err != nil {
+			return err
+		}
 		next := z.edit()
 		created, err := m.addKSK(ctx, z, next, name, status, now)
 		if err != nil {
 			return err
 		}
-		if err := m.commit(ctx, z, next, now); err != nil {
+		commit := m.commit
+		if status == StatusInactive && z.st != nil && z.failing() && len(z.st.ZSKs) > 0 {
+			// An INACTIVE KSK leaves the DNSKEY RRset as it is, so the served ring and its
+			// pre-made signatures stay valid although a KSK cannot sign a new one: the
+			// successor of a KSK that is lost for good (see takeOver) can be made.
+			commit = m.saveOnly
+		}
+		if err := commit(ctx, z, next, now); err != nil {
 			m.dropKeys(created)
 			return err
 		}
@@ -247,6 +258,16 @@ func (m *Manager) CreateKSK(ctx context.Context, zoneName, name, status string) 
 func (z *zone) checkNoInternalFailure() error {
 	if z.failure != "" {
 		return errorf(CodeInvalidKeySigningKeyStatus, "zone %s is INTERNAL_FAILURE: %s", z.name, z.failure)
+	}
+	return nil
+}
+
+// checkNoAlgorithmRollover refuses an operator's KSK change while an algorithm rollover runs
+// or waits to start (ConcurrentModification): the rollover places its own KSK, and a KSK of
+// either algorithm added or withdrawn by hand would upset the order RFC 6781 §4.1.4 needs.
+func (z *zone) checkNoAlgorithmRollover(now time.Time) error {
+	if st := z.planStatus(now); st.AlgorithmFrom != 0 {
+		return errorf(CodeConcurrentModification, "zone %s is in an algorithm rollover from %d to %d (signet dnssec status): its KSKs change by themselves until it ends", z.name, st.AlgorithmFrom, st.AlgorithmTo)
 	}
 	return nil
 }
@@ -273,13 +294,100 @@ func (m *Manager) ActivateKSK(ctx context.Context, zoneName, name string) error 
 		if k.InDNSKEY(now) {
 			return nil
 		}
+		if err := z.checkNoAlgorithmRollover(now); err != nil {
+			return err
+		}
 		if z.policy.Rollover.KSKAutomatic && next.publishedKSKs(now) > 0 {
 			return errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: use `signet ksk rollover` rather than activating another KSK", z.name)
+		}
+		if z.st.Signing && len(failingPublished(next, now)) > 0 {
+			return m.takeOver(ctx, z, next, k, now)
 		}
 		k.activate(now)
 		k.Modified = now
 		return m.commit(ctx, z, next, now)
 	})
+}
+
+// failingPublished returns the KSKs of st in the DNSKEY RRset at now that cannot sign.
+func failingPublished(st *zoneState, now time.Time) []*kskRec {
+	var out []*kskRec
+	for _, o := range st.KSKs {
+		if o.Failure != "" && o.InDNSKEY(now) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// takeOver activates k in place of the published KSKs that cannot sign (a TPM-sealed KSK on
+// a new machine, or a TPM lost for good) by the double-DS rollover of RFC 6781 §4.1.2: a KSK
+// that cannot sign cannot sign a DNSKEY RRset holding k, so k cannot be pre-published as in a
+// double-KSK rollover. Instead the parent publishes k's DS beside the old one first, and the
+// DNSKEY RRset then goes from the old KSKs to k in one step. That step validates only for
+// resolvers whose cached DS RRset names k, so it is taken only once every parent server has
+// published k's DS for longer than the parent's propagation time and DS TTL: the first call
+// that finds the DS records when (DSSeen) and says when to activate again. The ZSKs stay, so
+// data signed before and after validates under either DNSKEY RRset.
+func (m *Manager) takeOver(ctx context.Context, z *zone, next *zoneState, k *kskRec, now time.Time) error {
+	var old []string
+	for _, o := range failingPublished(next, now) {
+		old = append(old, o.Name)
+	}
+	lost := strings.Join(old, ", ")
+	if len(z.policy.Parents) == 0 {
+		return errorf(CodeInvalidKeySigningKeyStatus, "KSK %s cannot sign, so activating %s replaces it at once (double-DS rollover), which is safe only once the parent publishes the DS of %s: configure the parent's name servers (zones[].parents) so that Signet can check", lost, k.Name, k.Name)
+	}
+	checks, err := m.dsChecks(ctx, z)
+	if err != nil {
+		return &Error{Code: CodeServiceUnavailable, Message: "cannot ask every parent server for the zone's DS", Err: err}
+	}
+	atAll := slices.ContainsFunc(checks, func(c rollover.DSCheck) bool { return c.KeyID == k.ID && c.Presence == rollover.DSAtAll })
+	if !atAll {
+		if !k.DSSeen.IsZero() {
+			// The parent went back: the wait starts again when it shows the DS again.
+			k.DSSeen, k.Modified = time.Time{}, now
+			if err := m.saveOnly(ctx, z, next, now); err != nil {
+				return err
+			}
+		}
+		return errorf(CodeInvalidKeySigningKeyStatus, "KSK %s cannot sign, and not every parent server publishes the DS of %s yet: add it at the parent beside the DS of %s (signet ds %s), then activate %s again", lost, k.Name, lost, z.name, k.Name)
+	}
+	if k.DSSeen.IsZero() {
+		k.DSSeen, k.Modified = now, now
+		if err := m.saveOnly(ctx, z, next, now); err != nil {
+			return err
+		}
+		next = z.edit() // what follows must not alter the state just saved
+		k = next.ksk(k.Name)
+	}
+	if at := k.DSSeen.Add(z.rolloverPolicy().DSSwapInterval()); now.Before(at) {
+		return errorf(CodeInvalidKeySigningKeyStatus, "every parent server publishes the DS of %s since %s, but resolvers may hold the parent's DS RRset without it until %s (parent propagation + parent DS TTL): activate %s again then",
+			k.Name, k.DSSeen.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339), k.Name)
+	}
+	for _, o := range failingPublished(next, now) {
+		o.deactivate(now)
+		o.Modified = now
+		o.Failure, o.FailingSince = "", time.Time{}
+	}
+	k.activate(now)
+	k.Modified = now
+	if err := m.commit(ctx, z, next, now); err != nil {
+		return err
+	}
+	m.log.Warn("KSK replaced by a double-DS rollover: the old KSK could not sign", "zone", z.name, "ksk", k.Name, "replaced", lost)
+	return nil
+}
+
+// saveOnly persists next without changing the served ring: for changes that leave the
+// DNSKEY RRset as it is while a KSK cannot sign a new one.
+func (m *Manager) saveOnly(ctx context.Context, z *zone, next *zoneState, now time.Time) error {
+	next.Modified = now
+	if err := m.saveState(ctx, z, next); err != nil {
+		return err
+	}
+	z.st = next
+	return nil
 }
 
 // DeactivateKSK is Route 53's DeactivateKeySigningKey: the KSK turns INACTIVE and leaves the
@@ -297,6 +405,9 @@ func (m *Manager) DeactivateKSK(ctx context.Context, zoneName, name string) erro
 		}
 		if z.policy.Rollover.KSKAutomatic {
 			return errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: KSKs are retired by the rollover (`signet ksk rollover`)", z.name)
+		}
+		if err := z.checkNoAlgorithmRollover(now); err != nil {
+			return err
 		}
 		if z.st.Signing {
 			others := slices.ContainsFunc(z.st.KSKs, func(o *kskRec) bool { return o != k && o.InDNSKEY(now) })

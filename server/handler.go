@@ -44,6 +44,10 @@ type Transfers interface {
 	// NotifyUDP answers a NOTIFY that came over UDP. raw is the message as received (a TSIG
 	// covers those bytes); it returns the packed response, or nil for silence.
 	NotifyUDP(raw []byte, from net.Addr) []byte
+	// IXFRUDP answers an IXFR that came over UDP (RFC 1995 §2), req being raw unpacked. It
+	// returns the packed response and true, or false when the zone is not offered for
+	// transfer here, which leaves the query to the ordinary pipeline (REFUSED).
+	IXFRUDP(raw []byte, req *dns.Msg, from netip.Addr) ([]byte, bool)
 	// ServeTCP answers a NOTIFY, AXFR or IXFR that came over TCP. The server has verified the
 	// request's TSIG with TsigSecrets (w.TsigStatus) and signs what is written with WriteMsg
 	// when the message carries a TSIG.
@@ -58,10 +62,12 @@ type Handler struct {
 	zones   ZoneSource
 	keys    KeySource
 	signer  Signer
+	prep    Preparer // nil: every answer goes through signer
 	cfg     Config
 	metrics *Metrics
-	pcache  *packetCache // nil: disabled
-	qlog    *queryLog    // nil: query logging off
+	pcache  *packetCache      // nil: disabled
+	qlog    *queryLog         // nil: query logging off
+	tsig    map[string]string // TSIG secrets by key name, for signed queries (see tsig.go)
 	// signing holds a token per signing in flight: at most Config.MaxSigning, whichever
 	// transport the queries came by, so that TCP connections cannot pile up signing work.
 	signing chan struct{}
@@ -75,6 +81,12 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 	}
 	h := &Handler{zones: zs, keys: keys, signer: sig, cfg: c, metrics: m, pcache: newPacketCache(c.PacketCacheSize),
 		qlog: newQueryLog(c.QueryLog, c.Logger), signing: make(chan struct{}, c.MaxSigning)}
+	if p, ok := sig.(Preparer); ok && keys != nil {
+		h.prep = p
+	}
+	if c.Transfers != nil {
+		h.tsig = c.Transfers.TsigSecrets()
+	}
 	m.observePacketCache(h.pcache)
 	m.observeRRL(c.RRL)
 	return h
@@ -191,8 +203,9 @@ func (h *Handler) validateMessage(x *request, req *dns.Msg) bool {
 			return false
 		}
 	}
-	if len(req.Answer) != 0 || len(req.Ns) != 0 {
-		// A query carries nothing in these sections (NOTIFY and UPDATE are not served).
+	if len(req.Answer) != 0 || (len(req.Ns) != 0 && !isIXFR(req)) {
+		// A query carries nothing in these sections (NOTIFY and UPDATE are not served), but
+		// an IXFR its serial in the authority section (RFC 1995 §3).
 		m.Rcode = dns.RcodeFormatError
 		return false
 	}

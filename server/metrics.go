@@ -108,6 +108,9 @@ func (m *Metrics) observePacketCache(pc *packetCache) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "signet_packet_cache_misses_total", Help: "UDP queries that missed the packet cache.",
 		}, func() float64 { return float64(pc.misses.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "signet_prepared_denials_total", Help: "UDP answers for missing names (NSEC and NSEC3 modes) assembled from prepared chain pieces, without signing or packing.",
+		}, func() float64 { return float64(pc.prepared.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "signet_packet_cache_entries", Help: "Responses held in the packet cache.",
 		}, func() float64 { return float64(pc.pos.Len() + pc.neg.Len()) }),

@@ -46,12 +46,29 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 			h.metrics.count(tr, int(resp[3]&0xF))
 			return resp
 		}
+		if resp = h.preparedUDP(in, out, &q, h.cfg.Now()); resp != nil {
+			h.metrics.count(tr, dns.RcodeNameError)
+			return resp
+		}
 		cached = true
 	}
 	req := new(dns.Msg)
 	if err := req.Unpack(in); err != nil || !countsMatch(req, in) {
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
+	}
+	if t := h.cfg.Transfers; t != nil && tr == udp && isIXFR(req) {
+		// Over UDP an IXFR gets the current SOA alone: the client, when behind, retries over
+		// TCP (RFC 1995 §2), as BIND and Knot secondaries do.
+		if resp, ok := t.IXFRUDP(in, req, client); ok {
+			if len(resp) >= headerSize {
+				h.metrics.count(tr, int(resp[3]&0xF))
+			}
+			return resp
+		}
+	}
+	if req.IsTsig() != nil && tr == udp {
+		return h.signedUDP(in, req, client)
 	}
 	m, size, class := h.respond(req, tr, client)
 	resp = h.pack(m, size, out, in, tr)
@@ -73,9 +90,17 @@ func (h *Handler) cachedUDP(in, out []byte, from net.Addr) []byte {
 	if h.cfg.Cookies != nil && in[11] == 1 {
 		cookieData, _ = queryCookie(in)
 	}
-	resp, _ := h.pcache.peek(&q, in, out, h.cfg.Now().Unix())
+	now := h.cfg.Now()
+	resp, _ := h.pcache.peek(&q, in, out, now.Unix())
+	if resp == nil {
+		// A missing name in a chain denial mode needs no signing: answered here, in the
+		// reader, like a cached answer (a miss for the cache's counters).
+		if resp = h.preparedUDP(in, out, &q, now); resp != nil {
+			h.pcache.misses.Add(1)
+		}
+	}
 	if resp != nil && cookieData != nil {
-		// Cached answers hold no cookie: this client's is added to its copy.
+		// Cached and prepared answers hold no cookie: this client's is added to its copy.
 		resp = h.appendCookie(resp, cookieData, addrOf(from), q.size)
 	}
 	if resp != nil {

@@ -39,6 +39,8 @@ type packetCache struct {
 	seed   maphash.Seed
 	hits   atomic.Uint64
 	misses atomic.Uint64
+	// prepared counts the misses answered from prepared denial pieces (see preparedUDP).
+	prepared atomic.Uint64
 }
 
 func newPacketCache(size int) *packetCache {
@@ -67,8 +69,9 @@ func newPacketCache(size int) *packetCache {
 // queries qualify: one question with an uncompressed name, no answer or authority records,
 // at most an OPT without options. Everything else takes the full path.
 type fastQuery struct {
-	nameEnd int // offset just past the question name
-	size    int // the response size limit
+	nameEnd int  // offset just past the question name
+	size    int  // the response size limit
+	flags   byte // EDNS present (0x01), DO (0x80), CO (0x40)
 	key     [320]byte
 	keyLen  int
 }
@@ -99,7 +102,7 @@ func parseFast(in []byte, ours uint16, q *fastQuery) bool {
 		return false
 	}
 	k = append(k, flags, byte(size>>8), byte(size))
-	q.size = size
+	q.size, q.flags = size, flags
 	q.keyLen = len(k)
 	return true
 }

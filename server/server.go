@@ -52,11 +52,7 @@ func (s *Server) Start() error {
 		go s.workUDP()
 	}
 	for _, addr := range s.cfg.Listen {
-		if err := s.listenUDP(addr); err != nil {
-			s.Shutdown(context.Background())
-			return err
-		}
-		if err := s.listenTCP(addr); err != nil {
+		if err := s.listen(addr); err != nil {
 			s.Shutdown(context.Background())
 			return err
 		}
@@ -64,15 +60,44 @@ func (s *Server) Start() error {
 	return nil
 }
 
-// listenUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
+// listen binds UDP and TCP on addr. With port 0 the kernel picks a free UDP port and TCP
+// takes the same number, so that one address serves both transports, as clients retrying a
+// truncated answer expect; another process may hold that TCP port, so the pair is tried
+// again with a fresh port a few times before giving up.
+func (s *Server) listen(addr string) error {
+	ap, perr := netip.ParseAddrPort(addr)
+	anyPort := perr == nil && ap.Port() == 0
+	for attempt := 1; ; attempt++ {
+		conns, err := s.openUDP(addr)
+		if err != nil {
+			return err
+		}
+		tcpAddr := addr
+		if anyPort {
+			tcpAddr = conns[0].LocalAddr().String()
+		}
+		if err = s.listenTCP(tcpAddr); err == nil {
+			s.serveUDP(conns)
+			return nil
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		if !anyPort || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+	}
+}
+
+// openUDP opens cfg.UDPReaders SO_REUSEPORT sockets on addr, so that the kernel spreads
 // queries over one reader goroutine per core.
-func (s *Server) listenUDP(addr string) error {
+func (s *Server) openUDP(addr string) ([]*net.UDPConn, error) {
 	// SO_REUSEPORT lets any socket of the same user join the port, another process included,
 	// and the kernel would then split our queries with it. So the port is first taken
 	// without the option: if anyone holds it, that fails (address in use), as it should.
 	probe, err := net.ListenPacket("udp", addr)
 	if err != nil {
-		return fmt.Errorf("listen udp %s: %w", addr, err)
+		return nil, fmt.Errorf("listen udp %s: %w", addr, err)
 	}
 	// Port 0 picks a port: the readers' sockets take the one the probe got.
 	bound := probe.LocalAddr().String()
@@ -85,7 +110,7 @@ func (s *Server) listenUDP(addr string) error {
 			for _, c := range conns {
 				c.Close()
 			}
-			return fmt.Errorf("listen udp %s (reader %d): %w", bound, i, err)
+			return nil, fmt.Errorf("listen udp %s (reader %d): %w", bound, i, err)
 		}
 		uc := c.(*net.UDPConn)
 		// A burst that arrives while the reader is off the CPU waits in the socket; the
@@ -94,6 +119,11 @@ func (s *Server) listenUDP(addr string) error {
 		_ = uc.SetReadBuffer(udpReadBuffer)
 		conns = append(conns, uc)
 	}
+	return conns, nil
+}
+
+// serveUDP starts a reader on each of conns.
+func (s *Server) serveUDP(conns []*net.UDPConn) {
 	s.mu.Lock()
 	s.udp = append(s.udp, conns...)
 	s.mu.Unlock()
@@ -101,7 +131,6 @@ func (s *Server) listenUDP(addr string) error {
 		s.wg.Add(1)
 		go s.readUDP(c)
 	}
-	return nil
 }
 
 // udpReadBuffer is the receive buffer asked for each UDP socket.
@@ -296,7 +325,7 @@ func (w *udpWorker) flush() {
 
 func (s *Server) listenTCP(addr string) error {
 	lc := net.ListenConfig{}
-	ln, err := lc.Listen(context.Background(), "tcp", s.tcpAddrFor(addr))
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen tcp %s: %w", addr, err)
 	}
@@ -328,21 +357,6 @@ func (s *Server) listenTCP(addr string) error {
 	return nil
 }
 
-// tcpAddrFor makes TCP listen on the port UDP got when addr asked for port 0, so that one
-// address serves both transports, as clients retrying a truncated answer expect.
-func (s *Server) tcpAddrFor(addr string) string {
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil || ap.Port() != 0 {
-		return addr
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.udp) == 0 {
-		return addr
-	}
-	return s.udp[len(s.udp)-1].LocalAddr().String()
-}
-
 // acceptQuery lets every query through to the handler, which answers NOTIMP or FORMERR
 // itself; only responses are dropped (answering them invites reflection loops).
 func acceptQuery(dh dns.Header) dns.MsgAcceptAction {
@@ -359,6 +373,10 @@ type tcpHandler struct{ h *Handler }
 func (t tcpHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	if x := t.h.cfg.Transfers; x != nil && (req.Opcode == dns.OpcodeNotify || isTransfer(req)) {
 		x.ServeTCP(w, req)
+		return
+	}
+	if req.IsTsig() != nil {
+		t.h.signedTCP(w, req)
 		return
 	}
 	var resp []byte
@@ -449,6 +467,11 @@ func (s *Server) closeAll() {
 // isNotify reports whether a packet is a NOTIFY request (opcode 4, QR clear).
 func isNotify(p []byte) bool {
 	return len(p) >= headerSize && p[2]&0x80 == 0 && (p[2]>>3)&0xF == dns.OpcodeNotify
+}
+
+// isIXFR reports whether a query asks for an incremental zone transfer.
+func isIXFR(req *dns.Msg) bool {
+	return req.Opcode == dns.OpcodeQuery && len(req.Question) == 1 && req.Question[0].Qtype == dns.TypeIXFR
 }
 
 // isTransfer reports whether a query asks for a zone transfer.

@@ -56,6 +56,8 @@ type ZoneSet struct {
 	// (SetExtra); the store serves base.With(extra). Both by origin, under mu.
 	base  map[string]*zones.Zone
 	extra map[string][]dns.RR
+	// minSerial is the SOA serial each zone is raised to (SetMinSerial), by origin, under mu.
+	minSerial map[string]uint32
 }
 
 // loadState is one zone's load history, for the metrics.
@@ -123,36 +125,71 @@ func (s *ZoneSet) Store() *zones.Store { return s.store }
 // Add loads a zone file and starts serving it. The error names the file and line.
 func (s *ZoneSet) Add(f ZoneFile) error { return s.AddLoader(f.Origin, f.Path, f) }
 
+// AddAll loads zone files like Add and starts serving them together: adding thousands of zones
+// one by one would copy the zone map once per zone. It stops at the first error Add would
+// return; the zones loaded before it are not served then.
+func (s *ZoneSet) AddAll(files []ZoneFile) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	have := make(map[string]string, len(s.zones)+len(files))
+	for _, e := range s.zones {
+		have[e.origin] = e.from
+	}
+	out := make([]*zones.Zone, 0, len(files))
+	for _, f := range files {
+		z, err := s.addLocked(f.Origin, f.Path, f, have)
+		if err != nil {
+			return err
+		}
+		out = append(out, z)
+	}
+	s.store.SetAll(out...)
+	return nil
+}
+
 // AddLoader starts serving the zone origin as l builds it; from says where it comes from (a
 // file name, "AXFR from ...") in logs.
 func (s *ZoneSet) AddLoader(origin, from string, l ZoneLoader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, have := range s.zones {
-		if have.origin == origin {
-			return fmt.Errorf("zone %s configured twice (%s and %s)", origin, have.from, from)
-		}
+	have := make(map[string]string, len(s.zones))
+	for _, e := range s.zones {
+		have[e.origin] = e.from
+	}
+	z, err := s.addLocked(origin, from, l, have)
+	if err != nil {
+		return err
+	}
+	s.store.Set(z)
+	return nil
+}
+
+// addLocked loads a new zone and returns the snapshot to publish; have maps the configured
+// origins to where they come from, and gets origin. s.mu must be held.
+func (s *ZoneSet) addLocked(origin, from string, l ZoneLoader, have map[string]string) (*zones.Zone, error) {
+	if prev, ok := have[origin]; ok {
+		return nil, fmt.Errorf("zone %s configured twice (%s and %s)", origin, prev, from)
 	}
 	e := zoneEntry{origin: origin, from: from, loader: l}
 	z, err := s.load(e)
 	s.noteLoad(origin, z, err)
 	if err != nil {
 		if s.strict {
-			return err
+			return nil, err
 		}
 		s.log.Error("zone failed to load; answering SERVFAIL for it until a reload loads it", "zone", origin, "from", from, "err", err)
 		s.zones = append(s.zones, e)
-		s.store.Set(zones.Failed(origin, failedReason))
-		return nil
+		have[origin] = from
+		return zones.Failed(origin, failedReason), nil
 	}
 	s.zones = append(s.zones, e)
-	s.store.Set(s.extend(z))
+	have[origin] = from
 	if z.Available() {
 		s.log.Info("zone loaded", "zone", z.Origin(), "from", from, "serial", z.Serial(), "names", z.Names())
 	} else {
 		s.log.Info("zone configured, no data yet (SERVFAIL until it has some)", "zone", z.Origin(), "from", from)
 	}
-	return nil
+	return s.extend(z), nil
 }
 
 // options are the load options of the zone origin: signed zones cap their TTLs.
@@ -161,7 +198,23 @@ func (s *ZoneSet) options(origin string) zones.Options {
 	if s.signed(origin) {
 		opt.MaxTTL = zones.MaxSignedTTL
 	}
+	opt.MinSerial = s.minSerial[origin]
 	return opt
+}
+
+// SetMinSerial raises the SOA serial the zone origin is served with to serial, now and at
+// every reload, unless the zone's own serial is newer (RFC 1982); see zones.Options.MinSerial.
+// The zone offered fully signed to secondaries uses it, so that the serial a secondary reads
+// in an SOA query is the one of the version it can transfer.
+func (s *ZoneSet) SetMinSerial(origin string, serial uint32) error {
+	origin = dns.CanonicalName(origin)
+	s.mu.Lock()
+	if s.minSerial == nil {
+		s.minSerial = map[string]uint32{}
+	}
+	s.minSerial[origin] = serial
+	s.mu.Unlock()
+	return s.ReloadZone(origin)
 }
 
 func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {

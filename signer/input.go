@@ -61,6 +61,16 @@ type Hider interface {
 	Hides(name string) bool
 }
 
+// Gluer is an optional ability of Input.Names: Glue reports whether the address records at
+// name, found in the additional section, are glue (at or below a zone cut, or below a DNAME
+// owner) rather than the zone's authoritative data. Authoritative additional RRsets are
+// signed (RFC 4035 §3.1.1: "When placing a signed RRset in the Additional section, the name
+// server MUST also place its RRSIG RRs in the Additional section"); glue never is. Without
+// it, no additional record is signed. *zones.Zone implements it.
+type Gluer interface {
+	Glue(name string) bool
+}
+
 // Chain is the zone's NSEC chain, which NSEC mode answers from. *zones.Zone implements it.
 type Chain interface {
 	// Cover returns the chain link proving name: owner is the last chain name at or before

@@ -27,7 +27,8 @@ type builder struct {
 //   - a NODATA for DNSKEY, CDS or CDNSKEY at the apex becomes an answer with the ring's RRset
 //     (with or without DO: the keys live in the ring, not in the zone file);
 //   - with in.DO: an RRSIG by each active ZSK for every RRset of the answer and authority
-//     sections (RFC 4035 §3.1.1; the key RRsets by each active KSK), except the NS RRset of a
+//     sections (RFC 4035 §3.1.1; the key RRsets by each active KSK), and for the zone's own
+//     addresses in the additional section (see additional), except the NS RRset of a
 //     referral and additional-section glue, which are not authoritative (RFC 4035 §3.1.4); and
 //     the NSEC records that deny what the answer denies, in in.Mode (see denial.go).
 //
@@ -57,8 +58,54 @@ func (s *Signer) sign(m *dns.Msg, in *Input, ring *KeyRing, now time.Time) error
 	if err != nil {
 		return err
 	}
-	m.Answer, m.Ns, m.Rcode = outA, outNs, rcode
+	outX, err := b.additional(m.Extra, kind)
+	if err != nil {
+		return err
+	}
+	m.Answer, m.Ns, m.Extra, m.Rcode = outA, outNs, outX, rcode
 	return nil
+}
+
+// additional returns the additional section with an RRSIG after every authoritative RRset
+// (the in-zone addresses of NS, MX, SRV, SVCB and HTTPS targets), RFC 4035 §3.1.1. Glue is
+// not authoritative (§2.2): a referral's additional section, and addresses at or below a zone
+// cut or a DNAME owner, stay unsigned. The OPT, when present, stays last. The section is
+// returned as it is when there is nothing to sign.
+func (b *builder) additional(extra []dns.RR, kind Kind) ([]dns.RR, error) {
+	g, ok := b.in.Names.(Gluer)
+	if !ok || kind == Referral {
+		return extra, nil
+	}
+	n := 0
+	for _, rr := range extra {
+		if h := rr.Header(); h.Rrtype != dns.TypeOPT && h.Rrtype != dns.TypeRRSIG {
+			n++
+		}
+	}
+	if n == 0 {
+		return extra, nil
+	}
+	out := make([]dns.RR, 0, len(extra)+2*n)
+	var opt []dns.RR
+	for _, rr := range extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			opt = append(opt, rr)
+		} else {
+			out = append(out, rr)
+		}
+	}
+	recs := out[:len(out):len(out)]
+	for i, rr := range recs {
+		h := rr.Header()
+		if h.Rrtype == dns.TypeRRSIG || seen(recs[:i], h) || g.Glue(h.Name) || !dnsname.InZone(h.Name, b.in.Zone) {
+			continue
+		}
+		var err error
+		if out, err = b.signWith(out, rrset(recs, i), h.Name, false); err != nil {
+			return nil, err
+		}
+	}
+	return append(out, opt...), nil
 }
 
 // apexSets turns a NODATA for DNSKEY, CDS or CDNSKEY at the apex into an answer with the ring's

@@ -33,7 +33,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "signet_xfr_in_expired", Help: "1 while a secondary zone is expired (SERVFAIL), else 0.",
 		}, []string{"zone"}),
 		out: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signet_xfr_out_total", Help: "Transfer requests from secondaries, by zone and outcome (axfr, ixfr, uptodate, refused, failed).",
+			Name: "signet_xfr_out_total", Help: "Transfer requests from secondaries, by zone and outcome (axfr, ixfr, uptodate, udp_soa: an IXFR over UDP answered with the SOA so that the client asks over TCP, refused, failed).",
 		}, []string{"zone", "outcome"}),
 		outSerial: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "signet_xfr_out_serial", Help: "SOA serial of the version offered to secondaries.",

@@ -60,22 +60,32 @@ func (s *Service) NotifyUDP(raw []byte, from net.Addr) []byte {
 	if err := req.Unpack(raw); err != nil || req.Response {
 		return nil
 	}
-	var tsigErr error
-	var key *Key
-	if t := req.IsTsig(); t != nil {
-		key = s.keys[dns.CanonicalName(t.Hdr.Name)]
-		if key == nil {
-			tsigErr = dns.ErrSecret
-		} else {
-			tsigErr = dns.TsigVerify(raw, key.Secret, "", false)
-		}
+	key, tsigErr := s.verifyUDP(raw, req)
+	return s.packUDP(s.notify(req, addrOf(from), tsigErr), req, key, tsigErr)
+}
+
+// verifyUDP checks the TSIG of a request that came over UDP (the TCP server checks its own):
+// it returns the request's key, if known, and the verification error (nil without a TSIG).
+func (s *Service) verifyUDP(raw []byte, req *dns.Msg) (*Key, error) {
+	t := req.IsTsig()
+	if t == nil {
+		return nil, nil
 	}
-	m := s.notify(req, addrOf(from), tsigErr)
+	key := s.keys[dns.CanonicalName(t.Hdr.Name)]
+	if key == nil {
+		return nil, dns.ErrSecret
+	}
+	return key, dns.TsigVerify(raw, key.Secret, "", false)
+}
+
+// packUDP packs the response m to req, signed with key when req was signed with it and
+// verified; nil when it cannot be packed or signed.
+func (s *Service) packUDP(m, req *dns.Msg, key *Key, tsigErr error) []byte {
 	if t := req.IsTsig(); t != nil && tsigErr == nil && key != nil {
 		m.SetTsig(key.Name, key.Algorithm, 300, time.Now().Unix())
 		out, _, err := dns.TsigGenerate(m, key.Secret, t.MAC, false)
 		if err != nil {
-			s.log.Warn("signing a NOTIFY response failed", "err", err)
+			s.log.Warn("signing a response over UDP failed", "err", err)
 			return nil
 		}
 		return out
@@ -85,6 +95,48 @@ func (s *Service) NotifyUDP(raw []byte, from net.Addr) []byte {
 		return nil
 	}
 	return out
+}
+
+// IXFRUDP answers an IXFR that came over UDP for a zone offered here: with the current SOA
+// alone (RFC 1995 §2: what does not fit in a UDP message is replaced by the SOA, telling the
+// client to ask over TCP). A client that is current learns it is up to date; one that is
+// behind sees a newer serial and retries over TCP, as BIND and Knot secondaries do. The
+// transfer ACL applies as over TCP. It returns false for a zone not offered.
+func (s *Service) IXFRUDP(raw []byte, req *dns.Msg, from netip.Addr) ([]byte, bool) {
+	origin := strings.ToLower(dns.Fqdn(req.Question[0].Name))
+	o := s.outgoing[origin]
+	if o == nil || req.Question[0].Qclass != dns.ClassINET {
+		return nil, false
+	}
+	key, tsigErr := s.verifyUDP(raw, req)
+	m := new(dns.Msg)
+	m.SetReply(req)
+	if e := req.IsEdns0(); e != nil {
+		m.SetEdns0(dns.MinMsgSize, false)
+	}
+	if ok, why := o.allowed(from, req, tsigErr); !ok {
+		s.log.Warn("zone transfer refused", "zone", origin, "from", from, "transport", "udp", "reason", why)
+		s.metrics.served(origin, "refused")
+		m.Rcode = dns.RcodeRefused
+		withEDE(m, req, dns.ExtendedErrorCodeProhibited)
+		return s.packUDP(m, req, key, tsigErr), true
+	}
+	o.mu.RLock()
+	cur := o.cur
+	o.mu.RUnlock()
+	if cur == nil {
+		m.Rcode = dns.RcodeServerFailure
+		s.metrics.served(origin, "failed")
+		return s.packUDP(m, req, key, tsigErr), true
+	}
+	m.Authoritative = true
+	m.Answer = []dns.RR{cur[0]}
+	outcome := "udp_soa"
+	if seq, _ := o.ixfrAnswer(req, cur, nil); len(seq) == 1 {
+		outcome = "uptodate"
+	}
+	s.metrics.served(origin, outcome)
+	return s.packUDP(m, req, key, tsigErr), true
 }
 
 // ServeTCP answers a NOTIFY, AXFR or IXFR that came over TCP; the server verified its TSIG

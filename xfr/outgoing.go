@@ -38,6 +38,7 @@ type Outgoing struct {
 	cfg OutgoingConfig
 	log *slog.Logger
 
+	pub     sync.Mutex // serialises Publish
 	mu      sync.RWMutex
 	cur     []dns.RR // SOA first; nil until the first Publish
 	history []ixfrDiff
@@ -115,10 +116,20 @@ func (o *Outgoing) Publish(rrs []dns.RR) (bool, error) {
 		return false, fmt.Errorf("zone %s: a version must start with its SOA", o.cfg.Origin)
 	}
 	soa := rrs[0].(*dns.SOA)
+	// One Publish at a time; the difference (a large zone's takes a while) is computed
+	// without holding mu, so transfers of the current version go on meanwhile.
+	o.pub.Lock()
+	defer o.pub.Unlock()
+	o.mu.RLock()
+	cur := o.cur
+	o.mu.RUnlock()
+	var del, add []dns.RR
+	if cur != nil {
+		del, add = difference(cur[1:], rrs[1:])
+	}
 	o.mu.Lock()
 	if o.cur != nil {
 		old := o.cur[0].(*dns.SOA)
-		del, add := difference(o.cur[1:], rrs[1:])
 		switch {
 		case old.Serial == soa.Serial && len(del) == 0 && len(add) == 0 && old.String() == soa.String():
 			o.mu.Unlock()
@@ -158,31 +169,56 @@ func (o *Outgoing) Close() {
 }
 
 // difference returns the records of old missing from new (deleted) and those of new missing
-// from old (added). Records are compared whole, TTL included, owner names in any case.
+// from old (added). Records are compared whole, TTL included, owner names in any case. They
+// are compared in wire form, which is several times cheaper than text for a large zone.
 func difference(old, new []dns.RR) (del, add []dns.RR) {
-	key := func(rr dns.RR) string {
-		h := rr.Header()
-		s := rr.String()
-		return strings.ToLower(h.Name) + s[len(h.Name):]
-	}
+	var buf []byte
+	oldKeys := make([]string, len(old))
 	have := make(map[string]struct{}, len(old))
-	for _, rr := range old {
-		have[key(rr)] = struct{}{}
+	for i, rr := range old {
+		oldKeys[i], buf = wireKey(rr, buf)
+		have[oldKeys[i]] = struct{}{}
 	}
 	next := make(map[string]struct{}, len(new))
 	for _, rr := range new {
-		k := key(rr)
+		var k string
+		k, buf = wireKey(rr, buf)
 		next[k] = struct{}{}
 		if _, ok := have[k]; !ok {
 			add = append(add, rr)
 		}
 	}
-	for _, rr := range old {
-		if _, ok := next[key(rr)]; !ok {
+	for i, rr := range old {
+		if _, ok := next[oldKeys[i]]; !ok {
 			del = append(del, rr)
 		}
 	}
 	return del, add
+}
+
+// wireKey returns rr in uncompressed wire form with its owner name lowercased, as a map key,
+// and buf for reuse. A record that does not pack (it never left the zone parser so) falls
+// back to its text.
+func wireKey(rr dns.RR, buf []byte) (string, []byte) {
+	if need := dns.Len(rr) + 256; cap(buf) < need {
+		buf = make([]byte, need)
+	}
+	buf = buf[:cap(buf)]
+	n, err := dns.PackRR(rr, buf, 0, nil, false)
+	if err != nil {
+		h := rr.Header()
+		t := rr.String()
+		return strings.ToLower(h.Name) + t[len(h.Name):], buf
+	}
+	// The owner is the first name, uncompressed: lowercase its labels' ASCII letters.
+	for off := 0; off < n && buf[off] != 0; off += int(buf[off]) + 1 {
+		for i := off + 1; i <= off+int(buf[off]) && i < n; i++ {
+			if c := buf[i]; 'A' <= c && c <= 'Z' {
+				buf[i] = c + 'a' - 'A'
+			}
+		}
+	}
+	return string(buf[:n]), buf
 }
 
 // sendNotify tells one secondary of serial (RFC 1996 §3.6: retransmitted until it answers).
@@ -357,10 +393,11 @@ func (o *Outgoing) ixfrAnswer(req *dns.Msg, cur []dns.RR, history []ixfrDiff) ([
 
 // serveTransfer answers an AXFR or IXFR for one of the zones offered (REFUSED otherwise).
 func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
-	refuse := func(why string) {
+	refuse := func(why string, code uint16) {
 		s.log.Warn("zone transfer refused", "zone", req.Question[0].Name, "from", w.RemoteAddr(), "reason", why)
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeRefused)
+		withEDE(m, req, code)
 		if t := req.IsTsig(); t != nil && w.TsigStatus() == nil {
 			m.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
 		}
@@ -369,7 +406,7 @@ func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 	origin := strings.ToLower(dns.Fqdn(req.Question[0].Name))
 	o := s.outgoing[origin]
 	if o == nil || req.Question[0].Qclass != dns.ClassINET {
-		refuse("zone not offered for transfer")
+		refuse("zone not offered for transfer", dns.ExtendedErrorCodeNotSupported)
 		s.metrics.served("", "refused")
 		return
 	}
@@ -378,9 +415,23 @@ func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 		tsigErr = w.TsigStatus()
 	}
 	if ok, why := o.allowed(addrOf(w.RemoteAddr()), req, tsigErr); !ok {
-		refuse(why)
+		refuse(why, dns.ExtendedErrorCodeProhibited)
 		s.metrics.served(origin, "refused")
 		return
 	}
 	o.serve(w, req)
+}
+
+// withEDE adds an Extended DNS Error (RFC 8914) to a refusal when the request had EDNS: 18
+// "Prohibited" when the ACL refuses, 21 "Not Supported" for a zone not offered, as over UDP.
+// The reason goes to the log only.
+func withEDE(m, req *dns.Msg, code uint16) {
+	if req.IsEdns0() == nil {
+		return
+	}
+	if m.IsEdns0() == nil {
+		m.SetEdns0(dns.MinMsgSize, false)
+	}
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code})
 }

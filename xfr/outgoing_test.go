@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -138,7 +139,14 @@ func TestOutgoingToSecondary(t *testing.T) {
 		{metrics.inSerial.WithLabelValues("sec.test."), 6},
 		{metrics.outSerial.WithLabelValues("sec.test."), 7},
 	} {
-		if got := testutil.ToFloat64(c.c); got != c.want {
+		// The server counts a transfer after its last message, which the client may have read
+		// already: wait a little for the count.
+		got := testutil.ToFloat64(c.c)
+		for deadline := time.Now().Add(2 * time.Second); got != c.want && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+			got = testutil.ToFloat64(c.c)
+		}
+		if got != c.want {
 			t.Errorf("%s = %v, want %v", c.c.(prometheus.Metric).Desc(), got, c.want)
 		}
 	}
@@ -191,5 +199,144 @@ func TestNotifyOut(t *testing.T) {
 	}
 	if soa, ok := first.Answer[0].(*dns.SOA); !ok || soa.Serial != 42 {
 		t.Fatalf("NOTIFY answer section %v", first.Answer)
+	}
+}
+
+// TestIXFROverUDP: an IXFR over UDP gets the current SOA alone (RFC 1995 §2), signed with the
+// request's key, whether the client is behind (it then retries over TCP) or current; the ACL
+// refuses it without the key or from an address not listed; a zone not offered is left to the
+// server.
+func TestIXFROverUDP(t *testing.T) {
+	t.Parallel()
+	metrics, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, Secondaries: []string{"127.0.0.1:9"}, NotifyTries: 1, NotifyTimeout: 100 * time.Millisecond,
+		Logger: slog.New(slog.DiscardHandler), Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(slog.New(slog.DiscardHandler), metrics, nil, []*Outgoing{out})
+	for n := 1; n <= 3; n++ {
+		if _, err := out.Publish(zoneV(t, n)[:4]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(out.Close)
+	local := netip.MustParseAddr("127.0.0.1")
+	ask := func(zone string, serial uint32, key *Key, from netip.Addr) (*dns.Msg, bool) {
+		t.Helper()
+		q := new(dns.Msg)
+		q.SetIxfr(zone, serial, "ns.", "h.")
+		var raw []byte
+		mac := ""
+		if key != nil {
+			q.SetTsig(key.Name, key.Algorithm, 300, time.Now().Unix())
+			raw, mac, err = dns.TsigGenerate(q, key.Secret, "", false)
+		} else {
+			raw, err = q.Pack()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := new(dns.Msg)
+		if err := req.Unpack(raw); err != nil {
+			t.Fatal(err)
+		}
+		resp, ok := svc.IXFRUDP(raw, req, from)
+		if !ok {
+			return nil, false
+		}
+		r := new(dns.Msg)
+		if err := r.Unpack(resp); err != nil {
+			t.Fatal(err)
+		}
+		if key != nil && r.Rcode == dns.RcodeSuccess {
+			if err := dns.TsigVerify(resp, key.Secret, mac, false); err != nil {
+				t.Errorf("response MAC: %v", err)
+			}
+		}
+		return r, true
+	}
+	for _, have := range []uint32{1, 3} {
+		r, ok := ask("sec.test.", have, testKey, local)
+		if !ok || r.Rcode != dns.RcodeSuccess || !r.Authoritative || len(r.Answer) != 1 || r.Answer[0].(*dns.SOA).Serial != 3 {
+			t.Errorf("IXFR from serial %d over UDP: %v", have, r)
+		}
+	}
+	if r, _ := ask("sec.test.", 1, nil, local); r == nil || r.Rcode != dns.RcodeRefused || len(r.Answer) != 0 {
+		t.Errorf("without the key: %v", r)
+	}
+	if r, _ := ask("sec.test.", 1, testKey, netip.MustParseAddr("127.0.0.2")); r == nil || r.Rcode != dns.RcodeRefused {
+		t.Errorf("from an address not listed: %v", r)
+	}
+	if _, ok := ask("other.test.", 1, testKey, local); ok {
+		t.Error("a zone not offered was answered")
+	}
+	for outcome, want := range map[string]float64{"udp_soa": 1, "uptodate": 1, "refused": 2} {
+		if got := testutil.ToFloat64(metrics.out.WithLabelValues("sec.test.", outcome)); got != want {
+			t.Errorf("%s = %v, want %v", outcome, got, want)
+		}
+	}
+}
+
+// TestRefusalsCarryEDE: a transfer refused by the ACL says "Prohibited" (EDE 18), one for a
+// zone not offered "Not Supported" (EDE 21), over TCP and, for IXFR, over UDP; a request
+// without EDNS gets no OPT.
+func TestRefusalsCarryEDE(t *testing.T) {
+	t.Parallel()
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Publish(zoneV(t, 1)[:4]); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(slog.New(slog.DiscardHandler), nil, nil, []*Outgoing{out})
+	addr := serveService(t, svc)
+	edeOf := func(r *dns.Msg) int {
+		if opt := r.IsEdns0(); opt != nil {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_EDE); ok {
+					return int(e.InfoCode)
+				}
+			}
+		}
+		return -1
+	}
+	for _, c := range []struct {
+		zone string
+		edns bool
+		want int
+	}{
+		{"sec.test.", true, int(dns.ExtendedErrorCodeProhibited)},
+		{"other.test.", true, int(dns.ExtendedErrorCodeNotSupported)},
+		{"sec.test.", false, -1},
+	} {
+		q := new(dns.Msg)
+		q.SetAxfr(c.zone)
+		if c.edns {
+			q.SetEdns0(1232, false)
+		}
+		r, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(q, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeRefused || edeOf(r) != c.want || (!c.edns && r.IsEdns0() != nil) {
+			t.Errorf("AXFR %s edns=%v over TCP: %s EDE %d, want REFUSED EDE %d\n%v", c.zone, c.edns, dns.RcodeToString[r.Rcode], edeOf(r), c.want, r)
+		}
+	}
+	q := new(dns.Msg)
+	q.SetIxfr("sec.test.", 1, "ns.", "h.")
+	q.SetEdns0(1232, false)
+	raw, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, ok := svc.IXFRUDP(raw, q, netip.MustParseAddr("127.0.0.1"))
+	r := new(dns.Msg)
+	if !ok || r.Unpack(resp) != nil || r.Rcode != dns.RcodeRefused || edeOf(r) != int(dns.ExtendedErrorCodeProhibited) {
+		t.Errorf("IXFR over UDP without the key: %v", r)
 	}
 }

@@ -38,10 +38,14 @@ type PublisherConfig struct {
 	// SerialPath keeps the last serial published of a signed zone, so that a restart never
 	// hands secondaries a serial they already have with other signatures.
 	SerialPath string
-	Now        func() time.Time // default time.Now
-	Interval   time.Duration    // how often Run looks for a change; default 500 ms
-	Workers    int              // signing goroutines; default GOMAXPROCS (every core)
-	Logger     *slog.Logger
+	// SetSerial makes the served zone's SOA carry serial (a signed version gets serials its
+	// zone file does not), before secondaries are told of the version: they compare the
+	// serial of an SOA query with their own before they transfer.
+	SetSerial func(serial uint32) error
+	Now       func() time.Time // default time.Now
+	Interval  time.Duration    // how often Run looks for a change; default 500 ms
+	Workers   int              // signing goroutines; default GOMAXPROCS (every core)
+	Logger    *slog.Logger
 }
 
 // Publisher turns the served zone into versions for its Outgoing: at once after a zone change
@@ -54,6 +58,7 @@ type Publisher struct {
 	lastZone *zones.Zone
 	lastRing *signer.KeyRing
 	body     []dns.RR // the last signed version without its SOA and the SOA's RRSIGs
+	soa      *dns.SOA // the last version's SOA
 	serial   uint32   // the last serial published (signed zones)
 	resignAt time.Time
 	warned   string
@@ -101,9 +106,16 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 func (p *Publisher) Run(ctx context.Context) {
 	t := time.NewTicker(p.cfg.Interval)
 	defer t.Stop()
+	last := ""
 	for {
-		if err := p.Step(p.cfg.Now()); err != nil {
+		// A failure that lasts (a KSK that cannot sign, say) is logged when it starts and when
+		// it changes, not twice a second.
+		if err := p.Step(p.cfg.Now()); err != nil && err.Error() != last {
+			last = err.Error()
 			p.log.Error("making the zone version for secondaries failed; they keep the previous one", "err", err)
+		} else if err == nil && last != "" {
+			last = ""
+			p.log.Info("zone versions for secondaries are made again")
 		}
 		select {
 		case <-ctx.Done():
@@ -152,13 +164,19 @@ func (p *Publisher) Step(now time.Time) error {
 		return err
 	}
 	p.resignAt = earliest.Add(-p.cfg.Signer.Config().Refresh).Add(time.Minute)
-	if p.body != nil && sameRecords(p.body, body) && p.lastZone != nil && p.lastZone.SOA().String() == z.SOA().String() {
+	if p.body != nil && p.soa != nil && z.SOA().String() == p.soa.String() && sameRecords(p.body, body) {
+		// Nothing new (this is the zone raised to the last version's serial, say).
 		p.lastZone, p.lastRing = z, ring
 		return nil
 	}
 	serial := p.serial + 1
 	if serialNewer(p.serial, z.Serial()) {
 		serial = z.Serial() // the operator's serial when it moves ahead
+	}
+	if serial != z.Serial() && p.cfg.SetSerial != nil {
+		if err := p.cfg.SetSerial(serial); err != nil {
+			return fmt.Errorf("serving serial %d: %w", serial, err)
+		}
 	}
 	soa := dns.Copy(z.SOA()).(*dns.SOA)
 	soa.Serial = serial
@@ -174,7 +192,7 @@ func (p *Publisher) Step(now time.Time) error {
 	if _, err := p.cfg.Out.Publish(rrs); err != nil {
 		return err
 	}
-	p.serial, p.body, p.lastZone, p.lastRing = serial, body, z, ring
+	p.serial, p.soa, p.body, p.lastZone, p.lastRing = serial, soa, body, z, ring
 	p.log.Info("signed zone version made", "serial", serial, "records", len(rrs), "took", time.Since(start).Round(time.Millisecond), "workers", p.cfg.Workers)
 	return nil
 }
@@ -191,13 +209,21 @@ func saveSerial(path string, serial uint32) error {
 	return atomicfile.Write(filepath.Dir(path), filepath.Base(path), append(b, '\n'))
 }
 
-// sameRecords reports whether a and b hold the same records in the same order.
+// sameRecords reports whether a and b hold the same records in the same order (compared in
+// wire form, as difference does: cheaper than text for a large zone).
 func sameRecords(a, b []dns.RR) bool {
 	if len(a) != len(b) {
 		return false
 	}
+	var ka, kb string
+	var buf []byte
 	for i := range a {
-		if a[i] != b[i] && a[i].String() != b[i].String() {
+		if a[i] == b[i] {
+			continue
+		}
+		ka, buf = wireKey(a[i], buf)
+		kb, buf = wireKey(b[i], buf)
+		if ka != kb {
 			return false
 		}
 	}

@@ -128,11 +128,20 @@ func TestSignedPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zone := testZone(t, zoneV(t, 10))
+	records := zoneV(t, 10)
+	zone := testZone(t, records)
+	// setSerial does what the server's ZoneSet does: the zone rebuilt with its serial raised.
+	raises := 0
+	setSerial := func(serial uint32) error {
+		raises++
+		z, err := zones.FromRecords("sec.test.", records, "test", zones.Options{MinSerial: serial})
+		zone = z
+		return err
+	}
 	serialPath := filepath.Join(t.TempDir(), "sec.test.serial")
 	newPub := func() *Publisher {
 		p, err := NewPublisher(PublisherConfig{Out: out, Zone: func() *zones.Zone { return zone }, Signed: true,
-			Keys: keys, Signer: sig, SerialPath: serialPath, Workers: 4, Logger: quiet})
+			Keys: keys, Signer: sig, SerialPath: serialPath, SetSerial: setSerial, Workers: 4, Logger: quiet})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,10 +176,20 @@ func TestSignedPublisher(t *testing.T) {
 	if h := out.history[len(out.history)-1]; len(h.add) == 0 || len(h.del) == 0 {
 		t.Fatalf("the IXFR difference is empty: %+v", h)
 	}
+	// The served zone now says 11 too (an SOA query must show the version's serial), and
+	// that raise is not itself a change.
+	if zone.Serial() != 11 || raises != 1 {
+		t.Fatalf("served serial %d after %d raises, want 11 after 1", zone.Serial(), raises)
+	}
+	step(now.Add(150*time.Second), 11)
 
-	// The operator's serial moves ahead: it is taken.
-	zone = testZone(t, zoneV(t, 50))
+	// The operator's serial moves ahead: it is taken, no raise needed.
+	records = zoneV(t, 50)
+	zone = testZone(t, records)
 	step(now.Add(3*time.Minute), 50)
+	if raises != 1 {
+		t.Fatalf("%d raises, want 1", raises)
+	}
 
 	// Restart: the serial is remembered; the new process's signatures (ECDSA signing is
 	// randomised) make a new version with the next serial.
@@ -183,9 +202,13 @@ func TestSignedPublisher(t *testing.T) {
 	v = step(later, 52)
 	checkSigned(t, v, later)
 	step(later.Add(time.Minute), 52)
+	if zone.Serial() != 52 {
+		t.Fatalf("served serial %d, want 52", zone.Serial())
+	}
 
 	// Another denial mode: nothing is published (and nothing breaks).
 	keys.mode = signer.Compact
-	zone = testZone(t, zoneV(t, 60))
+	records = zoneV(t, 60)
+	zone = testZone(t, records)
 	step(later.Add(2*time.Minute), 52)
 }

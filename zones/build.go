@@ -155,6 +155,11 @@ func (b *builder) add(e entry) {
 			b.report(true, "error", e.file, e.line, "more than one SOA record at the zone apex")
 			return
 		}
+		if soa, ok := e.rr.(*dns.SOA); ok && b.opt.MinSerial != 0 && serialBefore(soa.Serial, b.opt.MinSerial) {
+			raised := dns.Copy(soa).(*dns.SOA)
+			raised.Serial = b.opt.MinSerial
+			e.rr = raised
+		}
 	}
 	ttl := h.Ttl
 	if ttl > MaxSignedTTL {
@@ -522,4 +527,9 @@ func (b *builder) checkNS() {
 			}
 		}
 	}
+}
+
+// serialBefore reports whether serial a precedes b in RFC 1982 sequence space arithmetic.
+func serialBefore(a, b uint32) bool {
+	return a != b && ((a < b && b-a < 1<<31) || (a > b && a-b > 1<<31))
 }

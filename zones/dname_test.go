@@ -89,6 +89,14 @@ func TestDNAME(t *testing.T) {
 			t.Errorf("Hides(%s) = %v, want %v", name, !want, want)
 		}
 	}
+	// Addresses at a DNAME owner are the zone's (signed in an additional section); those at a
+	// cut or below a DNAME owner are not, nor are those of a name the zone does not hold.
+	for name, want := range map[string]bool{"old.example.test.": false, "svc.example.test.": false,
+		"deleg.example.test.": true, "hidden.old.example.test.": true, "nowhere.example.test.": true} {
+		if z.Glue(name) != want {
+			t.Errorf("Glue(%s) = %v, want %v", name, !want, want)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := z.Lookup(tc.qname, tc.qtype)

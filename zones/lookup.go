@@ -100,9 +100,10 @@ func (z *Zone) chainEnd(res Result, chain []dns.RR) Result {
 // CNAME's target is returned to be followed. A name that substitution makes longer than 255
 // octets ends the lookup as an Answer with YXDomain set (§2.2).
 func (z *Zone) redirect(res *Result, chain *[]dns.RR, n *node, name string) (string, bool) {
-	dname := z.decode(n, n.set(dns.TypeDNAME)).rrs
+	d := z.decode(n, n.set(dns.TypeDNAME))
+	dname := d.rrs
 	*chain = append(*chain, dname...)
-	target, ok := substitute(name, n.name, dns.CanonicalName(dname[0].(*dns.DNAME).Target))
+	target, ok := substitute(name, n.name, d.target)
 	if !ok {
 		*res = z.chainEnd(*res, *chain)
 		res.YXDomain = true
@@ -203,8 +204,8 @@ func (z *Zone) at(res *Result, chain *[]dns.RR, n *node, name string, qtype uint
 		s = n.set(qtype)
 	}
 	if c := n.set(dns.TypeCNAME); s == nil && c != nil && qtype != dns.TypeCNAME {
-		cn := z.decode(n, c).rrs
-		target := dns.CanonicalName(cn[0].(*dns.CNAME).Target)
+		d := z.decode(n, c)
+		cn, target := d.rrs, d.target
 		if wild {
 			cn = synthesise(cn, name)
 		}

@@ -60,6 +60,14 @@ func (z *Zone) Hides(name string) bool {
 	return n != nil && !n.occluded && (n.cut || n.dname)
 }
 
+// Glue reports whether the address records at name are not the zone's authoritative data: at
+// or below a zone cut (glue, the child's), or below a DNAME owner. Such records are never
+// signed (RFC 4035 §2.2). An unknown name counts as glue, so nothing is signed by mistake.
+func (z *Zone) Glue(name string) bool {
+	n := z.nodes[name]
+	return n == nil || n.occluded || n.cut
+}
+
 // Neighbours returns the existing names just before and just after name in canonical order
 // (RFC 4034 §6.1), wrapping around: prev of the apex is the last name, next of the last name is
 // the apex. Existing names are those that own RRsets and the apex; empty non-terminals and names

@@ -60,9 +60,12 @@ func unpack(wire []byte, owner string, s *rrset) []dns.RR {
 
 // decoded is an RRset unpacked for answers, with its additional-section data; for a
 // referral, rrs is the authority section (NS, then DS), extra the glue and ds the DS RRset.
+// target is a CNAME's or DNAME's target lowercased, once: a chain followed from the cache
+// then costs no lowercasing (and no allocation for a target written in capitals).
 type decoded struct {
 	key            uint32
 	rrs, extra, ds []dns.RR
+	target         string
 }
 
 // referralKey marks the cache entry of a cut's referral (keyed by its NS RRset's index).
@@ -106,6 +109,14 @@ func (z *Zone) decode(n *node, s *rrset) *decoded {
 	}
 	rrs := unpack(z.wire, n.name, s)
 	d := &decoded{key: s.id, rrs: rrs, extra: z.additional(rrs)}
+	if len(rrs) > 0 {
+		switch rr := rrs[0].(type) {
+		case *dns.CNAME:
+			d.target = dns.CanonicalName(rr.Target)
+		case *dns.DNAME:
+			d.target = dns.CanonicalName(rr.Target)
+		}
+	}
 	z.decoded.put(d)
 	return d
 }

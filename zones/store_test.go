@@ -128,3 +128,35 @@ func TestStoreConcurrent(t *testing.T) {
 		t.Errorf("final serial %d", s.Get("example.test.").Serial())
 	}
 }
+
+// TestStoreSetAll: many zones are added in one call; replacing a served zone swaps its
+// snapshot without copying the map (no allocation), and readers see the new one.
+func TestStoreSetAll(t *testing.T) {
+	s := NewStore()
+	var zs []*Zone
+	for _, o := range []string{"a.test.", "b.test.", "c.b.test."} {
+		zs = append(zs, Unavailable(o))
+	}
+	g := s.Generation()
+	s.SetAll(zs...)
+	if s.Generation() == g {
+		t.Error("SetAll did not change the generation")
+	}
+	if got := s.Match("x.c.b.test."); got != zs[2] {
+		t.Errorf("Match = %v, want the child zone", got)
+	}
+	if got := len(s.All()); got != 3 {
+		t.Errorf("All has %d zones, want 3", got)
+	}
+	repl := Failed("b.test.", "broken")
+	if n := testing.AllocsPerRun(10, func() { s.Set(repl) }); n != 0 {
+		t.Errorf("replacing a zone allocates %v times: the map was copied", n)
+	}
+	if got := s.Get("b.test."); got != repl {
+		t.Errorf("Get after the replacement = %v", got)
+	}
+	s.Remove("B.test")
+	if s.Get("b.test.") != nil || s.Match("x.b.test.") != nil || s.Get("c.b.test.") != zs[2] {
+		t.Error("Remove removed the wrong zones")
+	}
+}

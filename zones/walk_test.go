@@ -94,3 +94,34 @@ func TestHashedNamesAndMemo(t *testing.T) {
 		t.Errorf("built %d times", builds)
 	}
 }
+
+// TestMinSerial: the SOA serial is raised to MinSerial when it precedes it (RFC 1982), in the
+// SOA answer and in negative answers alike, and left alone otherwise.
+func TestMinSerial(t *testing.T) {
+	base, err := Load("example.test.", "../testdata/example.test.zone", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []dns.RR
+	base.Walk(func(set []dns.RR, _ bool) { all = append(all, set...) })
+	own := base.Serial() // 2024010101
+	for _, c := range []struct {
+		min, want uint32
+	}{
+		{own + 5, own + 5},
+		{own - 5, own},          // older: kept
+		{0, own},                // not set
+		{own + 1<<31 + 10, own}, // "older" in sequence space
+		{own + 1<<31 - 10, own + 1<<31 - 10},
+	} {
+		z, err := FromRecords("example.test.", all, "test", Options{MinSerial: c.min})
+		if err != nil {
+			t.Fatal(err)
+		}
+		soa := z.Lookup("example.test.", dns.TypeSOA).Answer[0].(*dns.SOA)
+		neg := z.Lookup("nope.example.test.", dns.TypeA).Ns[0].(*dns.SOA)
+		if z.Serial() != c.want || soa.Serial != c.want || neg.Serial != c.want {
+			t.Errorf("MinSerial %d: serial %d, SOA answer %d, negative %d; want %d", c.min, z.Serial(), soa.Serial, neg.Serial, c.want)
+		}
+	}
+}

@@ -19,6 +19,11 @@ type Options struct {
 	// MaxTTL, when above 0, lowers every TTL above it to it at load. Signed zones use
 	// MaxSignedTTL. 0 keeps TTLs as written.
 	MaxTTL uint32
+	// MinSerial, when not 0, raises the SOA serial to it when the zone's own serial precedes it
+	// (RFC 1982 arithmetic). A zone offered fully signed to secondaries gets new versions (new
+	// signatures, a key rollover) that its file does not; the served SOA must carry the serial
+	// of the version the secondaries can fetch, or they would think themselves up to date.
+	MinSerial uint32
 }
 
 // Zone is an immutable snapshot of one zone, built by Load or Parse. It is safe for concurrent

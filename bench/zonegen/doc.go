@@ -11,6 +11,12 @@
 //	q-missing.txt     unique random names that do not exist (one per line, never repeated)
 //	q-mix.txt         60% existing, 25% missing (unique), 5% wildcard, 5% NODATA, 5% referral
 //
+// With -zones N it writes N small zones instead (z00000.<origin> ...: SOA, NS, two addresses,
+// MX, TXT), in DIR/zones/, and DIR/zones.txt listing "origin file" per line.
+//
+// -preset big (a zone of 1,000,000 names, small query files) and -preset many (10,000 small
+// zones) are the sizes bench/scale/run.sh measures; other flags given with a preset win.
+//
 // Query files are in dnsperf's format, "name TYPE" per line. Everything follows from the
 // seed: the same flags always give the same bytes. Each file draws from its own PCG stream,
 // so changing -missing does not change the zone or the other files.

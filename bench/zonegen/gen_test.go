@@ -245,3 +245,43 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteMany: the small zones parse, each holds its six records under its own origin, and
+// zones.txt lists them in order.
+func TestWriteMany(t *testing.T) {
+	dir := t.TempDir()
+	files, err := writeMany(3, "bench.test.", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(list)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("zones.txt has %d lines, want 3", len(lines))
+	}
+	for i, l := range lines {
+		origin, path, _ := strings.Cut(l, " ")
+		if want := "z0000" + string(rune('0'+i)) + ".bench.test."; origin != want {
+			t.Errorf("line %d origin %s, want %s", i, origin, want)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zp := dns.NewZoneParser(bufio.NewReader(f), "", path)
+		n := 0
+		for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
+			if !dns.IsSubDomain(origin, rr.Header().Name) {
+				t.Errorf("%s: %s is out of the zone", path, rr)
+			}
+			n++
+		}
+		f.Close()
+		if err := zp.Err(); err != nil || n != 6 {
+			t.Errorf("%s: %d records, err %v; want 6", path, n, err)
+		}
+	}
+}

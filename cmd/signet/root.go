@@ -66,7 +66,7 @@ func newRootCmd() *cobra.Command {
 
 	zone := newZoneCmd()
 	zone.AddCommand(newZoneStatusCmd(v))
-	root.AddCommand(newServeCmd(v), zone, newReloadCmd(v), newConfigCmd(v), newVersionCmd())
+	root.AddCommand(newServeCmd(v), zone, newReloadCmd(v), newConfigCmd(v), newVersionCmd(), newClusterCmd(v))
 	for _, c := range extraCommands(v) {
 		root.AddCommand(c)
 	}

@@ -55,11 +55,15 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies, whitelies, nsec or nsec3")
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
+	f.StringSlice("etcd", nil, "etcd client URLs of the cluster this server is an instance of (comma-separated); with --instance")
+	f.String("instance", "", "this instance's name in the cluster; with --etcd")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
 		bind(v, cmd.Flags(), "dnssec.denial", "denial")
 		bind(v, cmd.Flags(), "strict", "strict")
+		bind(v, cmd.Flags(), "cluster.etcd.endpoints", "etcd")
+		bind(v, cmd.Flags(), "cluster.name", "instance")
 	}
 	return &zoneFlags
 }
@@ -97,6 +101,11 @@ func startAdmin(c *config, cfg admin.Config) (*admin.Server, error) {
 
 // serve runs the server until ctx ends (SIGTERM/SIGINT); SIGHUP reloads the zone files.
 func serve(ctx context.Context, c *config, log *slog.Logger) error {
+	stopMemory, err := startMemory(c, log)
+	if err != nil {
+		return err
+	}
+	defer stopMemory()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := server.NewMetrics(reg)
@@ -112,13 +121,15 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if err := zs.RegisterMetrics(reg); err != nil {
 		return err
 	}
+	var files []server.ZoneFile
 	for _, z := range c.Zones {
 		if len(z.Primaries) > 0 {
 			continue // a secondary zone: setupTransfers adds it
 		}
-		if err := zs.Add(server.ZoneFile{Origin: z.Origin, Path: z.File}); err != nil {
-			return err
-		}
+		files = append(files, server.ZoneFile{Origin: z.Origin, Path: z.File})
+	}
+	if err := zs.AddAll(files); err != nil {
+		return err
 	}
 	transfers, runTransfers, err := setupTransfers(c, zs, dn, log, reg)
 	if err != nil {
@@ -153,7 +164,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 
 	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
-		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath)})
+		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath), Cluster: dn.Cluster()})
 	if err != nil {
 		srv.Shutdown(context.Background())
 		return err

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signetdns/signet/admin"
@@ -24,6 +25,7 @@ import (
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
 	filestate "github.com/signetdns/signet/statestore/file"
+	"github.com/signetdns/signet/zones"
 )
 
 // dnssecRuntime is the DNSSEC side of a running server, as serve wires it.
@@ -35,6 +37,11 @@ type dnssecRuntime interface {
 	API() admin.Manager
 	// CanSign reports whether a signed zone's answers can be signed now, and if not why.
 	CanSign(origin string) (bool, string)
+	// Cluster reports the cluster's status for the admin API; nil for a single server.
+	Cluster() func(ctx context.Context) (any, error)
+	// ClusterReadiness is this instance's part in its cluster for /readyz; nil for a single
+	// server.
+	ClusterReadiness() *admin.ClusterReadiness
 	Close()
 }
 
@@ -48,6 +55,10 @@ type signing struct {
 	sig    *signer.Signer
 	mgr    *keymgr.Manager
 	cancel context.CancelFunc
+	// cluster is set on a cluster member: Start runs its node instead of the key manager's
+	// loop, which runs while this instance leads.
+	cluster *clusterRuntime
+	reg     prometheus.Registerer
 }
 
 // setupDNSSEC opens the keystores and the key manager. Every server has them, so that signing
@@ -122,17 +133,30 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 	if s.tpm != nil {
 		kcfg.TPM = s.tpm
 	}
+	stores := map[string]keystore.Store{"software": soft}
+	if s.tpm != nil {
+		stores["tpm"] = s.tpm
+	}
+	if c.Cluster.enabled() {
+		// A cluster member: the key state and the ZSKs are shared in etcd, the state
+		// directory keeps a copy of the ring served, and the KSKs stay in this instance's
+		// own keystore (the file one, unless there is a TPM).
+		cr, err := openCluster(c)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.cluster = cr
+		kcfg.State, kcfg.Local, kcfg.Soft, kcfg.LocalKSK = cr.state, state, cr.keys, soft
+		stores["etcd"] = cr.keys
+	}
 	mgr, err := keymgr.New(kcfg)
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
-	s.mgr = mgr
+	s.mgr, s.reg = mgr, reg
 	if reg != nil {
-		stores := map[string]keystore.Store{"software": soft}
-		if s.tpm != nil {
-			stores["tpm"] = s.tpm
-		}
 		if err := dnssecmetrics.Register(reg, mgr, stores); err != nil {
 			s.Close()
 			return nil, err
@@ -151,6 +175,13 @@ func (s *signing) Signed(origin string) bool { return s.mgr.Signed(origin) }
 // its background loop. Zones whose signing state changes are reloaded, so that the one-week
 // TTL cap of signed zones follows.
 func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) error {
+	if s.cluster != nil {
+		// The node makes the key manager follow before any zone is added: only the leader
+		// creates keys.
+		if err := s.cluster.join(c, s.mgr, zoneSerials(c, zs), s.reg, s.log); err != nil {
+			return err
+		}
+	}
 	for _, z := range c.Zones {
 		p, err := zonePolicy(c, z)
 		if err != nil {
@@ -160,10 +191,11 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
 			return fmt.Errorf("zone %s: %w", z.Origin, err)
 		}
-		// Loaded before its signing state was known: reload with the TTL cap. A zone without
-		// data (a file that failed to load, a secondary not transferred yet) has nothing to
-		// cap; its next load applies the cap.
-		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) {
+		// Loaded before its signing state was known: reload with the TTL cap, when there is
+		// a TTL over it (a big zone would otherwise be read twice at every start). A zone
+		// without data (a file that failed to load, a secondary not transferred yet) has
+		// nothing to cap; its next load applies the cap.
+		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) && zs.Store().Get(dns.CanonicalName(z.Origin)).MaxTTL() > zones.MaxSignedTTL {
 			if err := zs.ReloadZone(z.Origin); err != nil {
 				return err
 			}
@@ -176,8 +208,30 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 	})
 	rctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
+	if s.cluster != nil {
+		s.cluster.done = make(chan struct{})
+		go func() { defer close(s.cluster.done); s.cluster.node.Run(rctx) }()
+		return nil
+	}
 	go s.mgr.Run(rctx)
 	return nil
+}
+
+// ClusterReadiness implements dnssecRuntime.
+func (s *signing) ClusterReadiness() *admin.ClusterReadiness {
+	if s.cluster == nil || s.cluster.node == nil {
+		return nil
+	}
+	n := s.cluster.node
+	return &admin.ClusterReadiness{Instance: s.c.Cluster.Name, Leader: n.Leader(), Leading: n.Leading(), EtcdUp: n.EtcdUp()}
+}
+
+// Cluster implements dnssecRuntime.
+func (s *signing) Cluster() func(ctx context.Context) (any, error) {
+	if s.cluster == nil {
+		return nil
+	}
+	return s.cluster.status
 }
 
 func (s *signing) Keys() server.KeySource { return s.mgr }
@@ -213,6 +267,9 @@ func (s *signing) Close() {
 	}
 	if s.tpm != nil {
 		s.tpm.Close()
+	}
+	if s.cluster != nil {
+		s.cluster.close()
 	}
 }
 

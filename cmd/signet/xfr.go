@@ -163,6 +163,7 @@ func setupTransfers(c *config, zs *server.ZoneSet, dn dnssecRuntime, log *slog.L
 				return nil, nil, fmt.Errorf("zone %s: %w", z.Origin, err)
 			}
 			pc.Keys, pc.Signer, pc.SerialPath = dn.Keys(), sig, filepath.Join(dir, copyName(z.Origin)+".serial")
+			pc.SetSerial = func(serial uint32) error { return zs.SetMinSerial(z.Origin, serial) }
 		}
 		pub, err := xfr.NewPublisher(pc)
 		if err != nil {

@@ -32,6 +32,7 @@ var only = map[string][]string{
 	"rrl":                 {},
 	"ui":                  {},
 	"zonewatch":           {},
+	"memlimit":            {},
 	"internal/atomicfile": {},
 	"internal/dnsname":    {},
 	"internal/outcome":    {},

@@ -238,16 +238,7 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 	if ok {
 		return sg, nil
 	}
-	ch := s.decrypts.DoChan(id, func() (any, error) { return s.load(ctx, id) })
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*keyutil.Counting), nil
-	}
+	return keyutil.Shared(ctx, &s.decrypts, id, func() (*keyutil.Counting, error) { return s.load(ctx, id) })
 }
 
 func (s *Store) load(ctx context.Context, id string) (*keyutil.Counting, error) {

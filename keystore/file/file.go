@@ -65,11 +65,19 @@ type Store struct {
 	identity  *age.ScryptIdentity
 	now       func() time.Time
 
-	// mu orders Create and Delete against List, Get and the cache; the slow
-	// parts (key generation, scrypt) run outside it.
-	mu     sync.RWMutex
-	cache  map[string]*keyutil.Counting
-	closed bool
+	// guard orders Create and Delete against List, Get and the cache, and
+	// Close against them all; the slow parts (key generation, scrypt) run
+	// outside it.
+	guard keyutil.Guard
+	cache map[string]*keyutil.Counting
+
+	// kekMu guards kekState, the key-encryption key (see kek).
+	kekMu    sync.Mutex
+	kekState *kek
+
+	// imu guards idx, the metadata by zone (see index).
+	imu sync.Mutex
+	idx *index
 
 	// decrypts folds concurrent first uses of one key into one scrypt run.
 	decrypts singleflight.Group
@@ -129,14 +137,18 @@ func (s *Store) keyName(id string) string  { return id + keySuffix }
 
 // Create implements keystore.Store.
 func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg uint8) (keystore.Meta, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Check(ctx); err != nil {
 		return keystore.Meta{}, err
 	}
 	z, err := keyutil.CheckCreate(zone, role, alg, keyutil.SupportedSoftware)
 	if err != nil {
 		return keystore.Meta{}, err
 	}
-	key, sealed, err := keyutil.NewSealed(alg, s.recipient)
+	kek, err := s.kek(true)
+	if err != nil {
+		return keystore.Meta{}, err
+	}
+	key, sealed, err := keyutil.NewSealed(alg, kek.Recipient())
 	if err != nil {
 		return keystore.Meta{}, err
 	}
@@ -146,17 +158,22 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 		return keystore.Meta{}, err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return keystore.Meta{}, keystore.ErrClosed
-	}
-	// The key first: metadata is what makes the key exist (package doc).
-	if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
+	if err := s.guard.Lock(ctx); err != nil {
 		return keystore.Meta{}, err
 	}
-	if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
-		_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+	defer s.guard.Unlock()
+	err = s.changing(m, true, func() error {
+		// The key first: metadata is what makes the key exist (package doc).
+		if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
+			return err
+		}
+		if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
+			_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
+			return err
+		}
+		return nil
+	})
+	if err != nil {
 		return keystore.Meta{}, err
 	}
 	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
@@ -166,42 +183,30 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 // List implements keystore.Store. A metadata file that cannot be read or
 // parsed is an error naming it: a key never disappears silently.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
 	}
+	defer s.guard.RUnlock()
 	zone, err := keyutil.ZoneFilter(zone)
 	if err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, keystore.ErrClosed
-	}
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	return keyutil.Collect(zone, ids, s.readMeta)
+	return s.list(zone)
 }
 
 // Get implements keystore.Store.
 func (s *Store) Get(ctx context.Context, id string) (keystore.Meta, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return keystore.Meta{}, err
 	}
+	defer s.guard.RUnlock()
 	if err := keyutil.CheckID(id); err != nil {
 		return keystore.Meta{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return keystore.Meta{}, keystore.ErrClosed
 	}
 	return s.readMeta(id)
 }
 
-// readMeta reads and validates id's metadata; s.mu must be held.
+// readMeta reads and validates id's metadata; s.guard must be held.
 func (s *Store) readMeta(id string) (keystore.Meta, error) {
 	name := s.metaName(id)
 	b, err := fsutil.ReadFile(s.dir, name, true)
@@ -226,41 +231,34 @@ func (s *Store) readMeta(id string) (keystore.Meta, error) {
 // (one scrypt run); concurrent first calls share that run, and later calls
 // are served from memory.
 func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Check(ctx); err != nil {
 		return nil, err
 	}
 	if err := keyutil.CheckID(id); err != nil {
 		return nil, err
 	}
-	s.mu.RLock()
-	closed := s.closed
-	sg, ok := s.cache[id]
-	s.mu.RUnlock()
-	if closed {
-		return nil, keystore.ErrClosed
+	if err := s.guard.RLock(ctx); err != nil {
+		return nil, err
 	}
+	sg, ok := s.cache[id]
+	s.guard.RUnlock()
 	if ok {
 		return sg, nil
 	}
-	ch := s.decrypts.DoChan(id, func() (any, error) { return s.load(id) })
-	select {
-	case <-ctx.Done():
-		// The decryption finishes in the background and fills the cache.
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*keyutil.Counting), nil
-	}
+	return keyutil.Shared(ctx, &s.decrypts, id, func() (*keyutil.Counting, error) { return s.load(id) })
 }
 
 // load decrypts id's key and caches it, unless the key was deleted or the
 // store closed meanwhile.
 func (s *Store) load(id string) (*keyutil.Counting, error) {
-	s.mu.RLock()
+	// No caller's context: concurrent callers share this decryption, and one giving up
+	// must not cancel it for the others.
+	ctx := context.Background()
+	if err := s.guard.RLock(ctx); err != nil {
+		return nil, err
+	}
 	m, err := s.readMeta(id)
-	s.mu.RUnlock()
+	s.guard.RUnlock()
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +266,10 @@ func (s *Store) load(id string) (*keyutil.Counting, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, keystore.ErrClosed
+	if err := s.guard.Lock(ctx); err != nil {
+		return nil, err
 	}
+	defer s.guard.Unlock()
 	if sg, ok := s.cache[id]; ok {
 		return sg, nil
 	}
@@ -294,50 +291,47 @@ func (s *Store) decrypt(id string, alg uint8) (crypto.Signer, error) {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	defer f.Close()
-	return keyutil.OpenSealed(f, path, alg, s.identity)
+	// Key files are sealed to the key-encryption key; older ones to the passphrase.
+	ids := []age.Identity{s.identity}
+	kek, err := s.kek(false)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key file %s: %w", path, err)
+	}
+	if kek != nil {
+		ids = append([]age.Identity{kek}, ids...)
+	}
+	return keyutil.OpenSealed(f, path, alg, ids...)
 }
 
 // Delete implements keystore.Store. It removes the metadata, then the
 // encrypted key, and forgets the cached key.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Lock(ctx); err != nil {
 		return err
 	}
+	defer s.guard.Unlock()
 	if err := keyutil.CheckID(id); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return keystore.ErrClosed
-	}
-	if _, err := os.Stat(filepath.Join(s.dir, s.metaName(id))); err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
-		}
-		return fmt.Errorf("keystore: %w", err)
+	if err := fsutil.Exists(s.dir, id); err != nil {
+		return err
 	}
 	delete(s.cache, id)
-	return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+	m, err := s.readMeta(id)
+	if err != nil {
+		// Unreadable metadata is removed all the same; the index is then read again.
+		m = keystore.Meta{ID: id}
+		s.imu.Lock()
+		s.idx = nil
+		s.imu.Unlock()
+	}
+	return s.changing(m, false, func() error {
+		return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
+	})
 }
 
 // Close implements keystore.Store; it drops the decrypted keys from memory.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	s.cache = nil
-	return nil
-}
-
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return keystore.ErrClosed
-	}
+	s.guard.Close(func() { s.cache = nil })
 	return nil
 }

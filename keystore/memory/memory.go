@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,10 +25,9 @@ type Store struct {
 	// before first use.
 	Now func() time.Time
 
-	mu     sync.RWMutex
-	keys   map[string]entry
-	closed bool
-	sigs   atomic.Uint64
+	guard keyutil.Guard // the keys and Close
+	keys  map[string]entry
+	sigs  atomic.Uint64
 }
 
 type entry struct {
@@ -63,28 +61,23 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 		return keystore.Meta{}, fmt.Errorf("keystore: generate key: %w", err)
 	}
 	m := keyutil.NewMeta(z, role, alg, Backend, s.now())
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return keystore.Meta{}, keystore.ErrClosed
+	if err := s.guard.Lock(ctx); err != nil {
+		return keystore.Meta{}, err
 	}
+	defer s.guard.Unlock()
 	s.keys[m.ID] = entry{meta: m, signer: keyutil.NewCounting(key, &s.sigs)}
 	return m, nil
 }
 
 // List implements keystore.Store.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
 	}
+	defer s.guard.RUnlock()
 	zone, err := keyutil.ZoneFilter(zone)
 	if err != nil {
 		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, keystore.ErrClosed
 	}
 	var out []keystore.Meta
 	for _, e := range s.keys {
@@ -97,14 +90,10 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 }
 
 func (s *Store) get(ctx context.Context, id string) (entry, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return entry{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return entry{}, keystore.ErrClosed
-	}
+	defer s.guard.RUnlock()
 	e, ok := s.keys[id]
 	if !ok {
 		return entry{}, fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
@@ -129,14 +118,10 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 
 // Delete implements keystore.Store.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := ctx.Err(); err != nil {
+	if err := s.guard.Lock(ctx); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return keystore.ErrClosed
-	}
+	defer s.guard.Unlock()
 	if _, ok := s.keys[id]; !ok {
 		return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
 	}
@@ -146,10 +131,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 
 // Close implements keystore.Store; it drops every key.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	s.keys = nil
+	s.guard.Close(func() { s.keys = nil })
 	return nil
 }
 

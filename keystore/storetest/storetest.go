@@ -258,14 +258,7 @@ func testSignVerify(t *testing.T, newStore func(*testing.T) keystore.Store, algs
 	s := newStore(t)
 	for _, alg := range algs {
 		t.Run(fmt.Sprint(alg), func(t *testing.T) {
-			m, err := s.Create(ctx, "example.org.", keystore.ZSK, alg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sg, err := s.Signer(ctx, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, sg := createSigner(t, s, keystore.ZSK, alg)
 			checkNoPrivate(t, sg)
 			checkPublicType(t, alg, sg.Public())
 			before := counter(s)
@@ -306,18 +299,10 @@ func testSignVerify(t *testing.T, newStore func(*testing.T) keystore.Store, algs
 }
 
 func testRRSIG(t *testing.T, newStore func(*testing.T) keystore.Store, algs []uint8, _ config) {
-	ctx := context.Background()
 	s := newStore(t)
 	for _, alg := range algs {
 		t.Run(fmt.Sprint(alg), func(t *testing.T) {
-			m, err := s.Create(ctx, "example.org.", keystore.KSK, alg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sg, err := s.Signer(ctx, m.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
+			m, sg := createSigner(t, s, keystore.KSK, alg)
 			key, err := DNSKEY(m.Zone, 257, alg, sg.Public())
 			if err != nil {
 				t.Fatal(err)
@@ -590,14 +575,7 @@ func testPersistence(t *testing.T, newStore func(*testing.T) keystore.Store, alg
 	}
 	var keys []key
 	for _, alg := range algs {
-		m, err := s.Create(ctx, "example.org.", keystore.KSK, alg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sg, err := s.Signer(ctx, m.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m, sg := createSigner(t, s, keystore.KSK, alg)
 		keys = append(keys, key{m, sg.Public()})
 	}
 	deleted, err := s.Create(ctx, "example.org.", keystore.ZSK, algs[0])
@@ -772,4 +750,20 @@ func mustRR(t *testing.T, s string) dns.RR {
 		t.Fatal(err)
 	}
 	return rr
+}
+
+// createSigner creates a key of role and alg for example.org. in s and returns it with its
+// signer, failing the test on any error.
+func createSigner(t *testing.T, s keystore.Store, role keystore.Role, alg uint8) (keystore.Meta, crypto.Signer) {
+	t.Helper()
+	ctx := context.Background()
+	m, err := s.Create(ctx, "example.org.", role, alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := s.Signer(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, sg
 }

@@ -50,7 +50,7 @@ func (s *Store) do(ctx context.Context, op func(transport.TPM) error) error {
 	var reconnected, reloaded bool
 	busy := 0
 	for {
-		if s.isClosed() {
+		if s.guard.Closed() {
 			return keystore.ErrClosed
 		}
 		if err := ctx.Err(); err != nil {

@@ -6,11 +6,9 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -88,10 +86,9 @@ type Store struct {
 	cmdTimeout  time.Duration
 	now         func() time.Time
 
-	// mu guards the files, the signer cache and closed.
-	mu      sync.RWMutex
+	// guard guards the files, the signer cache and Close.
+	guard   keyutil.Guard
 	signers map[string]*signer
-	closed  bool
 
 	// tpmLock is a one-slot semaphore (so waiting honours contexts) that
 	// guards everything below it.
@@ -152,7 +149,7 @@ func (s *Store) Signatures() uint64 { return s.sigs.Load() }
 // hierarchy cleared) answers, but none of the keys would load into it. It
 // suits a health check.
 func (s *Store) Check(ctx context.Context) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Check(ctx); err != nil {
 		return err
 	}
 	var name []byte
@@ -173,8 +170,10 @@ func (s *Store) Check(ctx context.Context) error {
 // sameTPM reports errForeignTPM, naming the first key concerned, when a stored
 // key was created under a storage key other than srkName.
 func (s *Store) sameTPM(srkName []byte) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	if err := s.guard.RLock(context.Background()); err != nil {
+		return err
+	}
+	defer s.guard.RUnlock()
 	ids, err := fsutil.ListIDs(s.dir)
 	if err != nil {
 		return err
@@ -195,7 +194,7 @@ func supported(alg uint8) bool { return alg == keystore.ECDSAP256SHA256 }
 
 // Create implements keystore.Store.
 func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg uint8) (keystore.Meta, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Check(ctx); err != nil {
 		return keystore.Meta{}, err
 	}
 	z, err := keyutil.CheckCreate(zone, role, alg, supported)
@@ -218,11 +217,10 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if err != nil {
 		return keystore.Meta{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return keystore.Meta{}, keystore.ErrClosed
+	if err := s.guard.Lock(ctx); err != nil {
+		return keystore.Meta{}, err
 	}
+	defer s.guard.Unlock()
 	// The authValue first: the metadata file is what makes the key exist.
 	if err := fsutil.WriteAtomic(s.dir, rec.ID+authSuffix, auth); err != nil {
 		return keystore.Meta{}, err
@@ -237,23 +235,11 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 // List implements keystore.Store. A metadata file that cannot be read or
 // parsed is an error naming it.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
 	}
-	zone, err := keyutil.ZoneFilter(zone)
-	if err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return nil, keystore.ErrClosed
-	}
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
-		return nil, err
-	}
-	return keyutil.Collect(zone, ids, func(id string) (keystore.Meta, error) {
+	defer s.guard.RUnlock()
+	return fsutil.List(s.dir, zone, func(id string) (keystore.Meta, error) {
 		rec, err := s.readRecord(id)
 		return rec.Meta, err
 	})
@@ -261,22 +247,18 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 
 // Get implements keystore.Store.
 func (s *Store) Get(ctx context.Context, id string) (keystore.Meta, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return keystore.Meta{}, err
 	}
+	defer s.guard.RUnlock()
 	if err := keyutil.CheckID(id); err != nil {
 		return keystore.Meta{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return keystore.Meta{}, keystore.ErrClosed
 	}
 	rec, err := s.readRecord(id)
 	return rec.Meta, err
 }
 
-// readRecord reads and validates id's metadata file; s.mu must be held.
+// readRecord reads and validates id's metadata file; s.guard must be held.
 func (s *Store) readRecord(id string) (record, error) {
 	name := id + fsutil.MetaSuffix
 	b, err := fsutil.ReadFile(s.dir, name, true)
@@ -303,16 +285,12 @@ func (s *Store) readRecord(id string) (record, error) {
 // Signer implements keystore.Store. It reads the key's files but does not
 // touch the TPM: the key is loaded on first Sign.
 func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Lock(ctx); err != nil {
 		return nil, err
 	}
+	defer s.guard.Unlock()
 	if err := keyutil.CheckID(id); err != nil {
 		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, keystore.ErrClosed
 	}
 	if sg, ok := s.signers[id]; ok {
 		return sg, nil
@@ -347,27 +325,20 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 // authorization value, and unloads the key if it is loaded. The TPM keeps
 // nothing else: the key existed only as the blobs in the metadata file.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	if err := s.check(ctx); err != nil {
+	if err := s.guard.Lock(ctx); err != nil {
 		return err
 	}
 	if err := keyutil.CheckID(id); err != nil {
+		s.guard.Unlock()
 		return err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return keystore.ErrClosed
-	}
-	if _, err := os.Stat(filepath.Join(s.dir, id+fsutil.MetaSuffix)); err != nil {
-		s.mu.Unlock()
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
-		}
-		return fmt.Errorf("keystore: %w", err)
+	if err := fsutil.Exists(s.dir, id); err != nil {
+		s.guard.Unlock()
+		return err
 	}
 	delete(s.signers, id)
 	err := fsutil.RemoveFiles(s.dir, id+fsutil.MetaSuffix, id+authSuffix)
-	s.mu.Unlock()
+	s.guard.Unlock()
 	if err != nil {
 		return err
 	}
@@ -383,14 +354,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 // Close implements keystore.Store: it flushes the loaded keys and closes the
 // connection to the TPM.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if !s.guard.Close(func() { s.signers = nil }) {
 		return nil
 	}
-	s.closed = true
-	s.signers = nil
-	s.mu.Unlock()
 	// Wait for a command in progress; each is bounded by its deadline.
 	s.tpmLock <- struct{}{}
 	defer s.release()
@@ -404,24 +370,6 @@ func (s *Store) Close() error {
 	err := s.tpm.Close()
 	s.tpm = nil
 	return err
-}
-
-func (s *Store) check(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return keystore.ErrClosed
-	}
-	return nil
-}
-
-func (s *Store) isClosed() bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.closed
 }
 
 // parseBlobs unmarshals a record's TPM blobs and checks that the public

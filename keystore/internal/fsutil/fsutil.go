@@ -97,6 +97,33 @@ func CheckMeta(path, id, backend string, m keystore.Meta) error {
 	return nil
 }
 
+// List returns the metadata of the keys in dir that belong to zone ("" for every zone), in
+// keystore order, read with read. A metadata file that cannot be read is an error naming
+// it: a key never disappears silently.
+func List(dir, zone string, read func(id string) (keystore.Meta, error)) ([]keystore.Meta, error) {
+	zone, err := keyutil.ZoneFilter(zone)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := ListIDs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return keyutil.Collect(zone, ids, read)
+}
+
+// Exists reports an error wrapping keystore.ErrNotFound when key id has no metadata file in
+// dir (the metadata file is what makes a key exist).
+func Exists(dir, id string) error {
+	if _, err := os.Stat(filepath.Join(dir, id+MetaSuffix)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
+		}
+		return fmt.Errorf("keystore: %w", err)
+	}
+	return nil
+}
+
 // ListIDs returns the IDs of the keys whose metadata files are in dir. Files
 // that are not "<id>.json" (temporary files, other files) are ignored; a
 // name that ends in .json but has a malformed ID is an error, because it

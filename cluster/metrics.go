@@ -1,0 +1,50 @@
+package cluster
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Register registers the node's metrics: signet_cluster_leader (1 while this instance is the
+// key leader), signet_cluster_etcd_up (etcd answered the last request),
+// signet_cluster_etcd_errors_total, and signet_cluster_revision_lag{zone} (etcd revisions
+// between the key state served and the newest one the watch reported).
+func (n *Node) Register(reg prometheus.Registerer) error {
+	b2f := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	for _, c := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_cluster_leader",
+			Help: "1 while this instance is the cluster's key leader, else 0."},
+			func() float64 { return b2f(n.Leading()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "signet_cluster_etcd_up",
+			Help: "1 when etcd answered this instance's last request, else 0 (no rollover step happens without it)."},
+			func() float64 { return b2f(n.EtcdUp()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "signet_cluster_etcd_errors_total",
+			Help: "Requests to etcd that failed."},
+			func() float64 { return float64(n.EtcdErrors()) }),
+		lagCollector{n},
+	} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var lagDesc = prometheus.NewDesc("signet_cluster_revision_lag",
+	"etcd revisions between the key state this instance serves and the newest one it was told of, per zone (0: up to date).",
+	[]string{"zone"}, nil)
+
+// lagCollector reports Node.Lag at scrape time.
+type lagCollector struct{ n *Node }
+
+func (l lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+
+func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
+	for zone, lag := range l.n.Lag() {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(lag), zone)
+	}
+}

@@ -1,0 +1,358 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/admin/client"
+	"github.com/signetdns/signet/internal/etcdtest"
+	"github.com/signetdns/signet/internal/resolvertest"
+)
+
+// clusterLab is three Signet instances on 127.0.0.21-23 (one port) sharing a three-member
+// etcd, serving a parent and a signed child, and an unbound whose stubs list all three.
+type clusterLab struct {
+	etcd   *etcdtest.Cluster
+	ins    []*signet
+	dir    string
+	u      *resolvertest.Unbound
+	parent string // the parent zone file
+}
+
+// clusterConfig is an instance's configuration: the ZSK rolls every 8 s.
+func clusterConfig(name, addr, parent, child, pass, idFile string, recipients, endpoints []string) string {
+	return fmt.Sprintf(`listen: ["%s"]
+keystore:
+  passphrase_file: %s
+  work_factor: 10
+dnssec:
+  enabled: true
+  dnskey_ttl: 1
+  zsk_lifetime: 8s
+  propagation_delay: 1s
+reload:
+  debounce: 100ms
+zones:
+  - origin: example.test.
+    file: %s
+  - origin: signed.example.test.
+    file: %s
+cluster:
+  name: %s
+  id: lab
+  lease_ttl: 2s
+  etcd:
+    endpoints: [%s]
+  recipients: [%s]
+  identity_file: %s
+`, addr, pass, parent, child, name, strings.Join(endpoints, ", "), strings.Join(recipients, ", "), idFile)
+}
+
+func startClusterLab(t *testing.T) *clusterLab {
+	t.Helper()
+	resolvertest.RequireTool(t, "unbound")
+	l := &clusterLab{etcd: etcdtest.Start(t, 3), dir: t.TempDir()}
+	var parent []dns.RR
+	for _, rr := range tinyZone(t, "example.test.zone", 2) {
+		if rr.Header().Rrtype != dns.TypeDS {
+			parent = append(parent, rr) // the child's DS comes once its KSK exists
+		}
+	}
+	l.parent = filepath.Join(l.dir, "example.test.zone")
+	child := filepath.Join(l.dir, "signed.example.test.zone")
+	if err := writeZone(l.parent, parent); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeZone(child, tinyZone(t, "signed.example.test.zone", 2)); err != nil {
+		t.Fatal(err)
+	}
+	pass := filepath.Join(l.dir, "passphrase")
+	if err := os.WriteFile(pass, []byte("a cluster's shared KSK passphrase\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	var recipients []string
+	for range 3 {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, recipients = append(ids, id.String()), append(recipients, id.Recipient().String())
+	}
+	port := resolvertest.FreePort(t, "127.0.0.21")
+	for i := range 3 {
+		name := fmt.Sprintf("ns%d", i+1)
+		idFile := filepath.Join(l.dir, name+".age")
+		if err := os.WriteFile(idFile, []byte(ids[i]+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := &signet{
+			Addr:  fmt.Sprintf("127.0.0.%d:%d", 21+i, port),
+			Admin: fmt.Sprintf("127.0.0.1:%d", resolvertest.FreePort(t, "127.0.0.1")),
+			State: filepath.Join(l.dir, name),
+		}
+		cfg := filepath.Join(l.dir, name+".yaml")
+		body := clusterConfig(name, s.Addr, l.parent, child, pass, idFile, recipients, l.etcd.Endpoints())
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.args = []string{"--config", cfg}
+		s.start(t)
+		t.Cleanup(func() {
+			s.kill()
+			if t.Failed() {
+				t.Logf("%s log:\n%s", name, s.log.String())
+			}
+		})
+		l.ins = append(l.ins, s)
+	}
+	return l
+}
+
+// leader returns the instance the cluster status names as the key leader ("" while none).
+func (l *clusterLab) leader(t *testing.T, via *signet) *signet {
+	t.Helper()
+	out, _ := via.try("cluster", "status")
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(line, "key leader: "); ok {
+			for i, s := range l.ins {
+				if name == fmt.Sprintf("ns%d", i+1) {
+					return s
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// dnskeys returns the child's DNSKEY RRset an instance serves, sorted ("" when it does not
+// answer).
+func dnskeys(s *signet) string {
+	m := new(dns.Msg)
+	m.SetQuestion("signed.example.test.", dns.TypeDNSKEY)
+	c := &dns.Client{Timeout: 500 * time.Millisecond}
+	r, _, err := c.Exchange(m, s.Addr)
+	if err != nil || r.Rcode != dns.RcodeSuccess {
+		return ""
+	}
+	var keys []string
+	for _, rr := range r.Answer {
+		if k, ok := rr.(*dns.DNSKEY); ok {
+			keys = append(keys, k.PublicKey)
+		}
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, " ")
+}
+
+// TestClusterThreeInstances: three instances behind one unbound that trusts only the
+// parent's DS. While unbound is asked continuously, the ZSK rolls, the key leader is killed
+// (kill -9) in the middle of a ZSK rollover and another takes over, one etcd member is
+// stopped and started, and all of etcd is stopped for 10 s. Every answer is validated (AD),
+// none is SERVFAIL, and the live instances serve the same DNSKEY RRset (after at most a
+// second of propagation).
+func TestClusterThreeInstances(t *testing.T) {
+	l := startClusterLab(t)
+	deadline := time.Now().Add(30 * time.Second)
+	var lead *signet
+	for lead == nil || dnskeys(l.ins[0]) == "" || dnskeys(l.ins[1]) == "" || dnskeys(l.ins[2]) == "" {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader serving the signed zone at every instance after 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+		lead = l.leader(t, l.ins[0])
+	}
+	// The KSK stays in the leader's own keystore; the operator copies it (encrypted) to each
+	// instance that may lead, as the README's join steps say.
+	keys, err := filepath.Glob(filepath.Join(lead.State, "keys", "*"))
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("no KSK files in the leader's keystore: %v", err)
+	}
+	for _, s := range l.ins {
+		if s == lead {
+			continue
+		}
+		for _, k := range keys {
+			b, err := os.ReadFile(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(s.State, "keys", filepath.Base(k)), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// The registrar's step: the child's DS into the parent (each instance reloads the file).
+	ds := resolvertest.ParseAnchors(t, lead.ds(t, "signed.example.test."))
+	var parent []dns.RR
+	for _, rr := range tinyZone(t, "example.test.zone", 2) {
+		if rr.Header().Rrtype != dns.TypeDS {
+			parent = append(parent, rr)
+		}
+	}
+	if err := writeZone(l.parent, append(parent, ds...)); err != nil {
+		t.Fatal(err)
+	}
+	var stubs []string
+	for _, s := range l.ins {
+		stubs = append(stubs, unboundAt(s.Addr))
+	}
+	l.u = resolvertest.StartUnbound(t, resolvertest.UnboundConfig{
+		Stubs:       map[string]string{"example.test.": strings.Join(stubs, " "), "signed.example.test.": strings.Join(stubs, " ")},
+		Anchors:     []string{lead.ds(t, "example.test.")},
+		CacheMaxTTL: 2,
+	})
+	// Wait until the parent's new DS is served everywhere and validates.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		r := l.u.Query(t, "www.signed.example.test.", dns.TypeA)
+		if r.Rcode == dns.RcodeSuccess && r.AuthenticatedData {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("www.signed.example.test. does not validate through the parent's DS: %v", r)
+		}
+		l.u.Flush(t)
+		time.Sleep(300 * time.Millisecond)
+	}
+
+	// The resolver's load: continuously, until the end, every answer counted.
+	var answers, servfail, notAD, timeouts atomic.Int64
+	var bad sync.Map
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c := &dns.Client{Timeout: 3 * time.Second}
+		names := []string{"www.signed.example.test.", "signed.example.test.", "www.example.test.", "nope.signed.example.test."}
+		for i := 0; ctx.Err() == nil && i < 100000; i++ {
+			q := new(dns.Msg)
+			qtype := dns.TypeA
+			if i%4 == 1 {
+				qtype = dns.TypeDNSKEY
+			}
+			q.SetQuestion(names[i%4], qtype)
+			q.RecursionDesired, q.AuthenticatedData = true, true
+			q.SetEdns0(1232, true)
+			r, _, err := c.Exchange(q, l.u.Addr)
+			switch {
+			case err != nil:
+				timeouts.Add(1)
+			case r.Rcode == dns.RcodeServerFailure:
+				servfail.Add(1)
+				bad.Store(time.Now().Format(time.RFC3339Nano), "SERVFAIL "+names[i%4])
+			case !r.AuthenticatedData:
+				notAD.Add(1)
+				bad.Store(time.Now().Format(time.RFC3339Nano), "no AD "+names[i%4])
+			default:
+				answers.Add(1)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	live := slices.Clone(l.ins)
+	sets := map[string]bool{}
+	// watch checks every 100 ms for d that the live instances serve one DNSKEY RRset, or do
+	// again within a second, and collects the RRsets seen.
+	watch := func(d time.Duration) {
+		t.Helper()
+		var since time.Time
+		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			var got []string
+			for _, s := range live {
+				got = append(got, dnskeys(s))
+			}
+			for _, g := range got {
+				sets[g] = true
+			}
+			if !slices.Contains(got, "") && slices.Equal(got, slices.Repeat(got[:1], len(got))) {
+				since = time.Time{}
+				continue
+			}
+			if since.IsZero() {
+				since = time.Now()
+			} else if time.Since(since) > time.Second {
+				t.Fatalf("the instances serve different DNSKEY RRsets (or none) for over a second:\n%s", strings.Join(got, "\n"))
+			}
+		}
+	}
+
+	watch(10 * time.Second)
+	if len(sets) < 2 {
+		t.Fatalf("%d DNSKEY RRsets in 10 s, want a ZSK rollover", len(sets))
+	}
+	// kill -9 the leader while a new ZSK is published and not yet active (two ZSKs).
+	lead = l.leader(t, l.ins[0])
+	for deadline := time.Now().Add(20 * time.Second); len(strings.Fields(dnskeys(lead))) < 3; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no ZSK rollover in progress within 20 s")
+		}
+	}
+	lead.kill()
+	live = slices.DeleteFunc(live, func(s *signet) bool { return s == lead })
+	killed := time.Now()
+	var next *signet
+	for next == nil || next == lead {
+		if time.Since(killed) > 10*time.Second {
+			t.Fatal("no new key leader 10 s after the leader was killed")
+		}
+		time.Sleep(100 * time.Millisecond)
+		next = l.leader(t, live[0])
+	}
+	t.Logf("new key leader %s after %v", next.Addr, time.Since(killed).Round(100*time.Millisecond))
+	n := len(sets)
+	watch(12 * time.Second)
+	if len(sets) == n {
+		t.Fatal("the new leader did not go on rolling the ZSK")
+	}
+
+	// One etcd member stopped and started; then all of etcd down for 10 s.
+	l.etcd.Stop(l.etcd.Members[0])
+	watch(3 * time.Second)
+	l.etcd.Restart(l.etcd.Members[0])
+	l.etcd.StopAll()
+	watch(10 * time.Second)
+	out, err := live[0].try("cluster", "status")
+	t.Logf("cluster status with etcd down (%v):\n%s", err, out)
+	if !strings.Contains(out, "etcd does not answer") {
+		t.Errorf("the cluster status does not say that etcd is down")
+	}
+	// Still ready (it serves a validating ring), and /readyz says etcd is down.
+	var rd admin.Readiness
+	if err := client.NewUnix(filepath.Join(live[0].State, admin.SocketFile)).Do(context.Background(), "GET", admin.ReadyPath, nil, &rd); err != nil {
+		t.Fatalf("/readyz with etcd down: %v", err)
+	}
+	if !rd.Ready || rd.Cluster == nil || rd.Cluster.EtcdUp {
+		t.Errorf("/readyz with etcd down: %+v %+v, want ready and EtcdUp false", rd, rd.Cluster)
+	}
+	l.etcd.StartAll()
+	n = len(sets)
+	watch(15 * time.Second)
+	if len(sets) == n {
+		t.Error("no ZSK rollover in 15 s after etcd came back")
+	}
+	out, _ = live[0].try("cluster", "status")
+	t.Logf("cluster status at the end:\n%s", out)
+	stop()
+	wg.Wait()
+	t.Logf("%d validated answers, %d SERVFAIL, %d without AD, %d timeouts; %d DNSKEY RRsets", answers.Load(), servfail.Load(), notAD.Load(), timeouts.Load(), len(sets))
+	bad.Range(func(k, v any) bool { t.Logf("%s %s", k, v); return true })
+	if servfail.Load() > 0 || notAD.Load() > 0 {
+		t.Errorf("%d SERVFAIL and %d answers without AD", servfail.Load(), notAD.Load())
+	}
+	if answers.Load() < 500 {
+		t.Errorf("only %d answers", answers.Load())
+	}
+}
