@@ -48,7 +48,19 @@ func sumAlgKeys(d *admin.DNSSEC, from, to int) algKeys {
 // the rollover (RFC 6781 §4.1.4: new signatures, new DNSKEYs, new DS, DNSKEY removal). No
 // answer may fail, and at the end the child is signed with algorithm 15 alone.
 func TestAlgorithmRolloverRealTime(t *testing.T) {
-	tm := rollTimings{zskLifetime: "-1s", kskLifetime: time.Hour, parentDSTTL: rollDSTTL}
+	algorithmRealTime(t, false)
+}
+
+// TestAlgorithmRolloverManualKSK is TestAlgorithmRolloverRealTime for a child whose KSK is
+// rolled by hand (ksk_rollover: manual): the algorithm rollover runs all the same (as in Knot
+// and BIND), Signet is restarted only for the configuration change, and the old KSK is left
+// INACTIVE for the operator to delete.
+func TestAlgorithmRolloverManualKSK(t *testing.T) {
+	algorithmRealTime(t, true)
+}
+
+func algorithmRealTime(t *testing.T, manualKSK bool) {
+	tm := rollTimings{zskLifetime: "-1s", kskLifetime: time.Hour, parentDSTTL: rollDSTTL, manualKSK: manualKSK}
 	l := startRollLab(t, tm)
 	const from, to = 13, 15
 	at := func(d *admin.DNSSEC) algKeys { return sumAlgKeys(d, from, to) }
@@ -80,9 +92,13 @@ func TestAlgorithmRolloverRealTime(t *testing.T) {
 			return a.ksk == "active" && a.oldSigning > 0 && a.oldPublished == 0
 		}},
 	}
+	if manualKSK {
+		kills = kills[:1]
+	}
 	w, k, killed := rollRun(t, l, 60*time.Second, kills, func(k *keyTracker) bool {
 		a := at(k.last)
-		return changed && a.ksk == "active" && a.zsk == "active" && a.old == 0
+		// With manual KSK rollover the old KSK stays (INACTIVE: out of every RRset).
+		return changed && a.ksk == "active" && a.zsk == "active" && (a.old == 0 || manualKSK && a.oldSigning == 0 && a.oldPublished == 0)
 	}, 2*rollDSTTL)
 
 	bad, excused := w.failures()
@@ -100,6 +116,17 @@ func TestAlgorithmRolloverRealTime(t *testing.T) {
 	}
 	if len(killed) != len(kills) {
 		t.Errorf("killed at %q, want all of the %d kill points", killed, len(kills))
+	}
+	if manualKSK {
+		old := ""
+		for _, key := range k.last.Keys {
+			if key.Role == "KSK" && key.Algorithm == from {
+				old = key.Status
+			}
+		}
+		if old != "INACTIVE" {
+			t.Errorf("the old KSK is %q at the end, want INACTIVE (left for the operator to delete)", old)
+		}
 	}
 	if n := l.dsChanged(); n != 1 {
 		t.Errorf("the registrar changed the DS RRset %d times, want once (to the new KSK)", n)

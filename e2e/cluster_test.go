@@ -15,6 +15,8 @@ import (
 	"filippo.io/age"
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/admin/client"
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/internal/resolvertest"
 )
@@ -326,6 +328,14 @@ func TestClusterThreeInstances(t *testing.T) {
 	t.Logf("cluster status with etcd down (%v):\n%s", err, out)
 	if !strings.Contains(out, "etcd does not answer") {
 		t.Errorf("the cluster status does not say that etcd is down")
+	}
+	// Still ready (it serves a validating ring), and /readyz says etcd is down.
+	var rd admin.Readiness
+	if err := client.NewUnix(filepath.Join(live[0].State, admin.SocketFile)).Do(context.Background(), "GET", admin.ReadyPath, nil, &rd); err != nil {
+		t.Fatalf("/readyz with etcd down: %v", err)
+	}
+	if !rd.Ready || rd.Cluster == nil || rd.Cluster.EtcdUp {
+		t.Errorf("/readyz with etcd down: %+v %+v, want ready and EtcdUp false", rd, rd.Cluster)
 	}
 	l.etcd.StartAll()
 	n = len(sets)

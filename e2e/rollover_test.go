@@ -45,6 +45,9 @@ type rollTimings struct {
 	parentDSTTL time.Duration
 	// algorithm is zones[].algorithm of the child ("": the default, 13).
 	algorithm string
+	// manualKSK sets the child's ksk_rollover to manual (Route 53's procedure) instead of
+	// automatic.
+	manualKSK bool
 }
 
 // config is the Signet configuration of a lab whose child zone file is child, for the server
@@ -53,6 +56,10 @@ func (tm rollTimings) config(l *rollLab, child, addr string) string {
 	alg := ""
 	if tm.algorithm != "" {
 		alg = "\n    algorithm: " + tm.algorithm
+	}
+	kskRollover := "automatic"
+	if tm.manualKSK {
+		kskRollover = "manual"
 	}
 	return fmt.Sprintf(`dnssec:
   enabled: true
@@ -69,9 +76,9 @@ zones:
   - origin: %s
     file: %s
     parents: ["%s"]
-    ksk_rollover: automatic
+    ksk_rollover: %s
     zsk_lifetime: %s%s
-`, rollDNSKEYTTL, tm.kskLifetime, rollDSTTL, rollParent, l.path, rollChild, child, addr, tm.zskLifetime, alg)
+`, rollDNSKEYTTL, tm.kskLifetime, rollDSTTL, rollParent, l.path, rollChild, child, addr, kskRollover, tm.zskLifetime, alg)
 }
 
 // rollLab is one Signet with both zones, the registrar's parent file and unbound.

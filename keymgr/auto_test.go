@@ -114,10 +114,13 @@ func (p *fakeParent) scan(ring *signer.KeyRing, now time.Time) time.Time {
 // snapshot is what the ring serves, for the resolver cache model: keys named by the digest
 // of their DS (so a parent DS names the same key).
 func snapshot(ring *signer.KeyRing, ds []string, now time.Time) rollovertest.Snapshot {
-	s := rollovertest.Snapshot{At: now, Up: true, DS: slices.Sorted(slices.Values(ds))}
+	s := rollovertest.Snapshot{At: now, Up: true, DS: slices.Sorted(slices.Values(ds)), Algorithms: map[string]uint8{}}
 	for _, k := range ring.Keys() {
 		id := strings.ToUpper(signer.DS(k.DNSKEY).Digest)
-		s.DNSKEY = append(s.DNSKEY, id)
+		s.Algorithms[id] = k.DNSKEY.Algorithm
+		if !k.Unpublished {
+			s.DNSKEY = append(s.DNSKEY, id)
+		}
 		if !k.Active {
 			continue
 		}
@@ -209,31 +212,35 @@ func (d *driver) restart() {
 
 // observe checks the ring served at d.now and feeds it to the cache model.
 func (d *driver) observe() {
-	t := d.t
+	d.checker.Observe(snapshot(d.serving(), d.parentDS(), d.now))
+}
+
+// serving returns the ring served at d.now, verifying each ring the first time it is served.
+func (d *driver) serving() *signer.KeyRing {
 	ring, _, ok := d.f.m.Signing(testZone)
 	if !ok {
-		t.Fatalf("unsigned at %s", d.now)
+		d.t.Fatalf("unsigned at %s", d.now)
 	}
 	if ring != d.ring {
 		d.ring = ring
 		d.rings++
-		verifyAll(t, ring, d.now)
+		verifyAll(d.t, ring, d.now)
 	}
-	var ds []string
-	if d.parent != nil {
-		ds = d.parent.digests()
+	return ring
+}
+
+// parentDS returns the digests of the parent's DS RRset, none without a parent.
+func (d *driver) parentDS() []string {
+	if d.parent == nil {
+		return nil
 	}
-	d.checker.Observe(snapshot(ring, ds, d.now))
+	return d.parent.digests()
 }
 
 // outage stops the zone's servers from d.now until until (nothing is served; the parent
 // still answers), then restarts the Manager.
 func (d *driver) outage(until time.Time) {
-	var ds []string
-	if d.parent != nil {
-		ds = d.parent.digests()
-	}
-	d.checker.Observe(rollovertest.Snapshot{At: d.now, Up: false, DS: ds})
+	d.checker.Observe(rollovertest.Snapshot{At: d.now, Up: false, DS: d.parentDS()})
 	d.now = until
 	d.f.clk.set(until)
 	d.restart()
@@ -282,23 +289,13 @@ func (d *driver) run(end time.Time) {
 		if !next.After(d.now) {
 			t.Fatalf("Step at %s asks to run again at %s", d.now, next)
 		}
-		ring, _, ok := d.f.m.Signing(testZone)
-		if !ok {
-			t.Fatalf("unsigned at %s", d.now)
-		}
-		if ring != d.ring {
-			d.ring = ring
-			d.rings++
-			verifyAll(t, ring, d.now)
-		}
-		var ds []string
+		ring := d.serving()
 		if d.parent != nil {
 			if at := d.parent.scan(ring, d.now); !at.IsZero() && at.Before(next) {
 				next = at
 			}
-			ds = d.parent.digests()
 		}
-		d.checker.Observe(snapshot(ring, ds, d.now))
+		d.checker.Observe(snapshot(ring, d.parentDS(), d.now))
 		for id := range zskIDs(t, d.f.soft) {
 			d.zsks[id] = true
 		}

@@ -169,9 +169,6 @@ func (z *zone) rolloverStatus(now time.Time) RolloverStatus {
 	if ps.AlgorithmFrom != 0 {
 		out.AlgorithmFrom, out.AlgorithmTo = int(ps.AlgorithmFrom), int(ps.AlgorithmTo)
 		out.AlgorithmStep = algorithmStep(z.st.timelines(), ps, now)
-		if !p.KSKAutomatic {
-			out.AlgorithmStep = "cannot start: an algorithm rollover needs ksk_rollover: automatic (new keys keep the current algorithm)"
-		}
 	}
 	return out
 }

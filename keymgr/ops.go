@@ -229,6 +229,9 @@ func (m *Manager) CreateKSK(ctx context.Context, zoneName, name, status string) 
 		if err := z.checkNoInternalFailure(); err != nil {
 			return err
 		}
+		if err := z.checkNoAlgorithmRollover(now); err != nil {
+			return err
+		}
 		next := z.edit()
 		created, err := m.addKSK(ctx, z, next, name, status, now)
 		if err != nil {
@@ -259,6 +262,16 @@ func (z *zone) checkNoInternalFailure() error {
 	return nil
 }
 
+// checkNoAlgorithmRollover refuses an operator's KSK change while an algorithm rollover runs
+// or waits to start (ConcurrentModification): the rollover places its own KSK, and a KSK of
+// either algorithm added or withdrawn by hand would upset the order RFC 6781 §4.1.4 needs.
+func (z *zone) checkNoAlgorithmRollover(now time.Time) error {
+	if st := z.planStatus(now); st.AlgorithmFrom != 0 {
+		return errorf(CodeConcurrentModification, "zone %s is in an algorithm rollover from %d to %d (signet dnssec status): its KSKs change by themselves until it ends", z.name, st.AlgorithmFrom, st.AlgorithmTo)
+	}
+	return nil
+}
+
 // findKSK returns the zone's KSK named name in st, or NoSuchKeySigningKey.
 func (z *zone) findKSK(st *zoneState, name string) (*kskRec, error) {
 	if st != nil {
@@ -280,6 +293,9 @@ func (m *Manager) ActivateKSK(ctx context.Context, zoneName, name string) error 
 		k := next.ksk(name)
 		if k.InDNSKEY(now) {
 			return nil
+		}
+		if err := z.checkNoAlgorithmRollover(now); err != nil {
+			return err
 		}
 		if z.policy.Rollover.KSKAutomatic && next.publishedKSKs(now) > 0 {
 			return errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: use `signet ksk rollover` rather than activating another KSK", z.name)
@@ -389,6 +405,9 @@ func (m *Manager) DeactivateKSK(ctx context.Context, zoneName, name string) erro
 		}
 		if z.policy.Rollover.KSKAutomatic {
 			return errorf(CodeInvalidKeySigningKeyStatus, "zone %s rolls its KSK automatically: KSKs are retired by the rollover (`signet ksk rollover`)", z.name)
+		}
+		if err := z.checkNoAlgorithmRollover(now); err != nil {
+			return err
 		}
 		if z.st.Signing {
 			others := slices.ContainsFunc(z.st.KSKs, func(o *kskRec) bool { return o != k && o.InDNSKEY(now) })

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,9 +111,10 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 	if len(failed) > 0 {
 		return nil, nil, nil, &kskFailure{names: failed, err: firstErr}
 	}
-	if len(cds) == 0 && newest != nil && st.publishedKSKs(now) > 1 && !z.policy.Rollover.KSKAutomatic {
+	if len(cds) == 0 && newest != nil && st.publishedKSKs(now) > 1 && !z.policy.Rollover.KSKAutomatic && !st.kskPublishing(now) {
 		// Route 53's manual rollover: two ACTIVE KSKs; the parent should move its DS to the
-		// newer one (RFC 7344 §4).
+		// newer one (RFC 7344 §4). Not while a planned KSK (an algorithm rollover's) is
+		// published but not yet in every cached DNSKEY RRset: its own CDS comes when it is.
 		for key, name := range names {
 			if name == newest.Name {
 				cds = []uint16{key.Tag}
@@ -132,6 +134,12 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 		keys = append(keys, key)
 	}
 	return keys, names, cds, nil
+}
+
+// kskPublishing reports whether a KSK is in the DNSKEY RRset at now but not yet ready (RFC
+// 7583: a cached DNSKEY RRset may still lack it).
+func (s *zoneState) kskPublishing(now time.Time) bool {
+	return slices.ContainsFunc(s.KSKs, func(k *kskRec) bool { return k.InDNSKEY(now) && k.Ready.After(now) })
 }
 
 // ringOptions returns what the ring publishes beyond the DNSKEY RRset: the delete sentinels

@@ -288,7 +288,10 @@ func starts(keys []Key, p Policy, now time.Time, w *wake, st *Status) []Action {
 		// when the KSK recovers.
 		return nil
 	}
-	if from := anchorAlgorithm(keys, now); p.KSKAutomatic && p.Algorithm != 0 && from != 0 && from != p.Algorithm {
+	_, hasKSK := current(keys, keystore.KSK, now)
+	if from := anchorAlgorithm(keys, now); (p.KSKAutomatic || hasKSK) && p.Algorithm != 0 && from != 0 && from != p.Algorithm {
+		// With manual KSK rollover the zone's KSK is the operator's: without one there is no
+		// trust anchor to roll from.
 		return []Action{{Kind: CreateZSK, Role: keystore.ZSK, Algorithm: p.Algorithm, At: now,
 			Why: fmt.Sprintf("algorithm rollover from %d to %d: the new algorithm's ZSK signs before it is published", from, p.Algorithm)}}
 	}
@@ -323,8 +326,8 @@ func anchorAlgorithm(keys []Key, now time.Time) uint8 {
 }
 
 // algorithmRollover returns the algorithms an algorithm rollover moves between: while one
-// runs, those of the oldest and the newest key not gone; while one is due (or cannot start,
-// with manual KSK rollover), the trust anchor's and the policy's. Zeros when there is none.
+// runs, those of the oldest and the newest key not gone; while one is due, the trust anchor's
+// and the policy's. Zeros when there is none.
 func algorithmRollover(keys []Key, p Policy, now time.Time) (from, to uint8) {
 	if from, to := algorithmRunning(keys, now); from != to {
 		return from, to
@@ -359,7 +362,7 @@ func algorithmRunning(keys []Key, now time.Time) (from, to uint8) {
 // creations harmless: the KSK is created at the restart.
 func algorithmKSK(keys []Key, p Policy, now time.Time) []Action {
 	anchor := anchorAlgorithm(keys, now)
-	if !p.KSKAutomatic || anchor == 0 {
+	if anchor == 0 {
 		return nil
 	}
 	for _, z := range keys {

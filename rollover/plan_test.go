@@ -412,13 +412,18 @@ func TestAlgorithmPlan(t *testing.T) {
 		t.Errorf("a created key of another algorithm than asked: %v, want ErrNoKey", err)
 	}
 
+	// With manual KSK rollover the algorithm rollover runs the same way (as in Knot and BIND):
+	// its new KSK waits for its DS like an automatic one.
 	manual := rollover.Policy{Algorithm: 15}
 	acts, _, st = rollover.Plan(base, manual, now)
-	if len(acts) != 0 || st.AlgorithmFrom != 13 || st.AlgorithmTo != 15 {
-		t.Errorf("manual KSK: actions %+v, status %d -> %d; want none, 13 -> 15 reported", acts, st.AlgorithmFrom, st.AlgorithmTo)
+	if len(acts) != 1 || acts[0].Kind != rollover.CreateZSK || acts[0].Algorithm != 15 || st.AlgorithmFrom != 13 || st.AlgorithmTo != 15 {
+		t.Fatalf("manual KSK: actions %+v, status %d -> %d; want CreateZSK with algorithm 15, 13 -> 15", acts, st.AlgorithmFrom, st.AlgorithmTo)
 	}
-	acts, _, _ = rollover.Plan(base, manual, d(30))
-	if len(acts) != 1 || acts[0].Kind != rollover.CreateZSK || acts[0].Algorithm != 13 {
-		t.Errorf("manual KSK, ZSK due: %+v, want a CreateZSK keeping algorithm 13", acts)
+	mkeys, err := rollover.Apply(base, acts[0], rollover.Key{ID: "z2", Role: keystore.ZSK}, manual, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts, _, _ = rollover.Plan(mkeys, manual, now); len(acts) != 1 || acts[0].Kind != rollover.CreateKSK || acts[0].Algorithm != 15 {
+		t.Fatalf("manual KSK, after the ZSK: actions %+v, want CreateKSK with algorithm 15", acts)
 	}
 }

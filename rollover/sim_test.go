@@ -410,9 +410,17 @@ func (st *algSteps) observe(s *sim, snap rollovertest.Snapshot) {
 // the policy to algorithm 15 at day 29 + 23 h (in the middle of the first ZSK rollover, so the
 // algorithm rollover waits for it), and runs on to day 120. setup may add crashes or outages.
 func algorithmRun(t *testing.T, delay time.Duration, setup func(s *sim, st *algSteps)) (*sim, *algSteps) {
-	p := rollover.Policy{KSKAutomatic: true, Algorithm: 13}
+	return algorithmRunPolicy(t, rollover.Policy{KSKAutomatic: true, Algorithm: 13}, delay, setup)
+}
+
+// algorithmRunPolicy is algorithmRun with the policy p (on algorithm 13).
+func algorithmRunPolicy(t *testing.T, p rollover.Policy, delay time.Duration, setup func(s *sim, st *algSteps)) (*sim, *algSteps) {
 	s := newSim(t, p, p)
 	s.parentDelay = delay
+	if !p.KSKAutomatic {
+		// The operator's KSK (Route 53's procedure: published and signing at once).
+		s.keys = []rollover.Key{{ID: "KSK0", Role: keystore.KSK, Tag: 60000, Algorithm: 13, Created: start, Publish: start, Ready: start, Active: start}}
+	}
 	st := &algSteps{from: 13, to: 15}
 	s.observe = st.observe
 	if setup != nil {
@@ -460,13 +468,23 @@ func checkAlgorithmRun(t *testing.T, s *sim, st *algSteps) {
 	if !st.statusSeen {
 		t.Error("Plan's status never reported the algorithm rollover 13 to 15")
 	}
+	left := 0
 	for _, k := range s.keys {
+		if !k.Remove.IsZero() && !k.Remove.After(s.now) {
+			// With manual KSK rollover a removed KSK stays INACTIVE until the operator deletes
+			// it (Route 53's procedure); it is in no RRset.
+			if p.KSKAutomatic || k.Role != keystore.KSK {
+				t.Errorf("removed key %s (%v) not deleted", k.ID, k.Role)
+			}
+			continue
+		}
+		left++
 		if k.Algorithm != 15 {
 			t.Errorf("key %s still has algorithm %d at the end", k.ID, k.Algorithm)
 		}
 	}
-	if len(s.keys) > 3 {
-		t.Errorf("%d keys left at the end, want 2 or 3", len(s.keys))
+	if left > 3 {
+		t.Errorf("%d keys left at the end, want 2 or 3", left)
 	}
 	if s.needsAction != 0 {
 		t.Errorf("ACTION_NEEDED in %d plans", s.needsAction)
@@ -487,6 +505,14 @@ func TestAlgorithmRollover(t *testing.T) {
 				st.dsNew.Sub(st.changed), st.pubOldGone.Sub(st.changed), st.sigOldGone.Sub(st.changed))
 		})
 	}
+}
+
+// TestAlgorithmRolloverManualKSK: with manual KSK rollover the algorithm rollover runs as with
+// automatic (its new KSK waits for the parent's DS like any), and ends with the old KSK
+// INACTIVE, left for the operator to delete.
+func TestAlgorithmRolloverManualKSK(t *testing.T) {
+	s, st := algorithmRunPolicy(t, rollover.Policy{Algorithm: 13}, 6*time.Hour, nil)
+	checkAlgorithmRun(t, s, st)
 }
 
 // TestAlgorithmRolloverKill kills the executor (kill -9) at every action of an algorithm

@@ -144,7 +144,8 @@ type Policy struct {
 	// Default 7 days.
 	DSWaitLimit time.Duration
 	// Algorithm is the DNSSEC algorithm the zone's keys should use. When it differs from the
-	// algorithm of the zone's active KSK, an algorithm rollover starts (it needs KSKAutomatic).
+	// algorithm of the zone's active KSK, an algorithm rollover starts, with manual KSK
+	// rollover too (as Knot and BIND do: the new KSK waits for its DS like any other).
 	// Zero: keep the keys' algorithm.
 	Algorithm uint8
 }

@@ -220,8 +220,12 @@ func (s *Secondary) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			_, retry, _, _ := s.timers()
-			s.log.Warn("zone refresh failed; still serving the copy held", "err", err, "retry_in", retry.String())
+			_, retry, _, live := s.timers()
+			msg := "zone refresh failed; still serving the copy held"
+			if !live {
+				msg = "zone refresh failed; no copy to serve (SERVFAIL) until a transfer succeeds"
+			}
+			s.log.Warn(msg, "err", err, "retry_in", retry.String())
 			next = s.cfg.Now().Add(retry)
 			continue
 		}

@@ -413,3 +413,34 @@ func TestLoadKey(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// TestRunLogsWhatServes: a refresh that fails before any copy exists says that nothing is
+// served, not that a copy still is.
+func TestRunLogsWhatServes(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close() // nothing listens there now: connection refused
+	var log syncBuffer
+	s, err := NewSecondary(SecondaryConfig{Origin: "sec.test.", Primaries: []string{dead},
+		Path: filepath.Join(t.TempDir(), "sec.test.zone"), Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		Timeout: time.Second, MinInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), "zone refresh failed") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if out := log.String(); !strings.Contains(out, "no copy to serve") || strings.Contains(out, "still serving") {
+		t.Errorf("log:\n%s", out)
+	}
+}

@@ -249,7 +249,7 @@ func decodeConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	}
 	var c config
 	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook)); err != nil {
-		return nil, fmt.Errorf("config: %w", err)
+		return nil, fmt.Errorf("config: %w%s", err, fromEnvironment(err))
 	}
 	// The --listen flag and SIGNET_LISTEN arrive as one comma-separated string at times.
 	c.Listen = splitList(c.Listen)
@@ -279,77 +279,106 @@ func parseZoneArg(s string) (zoneConfig, error) {
 
 // validate checks every setting; the error names the key at fault.
 func (c *config) validate() error {
+	// Every problem is reported, not only the first, so that one `signet config check` names
+	// them all.
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(c.Zones) == 0 {
-		return fmt.Errorf("zones: no zone configured (--zone ORIGIN=FILE or zones: in the config file)")
+		add(fmt.Errorf("zones: no zone configured (--zone ORIGIN=FILE or zones: in the config file)"))
 	}
 	if len(c.Listen) == 0 {
-		return fmt.Errorf("listen: no address")
+		add(fmt.Errorf("listen: no address"))
 	}
 	for _, a := range c.Listen {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return fmt.Errorf("listen: %q: want host:port ([::1]:53 for IPv6)", a)
+			add(fmt.Errorf("listen: %q: want host:port ([::1]:53 for IPv6)", a))
 		}
 	}
 	if _, err := memlimit.ParseSize(c.MemoryLimit); err != nil {
-		return fmt.Errorf("memory_limit: %w", err)
+		add(fmt.Errorf("memory_limit: %w", err))
 	}
 	if c.DNSSEC.CacheSize <= 0 {
-		return fmt.Errorf("dnssec.cache_size: must be positive")
+		add(fmt.Errorf("dnssec.cache_size: must be positive"))
 	}
 	if c.DNSSEC.KSKCheckInterval < time.Second {
-		return fmt.Errorf("dnssec.ksk_check_interval: %s is too short (at least 1s)", c.DNSSEC.KSKCheckInterval)
+		add(fmt.Errorf("dnssec.ksk_check_interval: %s is too short (at least 1s)", c.DNSSEC.KSKCheckInterval))
 	}
 	if c.DNSSEC.KSKRetryMin < time.Second {
-		return fmt.Errorf("dnssec.ksk_retry_min: %s is too short (at least 1s)", c.DNSSEC.KSKRetryMin)
+		add(fmt.Errorf("dnssec.ksk_retry_min: %s is too short (at least 1s)", c.DNSSEC.KSKRetryMin))
 	}
 	if c.Reload.Debounce < 0 {
-		return fmt.Errorf("reload.debounce: %s is negative", c.Reload.Debounce)
+		add(fmt.Errorf("reload.debounce: %s is negative", c.Reload.Debounce))
 	}
 	if c.TCP.MaxConnsPerClient <= 0 {
-		return fmt.Errorf("tcp.max_conns_per_client: %d must be positive", c.TCP.MaxConnsPerClient)
+		add(fmt.Errorf("tcp.max_conns_per_client: %d must be positive", c.TCP.MaxConnsPerClient))
 	}
-	if err := c.RRL.validate(); err != nil {
-		return err
-	}
-	if err := c.Cluster.validate(); err != nil {
-		return err
-	}
-	if err := c.Cookies.validate(); err != nil {
-		return err
-	}
+	add(c.RRL.validate())
+	add(c.Cluster.validate())
+	add(c.Cookies.validate())
 	if c.Log.Queries < 0 {
-		return fmt.Errorf("log.queries: %d is negative (0 logs no query, N one in N)", c.Log.Queries)
+		add(fmt.Errorf("log.queries: %d is negative (0 logs no query, N one in N)", c.Log.Queries))
 	}
 	if c.Keystore.PassphraseFile != "" && c.Keystore.PassphraseEnv != "" {
-		return fmt.Errorf("keystore.passphrase_file and keystore.passphrase_env: set one, not both")
+		add(fmt.Errorf("keystore.passphrase_file and keystore.passphrase_env: set one, not both"))
 	}
-	if err := c.DNSSEC.SigningSettings.validate("dnssec."); err != nil {
-		return err
-	}
+	global := c.DNSSEC.SigningSettings.validate("dnssec.")
+	add(global)
 	seen := map[string]bool{}
 	for i, z := range c.Zones {
 		if z.Origin == "" {
-			return fmt.Errorf("zones[%d].origin: missing", i)
+			add(fmt.Errorf("zones[%d].origin: missing", i))
+			continue
 		}
 		if _, ok := dns.IsDomainName(z.Origin); !ok {
-			return fmt.Errorf("zones[%d].origin: %q is not a domain name", i, z.Origin)
+			add(fmt.Errorf("zones[%d].origin: %q is not a domain name", i, z.Origin))
+			continue
 		}
 		if z.File == "" && len(z.Primaries) == 0 {
-			return fmt.Errorf("zones[%d].file: missing (or primaries: for a secondary zone)", i)
+			add(fmt.Errorf("zones[%d].file: missing (or primaries: for a secondary zone)", i))
 		}
-		if err := checkTransferConfig(c, i); err != nil {
-			return err
-		}
+		add(checkTransferConfig(c, i))
 		if seen[z.Origin] {
-			return fmt.Errorf("zones[%d].origin: %s is configured twice", i, z.Origin)
+			add(fmt.Errorf("zones[%d].origin: %s is configured twice", i, z.Origin))
 		}
 		seen[z.Origin] = true
 		s := c.settings(z)
-		if err := s.validate(fmt.Sprintf("zones[%d].", i)); err != nil {
-			return fmt.Errorf("%w (zone %s)", err, z.Origin)
+		prefix := fmt.Sprintf("zones[%d].", i)
+		if err := inherited(s.validate(prefix), global, prefix); err != nil {
+			add(fmt.Errorf("%w (zone %s)", err, z.Origin))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
+}
+
+// inherited drops from a zone's errors those that repeat an error of the global settings
+// (the zone inherits the bad value): each problem is named once, where it is set.
+func inherited(zone, global error, prefix string) error {
+	if zone == nil || global == nil {
+		return zone
+	}
+	bad := map[string]bool{}
+	for _, e := range unjoin(global) {
+		bad[e.Error()] = true
+	}
+	var keep []error
+	for _, e := range unjoin(zone) {
+		if !bad["dnssec."+strings.TrimPrefix(e.Error(), prefix)] {
+			keep = append(keep, e)
+		}
+	}
+	return errors.Join(keep...)
+}
+
+// unjoin returns the errors errors.Join made err of, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // validate checks one zone's effective settings; prefix ("dnssec." or "zones[i].") makes the

@@ -362,6 +362,27 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+// TestValidateNamesEveryProblem: one check names every problem of the settings, not only the
+// first, so that a config with three mistakes needs one round trip, not three.
+func TestValidateNamesEveryProblem(t *testing.T) {
+	yaml := "listen: [\"127.0.0.1\"]\ndnssec:\n  refresh: 300h\n  zsk_lifetime: 3x\nzones:\n  - origin: a.test.\n    file: a.zone\n    algorithm: FOO\n  - origin: b.test.\n"
+	v := newViper()
+	v.Set("config", writeFile(t, t.TempDir(), "c.yaml", yaml, 0o600))
+	_, err := loadConfig(v, nil)
+	if err == nil {
+		t.Fatal("a config with five problems loaded")
+	}
+	for _, want := range []string{`listen: "127.0.0.1"`, "dnssec.refresh", `dnssec.zsk_lifetime: "3x"`, `zones[0].algorithm: "FOO"`, "zones[1].file: missing"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not name %q:\n%v", want, err)
+		}
+	}
+	// A bad global value is named once, not again for every zone that inherits it.
+	if strings.Contains(err.Error(), "zones[0].zsk_lifetime") || strings.Contains(err.Error(), "zones[1].refresh") {
+		t.Errorf("inherited problems repeated per zone:\n%v", err)
+	}
+}
+
 // TestREADMEConfigExamples: the YAML examples of the README's configuration reference and key
 // rollover sections use only keys Signet knows, with values that decode and validate.
 func TestREADMEConfigExamples(t *testing.T) {
@@ -397,4 +418,27 @@ func TestShippedConfig(t *testing.T) {
 	if _, err := loadConfig(v, nil); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestBadValueFromEnvironment: a bad value from a SIGNET_* variable is traced to it (no file
+// line holds it), and one from the file is not blamed on the environment.
+func TestBadValueFromEnvironment(t *testing.T) {
+	base := "zones:\n  - origin: a.test.\n    file: a.zone\n"
+	t.Run("environment", func(t *testing.T) {
+		t.Setenv("SIGNET_DNSSEC_VALIDITY", "soon")
+		v := newViper()
+		v.Set("config", writeFile(t, t.TempDir(), "c.yaml", base, 0o600))
+		_, err := loadConfig(v, nil)
+		if err == nil || !strings.Contains(err.Error(), "dnssec.validity") || !strings.Contains(err.Error(), "SIGNET_DNSSEC_VALIDITY") {
+			t.Errorf("error %v, want one naming dnssec.validity and SIGNET_DNSSEC_VALIDITY", err)
+		}
+	})
+	t.Run("file", func(t *testing.T) {
+		v := newViper()
+		v.Set("config", writeFile(t, t.TempDir(), "c.yaml", "dnssec:\n  validity: soon\n"+base, 0o600))
+		_, err := loadConfig(v, nil)
+		if err == nil || strings.Contains(err.Error(), "environment") {
+			t.Errorf("error %v, want one not blaming the environment", err)
+		}
+	})
 }

@@ -77,6 +77,22 @@ func envName(key string) string {
 	return "SIGNET_" + strings.ToUpper(strings.NewReplacer(".", "_", "-", "_").Replace(key))
 }
 
+// fromEnvironment names the SIGNET_* variables behind the keys a decoding error names: a
+// value from the environment is otherwise hard to trace, since no file line holds it. The
+// values are not repeated (some are secrets).
+func fromEnvironment(err error) string {
+	var names []string
+	for _, k := range configKeys() {
+		if _, set := os.LookupEnv(envName(k)); set && strings.Contains(err.Error(), "'"+k+"'") {
+			names = append(names, envName(k))
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "\n(set in the environment: " + strings.Join(names, ", ") + ")"
+}
+
 // bindEnv makes every key settable from SIGNET_*: viper's Unmarshal only looks up the
 // environment for keys it already knows (a default, a flag or a file value), so keys with
 // none of these, such as dnssec.cds or chaos.version, need binding.

@@ -1,10 +1,13 @@
 // Package file is the software keystore backend: each private key is kept as
-// PKCS #8 DER encrypted to a passphrase with age's scrypt recipient
-// (https://age-encryption.org/v1), one file per key.
+// PKCS #8 DER encrypted with age (https://age-encryption.org/v1), one file per
+// key, to the directory's key-encryption key: an age X25519 identity kept in
+// kek.age, encrypted to the passphrase with age's scrypt recipient. A process
+// runs scrypt once, to open kek.age, however many keys it creates or loads.
 //
 // Layout, all under Options.Dir (mode 0700; a looser existing directory is
 // tightened to 0700 at Open):
 //
+//	kek.age        the key-encryption key, encrypted to the passphrase (0600)
 //	<id>.key.age   the encrypted private key (0600)
 //	<id>.json      the key's keystore.Meta (0600); its presence defines the key
 //
@@ -14,17 +17,20 @@
 // metadata first; a crash in between can leave an orphaned, still encrypted
 // .key.age file, which List ignores and an operator may remove.
 //
-// Decrypting costs one scrypt run (about a second and 256 MiB at the default
-// work factor 18), so decrypted keys are cached in memory after first use and
-// keys created by this process are cached from the start. Use a smaller
-// WorkFactor only in tests.
+// Opening kek.age costs one scrypt run (about a second and 256 MiB at the
+// default work factor 18); it happens at the first Create or Signer, and the
+// key-encryption key and the decrypted keys then stay in memory. Key files
+// sealed to the passphrase directly (before kek.age existed) still open, at
+// one scrypt run each. Use a smaller WorkFactor only in tests.
 //
 // # Recovering a key by hand
 //
 // The files are plain age files, so an operator can recover a key with the
 // standard tools, without Signet:
 //
-//	age -d state/keys/0123456789abcdef.key.age | openssl pkey -inform DER
+//	age -d -o kek.txt state/keys/kek.age
+//	age -d -i kek.txt state/keys/0123456789abcdef.key.age | openssl pkey -inform DER
+//	shred -u kek.txt
 //
 // age prompts for the passphrase on the terminal and openssl prints the key in
 // PEM form.

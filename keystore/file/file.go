@@ -71,6 +71,10 @@ type Store struct {
 	guard keyutil.Guard
 	cache map[string]*keyutil.Counting
 
+	// kekMu guards kekState, the key-encryption key (see kek).
+	kekMu    sync.Mutex
+	kekState *kek
+
 	// imu guards idx, the metadata by zone (see index).
 	imu sync.Mutex
 	idx *index
@@ -140,7 +144,11 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if err != nil {
 		return keystore.Meta{}, err
 	}
-	key, sealed, err := keyutil.NewSealed(alg, s.recipient)
+	kek, err := s.kek(true)
+	if err != nil {
+		return keystore.Meta{}, err
+	}
+	key, sealed, err := keyutil.NewSealed(alg, kek.Recipient())
 	if err != nil {
 		return keystore.Meta{}, err
 	}
@@ -283,7 +291,16 @@ func (s *Store) decrypt(id string, alg uint8) (crypto.Signer, error) {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	defer f.Close()
-	return keyutil.OpenSealed(f, path, alg, s.identity)
+	// Key files are sealed to the key-encryption key; older ones to the passphrase.
+	ids := []age.Identity{s.identity}
+	kek, err := s.kek(false)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: key file %s: %w", path, err)
+	}
+	if kek != nil {
+		ids = append([]age.Identity{kek}, ids...)
+	}
+	return keyutil.OpenSealed(f, path, alg, ids...)
 }
 
 // Delete implements keystore.Store. It removes the metadata, then the

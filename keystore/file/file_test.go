@@ -371,11 +371,17 @@ func TestAgeCLIDecrypts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "key.der")
-	cmd := exec.Command("script", "-qec", "age -d -o "+out+" "+filepath.Join(dir, m.ID+".key.age"), "/dev/null")
+	// Two steps, as the package doc says: the key-encryption key with the passphrase, then the
+	// key with it.
+	tmp := t.TempDir()
+	kek, out := filepath.Join(tmp, "kek.txt"), filepath.Join(tmp, "key.der")
+	cmd := exec.Command("script", "-qec", "age -d -o "+kek+" "+filepath.Join(dir, "kek.age"), "/dev/null")
 	cmd.Stdin = strings.NewReader(string(testPass) + "\n")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("age -d: %v\n%s", err, b)
+		t.Fatalf("age -d kek.age: %v\n%s", err, b)
+	}
+	if b, err := exec.Command("age", "-d", "-i", kek, "-o", out, filepath.Join(dir, m.ID+".key.age")).CombinedOutput(); err != nil {
+		t.Fatalf("age -d -i: %v\n%s", err, b)
 	}
 	der, err := os.ReadFile(out)
 	if err != nil {
@@ -420,6 +426,17 @@ func decryptWithLibrary(t *testing.T, path string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The key-encryption key first (the passphrase's), then the key (the KEK's).
+	kekText := ageDecrypt(t, filepath.Join(filepath.Dir(path), "kek.age"), id)
+	kek, err := age.ParseX25519Identity(strings.TrimSpace(string(kekText)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ageDecrypt(t, path, kek)
+}
+
+func ageDecrypt(t *testing.T, path string, id age.Identity) []byte {
+	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -427,13 +444,78 @@ func decryptWithLibrary(t *testing.T, path string) []byte {
 	defer f.Close()
 	r, err := age.Decrypt(f, id)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(r); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// TestKeyEncryptionKey: key files are sealed to the key-encryption key (an X25519 recipient),
+// which alone is sealed to the passphrase (scrypt), so one scrypt run opens every key; a key
+// file sealed to the passphrase directly, as before kek.age existed, still opens.
+func TestKeyEncryptionKey(t *testing.T) {
+	ctx := context.Background()
+	dir, ms := create(t, 2)
+	header := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _, _ := strings.Cut(string(b), "\n---")
+		return h
+	}
+	if h := header("kek.age"); !strings.Contains(h, "-> scrypt") {
+		t.Errorf("kek.age is not sealed to the passphrase:\n%s", h)
+	}
+	for _, m := range ms {
+		if h := header(m.ID + ".key.age"); !strings.Contains(h, "-> X25519") || strings.Contains(h, "scrypt") {
+			t.Errorf("%s.key.age is not sealed to the key-encryption key alone:\n%s", m.ID, h)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "kek.age")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("kek.age: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	// Re-seal one key to the passphrase alone, as an older Signet did.
+	der := decryptWithLibrary(t, filepath.Join(dir, ms[0].ID+".key.age"))
+	rcpt, err := age.NewScryptRecipient(string(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt.SetWorkFactor(testWorkFactor)
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, rcpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(der); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, ms[0].ID+".key.age"), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dir, testPass)
+	for _, m := range ms {
+		if _, err := s.Signer(ctx, m.ID); err != nil {
+			t.Errorf("Signer(%s): %v", m.ID, err)
+		}
+	}
+	// Without kek.age, the key sealed to the passphrase still opens; the others cannot.
+	if err := os.Remove(filepath.Join(dir, "kek.age")); err != nil {
+		t.Fatal(err)
+	}
+	s = open(t, dir, testPass)
+	if _, err := s.Signer(ctx, ms[0].ID); err != nil {
+		t.Errorf("the passphrase-sealed key without kek.age: %v", err)
+	}
+	if _, err := s.Signer(ctx, ms[1].ID); err == nil {
+		t.Error("a key sealed to a lost key-encryption key opened")
+	}
 }
 
 func writeFile(t *testing.T, data string, mode os.FileMode) string {
