@@ -192,6 +192,7 @@ func (s *Secondary) timers() (refresh, retry time.Duration, expireAt time.Time, 
 // the expire time passes without a successful refresh the zone stops being served.
 func (s *Secondary) Run(ctx context.Context) {
 	next := s.cfg.Now() // refresh at start (RFC 1035 §4.3.5: a secondary checks on start-up)
+	fails := 0          // failed refreshes in a row
 	for {
 		_, _, expireAt, live := s.timers()
 		now := s.cfg.Now()
@@ -222,16 +223,34 @@ func (s *Secondary) Run(ctx context.Context) {
 			}
 			_, retry, _, live := s.timers()
 			msg := "zone refresh failed; still serving the copy held"
-			if !live {
+			if !s.hasCopy() {
+				// No SOA gives a retry interval yet: back off from MinInterval, doubling up
+				// to noCopyMaxRetry, so that a primary that is down for long is not asked
+				// (nor logged about) every second. A NOTIFY still refreshes at once.
+				retry = min(s.cfg.MinInterval<<min(fails, 16), max(noCopyMaxRetry, s.cfg.MinInterval))
 				msg = "zone refresh failed; no copy to serve (SERVFAIL) until a transfer succeeds"
+			} else if !live {
+				msg = "zone refresh failed; the copy has expired (SERVFAIL) until a transfer succeeds"
 			}
+			fails++
 			s.log.Warn(msg, "err", err, "retry_in", retry.String())
 			next = s.cfg.Now().Add(retry)
 			continue
 		}
+		fails = 0
 		refresh, _, _, _ := s.timers()
 		next = s.cfg.Now().Add(refresh)
 	}
+}
+
+// noCopyMaxRetry caps the retry interval of a zone never transferred.
+const noCopyMaxRetry = time.Minute
+
+// hasCopy reports whether a copy of the zone is held (served, or expired).
+func (s *Secondary) hasCopy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rrs != nil
 }
 
 func (s *Secondary) expire(now time.Time) {

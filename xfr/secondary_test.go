@@ -415,7 +415,7 @@ func TestLoadKey(t *testing.T) {
 }
 
 // TestRunLogsWhatServes: a refresh that fails before any copy exists says that nothing is
-// served, not that a copy still is.
+// served, not that a copy still is, and the retries back off (doubling from MinInterval).
 func TestRunLogsWhatServes(t *testing.T) {
 	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -435,12 +435,17 @@ func TestRunLogsWhatServes(t *testing.T) {
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(log.String(), "zone refresh failed") && time.Now().Before(deadline) {
+	for strings.Count(log.String(), "zone refresh failed") < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
 	<-done
-	if out := log.String(); !strings.Contains(out, "no copy to serve") || strings.Contains(out, "still serving") {
+	out := log.String()
+	if !strings.Contains(out, "no copy to serve") || strings.Contains(out, "still serving") {
 		t.Errorf("log:\n%s", out)
+	}
+	a, b, c := strings.Index(out, "retry_in=50ms"), strings.Index(out, "retry_in=100ms"), strings.Index(out, "retry_in=200ms")
+	if a < 0 || b < a || c < b {
+		t.Errorf("retries do not back off 50, 100, 200 ms:\n%s", out)
 	}
 }
