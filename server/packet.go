@@ -95,7 +95,7 @@ func (h *Handler) cachedUDP(in, out []byte, from net.Addr) []byte {
 	if resp == nil {
 		// A missing name in a chain denial mode needs no signing: answered here, in the
 		// reader, like a cached answer (a miss for the cache's counters).
-		if resp = h.preparedUDP(in, out, &q, now); resp != nil {
+		if resp = h.preparedInReader(in, out, &q, now); resp != nil {
 			h.pcache.misses.Add(1)
 		}
 	}

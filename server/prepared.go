@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/binary"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
@@ -90,6 +92,19 @@ func (h *Handler) preparedUDP(in, out []byte, q *fastQuery, now time.Time) []byt
 	out = append(out, 0, 0, byte(dns.TypeOPT), byte(h.cfg.UDPSize>>8), byte(h.cfg.UDPSize), 0, 0, 0x80, 0, 0, 0)
 	h.pcache.prepared.Add(1)
 	return out
+}
+
+// preparedInReader is preparedUDP for the UDP readers, which have no recover of their own: a
+// bug there must cost one query (it goes on to a worker's full path, which has one), never the
+// server.
+func (h *Handler) preparedInReader(in, out []byte, q *fastQuery, now time.Time) (resp []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.cfg.Logger.Error("panic preparing a denial", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp = nil
+		}
+	}()
+	return h.preparedUDP(in, out, q, now)
 }
 
 // plainName returns the presentation form of a lowercased uncompressed wire name whose labels

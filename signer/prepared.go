@@ -130,7 +130,7 @@ func piecesOf(m memoer, ring *KeyRing, mode Mode) *ringPieces {
 // cache (or too close to expiry); the caller then answers through Sign. It never signs, so it
 // can run where signing must not (a UDP reader). Safe for concurrent use.
 func (s *Signer) PreparedNXDomain(in *Input, neg []dns.RR, ring *KeyRing, now time.Time, dst []*Piece) (_ []*Piece, ok bool) {
-	if ring == nil || in.Kind != NXDomain || !in.DO || in.SOA == nil || len(neg) == 0 || len(ring.zsks) == 0 {
+	if ring == nil || in.Kind != NXDomain || !in.DO || in.SOA == nil || len(neg) != 1 || len(ring.zsks) == 0 {
 		return dst, false
 	}
 	m, isMemo := in.Names.(memoer)
