@@ -17,7 +17,9 @@ func FuzzApplyIXFR(f *testing.F) {
 		}
 		return r
 	}
-	soa := func(serial string) dns.RR { return rr("x.test. 60 IN SOA ns.x.test. h.x.test. " + serial + " 60 60 600 60") }
+	soa := func(serial string) dns.RR {
+		return rr("x.test. 60 IN SOA ns.x.test. h.x.test. " + serial + " 60 60 600 60")
+	}
 	have := []dns.RR{soa("10"), rr("x.test. 60 IN NS ns.x.test."), rr("ns.x.test. 60 IN A 192.0.2.1"), rr("www.x.test. 60 IN A 192.0.2.2")}
 	pack := func(rrs ...dns.RR) []byte {
 		m := new(dns.Msg)
