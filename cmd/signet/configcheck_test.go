@@ -42,7 +42,7 @@ func TestConfigCheck(t *testing.T) {
 		{name: "missing zone file", args: []string{"--zone", "b.test.=" + filepath.Join(dir, "nope.zone"), "--state", state}, want: "zones[0].file: " + filepath.Join(dir, "nope.zone")},
 		{name: "zone file that does not parse", args: []string{"--zone", "a.test.=" + bad, "--state", state}, want: "zones[0].file: " + bad + " (zone a.test.): 1 error(s)", out: bad + ":6: error: "},
 		{name: "missing config file", args: []string{"--config", filepath.Join(dir, "nope.yaml")}, want: "nope.yaml"},
-		{name: "passphrase file readable by others", args: []string{"--config", cfg("keystore:\n  passphrase_file: " + open + "\n")}, want: "keystore.passphrase_file: keystore: passphrase file " + open + " has mode 0644"},
+		{name: "passphrase file readable by others", args: []string{"--config", cfg("keystore:\n  passphrase_file: " + open + "\n")}, want: "keystore.passphrase_file: keystore: passphrase: secret file " + open + " has mode 0644"},
 		{name: "passphrase variable unset", args: []string{"--config", cfg("keystore:\n  passphrase_env: SIGNET_TEST_NO_SUCH_VAR\n")}, want: "keystore.passphrase_env"},
 		{name: "tpm device missing", args: []string{"--config", cfg("keystore:\n  tpm:\n    device: unix:" + filepath.Join(dir, "swtpm.sock") + "\n")}, want: "keystore.tpm.device"},
 		{name: "admin off loopback without token", args: []string{"--config", cfg("admin:\n  addr: 0.0.0.0:8053\n")}, want: "admin.token: required when admin.addr (0.0.0.0:8053)"},
