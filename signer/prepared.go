@@ -299,25 +299,24 @@ func (s *Signer) makePiece(ring *KeyRing, zone string, set []dns.RR, now time.Ti
 	return p
 }
 
-// pack fills p.wire and p.ptrs with rrs packed after a header and the origin zone.
+// pack fills p.wire and p.ptrs with rrs packed, compressed, as the authority section of a
+// message whose question is the origin zone. (A message, not dns.PackRR, which writes each
+// record's Rdlength: the zone's records are shared by concurrent queries.)
 func (p *Piece) pack(zone string, rrs []dns.RR) error {
-	size := headerLen + len(zone) + 2
-	for _, rr := range rrs {
-		size += dns.Len(rr)
-	}
-	buf := make([]byte, size+64)
-	comp := map[string]int{}
-	off, err := dns.PackDomainName(zone, buf, headerLen, comp, true)
+	m := &dns.Msg{Compress: true, Question: []dns.Question{{Name: zone, Qtype: dns.TypeSOA, Qclass: dns.ClassINET}}, Ns: rrs}
+	w, err := m.Pack()
 	if err != nil {
 		return err
 	}
-	p.base = off
-	for _, rr := range rrs {
-		if off, err = dns.PackRR(rr, buf, off, comp, true); err != nil {
-			return err
-		}
+	i := headerLen
+	for i < len(w) && w[i] != 0 {
+		i += int(w[i]) + 1
 	}
-	p.wire, p.count = buf[p.base:off:off], len(rrs)
+	p.base = i + 1 + 4 // past the question's root octet, type and class
+	if p.base > len(w) {
+		return fmt.Errorf("signer: packed piece shorter than its question")
+	}
+	p.wire, p.count = w[p.base:], len(rrs)
 	return p.findPointers(rrs)
 }
 
