@@ -11,6 +11,20 @@ type Readiness struct {
 	// Ready is set when every zone is loaded and every signed zone can sign.
 	Ready bool            `json:"Ready"`
 	Zones []ZoneReadiness `json:"Zones"`
+	// Cluster is this instance's part in its cluster; nil for a single server. An instance
+	// that cannot reach etcd stays ready (it serves its ring), and says so here.
+	Cluster *ClusterReadiness `json:"Cluster,omitempty"`
+}
+
+// ClusterReadiness is a cluster instance's part of the readiness probe.
+type ClusterReadiness struct {
+	Instance string `json:"Instance"`
+	// Leader is the key leader's name as last seen; Leading: this instance is it.
+	Leader  string `json:"Leader"`
+	Leading bool   `json:"Leading"`
+	// EtcdUp: etcd answered this instance's last request; without it no rollover step
+	// happens and the ring served stays as it is.
+	EtcdUp bool `json:"EtcdUp"`
 }
 
 // ZoneReadiness is one zone's part of the readiness probe.

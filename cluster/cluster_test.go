@@ -46,7 +46,7 @@ var policy = keymgr.ZonePolicy{QuickStart: true, DNSKEYTTL: time.Second,
 
 // start runs an instance. ksk is the KSK store every instance that may lead shares (a KSK
 // file copied to each, in production); ids are the cluster's identities (one per instance).
-func start(t *testing.T, c *etcdtest.Cluster, name, dir string, id *age.X25519Identity, recipients []age.Recipient, ksk *memory.Store) *instance {
+func start(t testing.TB, c *etcdtest.Cluster, name, dir string, id *age.X25519Identity, recipients []age.Recipient, ksk *memory.Store) *instance {
 	t.Helper()
 	cli, err := NewClient(ClientConfig{Endpoints: c.Endpoints()})
 	if err != nil {

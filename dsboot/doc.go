@@ -10,6 +10,6 @@
 // (Publisher); the zone snapshots themselves carry the records (zones.Zone.With), so answers,
 // denial of existence and the NSEC chain treat them as any other zone data.
 //
-// dsboot imports zones and signer; never server or keymgr: it is given their state as
-// functions.
+// dsboot imports zones and signer; never server or keymgr: it reads the zones and key rings
+// through small interfaces (Zones, Keys) and publishes through a function (Config.Apply).
 package dsboot

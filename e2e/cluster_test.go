@@ -15,6 +15,8 @@ import (
 	"filippo.io/age"
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/admin/client"
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/internal/resolvertest"
 )
@@ -22,15 +24,65 @@ import (
 // clusterLab is three Signet instances on 127.0.0.21-23 (one port) sharing a three-member
 // etcd, serving a parent and a signed child, and an unbound whose stubs list all three.
 type clusterLab struct {
-	etcd   *etcdtest.Cluster
-	ins    []*signet
-	dir    string
-	u      *resolvertest.Unbound
-	parent string // the parent zone file
+	etcd      *etcdtest.Cluster
+	ins       []*signet
+	dir       string
+	u         *resolvertest.Unbound
+	parent    string   // the parent zone file
+	parentRRs []dns.RR // the parent zone without the child's DS
+	dsChanges atomic.Int64
 }
 
-// clusterConfig is an instance's configuration: the ZSK rolls every 8 s.
-func clusterConfig(name, addr, parent, child, pass, idFile string, recipients, endpoints []string) string {
+// setDS writes the parent zone with ds as the child's DS RRset and a new serial; every
+// instance reloads the file when it changes.
+func (l *clusterLab) setDS(ds []dns.RR) error {
+	rrs := slices.Clone(l.parentRRs)
+	for i, rr := range rrs {
+		if soa, ok := rr.(*dns.SOA); ok {
+			c := *soa
+			c.Serial = uint32(time.Now().UnixNano() / 1e6)
+			rrs[i] = &c
+		}
+	}
+	return writeZone(l.parent, append(rrs, ds...))
+}
+
+// registrar follows the child's CDS as a registry does (RFC 7344 §6.1): it asks the
+// instances in turn and, when the CDS RRset differs from the DS RRset it published, makes
+// it the parent's DS RRset.
+func (l *clusterLab) registrar(ctx context.Context, have string) {
+	for i := 0; ctx.Err() == nil; i++ {
+		time.Sleep(500 * time.Millisecond)
+		m := new(dns.Msg)
+		m.SetQuestion("signed.example.test.", dns.TypeCDS)
+		c := &dns.Client{Timeout: 500 * time.Millisecond}
+		r, _, err := c.Exchange(m, l.ins[i%len(l.ins)].Addr)
+		if err != nil || r.Rcode != dns.RcodeSuccess {
+			continue // a killed instance
+		}
+		var ds []dns.RR
+		var keys []string
+		for _, rr := range r.Answer {
+			if cds, ok := rr.(*dns.CDS); ok && cds.Algorithm != 0 {
+				d := cds.DS
+				d.Hdr = dns.RR_Header{Name: "signed.example.test.", Rrtype: dns.TypeDS, Class: dns.ClassINET, Ttl: 2}
+				ds, keys = append(ds, &d), append(keys, d.Digest)
+			}
+		}
+		slices.Sort(keys)
+		if len(ds) == 0 || strings.Join(keys, " ") == have {
+			continue
+		}
+		if err := l.setDS(ds); err == nil {
+			have = strings.Join(keys, " ")
+			l.dsChanges.Add(1)
+		}
+	}
+}
+
+// clusterConfig is an instance's configuration: the child's ZSK rolls every 8 s, its KSK
+// 45 s after its creation (automatic, the parents being the three instances).
+func clusterConfig(name, addr, parent, child, pass, idFile string, recipients, endpoints, parents []string) string {
 	return fmt.Sprintf(`listen: ["%s"]
 keystore:
   passphrase_file: %s
@@ -39,7 +91,12 @@ dnssec:
   enabled: true
   dnskey_ttl: 1
   zsk_lifetime: 8s
+  ksk_lifetime: 45s
   propagation_delay: 1s
+  parent_ds_ttl: 2s
+  parent_propagation: 1s
+  ds_check_interval: 1s
+  ds_wait_limit: 1m
 reload:
   debounce: 100ms
 zones:
@@ -47,6 +104,8 @@ zones:
     file: %s
   - origin: signed.example.test.
     file: %s
+    ksk_rollover: automatic
+    parents: [%s]
 cluster:
   name: %s
   id: lab
@@ -55,7 +114,7 @@ cluster:
     endpoints: [%s]
   recipients: [%s]
   identity_file: %s
-`, addr, pass, parent, child, name, strings.Join(endpoints, ", "), strings.Join(recipients, ", "), idFile)
+`, addr, pass, parent, child, strings.Join(parents, ", "), name, strings.Join(endpoints, ", "), strings.Join(recipients, ", "), idFile)
 }
 
 func startClusterLab(t *testing.T) *clusterLab {
@@ -68,7 +127,7 @@ func startClusterLab(t *testing.T) *clusterLab {
 			parent = append(parent, rr) // the child's DS comes once its KSK exists
 		}
 	}
-	l.parent = filepath.Join(l.dir, "example.test.zone")
+	l.parent, l.parentRRs = filepath.Join(l.dir, "example.test.zone"), parent
 	child := filepath.Join(l.dir, "signed.example.test.zone")
 	if err := writeZone(l.parent, parent); err != nil {
 		t.Fatal(err)
@@ -90,19 +149,37 @@ func startClusterLab(t *testing.T) *clusterLab {
 		ids, recipients = append(ids, id.String()), append(recipients, id.Recipient().String())
 	}
 	port := resolvertest.FreePort(t, "127.0.0.21")
+	var addrs []string
+	for i := range 3 {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.%d:%d", 21+i, port))
+	}
+	// The KSKs stay out of etcd, in each instance's own keystore; for any instance to lead,
+	// the three share one keystore directory here (in production the operator copies the
+	// KSK files, or the instances reach one HSM).
+	keysDir := filepath.Join(l.dir, "ksk")
+	if err := os.Mkdir(keysDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	for i := range 3 {
 		name := fmt.Sprintf("ns%d", i+1)
 		idFile := filepath.Join(l.dir, name+".age")
 		if err := os.WriteFile(idFile, []byte(ids[i]+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		state := filepath.Join(l.dir, name)
+		if err := os.Mkdir(state, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(keysDir, filepath.Join(state, "keys")); err != nil {
+			t.Fatal(err)
+		}
 		s := &signet{
-			Addr:  fmt.Sprintf("127.0.0.%d:%d", 21+i, port),
+			Addr:  addrs[i],
 			Admin: fmt.Sprintf("127.0.0.1:%d", resolvertest.FreePort(t, "127.0.0.1")),
-			State: filepath.Join(l.dir, name),
+			State: state,
 		}
 		cfg := filepath.Join(l.dir, name+".yaml")
-		body := clusterConfig(name, s.Addr, l.parent, child, pass, idFile, recipients, l.etcd.Endpoints())
+		body := clusterConfig(name, s.Addr, l.parent, child, pass, idFile, recipients, l.etcd.Endpoints(), addrs)
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -135,8 +212,8 @@ func (l *clusterLab) leader(t *testing.T, via *signet) *signet {
 	return nil
 }
 
-// dnskeys returns the child's DNSKEY RRset an instance serves, sorted ("" when it does not
-// answer).
+// dnskeys returns the child's DNSKEY RRset an instance serves as "flags:key" words, sorted
+// ("" when it does not answer).
 func dnskeys(s *signet) string {
 	m := new(dns.Msg)
 	m.SetQuestion("signed.example.test.", dns.TypeDNSKEY)
@@ -148,7 +225,7 @@ func dnskeys(s *signet) string {
 	var keys []string
 	for _, rr := range r.Answer {
 		if k, ok := rr.(*dns.DNSKEY); ok {
-			keys = append(keys, k.PublicKey)
+			keys = append(keys, fmt.Sprintf("%d:%s", k.Flags, k.PublicKey))
 		}
 	}
 	slices.Sort(keys)
@@ -157,10 +234,11 @@ func dnskeys(s *signet) string {
 
 // TestClusterThreeInstances: three instances behind one unbound that trusts only the
 // parent's DS. While unbound is asked continuously, the ZSK rolls, the key leader is killed
-// (kill -9) in the middle of a ZSK rollover and another takes over, one etcd member is
-// stopped and started, and all of etcd is stopped for 10 s. Every answer is validated (AD),
-// none is SERVFAIL, and the live instances serve the same DNSKEY RRset (after at most a
-// second of propagation).
+// (kill -9) in the middle of a ZSK rollover and another takes over, the KSK rolls
+// (automatic, a registrar following the CDS) and the leader is killed in the middle of that
+// too, one etcd member is stopped and started, and all of etcd is stopped for 10 s. Every
+// answer is validated (AD), none is SERVFAIL, and the live instances serve the same DNSKEY
+// RRset (after at most a second of propagation).
 func TestClusterThreeInstances(t *testing.T) {
 	l := startClusterLab(t)
 	deadline := time.Now().Add(30 * time.Second)
@@ -172,37 +250,19 @@ func TestClusterThreeInstances(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		lead = l.leader(t, l.ins[0])
 	}
-	// The KSK stays in the leader's own keystore; the operator copies it (encrypted) to each
-	// instance that may lead, as the README's join steps say.
-	keys, err := filepath.Glob(filepath.Join(lead.State, "keys", "*"))
-	if err != nil || len(keys) == 0 {
-		t.Fatalf("no KSK files in the leader's keystore: %v", err)
-	}
-	for _, s := range l.ins {
-		if s == lead {
-			continue
-		}
-		for _, k := range keys {
-			b, err := os.ReadFile(k)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(s.State, "keys", filepath.Base(k)), b, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// The registrar's step: the child's DS into the parent (each instance reloads the file).
+	// The registrar's first step: the child's DS into the parent; later it follows the CDS.
 	ds := resolvertest.ParseAnchors(t, lead.ds(t, "signed.example.test."))
-	var parent []dns.RR
-	for _, rr := range tinyZone(t, "example.test.zone", 2) {
-		if rr.Header().Rrtype != dns.TypeDS {
-			parent = append(parent, rr)
-		}
-	}
-	if err := writeZone(l.parent, append(parent, ds...)); err != nil {
+	if err := l.setDS(ds); err != nil {
 		t.Fatal(err)
 	}
+	var digests []string
+	for _, rr := range ds {
+		digests = append(digests, rr.(*dns.DS).Digest)
+	}
+	slices.Sort(digests)
+	rctx, stopRegistrar := context.WithCancel(context.Background())
+	defer stopRegistrar()
+	go l.registrar(rctx, strings.Join(digests, " "))
 	var stubs []string
 	for _, s := range l.ins {
 		stubs = append(stubs, unboundAt(s.Addr))
@@ -262,12 +322,16 @@ func TestClusterThreeInstances(t *testing.T) {
 	}()
 	live := slices.Clone(l.ins)
 	sets := map[string]bool{}
-	// watch checks every 100 ms for d that the live instances serve one DNSKEY RRset, or do
-	// again within a second, and collects the RRsets seen.
-	watch := func(d time.Duration) {
+	// watchUntil checks every 100 ms, for at most d or until done, that the live instances
+	// serve one DNSKEY RRset, or do again within a second, and collects the RRsets seen. It
+	// reports whether done became true.
+	watchUntil := func(d time.Duration, done func() bool) bool {
 		t.Helper()
 		var since time.Time
 		for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+			if done != nil && done() {
+				return true
+			}
 			var got []string
 			for _, s := range live {
 				got = append(got, dnskeys(s))
@@ -285,6 +349,37 @@ func TestClusterThreeInstances(t *testing.T) {
 				t.Fatalf("the instances serve different DNSKEY RRsets (or none) for over a second:\n%s", strings.Join(got, "\n"))
 			}
 		}
+		return false
+	}
+	watch := func(d time.Duration) { watchUntil(d, nil) }
+	ksks := func() []string {
+		var out []string
+		for _, k := range strings.Fields(dnskeys(live[0])) {
+			if strings.HasPrefix(k, "257:") {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	// killLeader kills the key leader with SIGKILL and waits for another to be elected.
+	killLeader := func(why string) {
+		t.Helper()
+		lead := l.leader(t, live[0])
+		lead.kill()
+		live = slices.DeleteFunc(live, func(s *signet) bool { return s == lead })
+		killed := time.Now()
+		var next *signet
+		for next == nil || next == lead {
+			if time.Since(killed) > 10*time.Second {
+				t.Fatalf("no new key leader 10 s after the leader was killed %s", why)
+			}
+			time.Sleep(100 * time.Millisecond)
+			next = l.leader(t, live[0])
+		}
+		t.Logf("leader killed %s: new key leader %s after %v", why, next.Addr, time.Since(killed).Round(100*time.Millisecond))
+		// The killed instance comes back as a follower (its state directory kept).
+		lead.start(t)
+		live = append(live, lead)
 	}
 
 	watch(10 * time.Second)
@@ -292,29 +387,28 @@ func TestClusterThreeInstances(t *testing.T) {
 		t.Fatalf("%d DNSKEY RRsets in 10 s, want a ZSK rollover", len(sets))
 	}
 	// kill -9 the leader while a new ZSK is published and not yet active (two ZSKs).
-	lead = l.leader(t, l.ins[0])
-	for deadline := time.Now().Add(20 * time.Second); len(strings.Fields(dnskeys(lead))) < 3; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no ZSK rollover in progress within 20 s")
-		}
+	if !watchUntil(20*time.Second, func() bool { return strings.Count(dnskeys(live[0]), "256:") == 2 }) {
+		t.Fatal("no ZSK rollover in progress within 20 s")
 	}
-	lead.kill()
-	live = slices.DeleteFunc(live, func(s *signet) bool { return s == lead })
-	killed := time.Now()
-	var next *signet
-	for next == nil || next == lead {
-		if time.Since(killed) > 10*time.Second {
-			t.Fatal("no new key leader 10 s after the leader was killed")
-		}
-		time.Sleep(100 * time.Millisecond)
-		next = l.leader(t, live[0])
-	}
-	t.Logf("new key leader %s after %v", next.Addr, time.Since(killed).Round(100*time.Millisecond))
+	killLeader("in the middle of a ZSK rollover")
 	n := len(sets)
-	watch(12 * time.Second)
+	watch(10 * time.Second)
 	if len(sets) == n {
 		t.Fatal("the new leader did not go on rolling the ZSK")
 	}
+
+	// The KSK rollover (automatic, 45 s after the KSK's creation): kill the leader while the
+	// new KSK is published beside the old one; the new leader completes it, the registrar
+	// following the CDS.
+	first := ksks()
+	if !watchUntil(60*time.Second, func() bool { return len(ksks()) == 2 }) {
+		t.Fatal("no KSK rollover within 60 s")
+	}
+	killLeader("in the middle of the KSK rollover")
+	if !watchUntil(60*time.Second, func() bool { k := ksks(); return len(k) == 1 && k[0] != first[0] }) {
+		t.Fatalf("the KSK rollover did not complete in 60 s: KSKs %v, first %v", ksks(), first)
+	}
+	t.Logf("KSK rolled; the registrar changed the parent's DS %d times", l.dsChanges.Load())
 
 	// One etcd member stopped and started; then all of etcd down for 10 s.
 	l.etcd.Stop(l.etcd.Members[0])
@@ -326,6 +420,14 @@ func TestClusterThreeInstances(t *testing.T) {
 	t.Logf("cluster status with etcd down (%v):\n%s", err, out)
 	if !strings.Contains(out, "etcd does not answer") {
 		t.Errorf("the cluster status does not say that etcd is down")
+	}
+	// Still ready (it serves a validating ring), and /readyz says etcd is down.
+	var rd admin.Readiness
+	if err := client.NewUnix(filepath.Join(live[0].State, admin.SocketFile)).Do(context.Background(), "GET", admin.ReadyPath, nil, &rd); err != nil {
+		t.Fatalf("/readyz with etcd down: %v", err)
+	}
+	if !rd.Ready || rd.Cluster == nil || rd.Cluster.EtcdUp {
+		t.Errorf("/readyz with etcd down: %+v %+v, want ready and EtcdUp false", rd, rd.Cluster)
 	}
 	l.etcd.StartAll()
 	n = len(sets)

@@ -224,3 +224,23 @@ func TestProjectBounded(t *testing.T) {
 		t.Errorf("findings %+v, until %v: want the projection cut short and said so", f.Findings, f.Until)
 	}
 }
+
+// TestWrap: findings are wrapped to the picture's width, no word lost or split.
+func TestWrap(t *testing.T) {
+	s := "WARNING parents: no parent name servers are configured (zones[].parents): Signet cannot see the DS change, so each KSK rollover waits for `signet ksk ds-seen`"
+	lines := wrap(s, 40)
+	if len(lines) < 4 {
+		t.Fatalf("%d lines: %q", len(lines), lines)
+	}
+	for _, l := range lines {
+		if len([]rune(l)) > 40 {
+			t.Errorf("line of %d characters: %q", len([]rune(l)), l)
+		}
+	}
+	if got := strings.Join(lines, " "); got != s {
+		t.Errorf("joined %q, want %q", got, s)
+	}
+	if got := wrap("", 10); len(got) != 1 {
+		t.Errorf("wrap of nothing: %q", got)
+	}
+}

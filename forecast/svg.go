@@ -57,7 +57,16 @@ func (f Forecast) SVG(w io.Writer) error {
 		}
 		return labelW + float64(t.Sub(from))/float64(until.Sub(from))*plotWidth
 	}
-	height := topPad + len(f.Lanes)*(laneH+laneGap) + legendH + 16*len(f.Findings)
+	// A finding is a sentence or two: wrapped to the picture's width, about 7 px a character
+	// at 12 px sans-serif.
+	var findings [][]string
+	findingLines := 0
+	for _, fd := range f.Findings {
+		lines := wrap(strings.ToUpper(string(fd.Severity))+" "+fd.Interval+": "+fd.Message, (svgWidth-16)/7)
+		findings = append(findings, lines)
+		findingLines += len(lines)
+	}
+	height := topPad + len(f.Lanes)*(laneH+laneGap) + legendH + 16*findingLines
 	fmt.Fprintf(bw, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(bw, `<rect width="100%%" height="100%%" fill="#ffffff"/>`+"\n")
@@ -75,7 +84,7 @@ func (f Forecast) SVG(w io.Writer) error {
 	i := 0
 	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0); !m.After(until); m = m.AddDate(0, 1, 0) {
 		mx := x(m)
-		fmt.Fprintf(bw, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#dddddd"/>`+"\n", mx, axisY, mx, height-legendH-16*len(f.Findings))
+		fmt.Fprintf(bw, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#dddddd"/>`+"\n", mx, axisY, mx, height-legendH-16*findingLines)
 		if i%step == 0 {
 			fmt.Fprintf(bw, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555555">%s</text>`+"\n", mx, axisY-4, m.Format("2006-01"))
 		}
@@ -148,15 +157,40 @@ func (f Forecast) SVG(w io.Writer) error {
 	}
 	ly += 22
 	fmt.Fprintf(bw, `<rect x="8" y="%d" width="14" height="6" fill="#8a3fd1"/><text x="26" y="%d">CDS/CDNSKEY published (RFC 7344); the parent is assumed to follow it after %s</text>`+"\n", ly+3, ly+10, esc(f.Policy.ParentDelay))
+	line := 0
 	for i, fd := range f.Findings {
 		color := "#a06000"
 		if fd.Severity == Error {
 			color = "#c00000"
 		}
-		fmt.Fprintf(bw, `<text x="8" y="%d" fill="%s">%s</text>`+"\n", ly+28+16*i, color, esc(strings.ToUpper(string(fd.Severity))+" "+fd.Interval+": "+fd.Message))
+		for _, l := range findings[i] {
+			fmt.Fprintf(bw, `<text x="8" y="%d" fill="%s">%s</text>`+"\n", ly+28+16*line, color, esc(l))
+			line++
+		}
 	}
 	fmt.Fprintln(bw, `</svg>`)
 	return bw.Flush()
+}
+
+// wrap splits s at spaces into lines of at most width characters (a longer word stands
+// alone on its line).
+func wrap(s string, width int) []string {
+	var lines []string
+	cur := ""
+	for _, w := range strings.Fields(s) {
+		if cur != "" && len([]rune(cur))+1+len([]rune(w)) > width {
+			lines = append(lines, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += w
+	}
+	if cur != "" || len(lines) == 0 {
+		lines = append(lines, cur)
+	}
+	return lines
 }
 
 func esc(s string) string {

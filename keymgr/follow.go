@@ -19,8 +19,22 @@ import (
 // signatures (a follower need not hold the KSK).
 
 // Follow makes the Manager a follower of the instance named leader ("" when unknown). The
-// caller stops Run first: a follower's state changes come only through Sync.
-func (m *Manager) Follow(leader string) { m.leader.Store(&leader) }
+// caller stops Run first: a follower's state changes come only through Sync. A failure the
+// zones' lifecycle met while leading (a state save that etcd refused or did not answer) is
+// the leader's to retry, no longer this instance's status: it is cleared.
+func (m *Manager) Follow(leader string) {
+	if old := m.leader.Swap(&leader); old != nil {
+		return // following already
+	}
+	for _, name := range m.Zones() {
+		z, _ := m.zone(name)
+		_ = m.change(z, func(time.Time) error {
+			z.failure = ""
+			z.retryAt, z.backoff = time.Time{}, 0
+			return nil
+		})
+	}
+}
 
 // Lead makes the Manager the leader: it syncs every zone, so that the loop starts from the
 // latest state, then applies the quick start to zones that ask for it and have no state yet

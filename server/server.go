@@ -112,7 +112,12 @@ func (s *Server) openUDP(addr string) ([]*net.UDPConn, error) {
 			}
 			return nil, fmt.Errorf("listen udp %s (reader %d): %w", bound, i, err)
 		}
-		conns = append(conns, c.(*net.UDPConn))
+		uc := c.(*net.UDPConn)
+		// A burst that arrives while the reader is off the CPU waits in the socket; the
+		// kernel's default (about 200 KiB) holds a few hundred queries. The kernel caps this
+		// at net.core.rmem_max, and a smaller buffer is no reason to refuse to serve.
+		_ = uc.SetReadBuffer(udpReadBuffer)
+		conns = append(conns, uc)
 	}
 	return conns, nil
 }
@@ -127,6 +132,9 @@ func (s *Server) serveUDP(conns []*net.UDPConn) {
 		go s.readUDP(c)
 	}
 }
+
+// udpReadBuffer is the receive buffer asked for each UDP socket.
+const udpReadBuffer = 4 << 20
 
 func reusePort(network, address string, c syscall.RawConn) error {
 	var serr error

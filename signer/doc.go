@@ -4,6 +4,9 @@
 // zone's real chain: NSEC RFC 4034, NSEC3 RFC 5155), serves the DNSKEY, CDS and CDNSKEY RRsets,
 // and caches signatures so that a repeated answer costs no signing. SignRRset, ZoneNSEC and
 // ZoneNSEC3 give the same records and signatures for a whole signed zone (a zone transfer).
+// PreparedNXDomain gives the authority section of a missing name's answer in the chain modes
+// as wire pieces packed once per chain link, so that such answers need neither signing nor
+// packing.
 //
 // It signs what it is handed: it never imports the zones package (the server translates a
 // lookup result into an Input) nor a keystore backend (keys arrive as crypto.Signer), nor

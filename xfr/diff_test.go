@@ -76,3 +76,29 @@ func TestDifference(t *testing.T) {
 	}
 	t.Logf("difference of two 100,000-record versions (zones built included): %v", time.Since(start))
 }
+
+// TestSameRecords: records parsed apart but equal are the same; a TTL or RDATA change, or
+// another order, is not.
+func TestSameRecords(t *testing.T) {
+	parse := func(lines ...string) (out []dns.RR) {
+		for _, l := range lines {
+			out = append(out, mustRR(t, l))
+		}
+		return out
+	}
+	a := parse("a.sec.test. 300 IN A 192.0.2.1", "b.sec.test. 300 IN TXT \"x\"")
+	for _, c := range []struct {
+		b    []dns.RR
+		same bool
+	}{
+		{parse("a.sec.test. 300 IN A 192.0.2.1", "B.sec.test. 300 IN TXT \"x\""), true},
+		{parse("a.sec.test. 301 IN A 192.0.2.1", "b.sec.test. 300 IN TXT \"x\""), false},
+		{parse("a.sec.test. 300 IN A 192.0.2.1", "b.sec.test. 300 IN TXT \"X\""), false},
+		{parse("b.sec.test. 300 IN TXT \"x\"", "a.sec.test. 300 IN A 192.0.2.1"), false},
+		{parse("a.sec.test. 300 IN A 192.0.2.1"), false},
+	} {
+		if got := sameRecords(a, c.b); got != c.same {
+			t.Errorf("sameRecords(%v, %v) = %v, want %v", a, c.b, got, c.same)
+		}
+	}
+}

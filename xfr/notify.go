@@ -118,6 +118,7 @@ func (s *Service) IXFRUDP(raw []byte, req *dns.Msg, from netip.Addr) ([]byte, bo
 		s.log.Warn("zone transfer refused", "zone", origin, "from", from, "transport", "udp", "reason", why)
 		s.metrics.served(origin, "refused")
 		m.Rcode = dns.RcodeRefused
+		withEDE(m, req, dns.ExtendedErrorCodeProhibited)
 		return s.packUDP(m, req, key, tsigErr), true
 	}
 	o.mu.RLock()

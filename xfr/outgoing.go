@@ -393,10 +393,11 @@ func (o *Outgoing) ixfrAnswer(req *dns.Msg, cur []dns.RR, history []ixfrDiff) ([
 
 // serveTransfer answers an AXFR or IXFR for one of the zones offered (REFUSED otherwise).
 func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
-	refuse := func(why string) {
+	refuse := func(why string, code uint16) {
 		s.log.Warn("zone transfer refused", "zone", req.Question[0].Name, "from", w.RemoteAddr(), "reason", why)
 		m := new(dns.Msg)
 		m.SetRcode(req, dns.RcodeRefused)
+		withEDE(m, req, code)
 		if t := req.IsTsig(); t != nil && w.TsigStatus() == nil {
 			m.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
 		}
@@ -405,7 +406,7 @@ func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 	origin := strings.ToLower(dns.Fqdn(req.Question[0].Name))
 	o := s.outgoing[origin]
 	if o == nil || req.Question[0].Qclass != dns.ClassINET {
-		refuse("zone not offered for transfer")
+		refuse("zone not offered for transfer", dns.ExtendedErrorCodeNotSupported)
 		s.metrics.served("", "refused")
 		return
 	}
@@ -414,9 +415,23 @@ func (s *Service) serveTransfer(w dns.ResponseWriter, req *dns.Msg) {
 		tsigErr = w.TsigStatus()
 	}
 	if ok, why := o.allowed(addrOf(w.RemoteAddr()), req, tsigErr); !ok {
-		refuse(why)
+		refuse(why, dns.ExtendedErrorCodeProhibited)
 		s.metrics.served(origin, "refused")
 		return
 	}
 	o.serve(w, req)
+}
+
+// withEDE adds an Extended DNS Error (RFC 8914) to a refusal when the request had EDNS: 18
+// "Prohibited" when the ACL refuses, 21 "Not Supported" for a zone not offered, as over UDP.
+// The reason goes to the log only.
+func withEDE(m, req *dns.Msg, code uint16) {
+	if req.IsEdns0() == nil {
+		return
+	}
+	if m.IsEdns0() == nil {
+		m.SetEdns0(dns.MinMsgSize, false)
+	}
+	opt := m.IsEdns0()
+	opt.Option = append(opt.Option, &dns.EDNS0_EDE{InfoCode: code})
 }

@@ -280,3 +280,63 @@ func TestIXFROverUDP(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsCarryEDE: a transfer refused by the ACL says "Prohibited" (EDE 18), one for a
+// zone not offered "Not Supported" (EDE 21), over TCP and, for IXFR, over UDP; a request
+// without EDNS gets no OPT.
+func TestRefusalsCarryEDE(t *testing.T) {
+	t.Parallel()
+	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Key: testKey, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Publish(zoneV(t, 1)[:4]); err != nil {
+		t.Fatal(err)
+	}
+	svc := NewService(slog.New(slog.DiscardHandler), nil, nil, []*Outgoing{out})
+	addr := serveService(t, svc)
+	edeOf := func(r *dns.Msg) int {
+		if opt := r.IsEdns0(); opt != nil {
+			for _, o := range opt.Option {
+				if e, ok := o.(*dns.EDNS0_EDE); ok {
+					return int(e.InfoCode)
+				}
+			}
+		}
+		return -1
+	}
+	for _, c := range []struct {
+		zone string
+		edns bool
+		want int
+	}{
+		{"sec.test.", true, int(dns.ExtendedErrorCodeProhibited)},
+		{"other.test.", true, int(dns.ExtendedErrorCodeNotSupported)},
+		{"sec.test.", false, -1},
+	} {
+		q := new(dns.Msg)
+		q.SetAxfr(c.zone)
+		if c.edns {
+			q.SetEdns0(1232, false)
+		}
+		r, _, err := (&dns.Client{Net: "tcp", Timeout: 2 * time.Second}).Exchange(q, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Rcode != dns.RcodeRefused || edeOf(r) != c.want || (!c.edns && r.IsEdns0() != nil) {
+			t.Errorf("AXFR %s edns=%v over TCP: %s EDE %d, want REFUSED EDE %d\n%v", c.zone, c.edns, dns.RcodeToString[r.Rcode], edeOf(r), c.want, r)
+		}
+	}
+	q := new(dns.Msg)
+	q.SetIxfr("sec.test.", 1, "ns.", "h.")
+	q.SetEdns0(1232, false)
+	raw, err := q.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, ok := svc.IXFRUDP(raw, q, netip.MustParseAddr("127.0.0.1"))
+	r := new(dns.Msg)
+	if !ok || r.Unpack(resp) != nil || r.Rcode != dns.RcodeRefused || edeOf(r) != int(dns.ExtendedErrorCodeProhibited) {
+		t.Errorf("IXFR over UDP without the key: %v", r)
+	}
+}

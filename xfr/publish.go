@@ -209,13 +209,21 @@ func saveSerial(path string, serial uint32) error {
 	return atomicfile.Write(filepath.Dir(path), filepath.Base(path), append(b, '\n'))
 }
 
-// sameRecords reports whether a and b hold the same records in the same order.
+// sameRecords reports whether a and b hold the same records in the same order (compared in
+// wire form, as difference does: cheaper than text for a large zone).
 func sameRecords(a, b []dns.RR) bool {
 	if len(a) != len(b) {
 		return false
 	}
+	var ka, kb string
+	var buf []byte
 	for i := range a {
-		if a[i] != b[i] && a[i].String() != b[i].String() {
+		if a[i] == b[i] {
+			continue
+		}
+		ka, buf = wireKey(a[i], buf)
+		kb, buf = wireKey(b[i], buf)
+		if ka != kb {
 			return false
 		}
 	}

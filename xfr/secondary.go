@@ -192,6 +192,7 @@ func (s *Secondary) timers() (refresh, retry time.Duration, expireAt time.Time, 
 // the expire time passes without a successful refresh the zone stops being served.
 func (s *Secondary) Run(ctx context.Context) {
 	next := s.cfg.Now() // refresh at start (RFC 1035 §4.3.5: a secondary checks on start-up)
+	fails := 0          // failed refreshes in a row
 	for {
 		_, _, expireAt, live := s.timers()
 		now := s.cfg.Now()
@@ -222,16 +223,34 @@ func (s *Secondary) Run(ctx context.Context) {
 			}
 			_, retry, _, live := s.timers()
 			msg := "zone refresh failed; still serving the copy held"
-			if !live {
+			if !s.hasCopy() {
+				// No SOA gives a retry interval yet: back off from MinInterval, doubling up
+				// to noCopyMaxRetry, so that a primary that is down for long is not asked
+				// (nor logged about) every second. A NOTIFY still refreshes at once.
+				retry = min(s.cfg.MinInterval<<min(fails, 16), max(noCopyMaxRetry, s.cfg.MinInterval))
 				msg = "zone refresh failed; no copy to serve (SERVFAIL) until a transfer succeeds"
+			} else if !live {
+				msg = "zone refresh failed; the copy has expired (SERVFAIL) until a transfer succeeds"
 			}
+			fails++
 			s.log.Warn(msg, "err", err, "retry_in", retry.String())
 			next = s.cfg.Now().Add(retry)
 			continue
 		}
+		fails = 0
 		refresh, _, _, _ := s.timers()
 		next = s.cfg.Now().Add(refresh)
 	}
+}
+
+// noCopyMaxRetry caps the retry interval of a zone never transferred.
+const noCopyMaxRetry = time.Minute
+
+// hasCopy reports whether a copy of the zone is held (served, or expired).
+func (s *Secondary) hasCopy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rrs != nil
 }
 
 func (s *Secondary) expire(now time.Time) {
@@ -275,10 +294,16 @@ func (s *Secondary) refreshFrom(ctx context.Context, primary string) error {
 	if have != nil {
 		soa := have[0].(*dns.SOA)
 		all, err := s.transfer(ctx, primary, dns.TypeIXFR, soa)
-		if err != nil {
+		var res ixfrResult
+		if err == nil {
+			res, err = applyIXFR(have, all)
+		} else if rc, ok := xfrRcode(err); ok && (rc == dns.RcodeNotImplemented || rc == dns.RcodeFormatError) {
+			// A primary without IXFR at all says so with NOTIMP or FORMERR (RFC 1995 §2 came
+			// after many servers): ask it for the whole zone, as BIND and Knot do.
+			err = fmt.Errorf("%w: the primary answered IXFR with %s", errFallback, dns.RcodeToString[rc])
+		} else {
 			return fmt.Errorf("IXFR: %w", err)
 		}
-		res, err := applyIXFR(have, all)
 		switch {
 		case err == nil && res.upToDate:
 			return s.markRefreshed(soa.Serial)
@@ -441,4 +466,18 @@ func soaFirst(rrs []dns.RR) []dns.RR {
 		}
 	}
 	return rrs
+}
+
+// xfrRcode returns the rcode of a transfer answer that miekg/dns reported as an error
+// ("bad xfr rcode: N"), and whether err is one.
+func xfrRcode(err error) (int, bool) {
+	var de *dns.Error
+	if !errors.As(err, &de) {
+		return 0, false
+	}
+	var rc int
+	if _, err := fmt.Sscanf(de.Error(), "dns: bad xfr rcode: %d", &rc); err != nil {
+		return 0, false
+	}
+	return rc, true
 }

@@ -30,6 +30,7 @@ func readiness(zs *server.ZoneSet, dn dnssecRuntime) func() admin.Readiness {
 			}
 			out.Zones = append(out.Zones, zr)
 		}
+		out.Cluster = dn.ClusterReadiness()
 		return out
 	}
 }

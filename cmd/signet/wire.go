@@ -39,6 +39,9 @@ type dnssecRuntime interface {
 	CanSign(origin string) (bool, string)
 	// Cluster reports the cluster's status for the admin API; nil for a single server.
 	Cluster() func(ctx context.Context) (any, error)
+	// ClusterReadiness is this instance's part in its cluster for /readyz; nil for a single
+	// server.
+	ClusterReadiness() *admin.ClusterReadiness
 	Close()
 }
 
@@ -212,6 +215,15 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 	}
 	go s.mgr.Run(rctx)
 	return nil
+}
+
+// ClusterReadiness implements dnssecRuntime.
+func (s *signing) ClusterReadiness() *admin.ClusterReadiness {
+	if s.cluster == nil || s.cluster.node == nil {
+		return nil
+	}
+	n := s.cluster.node
+	return &admin.ClusterReadiness{Instance: s.c.Cluster.Name, Leader: n.Leader(), Leading: n.Leading(), EtcdUp: n.EtcdUp()}
 }
 
 // Cluster implements dnssecRuntime.

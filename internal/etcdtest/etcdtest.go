@@ -33,7 +33,7 @@ type Member struct {
 // Cluster is a set of members started together.
 type Cluster struct {
 	Members []*Member
-	t       *testing.T
+	t       testing.TB
 	bin     string
 }
 
@@ -48,7 +48,7 @@ func (c *Cluster) Endpoints() []string {
 
 // binary returns the etcd server binary; a missing one fails the test: the project's
 // scripts/install-test-deps.sh installs it (Debian's etcd-server).
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("ETCD"); p != "" {
 		return p
@@ -61,7 +61,7 @@ func binary(t *testing.T) string {
 }
 
 // freePort returns a loopback port nobody listens on now.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,7 +73,7 @@ func freePort(t *testing.T) string {
 
 // Start starts an n-member cluster on loopback and waits until every member answers its
 // health endpoint; the members are killed when the test ends.
-func Start(t *testing.T, n int) *Cluster {
+func Start(t testing.TB, n int) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, bin: binary(t)}
 	var initial []string
@@ -179,7 +179,7 @@ func (m *Member) kill() {
 
 // Client returns a client of the cluster (every member's endpoint), closed when the test
 // ends; the client's own logging is off.
-func (c *Cluster) Client(t *testing.T) *clientv3.Client {
+func (c *Cluster) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: c.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {

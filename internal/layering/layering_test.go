@@ -162,13 +162,17 @@ func TestEveryPackageSaysItsJob(t *testing.T) {
 }
 
 // TestReadmeLayout: README's Layout section names every top-level directory of the module
-// (a package or not) and every internal/ helper, and no directory that is not there.
+// (a package or not) and every internal/ helper, each once, and no directory that is not
+// there.
 func TestReadmeLayout(t *testing.T) {
 	t.Parallel()
 	layout := readmeLayout(t)
 	entry := regexp.MustCompile(`(?m)^([a-z0-9_]+(?:/[a-z0-9_]+)*)/\s`)
 	listed := map[string]bool{}
 	for _, m := range entry.FindAllStringSubmatch(layout, -1) {
+		if listed[m[1]] {
+			t.Errorf("README Layout lists %s/ twice", m[1])
+		}
 		listed[m[1]] = true
 		if fi, err := os.Stat(filepath.Join(root, m[1])); err != nil || !fi.IsDir() {
 			t.Errorf("README Layout lists %s/, which is not a directory of the module", m[1])
