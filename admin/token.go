@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/signetdns/signet/internal/atomicfile"
+	"github.com/signetdns/signet/internal/secretfile"
 )
 
 // Files in the state directory through which the CLI finds the server it manages.
@@ -48,20 +47,9 @@ func LoadOrCreateToken(dir string) (string, error) {
 // ReadToken reads a token file written by LoadOrCreateToken; a file that group or others may
 // read, or an empty one, is an error that names it (never its content).
 func ReadToken(path string) (string, error) {
-	fi, err := os.Stat(path)
+	tok, err := secretfile.Read(path)
 	if err != nil {
-		return "", err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("admin token file %s has mode %04o: others may read it (want 0600)", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	tok := strings.TrimSpace(string(b))
-	if tok == "" {
-		return "", fmt.Errorf("admin token file %s is empty", path)
+		return "", fmt.Errorf("admin token: %w", err)
 	}
 	return tok, nil
 }

@@ -53,11 +53,15 @@ func Parse(data []byte) (client, server []byte, v Verdict) {
 // Config configures a Jar.
 type Config struct {
 	// Rotate is how often the secret changes; cookies of the previous secret stay valid for
-	// one period more. Default 24 h; it must be over an hour, a cookie's lifetime.
+	// one period more. Default 24 h; it must be over an hour, a cookie's lifetime. Negative:
+	// never (a shared secret, which all servers of a set must change together).
 	Rotate time.Duration
 	// Secret, when set (16 octets), is the first secret: servers of one anycast set share
 	// it so that each verifies the others' cookies. Default: random.
 	Secret []byte
+	// Previous, when set (16 octets), is a secret whose cookies are still accepted: the one
+	// a shared Secret replaced (RFC 9018 §5).
+	Previous []byte
 }
 
 // DefaultRotate is the secret's default lifetime.
@@ -79,8 +83,16 @@ func New(cfg Config) (*Jar, error) {
 	if j.rotate == 0 {
 		j.rotate = DefaultRotate
 	}
-	if j.rotate <= time.Hour {
+	if j.rotate > 0 && j.rotate <= time.Hour {
 		return nil, errors.New("cookie secret rotation must be longer than an hour, a cookie's lifetime")
+	}
+	switch len(cfg.Previous) {
+	case 0:
+	case 16:
+		copy(j.prev[:], cfg.Previous)
+		j.hasOld = true
+	default:
+		return nil, errors.New("previous cookie secret: want 16 octets")
 	}
 	switch len(cfg.Secret) {
 	case 0:
@@ -98,6 +110,9 @@ func New(cfg Config) (*Jar, error) {
 // secrets returns the current and previous secrets at now, rotating first when the current
 // one has served its period.
 func (j *Jar) secrets(now time.Time) (cur, prev [16]byte, hasOld bool) {
+	if j.rotate < 0 {
+		return j.cur, j.prev, j.hasOld // fixed at New: no lock needed
+	}
 	j.mu.RLock()
 	due := !j.since.IsZero() && now.Sub(j.since) >= j.rotate
 	cur, prev, hasOld, started := j.cur, j.prev, j.hasOld, !j.since.IsZero()

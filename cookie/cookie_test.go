@@ -136,3 +136,38 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSecret: a fixed secret never rotates, so servers sharing it keep verifying each
+// other's cookies; the previous one of a manual rollover is still accepted.
+func TestSharedSecret(t *testing.T) {
+	t.Parallel()
+	old, neu := unhex(t, "e5e973e5a6b2a43f48e7dc849e37bfcf"), unhex(t, "445536bcd2513298075a5d379663c962")
+	a, err := New(Config{Secret: neu, Previous: old, Rotate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(Config{Secret: neu, Rotate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, ip := unhex(t, "0102030405060708"), netip.MustParseAddr("192.0.2.9")
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, at := range []time.Duration{0, 72 * time.Hour, 1000 * time.Hour} {
+		c := b.Make(client, ip, t0.Add(at))
+		if ok, _ := a.Verify(client, c[:], ip, t0.Add(at+time.Minute)); !ok {
+			t.Fatalf("%v later: a cookie of the other server was refused", at)
+		}
+	}
+	// A cookie of the previous secret (RFC 9018 A.1) is accepted where it is configured.
+	q := unhex(t, "2464c4abcf10c957010000005cf79f111f8130c3eee29480")
+	at := time.Unix(1559731985+60, 0)
+	if ok, _ := a.Verify(q[:8], q[8:], netip.MustParseAddr("198.51.100.100"), at); !ok {
+		t.Error("a cookie of the previous secret was refused")
+	}
+	if ok, _ := b.Verify(q[:8], q[8:], netip.MustParseAddr("198.51.100.100"), at); ok {
+		t.Error("a cookie of a secret this server never had was accepted")
+	}
+	if _, err := New(Config{Previous: []byte("short")}); err == nil {
+		t.Error("a short previous secret accepted")
+	}
+}

@@ -609,7 +609,10 @@ func TestRunTinyTimings(t *testing.T) {
 	done := make(chan struct{})
 	go func() { m.Run(ctx); close(done) }()
 	seen := map[uint16]bool{}
-	deadline := time.Now().Add(6 * time.Second)
+	// The third ZSK signs from about 4 s; the loop below ends as soon as it does, and the
+	// bound leaves room for a machine loaded by a parallel test run with -race (6 s flaked).
+	start := time.Now()
+	deadline := start.Add(20 * time.Second)
 	for time.Now().Before(deadline) && len(seen) < 3 {
 		if ring, _, ok := m.Signing(testZone); ok {
 			for _, k := range ring.Keys() {
@@ -624,8 +627,9 @@ func TestRunTinyTimings(t *testing.T) {
 	<-done
 	// Lifetime 2 s: the second ZSK signs from about 2 s, the third from about 4 s.
 	if len(seen) < 3 {
-		t.Errorf("%d ZSKs signed within 6 s with a 2 s lifetime, want 3", len(seen))
+		t.Errorf("%d ZSKs signed within 20 s with a 2 s lifetime, want 3", len(seen))
 	}
+	t.Logf("%d ZSKs signed within %v", len(seen), time.Since(start).Round(time.Millisecond))
 }
 
 // TestStatusOutgoingKSK: during an automatic KSK rollover the outgoing KSK has no planned

@@ -19,21 +19,16 @@ func (h *Handler) ServePacket(in, out []byte, tr transport) (resp []byte) {
 	return h.servePacket(in, out, tr, netip.Addr{})
 }
 
-// servePacket is ServePacket for a query from client (for its DNS cookie).
+// servePacket is ServePacket for a query from client (for its DNS cookie). Its steps: the
+// packet cache and the prepared denials (plain UDP queries), unpacking, the messages that are
+// not plain queries, then the pipeline (respond) and packing, the answer kept in the packet
+// cache when it may be.
 func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (resp []byte) {
 	if !isQuery(in) {
 		h.metrics.dropped.Inc()
 		return nil
 	}
-	defer func() {
-		// A bug in the pipeline must cost one query, never the server.
-		if r := recover(); r != nil {
-			h.metrics.servfail(causePanic)
-			h.cfg.Logger.Error("panic answering query", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			resp = errorResponse(in, out, dns.RcodeServerFailure)
-			h.metrics.count(tr, dns.RcodeServerFailure)
-		}
-	}()
+	defer h.recoverQuery(&resp, in, out, tr)
 	var (
 		q      fastQuery
 		cached bool
@@ -41,13 +36,7 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 		now    int64
 	)
 	if tr == udp && h.cacheable(in, &q) {
-		now = h.cfg.Now().Unix()
-		if resp, hash = h.pcache.lookup(&q, in, out, now); resp != nil {
-			h.metrics.count(tr, int(resp[3]&0xF))
-			return resp
-		}
-		if resp = h.preparedUDP(in, out, &q, h.cfg.Now()); resp != nil {
-			h.metrics.count(tr, dns.RcodeNameError)
+		if resp, hash, now = h.fromCache(in, out, &q); resp != nil {
 			return resp
 		}
 		cached = true
@@ -57,18 +46,8 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 		h.metrics.count(tr, dns.RcodeFormatError)
 		return errorResponse(in, out, dns.RcodeFormatError)
 	}
-	if t := h.cfg.Transfers; t != nil && tr == udp && isIXFR(req) {
-		// Over UDP an IXFR gets the current SOA alone: the client, when behind, retries over
-		// TCP (RFC 1995 §2), as BIND and Knot secondaries do.
-		if resp, ok := t.IXFRUDP(in, req, client); ok {
-			if len(resp) >= headerSize {
-				h.metrics.count(tr, int(resp[3]&0xF))
-			}
-			return resp
-		}
-	}
-	if req.IsTsig() != nil && tr == udp {
-		return h.signedUDP(in, req, client)
+	if resp, ok := h.notPlainQuery(in, req, tr, client); ok {
+		return resp
 	}
 	m, size, class := h.respond(req, tr, client)
 	resp = h.pack(m, size, out, in, tr)
@@ -76,6 +55,55 @@ func (h *Handler) servePacket(in, out []byte, tr transport, client netip.Addr) (
 		h.pcache.store(hash, &q, resp, class == missingName, now)
 	}
 	return resp
+}
+
+// recoverQuery, deferred, turns a panic in the pipeline into a SERVFAIL for that query: a bug
+// must cost one query, never the server.
+func (h *Handler) recoverQuery(resp *[]byte, in, out []byte, tr transport) {
+	if r := recover(); r != nil {
+		h.metrics.servfail(causePanic)
+		h.cfg.Logger.Error("panic answering query", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		*resp = errorResponse(in, out, dns.RcodeServerFailure)
+		h.metrics.count(tr, dns.RcodeServerFailure)
+	}
+}
+
+// fromCache answers a plain UDP query from the packet cache or, for a missing name of a
+// chain-signed zone, from prepared denial pieces; resp is nil when the full path must answer,
+// and hash and now are then what storing its answer needs.
+func (h *Handler) fromCache(in, out []byte, q *fastQuery) (resp []byte, hash uint64, now int64) {
+	now = h.cfg.Now().Unix()
+	if resp, hash = h.pcache.lookup(q, in, out, now); resp != nil {
+		h.metrics.count(udp, int(resp[3]&0xF))
+		return resp, hash, now
+	}
+	if resp = h.preparedUDP(in, out, q, h.cfg.Now()); resp != nil {
+		h.metrics.count(udp, dns.RcodeNameError)
+		return resp, hash, now
+	}
+	return nil, hash, now
+}
+
+// notPlainQuery answers the messages the pipeline does not: an IXFR over UDP and a
+// TSIG-signed UDP query. ok is false for everything else.
+func (h *Handler) notPlainQuery(in []byte, req *dns.Msg, tr transport, client netip.Addr) (resp []byte, ok bool) {
+	if tr != udp {
+		return nil, false
+	}
+	if t := h.cfg.Transfers; t != nil && isIXFR(req) {
+		// Over UDP an IXFR gets the current SOA alone: the client, when behind, retries over
+		// TCP (RFC 1995 §2), as BIND and Knot secondaries do.
+		if resp, ok := t.IXFRUDP(in, req, client); ok {
+			if len(resp) >= headerSize {
+				h.metrics.count(tr, int(resp[3]&0xF))
+			}
+			return resp, true
+		}
+	}
+	if req.IsTsig() != nil {
+		return h.signedUDP(in, req, client), true
+	}
+	return nil, false
 }
 
 // cachedUDP answers a UDP query from the packet cache alone: it returns nil when the query
@@ -95,7 +123,7 @@ func (h *Handler) cachedUDP(in, out []byte, from net.Addr) []byte {
 	if resp == nil {
 		// A missing name in a chain denial mode needs no signing: answered here, in the
 		// reader, like a cached answer (a miss for the cache's counters).
-		if resp = h.preparedUDP(in, out, &q, now); resp != nil {
+		if resp = h.preparedInReader(in, out, &q, now); resp != nil {
 			h.pcache.misses.Add(1)
 		}
 	}

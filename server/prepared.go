@@ -2,6 +2,8 @@ package server
 
 import (
 	"encoding/binary"
+	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/miekg/dns"
@@ -30,45 +32,69 @@ func (h *Handler) preparedUDP(in, out []byte, q *fastQuery, now time.Time) []byt
 	if h.prep == nil || q.flags&0x80 == 0 {
 		return nil
 	}
-	nameLen := q.nameEnd - headerSize
-	qtype := binary.BigEndian.Uint16(q.key[nameLen:])
-	qclass := binary.BigEndian.Uint16(q.key[nameLen+2:])
-	// Meta types (128-255) and OPT have answers of their own, and DS may be the parent's.
-	if qclass != dns.ClassINET || (qtype >= 128 && qtype <= 255) || qtype == dns.TypeOPT || qtype == dns.TypeDS {
-		return nil
-	}
-	qname, ok := plainName(q.key[:nameLen])
+	qname, qtype, ok := preparableQuestion(q)
 	if !ok {
 		return nil
 	}
+	var buf [4]*signer.Piece
+	pieces, originOff, ok := h.preparedDenial(in, q, qname, qtype, now, buf[:0])
+	if !ok {
+		return nil
+	}
+	return h.writePrepared(in, out, q, pieces, originOff)
+}
+
+// preparableQuestion returns the question of q when a prepared denial may answer it: class
+// IN, a type with no answer of its own (not a meta type, OPT or DS, which may be the parent's)
+// and a plain name (see plainName).
+func preparableQuestion(q *fastQuery) (qname string, qtype uint16, ok bool) {
+	nameLen := q.nameEnd - headerSize
+	qtype = binary.BigEndian.Uint16(q.key[nameLen:])
+	qclass := binary.BigEndian.Uint16(q.key[nameLen+2:])
+	if qclass != dns.ClassINET || (qtype >= 128 && qtype <= 255) || qtype == dns.TypeOPT || qtype == dns.TypeDS {
+		return "", 0, false
+	}
+	qname, ok = plainName(q.key[:nameLen])
+	return qname, qtype, ok
+}
+
+// preparedDenial looks qname up and returns the prepared pieces of its NXDOMAIN answer and the
+// offset of the zone's name in the question (where the pieces' names point), or false when the
+// name's zone is not signed in a chain mode, the zone part is not in lowercase, the name is
+// not a plain NXDOMAIN, or a piece is not ready.
+func (h *Handler) preparedDenial(in []byte, q *fastQuery, qname string, qtype uint16, now time.Time, dst []*signer.Piece) (_ []*signer.Piece, originOff int, ok bool) {
 	z := h.zones.Match(qname)
 	if z == nil || !z.Available() {
-		return nil
+		return nil, 0, false
 	}
 	origin := z.Origin()
 	ring, mode, signed := h.keys.Signing(origin)
 	if !signed || ring == nil || (mode != signer.NSEC && mode != signer.NSEC3) {
-		return nil
+		return nil, 0, false
 	}
 	originLen := len(origin) + 1 // no escapes: the name, and so its zone, is plain
 	if origin == "." {
 		originLen = 1
 	}
-	originOff := q.nameEnd - originLen
+	nameLen := q.nameEnd - headerSize
+	originOff = q.nameEnd - originLen
 	if string(in[originOff:q.nameEnd]) != string(q.key[nameLen-originLen:nameLen]) {
-		return nil // the zone part is not in lowercase
+		return nil, 0, false // the zone part is not in lowercase
 	}
 	res := z.Lookup(qname, qtype)
 	if res.Kind != zones.NXDomain || res.YXDomain || len(res.Answer) != 0 || len(res.Extra) != 0 {
-		return nil
+		return nil, 0, false
 	}
 	sin := signer.Input{Zone: origin, Mode: mode, Kind: res.Kind, QName: qname, QType: qtype, Name: res.Name,
 		ClosestEncloser: res.ClosestEncloser, SOA: res.SOA, DO: true, Names: z}
-	var buf [4]*signer.Piece
-	pieces, ok := h.prep.PreparedNXDomain(&sin, res.Ns, ring, now, buf[:0])
-	if !ok {
-		return nil
-	}
+	pieces, ok := h.prep.PreparedNXDomain(&sin, res.Ns, ring, now, dst)
+	return pieces, originOff, ok
+}
+
+// writePrepared writes the NXDOMAIN answer made of pieces into out: the header, the question
+// as sent, the pieces (their names pointing at the zone's name at originOff) and the OPT; nil
+// when it would be over the query's size limit.
+func (h *Handler) writePrepared(in, out []byte, q *fastQuery, pieces []*signer.Piece, originOff int) []byte {
 	const optLen = 11
 	size, count := q.nameEnd+4+optLen, 0
 	for _, p := range pieces {
@@ -90,6 +116,19 @@ func (h *Handler) preparedUDP(in, out []byte, q *fastQuery, now time.Time) []byt
 	out = append(out, 0, 0, byte(dns.TypeOPT), byte(h.cfg.UDPSize>>8), byte(h.cfg.UDPSize), 0, 0, 0x80, 0, 0, 0)
 	h.pcache.prepared.Add(1)
 	return out
+}
+
+// preparedInReader is preparedUDP for the UDP readers, which have no recover of their own: a
+// bug there must cost one query (it goes on to a worker's full path, which has one), never the
+// server.
+func (h *Handler) preparedInReader(in, out []byte, q *fastQuery, now time.Time) (resp []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			h.cfg.Logger.Error("panic preparing a denial", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			resp = nil
+		}
+	}()
+	return h.preparedUDP(in, out, q, now)
 }
 
 // plainName returns the presentation form of a lowercased uncompressed wire name whose labels

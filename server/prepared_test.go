@@ -328,3 +328,57 @@ func TestPreparedThroughServePacket(t *testing.T) {
 		t.Errorf("%d signatures made for 200 missing names", made)
 	}
 }
+
+// TestPreparedConcurrent: readers answering from the prepared pieces while the ring changes
+// under them (run it with -race): every answer is a whole NXDOMAIN whose signatures verify with
+// one of the two rings' keys.
+func TestPreparedConcurrent(t *testing.T) {
+	f := newPrepFixture(t, signer.NSEC)
+	ring2, key2 := prepRing(t, f.prep.cfg.Now())
+	keys := []*dns.DNSKEY{f.dnskey, key2}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 150 {
+				if g == 0 && i == 50 {
+					f.keys.set(ring2, signer.NSEC)
+				}
+				m := new(dns.Msg)
+				if err := m.Unpack(f.prep.ServeUDP(packed(t, fmt.Sprintf("g%d-%d.prep.test.", g, i), dns.TypeA, true), nil)); err != nil {
+					errs <- err.Error()
+					return
+				}
+				if m.Rcode != dns.RcodeNameError || len(m.Ns) != 6 {
+					errs <- fmt.Sprintf("g%d-%d: %v", g, i, m)
+					return
+				}
+				for _, rr := range m.Ns {
+					sig, ok := rr.(*dns.RRSIG)
+					if !ok {
+						continue
+					}
+					var set []dns.RR
+					for _, r := range m.Ns {
+						if r.Header().Rrtype == sig.TypeCovered && r.Header().Name == sig.Hdr.Name {
+							set = append(set, r)
+						}
+					}
+					k := keys[0]
+					if sig.KeyTag == keys[1].KeyTag() {
+						k = keys[1]
+					}
+					if err := sig.Verify(k, set); err != nil {
+						errs <- fmt.Sprintf("g%d-%d: %s RRSIG: %v", g, i, dns.TypeToString[sig.TypeCovered], err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}

@@ -49,6 +49,9 @@ type keyBuf struct {
 	b     []byte
 	spans []span
 	h     maphash.Hash
+	msg   dns.Msg   // packs one record at a time (see record)
+	one   [1]dns.RR // its answer section
+	wire  []byte    // what it packs into
 }
 
 var keyBufs = sync.Pool{New: func() any { return &keyBuf{b: make([]byte, 0, 1024), spans: make([]span, 0, 16)} }}
@@ -116,20 +119,27 @@ func (s *Signer) key(kb *keyBuf, k *signingKey, zone, owner string, rrset []dns.
 // record appends rr's type, class, TTL and RDATA in wire form and notes its span. The owner is
 // left out: it was written once before the records.
 func (kb *keyBuf) record(rr dns.RR) error {
-	off := kb.grow(dns.Len(rr) + 1)
-	end, err := dns.PackRR(rr, kb.b, off, nil, false)
+	// Packed as the one record of a message, not with dns.PackRR, which writes the record's
+	// Rdlength: zone records are shared by concurrent queries and must only be read.
+	if need := headerLen + dns.Len(rr) + 1; cap(kb.wire) < need {
+		kb.wire = make([]byte, need)
+	}
+	kb.one[0] = rr
+	kb.msg.Answer = kb.one[:]
+	w, err := kb.msg.PackBuffer(kb.wire[:cap(kb.wire)])
+	kb.one[0], kb.msg.Answer = nil, nil // the pool must not keep the record alive
 	if err != nil {
 		return fmt.Errorf("pack %s %s: %w", rr.Header().Name, dns.TypeToString[rr.Header().Rrtype], err)
 	}
-	// Skip the owner's labels up to the root octet (the name is uncompressed).
-	i := off
-	for i < end && kb.b[i] != 0 {
-		i += int(kb.b[i]) + 1
+	// Skip the header and the owner's labels up to the root octet (the name is uncompressed).
+	i := headerLen
+	for i < len(w) && w[i] != 0 {
+		i += int(w[i]) + 1
 	}
 	i++
-	n := copy(kb.b[off:], kb.b[i:end])
-	kb.b = kb.b[:off+n]
-	kb.spans = append(kb.spans, span{off, off + n})
+	off := len(kb.b)
+	kb.b = append(kb.b, w[i:]...)
+	kb.spans = append(kb.spans, span{off, len(kb.b)})
 	return nil
 }
 

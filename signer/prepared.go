@@ -130,7 +130,7 @@ func piecesOf(m memoer, ring *KeyRing, mode Mode) *ringPieces {
 // cache (or too close to expiry); the caller then answers through Sign. It never signs, so it
 // can run where signing must not (a UDP reader). Safe for concurrent use.
 func (s *Signer) PreparedNXDomain(in *Input, neg []dns.RR, ring *KeyRing, now time.Time, dst []*Piece) (_ []*Piece, ok bool) {
-	if ring == nil || in.Kind != NXDomain || !in.DO || in.SOA == nil || len(neg) == 0 || len(ring.zsks) == 0 {
+	if ring == nil || in.Kind != NXDomain || !in.DO || in.SOA == nil || len(neg) != 1 || len(ring.zsks) == 0 {
 		return dst, false
 	}
 	m, isMemo := in.Names.(memoer)
@@ -138,72 +138,110 @@ func (s *Signer) PreparedNXDomain(in *Input, neg []dns.RR, ring *KeyRing, now ti
 		return dst, false
 	}
 	rp := piecesOf(m, ring, in.Mode)
-	t := now.Unix()
-	p := rp.neg.Load()
-	if p == nil || !p.usableAt(t) {
-		if p = s.makePiece(ring, in.Zone, neg, now); p == nil {
-			return dst, false
-		}
-		rp.neg.Store(p)
+	p := s.negPiece(rp, ring, in.Zone, neg, now)
+	if p == nil {
+		return dst, false
 	}
 	mark := len(dst)
 	dst = append(dst, p)
-	ce := in.ClosestEncloser
-	if ce == "" {
-		ce = in.Zone
-	}
-	wc := "*." + ce
-	if ce == "." {
-		wc = "*."
-	}
 	if in.Mode == NSEC {
-		ch, isChain := in.Names.(Chain)
-		if !isChain {
-			return dst[:mark], false
-		}
-		cl := rp.lastCE.Load()
-		if cl == nil || cl.name != ce {
-			cl = &ceLinks{name: ce}
-			cl.wcOwner, cl.wcNext = ch.Cover(wc)
-			rp.lastCE.Store(cl)
-		}
-		owner, next := ch.Cover(in.Name)
-		for _, link := range [2][2]string{{owner, next}, {cl.wcOwner, cl.wcNext}} {
-			owner, next := link[0], link[1]
-			if dst, ok = s.linkPiece(rp, dst, mark, owner, t, func() dns.RR {
-				return linkNSEC(ch, in.Zone, in.SOA, ring, owner, next)
-			}, now); !ok {
-				return dst[:mark], false
-			}
-		}
+		dst, ok = s.nsecLinks(rp, in, ring, now, dst, mark)
 	} else {
-		src, isHashed := in.Names.(HashedChain)
-		if !isHashed {
-			return dst[:mark], false
-		}
-		c := chainOf(src)
-		if len(c.hashes) == 0 {
-			return dst[:mark], false
-		}
-		cl := rp.lastCE.Load()
-		if cl == nil || cl.name != ce {
-			cl = &ceLinks{name: ce}
-			cl.ce, _ = c.find(ce)
-			cl.wc, _ = c.find(wc)
-			rp.lastCE.Store(cl)
-		}
-		nc, _ := c.find(nextCloser(in.Name, ce))
-		for _, i := range [3]int{cl.ce, nc, cl.wc} {
-			if dst, ok = s.linkPiece(rp, dst, mark, c.hashes[i], t, func() dns.RR {
-				return nsec3At(src, c, in.Zone, in.SOA, ring, i)
-			}, now); !ok {
-				return dst[:mark], false
-			}
-		}
+		dst, ok = s.nsec3Links(rp, in, ring, now, dst, mark)
+	}
+	if !ok {
+		return dst[:mark], false
 	}
 	for _, p := range dst[mark:] {
 		s.hits.Add(uint64(p.sigs))
 		s.noteServed(p.exp, now)
+	}
+	return dst, true
+}
+
+// negPiece returns the piece of the negative SOA RRset neg, made again when the one kept is
+// missing or too close to expiry; nil when its signature is not in the cache.
+func (s *Signer) negPiece(rp *ringPieces, ring *KeyRing, zone string, neg []dns.RR, now time.Time) *Piece {
+	p := rp.neg.Load()
+	if p == nil || !p.usableAt(now.Unix()) {
+		if p = s.makePiece(ring, zone, neg, now); p == nil {
+			return nil
+		}
+		rp.neg.Store(p)
+	}
+	return p
+}
+
+// closestEncloser returns in's closest encloser (the apex when the lookup named none) and the
+// wildcard at it.
+func closestEncloser(in *Input) (ce, wc string) {
+	ce = in.ClosestEncloser
+	if ce == "" {
+		ce = in.Zone
+	}
+	if ce == "." {
+		return ce, "*."
+	}
+	return ce, "*." + ce
+}
+
+// nsecLinks appends the NSEC links that cover the name and the wildcard at its closest
+// encloser (RFC 4035 §3.1.3.2), with their RRSIGs.
+func (s *Signer) nsecLinks(rp *ringPieces, in *Input, ring *KeyRing, now time.Time, dst []*Piece, mark int) ([]*Piece, bool) {
+	ch, isChain := in.Names.(Chain)
+	if !isChain {
+		return dst, false
+	}
+	ce, wc := closestEncloser(in)
+	cl := rp.lastCE.Load()
+	if cl == nil || cl.name != ce {
+		cl = &ceLinks{name: ce}
+		cl.wcOwner, cl.wcNext = ch.Cover(wc)
+		rp.lastCE.Store(cl)
+	}
+	owner, next := ch.Cover(in.Name)
+	t := now.Unix()
+	var ok bool
+	for _, link := range [2][2]string{{owner, next}, {cl.wcOwner, cl.wcNext}} {
+		owner, next := link[0], link[1]
+		if dst, ok = s.linkPiece(rp, dst, mark, owner, t, func() dns.RR {
+			return linkNSEC(ch, in.Zone, in.SOA, ring, owner, next)
+		}, now); !ok {
+			return dst, false
+		}
+	}
+	return dst, true
+}
+
+// nsec3Links appends the NSEC3 links of the closest encloser proof (RFC 5155 §7.2.1): the
+// match of the closest encloser, the cover of the next closer name and the cover of the
+// wildcard, with their RRSIGs.
+func (s *Signer) nsec3Links(rp *ringPieces, in *Input, ring *KeyRing, now time.Time, dst []*Piece, mark int) ([]*Piece, bool) {
+	src, isHashed := in.Names.(HashedChain)
+	if !isHashed {
+		return dst, false
+	}
+	c := chainOf(src)
+	if len(c.hashes) == 0 {
+		return dst, false
+	}
+	ce, wc := closestEncloser(in)
+	cl := rp.lastCE.Load()
+	if cl == nil || cl.name != ce {
+		cl = &ceLinks{name: ce}
+		cl.ce, _ = c.find(ce)
+		cl.wc, _ = c.find(wc)
+		rp.lastCE.Store(cl)
+	}
+	nc, _ := c.find(nextCloser(in.Name, ce))
+	t := now.Unix()
+	var ok bool
+	for _, i := range [3]int{cl.ce, nc, cl.wc} {
+		if dst, ok = s.linkPiece(rp, dst, mark, c.hashes[i], t, func() dns.RR {
+			return nsec3At(src, c, in.Zone, in.SOA, ring, i)
+		}, now); !ok {
+			return dst, false
+		}
 	}
 	return dst, true
 }
@@ -261,25 +299,24 @@ func (s *Signer) makePiece(ring *KeyRing, zone string, set []dns.RR, now time.Ti
 	return p
 }
 
-// pack fills p.wire and p.ptrs with rrs packed after a header and the origin zone.
+// pack fills p.wire and p.ptrs with rrs packed, compressed, as the authority section of a
+// message whose question is the origin zone. (A message, not dns.PackRR, which writes each
+// record's Rdlength: the zone's records are shared by concurrent queries.)
 func (p *Piece) pack(zone string, rrs []dns.RR) error {
-	size := headerLen + len(zone) + 2
-	for _, rr := range rrs {
-		size += dns.Len(rr)
-	}
-	buf := make([]byte, size+64)
-	comp := map[string]int{}
-	off, err := dns.PackDomainName(zone, buf, headerLen, comp, true)
+	m := &dns.Msg{Compress: true, Question: []dns.Question{{Name: zone, Qtype: dns.TypeSOA, Qclass: dns.ClassINET}}, Ns: rrs}
+	w, err := m.Pack()
 	if err != nil {
 		return err
 	}
-	p.base = off
-	for _, rr := range rrs {
-		if off, err = dns.PackRR(rr, buf, off, comp, true); err != nil {
-			return err
-		}
+	i := headerLen
+	for i < len(w) && w[i] != 0 {
+		i += int(w[i]) + 1
 	}
-	p.wire, p.count = buf[p.base:off:off], len(rrs)
+	p.base = i + 1 + 4 // past the question's root octet, type and class
+	if p.base > len(w) {
+		return fmt.Errorf("signer: packed piece shorter than its question")
+	}
+	p.wire, p.count = w[p.base:], len(rrs)
 	return p.findPointers(rrs)
 }
 
@@ -289,26 +326,9 @@ func (p *Piece) pack(zone string, rrs []dns.RR) error {
 func (p *Piece) findPointers(rrs []dns.RR) error {
 	w := p.wire
 	off := 0
-	name := func() error {
-		for {
-			if off >= len(w) {
-				return fmt.Errorf("signer: piece ends inside a name")
-			}
-			l := int(w[off])
-			switch {
-			case l == 0:
-				off++
-				return nil
-			case l&0xC0 == 0xC0:
-				p.ptrs = append(p.ptrs, uint16(off))
-				off += 2
-				return nil
-			}
-			off += 1 + l
-		}
-	}
+	var err error
 	for range rrs {
-		if err := name(); err != nil {
+		if off, err = p.notePointer(off); err != nil {
 			return err
 		}
 		if off+10 > len(w) {
@@ -318,11 +338,11 @@ func (p *Piece) findPointers(rrs []dns.RR) error {
 		end := off + 10 + int(binary.BigEndian.Uint16(w[off+8:]))
 		off += 10
 		if typ == dns.TypeSOA {
-			if err := name(); err != nil {
-				return err
-			}
-			if err := name(); err != nil {
-				return err
+			// MNAME and RNAME.
+			for range 2 {
+				if off, err = p.notePointer(off); err != nil {
+					return err
+				}
 			}
 		}
 		off = end
@@ -331,4 +351,24 @@ func (p *Piece) findPointers(rrs []dns.RR) error {
 		return fmt.Errorf("signer: piece has %d bytes after its records", len(w)-off)
 	}
 	return nil
+}
+
+// notePointer skips the wire name at off in p.wire, noting where it ends in a compression
+// pointer, and returns the offset past it.
+func (p *Piece) notePointer(off int) (int, error) {
+	w := p.wire
+	for {
+		if off >= len(w) {
+			return 0, fmt.Errorf("signer: piece ends inside a name")
+		}
+		l := int(w[off])
+		switch {
+		case l == 0:
+			return off + 1, nil
+		case l&0xC0 == 0xC0:
+			p.ptrs = append(p.ptrs, uint16(off))
+			return off + 2, nil
+		}
+		off += 1 + l
+	}
 }

@@ -294,10 +294,16 @@ func (s *Secondary) refreshFrom(ctx context.Context, primary string) error {
 	if have != nil {
 		soa := have[0].(*dns.SOA)
 		all, err := s.transfer(ctx, primary, dns.TypeIXFR, soa)
-		if err != nil {
+		var res ixfrResult
+		if err == nil {
+			res, err = applyIXFR(have, all)
+		} else if rc, ok := xfrRcode(err); ok && (rc == dns.RcodeNotImplemented || rc == dns.RcodeFormatError) {
+			// A primary without IXFR at all says so with NOTIMP or FORMERR (RFC 1995 §2 came
+			// after many servers): ask it for the whole zone, as BIND and Knot do.
+			err = fmt.Errorf("%w: the primary answered IXFR with %s", errFallback, dns.RcodeToString[rc])
+		} else {
 			return fmt.Errorf("IXFR: %w", err)
 		}
-		res, err := applyIXFR(have, all)
 		switch {
 		case err == nil && res.upToDate:
 			return s.markRefreshed(soa.Serial)
@@ -460,4 +466,18 @@ func soaFirst(rrs []dns.RR) []dns.RR {
 		}
 	}
 	return rrs
+}
+
+// xfrRcode returns the rcode of a transfer answer that miekg/dns reported as an error
+// ("bad xfr rcode: N"), and whether err is one.
+func xfrRcode(err error) (int, bool) {
+	var de *dns.Error
+	if !errors.As(err, &de) {
+		return 0, false
+	}
+	var rc int
+	if _, err := fmt.Sscanf(de.Error(), "dns: bad xfr rcode: %d", &rc); err != nil {
+		return 0, false
+	}
+	return rc, true
 }

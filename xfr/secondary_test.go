@@ -55,8 +55,9 @@ type primary struct {
 	addr   string
 	mu     sync.Mutex
 	answer func(q *dns.Msg) [][]dns.RR
-	cut    bool     // cut AXFR answers short
-	asked  []uint16 // qtypes asked, in order
+	cut    bool           // cut AXFR answers short
+	asked  []uint16       // qtypes asked, in order
+	rcode  map[uint16]int // an error rcode to answer a qtype with instead
 }
 
 func newPrimary(t *testing.T, secret string) *primary {
@@ -78,12 +79,19 @@ func newPrimary(t *testing.T, secret string) *primary {
 func (p *primary) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	p.mu.Lock()
 	p.asked = append(p.asked, r.Question[0].Qtype)
-	answer, cut := p.answer, p.cut
+	answer, cut, rcode := p.answer, p.cut, p.rcode[r.Question[0].Qtype]
 	p.mu.Unlock()
 	t := r.IsTsig()
 	if t == nil || w.TsigStatus() != nil {
 		m := new(dns.Msg)
 		m.SetRcode(r, dns.RcodeNotAuth)
+		w.WriteMsg(m)
+		return
+	}
+	if rcode != dns.RcodeSuccess {
+		m := new(dns.Msg)
+		m.SetRcode(r, rcode)
+		m.SetTsig(t.Hdr.Name, t.Algorithm, 300, time.Now().Unix())
 		w.WriteMsg(m)
 		return
 	}
@@ -107,7 +115,7 @@ func (p *primary) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 func (p *primary) set(cut bool, answer func(q *dns.Msg) [][]dns.RR) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.cut, p.answer, p.asked = cut, answer, nil
+	p.cut, p.answer, p.asked, p.rcode = cut, answer, nil, nil
 }
 
 func (p *primary) qtypes() []uint16 {
@@ -447,5 +455,37 @@ func TestRunLogsWhatServes(t *testing.T) {
 	a, b, c := strings.Index(out, "retry_in=50ms"), strings.Index(out, "retry_in=100ms"), strings.Index(out, "retry_in=200ms")
 	if a < 0 || b < a || c < b {
 		t.Errorf("retries do not back off 50, 100, 200 ms:\n%s", out)
+	}
+}
+
+// TestIXFRNotServedFallsBack: a primary that answers IXFR with NOTIMP or FORMERR (it has no
+// IXFR at all) is asked for an AXFR instead; one that REFUSES is not asked again.
+func TestIXFRNotServedFallsBack(t *testing.T) {
+	t.Parallel()
+	for i, c := range []struct {
+		rcode    int
+		fallback bool
+	}{{dns.RcodeNotImplemented, true}, {dns.RcodeFormatError, true}, {dns.RcodeRefused, false}} {
+		t.Run(dns.RcodeToString[c.rcode], func(t *testing.T) {
+			t.Parallel()
+			p := newPrimary(t, testSecret)
+			p.set(false, axfr(zoneV(t, 1)))
+			s := newSecondary(t, p, testKey, t.TempDir(), nil)
+			if err := s.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			p.set(false, axfr(zoneV(t, 2+i)))
+			p.mu.Lock()
+			p.rcode = map[uint16]int{dns.TypeIXFR: c.rcode}
+			p.mu.Unlock()
+			err := s.Refresh(context.Background())
+			asked := p.qtypes()
+			switch {
+			case c.fallback && (err != nil || www(t, s) != "192.0.2.10"+strconv.Itoa(2+i) || len(asked) != 2 || asked[1] != dns.TypeAXFR):
+				t.Errorf("IXFR answered %s: err %v, www %s, asked %v; want the AXFR's copy", dns.RcodeToString[c.rcode], err, www(t, s), asked)
+			case !c.fallback && (err == nil || www(t, s) != "192.0.2.101" || len(asked) != 1):
+				t.Errorf("IXFR REFUSED: err %v, www %s, asked %v; want an error, the copy kept, no AXFR", err, www(t, s), asked)
+			}
+		})
 	}
 }

@@ -72,14 +72,15 @@ type decoded struct {
 const referralKey = 1 << 31
 
 // decodeCache keeps recently unpacked RRsets, direct-mapped by RRset index: a slot holds the
-// last RRset that mapped to it. It is bounded (slots are a quarter of the RRsets, at most
-// 65,536) and lock-free; a hit does not allocate.
+// last RRset that mapped to it. It is bounded (slots are a quarter of the RRsets, at least 64,
+// so that a small zone's sets rarely collide, and at most 65,536) and lock-free; a hit does
+// not allocate.
 type decodeCache struct {
 	slots []atomic.Pointer[decoded]
 }
 
 func newDecodeCache(sets int) decodeCache {
-	n := 8
+	n := 64
 	for n < sets/4 && n < 1<<16 {
 		n <<= 1
 	}

@@ -13,6 +13,8 @@
 #         started (Signet and Knot create a KSK and a ZSK, or one CSK, per zone) and timed
 #         until the last zone answers, stopped, and started again (keys loaded) and timed.
 #         Memory per zone is the VmRSS after the restart divided by ZONES.
+# Each time is also given in CPU seconds (user + system of the server's processes): on a busy
+# machine the wall-clock times depend on the other load; compare the CPU ratios then.
 # Servers are not pinned: loading may use both cores. Memory is the largest VmHWM/VmRSS of
 # the server's processes (NSD forks; its children share the parent's pages).
 #
@@ -77,6 +79,16 @@ mem() {
     [ -n "$v" ] && [ "$v" -gt "$m" ] && m=$v
   done
   echo "$m"
+}
+# cpu PID prints the CPU seconds (user + system) PID's processes have used so far: on a busy
+# machine the wall-clock time depends on what else runs, the CPU time much less.
+cpu() {
+  local p t=0 v
+  for p in $(tree "$1"); do
+    v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || true)
+    [ -n "$v" ] && t=$((t + v))
+  done
+  awk -v t="$t" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
 }
 # clear_peak PID resets VmHWM of PID's processes to their current RSS (proc(5): clear_refs 5).
 clear_peak() { local p; for p in $(tree "$1"); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || true; done; }
@@ -187,7 +199,7 @@ start_nsd() { nsd -d -c "$1/nsd.conf" >>"$1/server.log" 2>&1 & SPID=$!; STARTED+
 case_big() {
   log "generating the big zone ($NAMES names, seed $SEED)"
   (cd "$REPO" && go run ./bench/zonegen -preset big -names "$NAMES" -seed "$SEED" -out "$WORK/big" >/dev/null)
-  local zf=$WORK/big/${ZONE%.}.zone last s dir port t0 ready hwm
+  local zf=$WORK/big/${ZONE%.}.zone last s dir port t0 ready hwm c
   last=$(awk '$4 == "A" { n = $1 } END { print n }' "$zf")
   for s in $SERVERS; do
     dir=$WORK/big-$s port=$(port_of "$s")
@@ -200,8 +212,9 @@ case_big() {
     wait_ready "$SPID" "$port" "$last"
     ready=$(since "$t0")
     hwm=$(mem "$SPID" VmHWM)
-    log "big $s: ready in ${ready}s, VmHWM $((hwm / 1024)) MB"
-    record big "$s" ready "$ready" hwm_kb "$hwm"
+    c=$(cpu "$SPID")
+    log "big $s: ready in ${ready}s (${c} CPU s), VmHWM $((hwm / 1024)) MB"
+    record big "$s" ready "$ready" cpu "$c" hwm_kb "$hwm"
     case $s in signet | knot) reload_big "$s" "$dir" "$port" ;; esac
     stop "$SPID"
   done
@@ -210,21 +223,23 @@ case_big() {
 # reload_big SERVER DIR PORT swaps in the zone with serial 2 and reloads it while a dig loop
 # asks for an existing name.
 reload_big() {
-  local s=$1 dir=$2 port=$3 steady t0 took hwm probe misses
+  local s=$1 dir=$2 port=$3 steady t0 took hwm probe misses c0
   sleep 2 # let the start's garbage be collected before the steady-state figure
   steady=$(mem "$SPID" VmRSS)
   awk '$4 == "SOA" && !done { $7 = $7 + 1; done = 1 } { print }' "$dir/zone" >"$dir/zone.next"
   mv "$dir/zone.next" "$dir/zone"
   clear_peak "$SPID"
+  c0=$(cpu "$SPID")
   (
-    n=0 miss=0
-    while [ ! -e "$dir/probe.stop" ] && [ $n -lt 100000 ]; do
+    n=0 miss=0 until=$((SECONDS + READY_TIMEOUT))
+    while [ ! -e "$dir/probe.stop" ] && [ $n -lt 100000 ] && [ $SECONDS -lt $until ]; do
       answers "$port" "www.$ZONE" A || miss=$((miss + 1))
       n=$((n + 1))
     done
     echo "$n $miss" >"$dir/probe.out"
   ) &
   probe=$!
+  STARTED+=("$probe") # stopped by cleanup should the reload fail
   t0=$(now)
   case $s in
     signet) kill -HUP "$SPID" ;;
@@ -233,17 +248,19 @@ reload_big() {
   wait_serial "$SPID" "$port" "$ZONE" 2
   took=$(since "$t0")
   hwm=$(mem "$SPID" VmHWM)
+  c0=$(awk -v a="$c0" -v b="$(cpu "$SPID")" 'BEGIN { printf "%.1f", b - a }')
   touch "$dir/probe.stop"
   wait "$probe"
+  forget "$probe"
   read -r _ misses <"$dir/probe.out"
   log "big $s: reload in ${took}s, VmHWM $((hwm / 1024)) MB over a steady $((steady / 1024)) MB, $misses questions unanswered of $(cut -d' ' -f1 "$dir/probe.out")"
-  record big "$s" reload "$took" reload_hwm_kb "$hwm" steady_kb "$steady" probes "$(cut -d' ' -f1 "$dir/probe.out")" misses "$misses"
+  record big "$s" reload "$took" reload_cpu "$c0" reload_hwm_kb "$hwm" steady_kb "$steady" probes "$(cut -d' ' -f1 "$dir/probe.out")" misses "$misses"
 }
 
 case_many() {
   log "generating $ZONES small zones"
   (cd "$REPO" && go run ./bench/zonegen -preset many -zones "$ZONES" -out "$WORK/many" >/dev/null)
-  local list=$WORK/many/zones.txt last s dir port t0 first again rss hwm
+  local list=$WORK/many/zones.txt last s dir port t0 first again rss hwm c1 c2
   last=$(tail -1 "$list" | cut -d' ' -f1)
   for s in $SERVERS; do
     dir=$WORK/many-$s port=$(port_of "$s")
@@ -254,11 +271,13 @@ case_many() {
     wait_ready "$SPID" "$port" "www.$last"
     first=$(since "$t0")
     hwm=$(mem "$SPID" VmHWM)
+    c1=$(cpu "$SPID")
     stop "$SPID"
     t0=$(now)
     "start_$s" "$dir"
     wait_ready "$SPID" "$port" "www.$last"
     again=$(since "$t0")
+    c2=$(cpu "$SPID")
     sleep 1
     rss=$(mem "$SPID" VmRSS)
     # The first zone must answer too, and signed where the server signs.
@@ -267,8 +286,8 @@ case_many() {
         grep -q 'RRSIG' || die "$s: the first zone's answer is not signed"
     fi
     stop "$SPID"
-    log "many $s: start ${first}s, restart ${again}s, VmHWM $((hwm / 1024)) MB, $((rss / ZONES)) kB a zone"
-    record many "$s" start "$first" restart "$again" hwm_kb "$hwm" rss_kb "$rss"
+    log "many $s: start ${first}s (${c1} CPU s), restart ${again}s (${c2} CPU s), VmHWM $((hwm / 1024)) MB, $((rss / ZONES)) kB a zone"
+    record many "$s" start "$first" start_cpu "$c1" restart "$again" restart_cpu "$c2" hwm_kb "$hwm" rss_kb "$rss"
   done
 }
 
@@ -280,20 +299,21 @@ for c in $CASES; do "case_$c"; done
 awk -F'\t' -v zones="$ZONES" -v names="$NAMES" '
   function mb(kb) { return sprintf("%.0f", kb / 1024) }
   function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.2f", a / b) : "-" }
+  function dash(x) { return x == "" ? "-" : x }
   { for (i = 3; i < NF; i += 2) v[$1, $2, $i] = $(i + 1); seen[$1, $2] = 1; if (!($2 in order)) { order[$2] = ++n; name[n] = $2 } }
   END {
-    printf "| case | server | ready s | x Knot | VmHWM MB | x Knot | reload s | reload VmHWM MB | steady MB | unanswered during reload |\n"
-    printf "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    printf "| case | server | ready s | CPU s | CPU x Knot | VmHWM MB | x Knot | reload s | reload CPU s | reload VmHWM MB | steady MB | unanswered during reload |\n"
+    printf "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     for (j = 1; j <= n; j++) { s = name[j]; if (!seen["big", s]) continue
-      printf "| big (%d names) | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", names, s, v["big", s, "ready"], ratio(v["big", s, "ready"], v["big", "knot", "ready"]),
+      printf "| big (%d names) | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", names, s, v["big", s, "ready"], v["big", s, "cpu"], ratio(v["big", s, "cpu"], v["big", "knot", "cpu"]),
         mb(v["big", s, "hwm_kb"]), ratio(v["big", s, "hwm_kb"], v["big", "knot", "hwm_kb"]),
-        (v["big", s, "reload"] == "" ? "-" : v["big", s, "reload"]), (v["big", s, "reload_hwm_kb"] == "" ? "-" : mb(v["big", s, "reload_hwm_kb"])),
+        dash(v["big", s, "reload"]), dash(v["big", s, "reload_cpu"]), (v["big", s, "reload_hwm_kb"] == "" ? "-" : mb(v["big", s, "reload_hwm_kb"])),
         (v["big", s, "steady_kb"] == "" ? "-" : mb(v["big", s, "steady_kb"])), (v["big", s, "probes"] == "" ? "-" : v["big", s, "misses"] " of " v["big", s, "probes"]) }
-    printf "\n| case | server | start s | x Knot | restart s | x Knot | VmHWM MB | kB a zone |\n"
-    printf "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    printf "\n| case | server | start s | CPU s | CPU x Knot | restart s | CPU s | CPU x Knot | VmHWM MB | kB a zone |\n"
+    printf "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
     for (j = 1; j <= n; j++) { s = name[j]; if (!seen["many", s]) continue
-      printf "| many (%d zones) | %s | %s | %s | %s | %s | %s | %.0f |\n", zones, s, v["many", s, "start"], ratio(v["many", s, "start"], v["many", "knot", "start"]),
-        v["many", s, "restart"], ratio(v["many", s, "restart"], v["many", "knot", "restart"]), mb(v["many", s, "hwm_kb"]), v["many", s, "rss_kb"] / zones }
+      printf "| many (%d zones) | %s | %s | %s | %s | %s | %s | %s | %s | %.0f |\n", zones, s, v["many", s, "start"], v["many", s, "start_cpu"], ratio(v["many", s, "start_cpu"], v["many", "knot", "start_cpu"]),
+        v["many", s, "restart"], v["many", s, "restart_cpu"], ratio(v["many", s, "restart_cpu"], v["many", "knot", "restart_cpu"]), mb(v["many", s, "hwm_kb"]), v["many", s, "rss_kb"] / zones }
   }' "$RESULTS"
 echo
 echo "- $(date -u +%Y-%m-%d), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -342,6 +342,7 @@ func TestValidate(t *testing.T) {
 		{"bad origin", "zones:\n  - origin: a..test\n    file: a.zone\n", `zones[0].origin: "a..test." is not a domain name`},
 		{"two passphrase sources", "keystore:\n  passphrase_file: p\n  passphrase_env: P\n" + base, "keystore.passphrase_file and keystore.passphrase_env"},
 		{"cache size", "dnssec:\n  cache_size: -1\n" + base, "dnssec.cache_size: must be positive"},
+		{"memory limit", "memory_limit: lots\n" + base, `memory_limit: bad size "lots"`},
 		{"ksk check interval", "dnssec:\n  ksk_check_interval: 10ms\n" + base, "dnssec.ksk_check_interval"},
 		{"listen empty", "listen: []\n" + base, "listen: no address"},
 		{"listen without port", "listen: [\"127.0.0.1\"]\n" + base, `listen: "127.0.0.1": want host:port`},

@@ -13,7 +13,7 @@ import (
 // live heap is big: defaultGOGC's 4x for a small heap, never more than this many bytes over a
 // big one, nor less than minGOGC percent.
 const (
-	heapHeadroom = 256 << 20
+	heapHeadroom = 128 << 20
 	minGOGC      = 25
 )
 

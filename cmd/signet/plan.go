@@ -24,16 +24,24 @@ func newPlanCmd(v *viper.Viper) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			horizon, _ := c.Flags().GetString("for")
-			if _, err := forecast.ParseDuration(horizon); err != nil {
+			h, err := forecast.ParseDuration(horizon)
+			if err != nil {
 				return &exitError{code: 2, err: fmt.Errorf("--for: %w", err)}
 			}
-			cl, err := adminClient(c, v)
-			if err != nil {
-				return err
-			}
-			f, err := cl.Plan(c.Context(), args[0], horizon)
-			if err != nil {
-				return err
+			var f *forecast.Forecast
+			if path, _ := c.Flags().GetString("policy"); path != "" {
+				f, err = offlinePlan(path, args[0], h, time.Now())
+				if err != nil {
+					return &exitError{code: 1, err: err}
+				}
+			} else {
+				cl, err := adminClient(c, v)
+				if err != nil {
+					return err
+				}
+				if f, err = cl.Plan(c.Context(), args[0], horizon); err != nil {
+					return err
+				}
 			}
 			if asJSON, _ := c.Flags().GetBool("json"); asJSON {
 				enc := json.NewEncoder(c.OutOrStdout())
@@ -60,6 +68,7 @@ func newPlanCmd(v *viper.Viper) *cobra.Command {
 	cmd.Flags().String("for", "400d", "how far ahead: a duration, days allowed (400d, 36h)")
 	cmd.Flags().String("svg", "", "also write the timeline picture to this file (SVG)")
 	cmd.Flags().Bool("json", false, "print the forecast as JSON (the API's answer) instead of the table")
+	cmd.Flags().String("policy", "", "plan from this configuration file instead of asking the server: the zone signed from now, with fresh keys, under the file's policy (before putting it in place)")
 	return cmd
 }
 

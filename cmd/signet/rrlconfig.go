@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/signetdns/signet/cookie"
+	"github.com/signetdns/signet/internal/secretfile"
 	"github.com/signetdns/signet/rrl"
 )
 
@@ -70,10 +72,15 @@ type cookiesConfig struct {
 	Enabled bool `mapstructure:"enabled"`
 	// Rotate is how often the random server secret changes (default 24h, over 1h).
 	Rotate time.Duration `mapstructure:"rotate"`
+	// SecretFile holds a secret (32 hex digits, mode 0600) shared by the servers of an
+	// anycast set, so that each verifies the others' cookies (RFC 9018); it does not rotate.
+	SecretFile string `mapstructure:"secret_file"`
+	// PreviousSecretFile holds the shared secret SecretFile replaced, still accepted.
+	PreviousSecretFile string `mapstructure:"previous_secret_file"`
 }
 
 func (c cookiesConfig) validate() error {
-	if c.Enabled && c.Rotate <= time.Hour {
+	if c.Enabled && c.SecretFile == "" && c.Rotate <= time.Hour {
 		return fmt.Errorf("cookies.rotate: %s must be longer than 1h, a cookie's lifetime", c.Rotate)
 	}
 	return nil
@@ -84,9 +91,36 @@ func (c cookiesConfig) jar() (*cookie.Jar, error) {
 	if !c.Enabled {
 		return nil, nil
 	}
-	j, err := cookie.New(cookie.Config{Rotate: c.Rotate})
+	cfg := cookie.Config{Rotate: c.Rotate}
+	if c.SecretFile != "" {
+		var err error
+		if cfg.Secret, err = readCookieSecret(c.SecretFile); err != nil {
+			return nil, fmt.Errorf("cookies.secret_file: %w", err)
+		}
+		cfg.Rotate = -1
+	}
+	if c.PreviousSecretFile != "" {
+		var err error
+		if cfg.Previous, err = readCookieSecret(c.PreviousSecretFile); err != nil {
+			return nil, fmt.Errorf("cookies.previous_secret_file: %w", err)
+		}
+	}
+	j, err := cookie.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cookies: %w", err)
 	}
 	return j, nil
+}
+
+// readCookieSecret reads a 128-bit secret written as 32 hex digits in a private file.
+func readCookieSecret(path string) ([]byte, error) {
+	s, err := secretfile.Read(path)
+	if err != nil {
+		return nil, err
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return nil, fmt.Errorf("%s: want 32 hex digits (16 octets; openssl rand -hex 16)", path)
+	}
+	return b, nil
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,5 +60,43 @@ func TestCookiesConfig(t *testing.T) {
 	}
 	if j, err := (cookiesConfig{Enabled: true, Rotate: 24 * time.Hour}).jar(); j == nil || err != nil {
 		t.Errorf("enabled: %v %v", j, err)
+	}
+}
+
+// TestCookieSecretFile: a shared secret comes from a private file of 32 hex digits; anything
+// else is an error naming the key, and never the secret.
+func TestCookieSecretFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, content string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good", "e5e973e5a6b2a43f48e7dc849e37bfcf\n", 0o600)
+	c := cookiesConfig{Enabled: true, Rotate: time.Minute, SecretFile: good, PreviousSecretFile: good}
+	if err := c.validate(); err != nil {
+		t.Fatalf("a shared secret needs no rotation: %v", err)
+	}
+	if j, err := c.jar(); err != nil || j == nil {
+		t.Fatalf("jar: %v", err)
+	}
+	for _, tc := range []struct {
+		file, key string
+	}{
+		{write("open", "e5e973e5a6b2a43f48e7dc849e37bfcf", 0o644), "cookies.secret_file"},
+		{write("short", "e5e973e5", 0o600), "cookies.secret_file"},
+		{write("nothex", "zz"+strings.Repeat("0", 30), 0o600), "cookies.secret_file"},
+	} {
+		c := cookiesConfig{Enabled: true, SecretFile: tc.file}
+		_, err := c.jar()
+		if err == nil || !strings.HasPrefix(err.Error(), tc.key) || strings.Contains(err.Error(), "e5e973e5") {
+			t.Errorf("%s: %v", tc.file, err)
+		}
+	}
+	if _, err := (cookiesConfig{Enabled: true, Rotate: 24 * time.Hour, PreviousSecretFile: filepath.Join(dir, "none")}).jar(); err == nil || !strings.HasPrefix(err.Error(), "cookies.previous_secret_file") {
+		t.Errorf("missing previous secret: %v", err)
 	}
 }
