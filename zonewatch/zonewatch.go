@@ -2,7 +2,9 @@ package zonewatch
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -29,6 +31,8 @@ type Options struct {
 	Debounce time.Duration
 	// Logger receives what the watcher does; nil discards it.
 	Logger *slog.Logger
+	// Now is the clock that tells whether a modification time is recent; nil means time.Now.
+	Now func() time.Time
 }
 
 // Watcher watches zone files and reloads the zones whose files changed.
@@ -44,15 +48,29 @@ type Watcher struct {
 }
 
 // fileID tells one version of a file from another: a rename replaces the inode, an
-// in-place write changes the size or the modification time.
+// in-place write changes the size or the modification time. A write within the same
+// timestamp tick as the one before it, with the same size, changes neither (Linux stamps
+// files from a clock that moves in jiffies, other filesystems in seconds), so a file whose
+// modification time was recent when it was identified also has its contents hashed, the way
+// Git treats "racily clean" index entries.
 type fileID struct {
 	dev, ino uint64
 	size     int64
 	mtime    time.Time
 	missing  bool
+	hashed   bool
+	sum      [sha256.Size]byte
 }
 
-func identify(path string) fileID {
+// racyWindow is how recent a modification time must be for the size and time alone not to
+// be trusted: wider than any filesystem's timestamp granularity, with room for the clock of
+// a network filesystem's server being a little ahead.
+const racyWindow = 3 * time.Second
+
+// identify stats path and, when its modification time is within racyWindow of now, hashes
+// it. prev is the identity last recorded: a file whose size and time still match a hashed
+// prev is hashed again to tell whether its contents changed.
+func identify(path string, now time.Time, prev fileID) fileID {
 	fi, err := os.Stat(path) // follows symlinks: a switched link is a new file
 	if err != nil {
 		return fileID{missing: true}
@@ -61,14 +79,56 @@ func identify(path string) fileID {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		id.dev, id.ino = uint64(st.Dev), st.Ino
 	}
+	racy := now.Sub(id.mtime) < racyWindow
+	if racy || (prev.hashed && id.sameStat(prev)) {
+		id.sum, id.hashed = hashFile(path), true
+	}
 	return id
 }
 
-// New starts watching the directories of zones. reload is called with a zone's origin after
-// its file changed; it must be safe to call while the server runs (ZoneSet.ReloadZone is).
+// sameStat reports whether id and o have the same inode, size and modification time.
+func (id fileID) sameStat(o fileID) bool {
+	return id.missing == o.missing && id.dev == o.dev && id.ino == o.ino && id.size == o.size && id.mtime.Equal(o.mtime)
+}
+
+// changed reports whether id is another version of the file than prev.
+func (id fileID) changed(prev fileID) bool {
+	if !id.sameStat(prev) {
+		return true
+	}
+	return id.hashed && prev.hashed && id.sum != prev.sum
+}
+
+// hashFile is the SHA-256 of path's contents; a file that cannot be read hashes to zero, so
+// that it counts as changed once it can be read again.
+func hashFile(path string) [sha256.Size]byte {
+	var sum [sha256.Size]byte
+	f, err := os.Open(path)
+	if err != nil {
+		return sum
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum
+}
+
+// New starts watching the directories of zones and records each file as it is now. Call it
+// before the zones are first loaded and Run once they are: a file changed in between is then
+// either reported by an event or found different from the record by the check Run starts
+// with, and reloaded. (Created after the load, a watcher would record the changed file as the
+// one loaded and never reload it.) reload is called with a zone's origin after its file
+// changed; it must be safe to call while the server runs (ZoneSet.ReloadZone is). Close
+// releases a watcher that is never Run.
 func New(zones []Zone, reload func(origin string) error, opt Options) (*Watcher, error) {
 	if opt.Debounce <= 0 {
 		opt.Debounce = DefaultDebounce
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	log := opt.Logger
 	if log == nil {
@@ -88,7 +148,6 @@ func New(zones []Zone, reload func(origin string) error, opt Options) (*Watcher,
 		}
 		z.Path = abs
 		w.zones = append(w.zones, z)
-		w.seen[abs] = identify(abs)
 		// The directory, not the file: a file replaced by rename is a new inode that a
 		// watch on the old one would never report.
 		if dir := filepath.Dir(abs); !dirs[dir] {
@@ -100,12 +159,23 @@ func New(zones []Zone, reload func(origin string) error, opt Options) (*Watcher,
 			}
 		}
 	}
+	// Recorded after the watches are in place, so that a change after the record always
+	// raises an event too.
+	now := opt.Now()
+	for _, z := range w.zones {
+		w.seen[z.Path] = identify(z.Path, now, fileID{})
+	}
 	return w, nil
 }
 
-// Run handles events until ctx ends, then stops watching.
+// Close stops watching; Run also does when its context ends. It may be called more than once.
+func (w *Watcher) Close() error { return w.fs.Close() }
+
+// Run checks every file once, for changes made since New, then handles events until ctx
+// ends, then stops watching.
 func (w *Watcher) Run(ctx context.Context) {
 	defer w.fs.Close()
+	w.Check()
 	var timer *time.Timer
 	var fire <-chan time.Time
 	for {
@@ -165,9 +235,17 @@ func (w *Watcher) concerns(name string) bool {
 func (w *Watcher) Check() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	now := w.opt.Now()
 	for _, z := range w.zones {
-		id := identify(z.Path)
-		if id == w.seen[z.Path] {
+		prev := w.seen[z.Path]
+		id := identify(z.Path, now, prev)
+		if !id.changed(prev) {
+			if id.hashed && now.Sub(id.mtime) >= racyWindow {
+				// No longer racy: a later write gets a later time, so the next
+				// check needs no hash.
+				id.hashed, id.sum = false, [sha256.Size]byte{}
+				w.seen[z.Path] = id
+			}
 			continue
 		}
 		w.seen[z.Path] = id

@@ -132,3 +132,85 @@ func TestMissingDirectory(t *testing.T) {
 	write(t, a, "22")
 	r.expect(t, "a.test.")
 }
+
+// TestSameSizeSameTick: a file rewritten with contents of the same size within the same
+// timestamp tick (same inode, size and modification time) is still reloaded, and a racy file
+// that did not change is not.
+func TestSameSizeSameTick(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.zone")
+	write(t, a, "DS 1111")
+	tick := time.Now().Truncate(time.Second)
+	if err := os.Chtimes(a, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, []Zone{{"a.test.", a}})
+	r.quiet(t, 2*debounce) // recorded as it is: nothing to reload
+	write(t, a, "DS 2222")
+	if err := os.Chtimes(a, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	r.expect(t, "a.test.")
+	// The same bytes again, same tick: an event, but nothing changed.
+	write(t, a, "DS 2222")
+	if err := os.Chtimes(a, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	r.quiet(t, 3*debounce)
+}
+
+// TestChangeBeforeRun: a file changed after New (when the server loads its zones) and before
+// Run is reloaded once Run starts, even though the change looks like the recorded file by
+// size and time.
+func TestChangeBeforeRun(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.zone"), filepath.Join(dir, "b.zone")
+	write(t, a, "DS 1111")
+	write(t, b, "DS 1111")
+	tick := time.Now().Truncate(time.Second)
+	os.Chtimes(a, tick, tick)
+	r := &recorder{call: make(chan string, 100)}
+	w, err := New([]Zone{{"a.test.", a}, {"b.test.", b}}, r.reload, Options{Debounce: debounce})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, a, "DS 2222") // the load happens here: the registrar rewrites the parent
+	if err := os.Chtimes(a, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { w.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	r.expect(t, "a.test.")
+	r.quiet(t, 3*debounce) // b did not change
+}
+
+// TestNotRacyAfterWindow: once a file's time is older than the racy window, a check with
+// nothing changed drops its hash, and a later write (new time) is still seen.
+func TestNotRacyAfterWindow(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.zone")
+	write(t, a, "1")
+	now := time.Now()
+	clock := func() time.Time { return now }
+	r := &recorder{call: make(chan string, 100)}
+	w, err := New([]Zone{{"a.test.", a}}, r.reload, Options{Debounce: debounce, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if !w.seen[a].hashed {
+		t.Fatal("a file written just now is not hashed")
+	}
+	now = now.Add(2 * racyWindow)
+	w.Check()
+	if w.seen[a].hashed {
+		t.Fatal("a file older than the racy window is still hashed")
+	}
+	write(t, a, "2")
+	later := now.Add(time.Second)
+	os.Chtimes(a, later, later)
+	w.Check()
+	r.expect(t, "a.test.")
+}

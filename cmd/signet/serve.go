@@ -121,6 +121,15 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	if err := zs.RegisterMetrics(reg); err != nil {
 		return err
 	}
+	// The watch starts before the first load, so that a file changed while the zones load
+	// is reloaded; it handles changes once the server runs.
+	watch, err := watchZones(c, zs, log)
+	if err != nil {
+		return err
+	}
+	if watch != nil {
+		defer watch.Close()
+	}
 	var files []server.ZoneFile
 	for _, z := range c.Zones {
 		if len(z.Primaries) > 0 {
@@ -186,8 +195,8 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	defer stopTransfers()
 	runTransfers(tctx)
 	go signals.Run(tctx)
-	if err := watchZones(tctx, c, zs, log); err != nil {
-		return err
+	if watch != nil {
+		go watch.Run(tctx)
 	}
 	// SIGHUP is caught before anyone is told the server is ready: its default action would
 	// kill a process reloaded right after start.
@@ -222,10 +231,12 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 	}
 }
 
-// watchZones reloads a zone file's zone when the file changes (reload.watch), until ctx ends.
-func watchZones(ctx context.Context, c *config, zs *server.ZoneSet, log *slog.Logger) error {
+// watchZones returns a watcher that reloads a zone file's zone when the file changes
+// (reload.watch) once it is Run, or nil when there is nothing to watch. It records the files
+// as they are, so it is made before they are first loaded.
+func watchZones(c *config, zs *server.ZoneSet, log *slog.Logger) (*zonewatch.Watcher, error) {
 	if !c.Reload.Watch {
-		return nil
+		return nil, nil
 	}
 	var files []zonewatch.Zone
 	for _, z := range c.Zones {
@@ -234,12 +245,11 @@ func watchZones(ctx context.Context, c *config, zs *server.ZoneSet, log *slog.Lo
 		}
 	}
 	if len(files) == 0 {
-		return nil
+		return nil, nil
 	}
 	w, err := zonewatch.New(files, zs.ReloadZone, zonewatch.Options{Debounce: c.Reload.Debounce, Logger: log})
 	if err != nil {
-		return fmt.Errorf("reload.watch: %w", err)
+		return nil, fmt.Errorf("reload.watch: %w", err)
 	}
-	go w.Run(ctx)
-	return nil
+	return w, nil
 }
