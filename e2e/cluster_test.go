@@ -229,12 +229,19 @@ func (l *clusterLab) leader(t *testing.T, via *signet) *signet {
 }
 
 // dnskeys returns the child's DNSKEY RRset an instance serves as "flags:key" words, sorted
-// ("" when it does not answer).
+// ("" when it does not answer). A query lost or late on a loaded machine is asked again, up
+// to three times, so that "no answer" means the instance does not answer.
 func dnskeys(s *signet) string {
 	m := new(dns.Msg)
 	m.SetQuestion("signed.example.test.", dns.TypeDNSKEY)
-	c := &dns.Client{Timeout: 500 * time.Millisecond}
-	r, _, err := c.Exchange(m, s.Addr)
+	c := &dns.Client{Timeout: time.Second}
+	var r *dns.Msg
+	var err error
+	for range 3 {
+		if r, _, err = c.Exchange(m, s.Addr); err == nil {
+			break
+		}
+	}
 	if err != nil || r.Rcode != dns.RcodeSuccess {
 		return ""
 	}
@@ -257,11 +264,13 @@ func dnskeys(s *signet) string {
 // RRset (after at most a second of propagation).
 func TestClusterThreeInstances(t *testing.T) {
 	l := startClusterLab(t)
-	deadline := time.Now().Add(30 * time.Second)
+	// The deadlines below are generous, for a loaded 2-core machine; the test ends as soon
+	// as each condition holds.
+	deadline := time.Now().Add(60 * time.Second)
 	var lead *signet
 	for lead == nil || dnskeys(l.ins[0]) == "" || dnskeys(l.ins[1]) == "" || dnskeys(l.ins[2]) == "" {
 		if time.Now().After(deadline) {
-			t.Fatal("no leader serving the signed zone at every instance after 30 s")
+			t.Fatal("no leader serving the signed zone at every instance after 60 s")
 		}
 		time.Sleep(200 * time.Millisecond)
 		lead = l.leader(t, l.ins[0])
@@ -289,7 +298,7 @@ func TestClusterThreeInstances(t *testing.T) {
 		CacheMaxTTL: 2,
 	})
 	// Wait until the parent's new DS is served everywhere and validates.
-	for deadline := time.Now().Add(20 * time.Second); ; {
+	for deadline := time.Now().Add(60 * time.Second); ; {
 		r := l.u.Query(t, "www.signed.example.test.", dns.TypeA)
 		if r.Rcode == dns.RcodeSuccess && r.AuthenticatedData {
 			break
@@ -380,7 +389,12 @@ func TestClusterThreeInstances(t *testing.T) {
 	// killLeader kills the key leader with SIGKILL and waits for another to be elected.
 	killLeader := func(why string) {
 		t.Helper()
-		lead := l.leader(t, live[0])
+		var lead *signet
+		for end := time.Now().Add(30 * time.Second); lead == nil; time.Sleep(100 * time.Millisecond) {
+			if lead = l.leader(t, live[0]); lead == nil && time.Now().After(end) {
+				t.Fatalf("no key leader to kill %s", why)
+			}
+		}
 		l.proc.Lock()
 		lead.kill()
 		l.proc.Unlock()
@@ -388,8 +402,8 @@ func TestClusterThreeInstances(t *testing.T) {
 		killed := time.Now()
 		var next *signet
 		for next == nil || next == lead {
-			if time.Since(killed) > 10*time.Second {
-				t.Fatalf("no new key leader 10 s after the leader was killed %s", why)
+			if time.Since(killed) > 30*time.Second {
+				t.Fatalf("no new key leader 30 s after the leader was killed %s", why)
 			}
 			time.Sleep(100 * time.Millisecond)
 			next = l.leader(t, live[0])
@@ -402,32 +416,33 @@ func TestClusterThreeInstances(t *testing.T) {
 		live = append(live, lead)
 	}
 
-	watch(10 * time.Second)
-	if len(sets) < 2 {
-		t.Fatalf("%d DNSKEY RRsets in 10 s, want a ZSK rollover", len(sets))
+	if !watchUntil(30*time.Second, func() bool { return len(sets) >= 2 }) {
+		t.Fatalf("%d DNSKEY RRsets in 30 s, want a ZSK rollover", len(sets))
 	}
 	// kill -9 the leader while a new ZSK is published and not yet active (two ZSKs).
-	if !watchUntil(20*time.Second, func() bool { return strings.Count(dnskeys(live[0]), "256:") == 2 }) {
-		t.Fatal("no ZSK rollover in progress within 20 s")
+	if !watchUntil(40*time.Second, func() bool { return strings.Count(dnskeys(live[0]), "256:") == 2 }) {
+		t.Fatal("no ZSK rollover in progress within 40 s")
 	}
 	killLeader("in the middle of a ZSK rollover")
 	n := len(sets)
-	watch(10 * time.Second)
-	if len(sets) == n {
-		t.Fatal("the new leader did not go on rolling the ZSK")
+	if !watchUntil(40*time.Second, func() bool { return len(sets) > n }) {
+		t.Fatal("the new leader did not go on rolling the ZSK (no new DNSKEY RRset in 40 s)")
 	}
 
 	// The KSK rollover (automatic, 45 s after the KSK's creation): kill the leader while the
 	// new KSK is published beside the old one; the new leader completes it, the registrar
 	// following the CDS.
 	first := ksks()
-	if !watchUntil(60*time.Second, func() bool { return len(ksks()) == 2 }) {
-		t.Fatal("no KSK rollover within 60 s")
+	if !watchUntil(120*time.Second, func() bool { return len(ksks()) == 2 }) {
+		t.Fatal("no KSK rollover within 120 s")
 	}
 	killLeader("in the middle of the KSK rollover")
-	if !watchUntil(90*time.Second, func() bool { k := ksks(); return len(k) == 1 && k[0] != first[0] }) {
-		out, _ := l.leader(t, live[0]).try("dnssec", "status", "signed.example.test.")
-		t.Fatalf("the KSK rollover did not complete in 90 s: KSKs %v, first %v; the leader's status:\n%s", ksks(), first, out)
+	if !watchUntil(120*time.Second, func() bool { k := ksks(); return len(k) == 1 && k[0] != first[0] }) {
+		out := "no leader"
+		if lead := l.leader(t, live[0]); lead != nil {
+			out, _ = lead.try("dnssec", "status", "signed.example.test.")
+		}
+		t.Fatalf("the KSK rollover did not complete in 120 s: KSKs %v, first %v; the leader's status:\n%s", ksks(), first, out)
 	}
 	t.Logf("KSK rolled; the registrar changed the parent's DS %d times", l.dsChanges.Load())
 
@@ -437,7 +452,12 @@ func TestClusterThreeInstances(t *testing.T) {
 	l.etcd.Restart(l.etcd.Members[0])
 	l.etcd.StopAll()
 	watch(10 * time.Second)
-	out, err := live[0].try("cluster", "status")
+	var out string
+	var err error
+	watchUntil(20*time.Second, func() bool {
+		out, err = live[0].try("cluster", "status")
+		return strings.Contains(out, "etcd does not answer")
+	})
 	t.Logf("cluster status with etcd down (%v):\n%s", err, out)
 	if !strings.Contains(out, "etcd does not answer") {
 		t.Errorf("the cluster status does not say that etcd is down")
@@ -452,9 +472,8 @@ func TestClusterThreeInstances(t *testing.T) {
 	}
 	l.etcd.StartAll()
 	n = len(sets)
-	watch(15 * time.Second)
-	if len(sets) == n {
-		t.Error("no ZSK rollover in 15 s after etcd came back")
+	if !watchUntil(40*time.Second, func() bool { return len(sets) > n }) {
+		t.Error("no ZSK rollover in 40 s after etcd came back")
 	}
 	out, _ = live[0].try("cluster", "status")
 	t.Logf("cluster status at the end:\n%s", out)
