@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,9 @@ type clusterLab struct {
 	parent    string   // the parent zone file
 	parentRRs []dns.RR // the parent zone without the child's DS
 	dsChanges atomic.Int64
+	// proc is held while an instance is killed or started, and while the registrar signals
+	// them, so that a SIGHUP never goes to a process being replaced.
+	proc sync.Mutex
 }
 
 // setDS writes the parent zone with ds as the child's DS RRset and a new serial; every
@@ -44,7 +48,19 @@ func (l *clusterLab) setDS(ds []dns.RR) error {
 			rrs[i] = &c
 		}
 	}
-	return writeZone(l.parent, append(rrs, ds...))
+	if err := writeZone(l.parent, append(rrs, ds...)); err != nil {
+		return err
+	}
+	// Each instance also watches the file; the SIGHUP covers one restarted between its load
+	// of the file and the start of its watch.
+	l.proc.Lock()
+	defer l.proc.Unlock()
+	for _, s := range l.ins {
+		if s.cmd != nil && s.cmd.Process != nil {
+			_ = s.cmd.Process.Signal(syscall.SIGHUP)
+		}
+	}
+	return nil
 }
 
 // registrar follows the child's CDS as a registry does (RFC 7344 §6.1): it asks the
@@ -365,7 +381,9 @@ func TestClusterThreeInstances(t *testing.T) {
 	killLeader := func(why string) {
 		t.Helper()
 		lead := l.leader(t, live[0])
+		l.proc.Lock()
 		lead.kill()
+		l.proc.Unlock()
 		live = slices.DeleteFunc(live, func(s *signet) bool { return s == lead })
 		killed := time.Now()
 		var next *signet
@@ -378,7 +396,9 @@ func TestClusterThreeInstances(t *testing.T) {
 		}
 		t.Logf("leader killed %s: new key leader %s after %v", why, next.Addr, time.Since(killed).Round(100*time.Millisecond))
 		// The killed instance comes back as a follower (its state directory kept).
+		l.proc.Lock()
 		lead.start(t)
+		l.proc.Unlock()
 		live = append(live, lead)
 	}
 
@@ -405,8 +425,9 @@ func TestClusterThreeInstances(t *testing.T) {
 		t.Fatal("no KSK rollover within 60 s")
 	}
 	killLeader("in the middle of the KSK rollover")
-	if !watchUntil(60*time.Second, func() bool { k := ksks(); return len(k) == 1 && k[0] != first[0] }) {
-		t.Fatalf("the KSK rollover did not complete in 60 s: KSKs %v, first %v", ksks(), first)
+	if !watchUntil(90*time.Second, func() bool { k := ksks(); return len(k) == 1 && k[0] != first[0] }) {
+		out, _ := l.leader(t, live[0]).try("dnssec", "status", "signed.example.test.")
+		t.Fatalf("the KSK rollover did not complete in 90 s: KSKs %v, first %v; the leader's status:\n%s", ksks(), first, out)
 	}
 	t.Logf("KSK rolled; the registrar changed the parent's DS %d times", l.dsChanges.Load())
 

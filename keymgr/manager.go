@@ -100,7 +100,7 @@ type ZonePolicy struct {
 	// CDS publishes CDS and CDNSKEY records (RFC 7344) for the active KSKs at all times, not
 	// only during a KSK rollover.
 	CDS bool
-	// Rollover is the ZSK rotation and KSK rollover policy (signer/rollover): lifetimes,
+	// Rollover is the ZSK rotation and KSK rollover policy (the rollover package): lifetimes,
 	// `ksk-rollover: automatic` (KSKAutomatic), the parent's DS TTL, the DS wait limit and
 	// the propagation delay. Its DNSKEYTTL and MaxZoneTTL are ignored: DNSKEYTTL and
 	// MaxZoneTTL below give them.

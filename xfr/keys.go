@@ -3,10 +3,11 @@ package xfr
 import (
 	"encoding/base64"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/secretfile"
 )
 
 // Key is a TSIG key (RFC 8945). Secret is the base64 secret as miekg/dns wants it; it never
@@ -38,18 +39,10 @@ func LoadKey(name, algorithm, secretFile string) (Key, error) {
 	if !ok {
 		return Key{}, fmt.Errorf("key %s: unknown algorithm %q (want hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224, hmac-sha1 or hmac-md5)", name, algorithm)
 	}
-	fi, err := os.Stat(secretFile)
+	secret, err := secretfile.Read(secretFile)
 	if err != nil {
 		return Key{}, fmt.Errorf("key %s: %w", name, err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return Key{}, fmt.Errorf("key %s: secret file %s has mode %04o: it must be readable by its owner only (chmod 600)", name, secretFile, fi.Mode().Perm())
-	}
-	raw, err := os.ReadFile(secretFile)
-	if err != nil {
-		return Key{}, fmt.Errorf("key %s: %w", name, err)
-	}
-	secret := strings.TrimSpace(string(raw))
 	b, err := base64.StdEncoding.DecodeString(secret)
 	if err != nil || len(b) == 0 {
 		// The decoder's error quotes an offset, not the secret; still say nothing of the content.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/cluster"
+	"github.com/signetdns/signet/internal/secretfile"
 	"github.com/signetdns/signet/keymgr"
 	etcdkeys "github.com/signetdns/signet/keystore/etcd"
 	"github.com/signetdns/signet/server"
@@ -123,19 +125,12 @@ func (c *clusterConfig) ageKeys() ([]age.Recipient, []age.Identity, error) {
 		}
 		rcpts = append(rcpts, x)
 	}
-	fi, err := os.Stat(c.IdentityFile)
+	raw, err := secretfile.ReadRaw(c.IdentityFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster.identity_file: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, nil, fmt.Errorf("cluster.identity_file: %s is readable by others (mode %v): chmod 600", c.IdentityFile, fi.Mode().Perm())
-	}
-	f, err := os.Open(c.IdentityFile)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cluster.identity_file: %w", err)
-	}
-	defer f.Close()
-	ids, err := age.ParseIdentities(f)
+	ids, err := age.ParseIdentities(bytes.NewReader(raw))
+	clear(raw) // the parsed identities are all that is kept
 	if err != nil {
 		// The parse error may quote the file: do not pass it on.
 		return nil, nil, fmt.Errorf("cluster.identity_file: %s is not an age identity file", c.IdentityFile)

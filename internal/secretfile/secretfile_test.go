@@ -41,3 +41,30 @@ func TestRead(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestReadRaw(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pass")
+	if err := os.WriteFile(p, []byte(" pass phrase \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadRaw(p); err != nil || string(got) != " pass phrase \n" {
+		t.Errorf("ReadRaw = %q, %v; want the content unchanged", got, err)
+	}
+	os.Chmod(p, 0o620) // group may write: the secret may be replaced by someone else's
+	if _, err := ReadRaw(p); err == nil || !strings.Contains(err.Error(), "0620") || strings.Contains(err.Error(), "phrase") {
+		t.Errorf("group-writable file: %v, want a refusal naming the mode and not the content", err)
+	}
+	// A directory (or a FIFO, a device) is no secret file, whatever its mode.
+	sub := filepath.Join(dir, "d")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadRaw(sub); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("directory: %v, want a refusal", err)
+	}
+	if _, err := Read(sub); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("Read of a directory: %v, want a refusal", err)
+	}
+}

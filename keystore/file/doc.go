@@ -35,5 +35,6 @@
 // age prompts for the passphrase on the terminal and openssl prints the key in
 // PEM form.
 //
-// file imports keystore, its internal helpers and age; no other Signet package.
+// file imports keystore, its internal helpers, age and the module's root internal
+// packages (secretfile, for the owner-only passphrase file); no other Signet package.
 package file

@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
+
+	"github.com/signetdns/signet/internal/secretfile"
 )
 
 // PassphraseFromFile reads a passphrase from the file at path. The file must
@@ -13,24 +14,9 @@ import (
 // decrypt every key; a single trailing newline is dropped so that files
 // written with echo work.
 func PassphraseFromFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := secretfile.ReadRaw(path)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: passphrase file: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("keystore: passphrase file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("keystore: passphrase file %s is not a regular file", path)
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("keystore: passphrase file %s has mode %04o, readable by group or others; run chmod 600 %s", path, perm, path)
-	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: read passphrase file %s: %w", path, err)
+		return nil, fmt.Errorf("keystore: passphrase: %w", err)
 	}
 	p := trimNewline(b)
 	if len(p) == 0 {
