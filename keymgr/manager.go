@@ -288,7 +288,9 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 		}
 	} else if z.st != nil && z.st.Signing {
 		z.signed.Store(true)
-		m.refresh(ctx, z, now)
+		if !m.reuse(ctx, z, now) {
+			m.refresh(ctx, z, now)
+		}
 	}
 	return nil
 }

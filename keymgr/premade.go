@@ -163,3 +163,54 @@ func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now t
 	}
 	return ring, made, sigs, nil
 }
+
+// reuse installs, at a start, the ring of the pre-made signatures an earlier process saved
+// when they are what a refresh would make again: made less than a PremadeStep ago and after
+// the last instant of a key's timeline (the keys are those they were made for), no KSK
+// failing, a full set for every active KSK, and each one verifying over the DNSKEY, CDS and
+// CDNSKEY RRsets the keys make now. It writes nothing, as nothing changed: a refresh would
+// sign 15 windows per RRset and KSK and save them, which for thousands of zones makes a
+// restart wait minutes on fsync. The KSKs are checked instead (one signature each, or
+// their store's check), so a KSK that cannot sign is still found at once. It reports
+// whether it installed a ring; when not, the caller refreshes. Call with z.mu held.
+func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
+	if z.failing() || z.cur.Load() != nil {
+		return false
+	}
+	made, sigs, err := m.loadPremade(ctx, z)
+	if err != nil || made.After(now) || !now.Before(made.Add(PremadeStep)) {
+		return false
+	}
+	for _, t := range z.st.boundaries() {
+		if t.After(made) && !t.After(now) {
+			return false
+		}
+	}
+	keys, _, cds, err := m.ringKeys(ctx, z, z.st, now)
+	if err != nil {
+		return false
+	}
+	opt := z.ringOptions(z.st, keys, cds, now)
+	opt.KSKSigs = sigs
+	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
+	if err != nil {
+		m.log.Info("saved pre-made KSK signatures not reused: making new ones", "zone", z.name, "err", err)
+		return false
+	}
+	// A set made at made reaches at least its last window, (PremadeCount-1) steps later;
+	// less means signatures are missing (a KSK without any gives the zero time).
+	if ring.PremadeValidUntil().Before(made.Add((PremadeCount - 1) * PremadeStep)) {
+		return false
+	}
+	// The KSKs must still sign, as a refresh would have shown: when one cannot, the refresh
+	// marks it ACTION_NEEDED and serves these same signatures.
+	if m.probe(ctx, z, now) != nil {
+		return false
+	}
+	z.install(ring, true, made)
+	m.keepLocal(ctx, z, z.st, made, sigs)
+	z.failure = ""
+	z.retryAt, z.backoff = time.Time{}, 0
+	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
+	return true
+}

@@ -1,0 +1,96 @@
+package keymgr
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestRestartReusesPremade restarts a signed zone: within a PremadeStep of when its
+// pre-made signatures were made the saved ones are served again and nothing is written;
+// later, or when some are missing, new ones are made and saved.
+func TestRestartReusesPremade(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		restart time.Duration
+		spoil   func(t *testing.T, path string)
+		reused  bool
+	}{
+		{name: "fresh", restart: time.Hour, reused: true},
+		{name: "refresh due", restart: PremadeStep + time.Minute},
+		{name: "missing signatures", restart: time.Hour, spoil: func(t *testing.T, p string) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Keep the document valid JSON but drop all signatures after the first.
+			i := bytes.Index(b, []byte("\",\n"))
+			j := bytes.LastIndex(b, []byte("\"\n"))
+			if i < 0 || j < i {
+				t.Fatalf("unexpected document:\n%s", b)
+			}
+			if err := os.WriteFile(p, append(b[:i+1:i+1], b[j+1:]...), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := setup(t, ZonePolicy{QuickStart: true})
+			zdir := filepath.Join(f.dir, "zones")
+			if tc.spoil != nil {
+				tc.spoil(t, filepath.Join(zdir, "example.test.premade"))
+			}
+			before := readDir(t, zdir)
+			at := t0.Add(tc.restart)
+			f.clk.set(at)
+			g := newFixture(t, f.dir, f.soft, f.tpm, f.clk)
+			if err := g.m.AddZone(ctx, testZone, ZonePolicy{QuickStart: true}); err != nil {
+				t.Fatal(err)
+			}
+			ring, _, ok := g.m.Signing(testZone)
+			if !ok {
+				t.Fatal("not signed after the restart")
+			}
+			verifyRing(t, ring, at)
+			verifyRing(t, ring, at.Add(10*24*time.Hour))
+			after := readDir(t, zdir)
+			same := len(before) == len(after)
+			for name, b := range before {
+				same = same && bytes.Equal(b, after[name])
+			}
+			if same != tc.reused {
+				t.Errorf("state directory unchanged %v, want %v", same, tc.reused)
+			}
+			// The ring is due for its refresh when the signatures it serves are a step old.
+			wantMade := at
+			if tc.reused {
+				wantMade = t0
+			}
+			if dl := g.m.Step(ctx, at); !dl.Equal(wantMade.Add(PremadeStep)) {
+				t.Errorf("next step %s, want %s", dl, wantMade.Add(PremadeStep))
+			}
+		})
+	}
+}
+
+func readDir(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string][]byte{}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[e.Name()] = b
+	}
+	return m
+}
