@@ -73,10 +73,10 @@ func (m *Manager) Following() (string, bool) {
 
 // Zones returns the names of the zones the Manager holds.
 func (m *Manager) Zones() []string {
-	zones := *m.zones.Load()
+	zones := m.all()
 	out := make([]string, 0, len(zones))
-	for name := range zones {
-		out = append(out, name)
+	for _, z := range zones {
+		out = append(out, z.name)
 	}
 	return out
 }

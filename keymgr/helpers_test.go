@@ -207,7 +207,7 @@ func zskIDs(t *testing.T, s keystore.Store) map[string]bool {
 
 // healthAt returns the test zone's health at now, from its current view.
 func healthAt(m *Manager, now time.Time) ZoneHealth {
-	z := (*m.zones.Load())[testZone]
+	z, _ := m.lookup(testZone)
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	return z.view().health(now)

@@ -70,7 +70,7 @@ func (m *Manager) safeStep(ctx context.Context) (next time.Time) {
 // timeline. It returns when it next needs to run.
 func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 	var next time.Time
-	for _, z := range *m.zones.Load() {
+	for _, z := range m.all() {
 		z.mu.Lock()
 		was := z.signed.Load()
 		t := m.stepZone(ctx, z, now)

@@ -130,10 +130,13 @@ type Manager struct {
 	// cache can tell a response made with an older ring (server.KeySource).
 	gen atomic.Uint64
 
-	cfg   Config
-	log   *slog.Logger
-	zones atomic.Pointer[map[string]*zone] // copy on write: Signing reads it lock-free
-	addMu sync.Mutex                       // serialises AddZone's copy of the map
+	cfg Config
+	log *slog.Logger
+	// zones maps a zone's name to its *zone. A sync.Map rather than a map copied on write:
+	// Signing reads it lock-free on every query, and a copy at every AddZone would make
+	// adding n zones cost n².
+	zones sync.Map
+	addMu sync.Mutex // serialises AddZone's check that a zone is new and its insertion
 	wake  chan struct{}
 
 	cbMu      sync.Mutex
@@ -203,8 +206,6 @@ func New(cfg Config) (*Manager, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{cfg: cfg, log: log.With("component", "keymgr"), wake: make(chan struct{}, 1)}
-	empty := map[string]*zone{}
-	m.zones.Store(&empty)
 	return m, nil
 }
 
@@ -239,7 +240,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	}
 	m.addMu.Lock()
 	defer m.addMu.Unlock()
-	if _, ok := (*m.zones.Load())[name]; ok {
+	if _, ok := m.lookup(name); ok {
 		return fmt.Errorf("keymgr: zone %s added twice", name)
 	}
 	st, rev, err := m.loadState(ctx, name)
@@ -262,12 +263,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		return err
 	}
 	z.mu.Unlock()
-	next := make(map[string]*zone, len(*m.zones.Load())+1)
-	for k, v := range *m.zones.Load() {
-		next[k] = v
-	}
-	next[name] = z
-	m.zones.Store(&next)
+	m.zones.Store(name, z)
 	m.gen.Add(1)
 	z.publish()
 	m.poke()
@@ -340,9 +336,28 @@ func (m *Manager) quickStart(ctx context.Context, z *zone, now time.Time) error 
 	return nil
 }
 
+// lookup returns the zone named name (canonical), without a lock.
+func (m *Manager) lookup(name string) (*zone, bool) {
+	z, ok := m.zones.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return z.(*zone), true
+}
+
+// all returns the zones the Manager holds, in no particular order.
+func (m *Manager) all() []*zone {
+	var out []*zone
+	m.zones.Range(func(_, z any) bool {
+		out = append(out, z.(*zone))
+		return true
+	})
+	return out
+}
+
 // zone returns the named zone or NoSuchHostedZone.
 func (m *Manager) zone(name string) (*zone, error) {
-	z, ok := (*m.zones.Load())[canonical(name)]
+	z, ok := m.lookup(canonical(name))
 	if !ok {
 		return nil, errorf(CodeNoSuchHostedZone, "no zone %s is served", canonical(name))
 	}
@@ -352,7 +367,7 @@ func (m *Manager) zone(name string) (*zone, error) {
 // Signing returns the zone's current ring and denial mode; ok is false when the zone is not
 // signed. It takes no lock: it runs on every query.
 func (m *Manager) Signing(name string) (*signer.KeyRing, signer.Mode, bool) {
-	z, ok := (*m.zones.Load())[name]
+	z, ok := m.lookup(name)
 	if !ok {
 		return nil, 0, false
 	}
@@ -369,7 +384,7 @@ func (m *Manager) Generation() uint64 { return m.gen.Load() }
 // Signed reports whether signing is enabled for the zone (Route 53's SIGNING, or a signing
 // zone whose KSK needs action), so the server caps TTLs at one week while loading it.
 func (m *Manager) Signed(name string) bool {
-	z, ok := (*m.zones.Load())[canonical(name)]
+	z, ok := m.lookup(canonical(name))
 	return ok && z.signed.Load()
 }
 

@@ -40,7 +40,7 @@ func (m *Manager) Now() time.Time { return m.cfg.Now() }
 // itself waiting for a TPM that does not answer. Ages grow between runs of the loop, which
 // may sleep for hours.
 func (m *Manager) Health(now time.Time) []ZoneHealth {
-	zones := *m.zones.Load()
+	zones := m.all()
 	out := make([]ZoneHealth, 0, len(zones))
 	for _, z := range zones {
 		if v := z.shown.Load(); v != nil {
