@@ -75,6 +75,12 @@ func (m *Manager) checkKSK(ctx context.Context, z *zone, k *kskRec, stores map[k
 		}
 		return err
 	}
+	return m.testSign(ctx, z, k, now)
+}
+
+// testSign makes one signature with k over its own DNSKEY, proving the whole path to the key
+// (for a TPM: the key's blobs load and the device signs with them), not just its store.
+func (m *Manager) testSign(ctx context.Context, z *zone, k *kskRec, now time.Time) error {
 	s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
 	if err != nil {
 		return err

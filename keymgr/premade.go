@@ -170,8 +170,8 @@ func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now t
 // failing, a full set for every active KSK, and each one verifying over the DNSKEY, CDS and
 // CDNSKEY RRsets the keys make now. It writes nothing, as nothing changed: a refresh would
 // sign 15 windows per RRset and KSK and save them, which for thousands of zones makes a
-// restart wait minutes on fsync. The KSKs are checked instead (one signature each, or
-// their store's check), so a KSK that cannot sign is still found at once. It reports
+// restart wait minutes on fsync. Each KSK signs once instead, so a KSK that cannot sign is
+// still found at once. It reports
 // whether it installed a ring; when not, the caller refreshes. Call with z.mu held.
 func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	if z.failing() || z.cur.Load() != nil {
@@ -203,9 +203,12 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 		return false
 	}
 	// The KSKs must still sign, as a refresh would have shown: when one cannot, the refresh
-	// marks it ACTION_NEEDED and serves these same signatures.
-	if m.probe(ctx, z, now) != nil {
-		return false
+	// marks it ACTION_NEEDED and serves these same signatures. Each signs once here rather
+	// than trusting its store's Check: a new process must prove the key it reloaded.
+	for _, k := range z.st.KSKs {
+		if k.InDNSKEY(now) && k.Signs(now) && m.testSign(ctx, z, k, now) != nil {
+			return false
+		}
 	}
 	z.install(ring, true, made)
 	m.keepLocal(ctx, z, z.st, made, sigs)
