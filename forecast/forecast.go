@@ -195,15 +195,7 @@ func (s *sim) note(k rollover.Key) {
 	s.seen[k.ID] = k
 }
 
-func (s *sim) cds() []string {
-	var out []string
-	for _, k := range s.keys {
-		if k.InCDS(s.now) {
-			out = append(out, k.ID)
-		}
-	}
-	return out
-}
+func (s *sim) cds() []string { return rollover.CDSKeys(s.keys, s.now) }
 
 // run steps from wake-up to wake-up (the planner's next time, or the parent's pending
 // change), carrying out every action due, until the horizon.

@@ -86,6 +86,18 @@ func (k Key) InCDS(now time.Time) bool {
 	return within(k.CDSPublish, k.CDSRemove, now) && !reached(k.Active, now)
 }
 
+// CDSKeys returns the IDs of the keys the zone's CDS and CDNSKEY RRsets name at now, in the
+// order of keys: what a parent that follows CDS (RFC 7344 §4.1) would put in its DS RRset.
+func CDSKeys(keys []Key, now time.Time) []string {
+	var out []string
+	for _, k := range keys {
+		if k.InCDS(now) {
+			out = append(out, k.ID)
+		}
+	}
+	return out
+}
+
 // timestamps lists every planned instant of the key, for computing the next wake-up.
 func (k Key) timestamps() []time.Time {
 	return []time.Time{k.Publish, k.Ready, k.Active, k.Retire, k.Remove, k.CDSPublish, k.CDSRemove}

@@ -222,15 +222,7 @@ func (s *sim) parentScan() {
 }
 
 // cds returns the KSKs the zone's CDS RRset names at now.
-func (s *sim) cds() []string {
-	var out []string
-	for _, k := range s.keys {
-		if k.InCDS(s.now) {
-			out = append(out, k.ID)
-		}
-	}
-	return out
-}
+func (s *sim) cds() []string { return rollover.CDSKeys(s.keys, s.now) }
 
 func (s *sim) parentApply() {
 	if !s.parentNextAt.IsZero() && !s.now.Before(s.parentNextAt) {
