@@ -104,27 +104,7 @@ func startKnotSecondary(t *testing.T, addr, primary, secret string) *plain {
 	if err := os.Mkdir(filepath.Join(dir, "db"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	conf := fmt.Sprintf(`server:
-    listen: %[1]s
-    rundir: %[2]s
-    pidfile: %[2]s/knot.pid
-    udp-workers: 1
-    tcp-workers: 1
-    background-workers: 1
-log:
-  - target: stderr
-    any: info
-database:
-    storage: %[2]s/db
-key:
-  - id: xfr-key.
-    algorithm: hmac-sha256
-    secret: %[3]s
-remote:
-  - id: signet
-    address: %[4]s
-    key: xfr-key.
-acl:
+	conf := knotBase(unboundAt(addr), dir, secret, unboundAt(primary)) + fmt.Sprintf(`acl:
   - id: from-signet
     address: 127.0.0.1
     key: xfr-key.
@@ -134,14 +114,14 @@ acl:
     action: transfer
 template:
   - id: default
-    storage: %[2]s
+    storage: %[1]s
     zonefile-sync: -1
     journal-content: changes
 zone:
   - domain: example.test.
     master: signet
     acl: [from-signet, copy-out]
-`, unboundAt(addr), dir, secret, unboundAt(primary))
+`, dir)
 	path := filepath.Join(dir, "knot.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

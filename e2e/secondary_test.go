@@ -40,15 +40,12 @@ v%d	TXT	"version %d"
 `, serial, serial%250, serial, serial)
 }
 
-// startKnot runs knotd on addr as the primary of prim.test. with TSIG key secret, allowing
-// transfers only with the key and sending NOTIFY (signed) to notify.
-func startKnot(t *testing.T, secret, notify, addr string) *knot {
-	t.Helper()
-	resolvertest.RequireTool(t, "knotd")
-	resolvertest.RequireTool(t, "knotc")
-	k := &knot{dir: t.TempDir(), addr: addr}
-	k.conf = filepath.Join(k.dir, "knot.conf")
-	conf := fmt.Sprintf(`server:
+// knotBase is the part of a knotd configuration the e2e tests share: one worker of each kind
+// listening on listen, its files and control socket under dir, the TSIG key xfr-key. with
+// secret, and Signet at signet as the remote "signet" using that key. Callers append their
+// acl, template and zone sections.
+func knotBase(listen, dir, secret, signet string) string {
+	return fmt.Sprintf(`server:
     listen: %[1]s
     rundir: %[2]s
     pidfile: %[2]s/knot.pid
@@ -70,23 +67,34 @@ remote:
   - id: signet
     address: %[4]s
     key: xfr-key.
-acl:
+`, listen, dir, secret, signet)
+}
+
+// startKnot runs knotd on addr as the primary of prim.test. with TSIG key secret, allowing
+// transfers only with the key and sending NOTIFY (signed) to notify.
+func startKnot(t *testing.T, secret, notify, addr string) *knot {
+	t.Helper()
+	resolvertest.RequireTool(t, "knotd")
+	resolvertest.RequireTool(t, "knotc")
+	k := &knot{dir: t.TempDir(), addr: addr}
+	k.conf = filepath.Join(k.dir, "knot.conf")
+	conf := knotBase(unboundAt(k.addr), k.dir, secret, unboundAt(notify)) + fmt.Sprintf(`acl:
   - id: xfr
     address: 127.0.0.1
     key: xfr-key.
     action: transfer
 template:
   - id: default
-    storage: %[2]s
+    storage: %[1]s
     zonefile-sync: -1
     zonefile-load: difference
     journal-content: changes
 zone:
   - domain: prim.test.
-    file: %[2]s/prim.test.zone
+    file: %[1]s/prim.test.zone
     notify: signet
     acl: xfr
-`, unboundAt(k.addr), k.dir, secret, unboundAt(notify))
+`, k.dir)
 	if err := os.WriteFile(k.conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
