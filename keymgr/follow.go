@@ -136,7 +136,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		z.install(nil, false, time.Time{})
 		return
 	}
-	ring, made, sigs, err := m.premadeRing(ctx, z, st, now)
+	ring, p, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
@@ -148,8 +148,8 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		return
 	}
 	z.st, z.stateRev = st, rev
-	z.install(ring, true, made)
-	m.keepLocal(ctx, z, st, made, sigs)
+	z.install(ring, true, p.made)
+	m.keepLocal(ctx, z, st, p)
 }
 
 // canPublish reports whether this Manager may publish rec from its recorded public key
