@@ -249,6 +249,7 @@ func newClusterCmd(v *viper.Viper) *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newClusterJoinCmd(v))
 	return cmd
 }
 
