@@ -140,7 +140,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		z.install(nil, false, time.Time{})
 		return
 	}
-	ring, made, sigs, err := m.premadeRing(ctx, z, st, now)
+	ring, p, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
 		z.unbuilt = true
 		if !errors.Is(err, statestore.ErrNotFound) {
@@ -153,8 +153,8 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		return
 	}
 	z.st, z.stateRev = st, rev
-	z.install(ring, true, made)
-	m.keepLocal(ctx, z, st, made, sigs)
+	z.install(ring, true, p.made)
+	m.keepLocal(ctx, z, st, p)
 }
 
 // canPublish reports whether this Manager may publish rec, a key of DNSKEY flags flags,
