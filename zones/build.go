@@ -34,8 +34,8 @@ type builder struct {
 	origin   string
 	file     string
 	opt      Options
-	arena    []byte
-	nodes    []node // while building, node.first is the index+1 of its last RRset in sets (0: none)
+	arena    strings.Builder // the names; its String is the zone's names, without a copy
+	nodes    []node          // while building, node.first is the index+1 of its last RRset in sets (0: none)
 	index    nameIndex
 	sets     []bset // every RRset in the order first seen
 	wire     []byte
@@ -107,10 +107,10 @@ func build(src source, origin, file string, opt Options, records int) (z *Zone, 
 		scratch: make([]byte, 4096),
 		sets:    make([]bset, 0, records),
 		pos:     make([]setPos, 0, records),
-		nodes:   make([]node, 0, records/2),
-		arena:   make([]byte, 0, records*10),
+		nodes:   make([]node, 0, records*6/10),
 		wire:    make([]byte, 0, records*24),
 	}
+	b.arena.Grow(records * 12)
 	const batch, inFlight = 512, 8
 	batches := make(chan []entry, inFlight)
 	// Batches go back to the parser once built: a load allocates inFlight+2 of them, not one
@@ -347,10 +347,10 @@ func (b *builder) finish() *Zone {
 	// The records stay where they were packed (an RRset's side by side); the spare capacity
 	// of the building's slices goes with the builder when it is large.
 	z.wire, z.nodes = clip(b.wire), clip(b.nodes)
-	z.names = string(b.arena)
+	z.names = b.arena.String()
 	b.wire, b.sets = nil, nil
 	z.index = b.index
-	b.nodes, b.arena = nil, nil
+	b.nodes = nil
 	z.decoded = newDecodeCache(len(z.sets))
 	b.z = z
 	b.checkCNAMEs()
@@ -394,7 +394,7 @@ func (b *builder) node(name string) uint32 {
 }
 
 func (b *builder) nodeOf(name string) uint32 {
-	if i, ok := lookupIn(&b.index, b.nodes, b.arena, name); ok {
+	if i, ok := b.index.find(b.nodes, b.arena.String(), name); ok {
 		return i
 	}
 	idx := uint32(len(b.nodes))
@@ -408,8 +408,11 @@ func (b *builder) nodeOf(name string) uint32 {
 		parent = b.nodeOf(up)
 		idx = uint32(len(b.nodes))
 	}
-	b.nodes = append(reserve(b.nodes, 1), node{name: uint32(len(b.arena)), nlen: uint16(len(name)), parent: parent, ent: true})
-	b.arena = append(reserve(b.arena, len(name)), name...)
+	b.nodes = append(reserve(b.nodes, 1), node{name: uint32(b.arena.Len()), nlen: uint16(len(name)), parent: parent, ent: true})
+	if b.arena.Cap()-b.arena.Len() < len(name) {
+		b.arena.Grow(b.arena.Cap()) // doubles it
+	}
+	b.arena.WriteString(name)
 	b.index.insert(b.index.hash(name), idx)
 	return idx
 }
@@ -451,7 +454,7 @@ func (b *builder) checkTTLs(n *node, s *rrset) {
 	}
 	b.report(false, "warning", b.files[p.file], int(p.line),
 		"RRset %s %s has records with different TTLs (RFC 2181 §5.2); serving all with TTL %d",
-		string(b.arena[n.name:n.name+uint32(n.nlen)]), dns.Type(s.typ), s.ttl)
+		b.arena.String()[n.name:n.name+uint32(n.nlen)], dns.Type(s.typ), s.ttl)
 }
 
 // records unpacks an RRset of the zone being built.

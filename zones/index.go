@@ -49,8 +49,8 @@ func newNameIndex(capacity int) nameIndex {
 
 func (x *nameIndex) hash(name string) uint32 { return uint32(maphash.String(x.seed, name)) }
 
-// lookupIn returns the index of the node named name, given the nodes and their name arena.
-func lookupIn[A string | []byte](x *nameIndex, nodes []node, arena A, name string) (uint32, bool) {
+// find returns the index of the node named name, given the nodes and their names.
+func (x *nameIndex) find(nodes []node, names, name string) (uint32, bool) {
 	if len(x.slots) == 0 {
 		return 0, false
 	}
@@ -66,7 +66,7 @@ func lookupIn[A string | []byte](x *nameIndex, nodes []node, arena A, name strin
 		}
 		idx := uint32(s) - 1
 		n := &nodes[idx]
-		if int(n.nlen) == len(name) && string(arena[n.name:n.name+uint32(n.nlen)]) == name {
+		if int(n.nlen) == len(name) && names[n.name:n.name+uint32(n.nlen)] == name {
 			return idx, true
 		}
 	}
@@ -104,7 +104,7 @@ func (x *nameIndex) grow() {
 
 // node returns the node named name (a lowercased FQDN), or nil.
 func (z *Zone) node(name string) *node {
-	if i, ok := lookupIn(&z.index, z.nodes, z.names, name); ok {
+	if i, ok := z.index.find(z.nodes, z.names, name); ok {
 		return &z.nodes[i]
 	}
 	return nil

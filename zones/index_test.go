@@ -146,7 +146,7 @@ func TestNameIndexGrows(t *testing.T) {
 	var arena []byte
 	for i := range 5000 {
 		name := fmt.Sprintf("n%d.example.", i)
-		if _, ok := lookupIn(&x, nodes, arena, name); ok {
+		if _, ok := x.find(nodes, string(arena), name); ok {
 			t.Fatalf("%s found before it was inserted", name)
 		}
 		nodes = append(nodes, node{name: uint32(len(arena)), nlen: uint16(len(name))})
@@ -155,10 +155,10 @@ func TestNameIndexGrows(t *testing.T) {
 	}
 	for i := range 5000 {
 		name := fmt.Sprintf("n%d.example.", i)
-		if idx, ok := lookupIn(&x, nodes, arena, name); !ok || idx != uint32(i) {
+		if idx, ok := x.find(nodes, string(arena), name); !ok || idx != uint32(i) {
 			t.Fatalf("%s: %d %v, want %d", name, idx, ok, i)
 		}
-		if _, ok := lookupIn(&x, nodes, string(arena), "m"+name[1:]); ok {
+		if _, ok := x.find(nodes, string(arena), "m"+name[1:]); ok {
 			t.Fatalf("m%s found", name[1:])
 		}
 	}
