@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/internal/resolvertest"
@@ -171,6 +173,61 @@ func TestClusterJoin(t *testing.T) {
 	if err == nil || !strings.Contains(out, `instance "ns1" leads the cluster`) {
 		t.Fatalf("a second join: %v\n%s", err, out)
 	}
+
+	// A fourth member with a new identity, after the keys exist: it cannot sign until the
+	// leader, its recipients reloaded (SIGHUP), encrypts the ZSK to it; then it serves the same
+	// keys (no ZSK rollover), its answers validating with the old DS. Its followers re-read
+	// the state every 10 s; the watch of the keys makes it serve sooner.
+	ns4 := &signet{Addr: fmt.Sprintf("127.0.0.44:%d", port),
+		Admin: fmt.Sprintf("127.0.0.1:%d", resolvertest.FreePort(t, "127.0.0.1")), State: filepath.Join(l.dir, "ns4"),
+		args: []string{"--config", l.config(t, "ns4", 4)}}
+	ns4.start(t)
+	t.Cleanup(func() {
+		ns4.kill()
+		if t.Failed() {
+			t.Logf("ns4 log:\n%s", ns4.log.String())
+		}
+	})
+	time.Sleep(time.Second)
+	if r := ns4.query(t, "www."+joinZone, dns.TypeA, true); signedAnswer(r) {
+		t.Fatalf("the new member signs before the ZSK is encrypted to it: %v", r)
+	}
+	for i, s := range ins {
+		l.config(t, fmt.Sprintf("ns%d", i+1), 4)
+		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reloaded := time.Now()
+	for dnskeys(ns4) != before || !signedAnswer(ns4.query(t, "www."+joinZone, dns.TypeA, true)) {
+		if time.Since(reloaded) > 30*time.Second {
+			t.Fatalf("the new member does not serve 30 s after the recipients were reloaded: %q", dnskeys(ns4))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the new member serves %v after the reload", time.Since(reloaded).Round(10*time.Millisecond))
+	if d := time.Since(reloaded); d > 8*time.Second {
+		t.Errorf("the new member served only %v after the reload (the key watch should make it seconds)", d)
+	}
+	if out, ok := resolvertest.Delv(t, ns4.Addr, oldDS, "www."+joinZone, "A"); !ok {
+		t.Errorf("the new member's answer does not validate with the DS of before the join:\n%s", out)
+	}
+	if !strings.Contains(ins[0].log.String(), "shared ZSKs encrypted again to cluster.recipients") {
+		t.Error("the leader did not log the re-encryption")
+	}
+}
+
+// signedAnswer reports whether r is a NOERROR answer with an RRSIG.
+func signedAnswer(r *dns.Msg) bool {
+	if r.Rcode != dns.RcodeSuccess {
+		return false
+	}
+	for _, rr := range r.Answer {
+		if _, ok := rr.(*dns.RRSIG); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // checkPrivateDir fails the test if a file under dir is readable by group or others, or a

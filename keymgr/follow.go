@@ -9,6 +9,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/signetdns/signet/statestore"
 )
 
@@ -119,7 +121,7 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 		if err != nil {
 			return err
 		}
-		if rev != z.stateRev || premadeRev != z.premadeRev {
+		if rev != z.stateRev || premadeRev != z.premadeRev || z.unbuilt {
 			m.follow(ctx, z, st, rev, now)
 		}
 		return nil
@@ -129,8 +131,10 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 // follow serves the ring z's state describes at now with the saved pre-made KSK signatures;
 // call with z.mu held. An unsigned zone serves no ring. A state whose ring cannot be built
 // (its pre-made signatures have not arrived yet) is not adopted: the current ring stays, and
-// the next Sync tries again.
+// the next Sync tries again (a key this instance cannot decrypt yet included: a member added
+// to a cluster serves once the leader has encrypted the keys to it).
 func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev statestore.Revision, now time.Time) {
+	z.unbuilt = false
 	if st == nil || !st.Signing {
 		z.st, z.stateRev = st, rev
 		z.install(nil, false, time.Time{})
@@ -138,6 +142,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 	}
 	ring, p, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
+		z.unbuilt = true
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
 		}
@@ -152,11 +157,15 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 	m.keepLocal(ctx, z, st, p)
 }
 
-// canPublish reports whether this Manager may publish rec from its recorded public key
-// without holding it: as a follower, a KSK in the leader's own store.
-func (m *Manager) canPublish(rec *keyRec) bool {
+// canPublish reports whether this Manager may publish rec, a key of DNSKEY flags flags,
+// from its recorded public key without holding it: as a follower, a KSK in the leader's own
+// store (the leader's pre-made signatures stand for its signatures). Never a ZSK: every
+// instance signs with the ZSKs, so a ring with one it cannot open would fail every answer;
+// such a ring is not built, and the follower tries again (a member added to the cluster,
+// once the leader has encrypted the ZSKs to it).
+func (m *Manager) canPublish(rec *keyRec, flags uint16) bool {
 	_, following := m.Following()
-	return following && len(rec.PublicKey) > 0
+	return following && flags&dns.SEP != 0 && len(rec.PublicKey) > 0
 }
 
 // errNotHeld is the error of a publicOnly signer.

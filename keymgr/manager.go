@@ -185,6 +185,10 @@ type zone struct {
 	// startPremade is the pre-made signature document AddZone read (nil: none), which
 	// loadPremade decodes instead of reading it again; AddZone drops it once started.
 	startPremade []byte
+	// unbuilt: a follower could not build the ring of the state at stateRev (a key it
+	// cannot decrypt yet, pre-made signatures not there yet), so the next Sync tries again
+	// even though the revisions did not change.
+	unbuilt bool
 }
 
 // New returns a Manager. The zones are added with AddZone.

@@ -53,7 +53,7 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 				s = timedSigner{Signer: s, store: rec.Store, alg: rec.Algorithm, observe: m.cfg.ObserveSign}
 			}
 			z.signers[rec.ID] = s
-		case m.canPublish(rec):
+		case m.canPublish(rec, flags):
 			// Not cached: should this instance lead, its store is asked again.
 			s, err = publicOnly(rec)
 			if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/signetdns/signet/cluster"
 	"github.com/signetdns/signet/internal/secretfile"
 	"github.com/signetdns/signet/keymgr"
+	"github.com/signetdns/signet/keystore"
 	etcdkeys "github.com/signetdns/signet/keystore/etcd"
 	"github.com/signetdns/signet/server"
 	etcdstate "github.com/signetdns/signet/statestore/etcd"
@@ -115,15 +116,27 @@ func (c *clusterConfig) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ageKeys parses the recipients and reads this instance's identity file, which must be 0600.
-func (c *clusterConfig) ageKeys() ([]age.Recipient, []age.Identity, error) {
+// recipients parses cluster.recipients.
+func (c *clusterConfig) recipients() ([]age.Recipient, error) {
 	var rcpts []age.Recipient
 	for _, r := range c.Recipients {
 		x, err := age.ParseX25519Recipient(strings.TrimSpace(r))
 		if err != nil {
-			return nil, nil, fmt.Errorf("cluster.recipients: %q: %w", r, err)
+			return nil, fmt.Errorf("cluster.recipients: %q: %w", r, err)
 		}
 		rcpts = append(rcpts, x)
+	}
+	if len(rcpts) == 0 {
+		return nil, errors.New("cluster.recipients: none")
+	}
+	return rcpts, nil
+}
+
+// ageKeys parses the recipients and reads this instance's identity file, which must be 0600.
+func (c *clusterConfig) ageKeys() ([]age.Recipient, []age.Identity, error) {
+	rcpts, err := c.recipients()
+	if err != nil {
+		return nil, nil, err
 	}
 	raw, err := secretfile.ReadRaw(c.IdentityFile)
 	if err != nil {
@@ -147,6 +160,7 @@ type clusterRuntime struct {
 	node   *cluster.Node
 	prefix string
 	done   chan struct{} // closed when the node's Run returns
+	log    *slog.Logger
 }
 
 // openCluster connects to etcd (without waiting: a start during an etcd outage serves from
@@ -177,14 +191,57 @@ func openCluster(c *config) (*clusterRuntime, error) {
 
 // join makes the node of mgr (which must have no zone yet); serials reports the zones' serials.
 func (r *clusterRuntime) join(c *config, mgr *keymgr.Manager, serials func() map[string]uint32, reg prometheus.Registerer, log *slog.Logger) error {
+	r.log = log
 	n, err := cluster.New(cluster.Config{Name: c.Cluster.Name, Client: r.cli, Prefix: r.prefix, Manager: mgr,
-		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL, Logger: log})
+		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL, Logger: log,
+		OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
 	if err != nil {
 		return err
 	}
 	r.node = n
 	if reg != nil {
 		return n.Register(reg)
+	}
+	return nil
+}
+
+// reencrypt has the shared keystore encrypt every ZSK whose recipients differ from
+// cluster.recipients again (the leader does, when it is elected and when the recipients are
+// reloaded): a member added after the keys were made can read them, a member removed cannot
+// read what etcd holds from now on.
+// A pass that fails (etcd did not answer, a key this instance cannot decrypt) is tried again,
+// spaced up to reencryptRetryMax, while ctx (the leadership) lasts.
+func (r *clusterRuntime) reencrypt(ctx context.Context) {
+	for wait := time.Second; ; wait = min(2*wait, reencryptRetryMax) {
+		n, err := r.keys.Reencrypt(ctx)
+		if n > 0 {
+			r.log.Info("shared ZSKs encrypted again to cluster.recipients", "keys", n)
+		}
+		if err == nil || ctx.Err() != nil || errors.Is(err, etcdkeys.ErrNotLeader) || errors.Is(err, keystore.ErrClosed) {
+			return
+		}
+		r.log.Error("encrypt the shared ZSKs again to cluster.recipients", "err", err, "retry_in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// reencryptRetryMax bounds the spacing of the re-encryption's retries.
+const reencryptRetryMax = time.Minute
+
+// reloadRecipients makes rcpts the recipients of the keys made from now on and, on the
+// leader, encrypts the existing ones again to them.
+func (r *clusterRuntime) reloadRecipients(rcpts []age.Recipient) error {
+	if err := r.keys.SetRecipients(rcpts); err != nil {
+		return err
+	}
+	if r.node != nil && r.node.Leading() {
+		// Bounded: a reload's retries end; the election's next win tries again.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		go func() { defer cancel(); r.reencrypt(ctx) }()
 	}
 	return nil
 }

@@ -17,9 +17,7 @@ import (
 // started now. It is the picture to look at before putting a policy in place (a restart
 // applies it, and an algorithm rollover it implies would start at once).
 func offlinePlan(path, zone string, horizon time.Duration, now time.Time) (*forecast.Forecast, error) {
-	pv := newViper()
-	pv.Set("config", path)
-	c, err := loadConfig(pv, nil)
+	c, err := loadConfig(newViperFor(path), nil)
 	if err != nil {
 		return nil, err
 	}
