@@ -30,6 +30,12 @@ func (m *Manager) Follow(leader string) {
 		z, _ := m.zone(name)
 		_ = m.change(z, func(time.Time) error {
 			z.failure = ""
+			z.pending = nil
+			if z.cur.Load() != nil {
+				// As leader it served its own state: saves that changed no ring (a DS
+				// check) moved the revisions, not the ring.
+				z.served.Revisions = Revisions{State: z.stateRev, Premade: z.premadeRev}
+			}
 			z.retryAt, z.backoff = time.Time{}, 0
 			return nil
 		})
@@ -51,6 +57,11 @@ func (m *Manager) Lead(ctx context.Context) error {
 	for _, name := range m.Zones() {
 		z, _ := m.zone(name)
 		err := m.change(z, func(now time.Time) error {
+			if z.cur.Load() != nil && m.syncWaiter() != nil {
+				// The last leader may have died just after a change: its steps wait until
+				// every live instance serves the ring this one took over.
+				z.pending = &ringChange{rev: Revisions{State: z.stateRev, Premade: z.premadeRev}, at: now}
+			}
 			if z.st != nil || !z.policy.QuickStart {
 				return nil
 			}
@@ -97,8 +108,9 @@ func (m *Manager) Revision(zone string) (state, premade statestore.Revision, err
 // either changed since this Manager last read or wrote them, serves the ring they describe.
 // A follower calls it for each change the store's Watch reports (its own writes come back
 // unchanged and cost one read), and a new leader for every zone before it runs the loop.
-// A ring that cannot be built yet (a new state whose pre-made signatures have not arrived)
-// leaves the current ring served until the next change.
+// A ring that cannot be built yet (a new state whose pre-made signatures have not arrived, a
+// key this instance cannot read) leaves the current ring served, and the next Sync tries
+// again.
 func (m *Manager) Sync(ctx context.Context, zone string) error {
 	z, err := m.zone(zone)
 	if err != nil {
@@ -119,7 +131,9 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 		if err != nil {
 			return err
 		}
-		if rev != z.stateRev || premadeRev != z.premadeRev {
+		_, following := m.Following()
+		behind := following && !z.served.Covers(Revisions{State: rev, Premade: premadeRev})
+		if rev != z.stateRev || premadeRev != z.premadeRev || behind {
 			m.follow(ctx, z, st, rev, now)
 		}
 		return nil
@@ -134,6 +148,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 	if st == nil || !st.Signing {
 		z.st, z.stateRev = st, rev
 		z.install(nil, false, time.Time{})
+		m.serving(z, st, now, now)
 		return
 	}
 	ring, made, sigs, err := m.premadeRing(ctx, z, st, now)
@@ -141,6 +156,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
 		}
+		z.served.Err = err.Error()
 		if z.st == nil {
 			z.st, z.stateRev = st, rev
 			z.signed.Store(true)
@@ -150,6 +166,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 	z.st, z.stateRev = st, rev
 	z.install(ring, true, made)
 	m.keepLocal(ctx, z, st, made, sigs)
+	m.serving(z, st, made, now)
 }
 
 // canPublish reports whether this Manager may publish rec from its recorded public key
@@ -163,8 +180,12 @@ func (m *Manager) canPublish(rec *keyRec) bool {
 var errNotHeld = errors.New("this instance does not hold the key: its leader signs with it")
 
 // publicKey is a key this instance publishes but does not hold: the ring takes its
-// signatures from the leader's pre-made ones, and a signature asked of it fails.
-type publicKey struct{ pub crypto.PublicKey }
+// signatures from the leader's pre-made ones, and a signature asked of it fails. cause is why
+// its store did not give it.
+type publicKey struct {
+	pub   crypto.PublicKey
+	cause error
+}
 
 func (p publicKey) Public() crypto.PublicKey { return p.pub }
 
@@ -172,11 +193,12 @@ func (p publicKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, errNotHeld
 }
 
-// publicOnly returns the signer of rec's recorded public key.
-func publicOnly(rec *keyRec) (crypto.Signer, error) {
+// publicOnly returns the signer of rec's recorded public key; cause is why its store did not
+// give the key.
+func publicOnly(rec *keyRec, cause error) (crypto.Signer, error) {
 	pub, err := x509.ParsePKIXPublicKey(rec.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: recorded public key: %w", rec.ID, err)
 	}
-	return publicKey{pub: pub}, nil
+	return publicKey{pub: pub, cause: cause}, nil
 }

@@ -145,6 +145,8 @@ type Manager struct {
 	// leader is the name of the instance this one follows; nil while this one leads (a
 	// single server always does).
 	leader atomic.Pointer[string]
+	// waiter, when set, tells the leader when a ring change is served everywhere (WaitFor).
+	waiter atomic.Pointer[SyncWaiter]
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -179,6 +181,14 @@ type zone struct {
 	// stateRev and premadeRev are the revisions of the zone's documents in the state store
 	// as last read or written: a save succeeds only over them.
 	stateRev, premadeRev statestore.Revision
+	// ringID names the ring served (ringID), served what Served reports, and pending the
+	// leader's ring change not yet known to be served by every instance (see awaitSync).
+	ringID  string
+	served  Served
+	pending *ringChange
+
+	// held, when set, says why this instance must not answer for the zone (Hold).
+	held atomic.Pointer[string]
 }
 
 // New returns a Manager. The zones are added with AddZone.

@@ -130,6 +130,7 @@ func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time
 		return
 	}
 	z.install(ring, st.Signing, made)
+	m.serving(z, st, now, now)
 	m.log.Info("serving saved pre-made KSK signatures", "zone", z.name, "made", made, "valid_until", ring.PremadeValidUntil())
 }
 
@@ -212,6 +213,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	}
 	z.install(ring, true, made)
 	m.keepLocal(ctx, z, z.st, made, sigs)
+	m.serving(z, z.st, now, now)
 	z.failure = ""
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)

@@ -55,7 +55,7 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 			z.signers[rec.ID] = s
 		case m.canPublish(rec):
 			// Not cached: should this instance lead, its store is asked again.
-			s, err = publicOnly(rec)
+			s, err = publicOnly(rec, err)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -128,6 +128,11 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 		s, dk, err := m.material(ctx, z, k, dns.ZONE)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("ZSK %s: %w", k.ID, err)
+		}
+		if p, ok := s.(publicKey); ok && k.Signs(now) {
+			// A follower may publish a ZSK it cannot read, not sign with it: every signed
+			// answer would fail.
+			return nil, nil, nil, fmt.Errorf("ZSK %s signs, and this instance cannot use its private key: %w", k.ID, p.cause)
 		}
 		key := signer.NewKey(dk, s, k.Signs(now))
 		key.Unpublished = !k.InDNSKEY(now)
