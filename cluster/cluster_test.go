@@ -33,6 +33,7 @@ const (
 type instance struct {
 	name   string
 	cli    *clientv3.Client
+	keys   *etcdkeys.Store
 	mgr    *keymgr.Manager
 	node   *Node
 	cancel context.CancelFunc
@@ -47,6 +48,12 @@ var policy = keymgr.ZonePolicy{QuickStart: true, DNSKEYTTL: time.Second,
 // start runs an instance. ksk is the KSK store every instance that may lead shares (a KSK
 // file copied to each, in production); ids are the cluster's identities (one per instance).
 func start(t testing.TB, c *etcdtest.Cluster, name, dir string, id *age.X25519Identity, recipients []age.Recipient, ksk *memory.Store) *instance {
+	t.Helper()
+	return startWith(t, c, name, dir, id, recipients, ksk, policy)
+}
+
+// startWith is start with the zone's policy pol.
+func startWith(t testing.TB, c *etcdtest.Cluster, name, dir string, id *age.X25519Identity, recipients []age.Recipient, ksk *memory.Store, pol keymgr.ZonePolicy) *instance {
 	t.Helper()
 	cli, err := NewClient(ClientConfig{Endpoints: c.Endpoints()})
 	if err != nil {
@@ -67,15 +74,21 @@ func start(t testing.TB, c *etcdtest.Cluster, name, dir string, id *age.X25519Id
 		t.Fatal(err)
 	}
 	node, err := New(Config{Name: name, Client: cli, Prefix: prefix, Manager: mgr, Shared: shared,
-		Guarded: []Guarded{shared, keys}, LeaseTTL: 2 * time.Second, Resync: time.Second})
+		Guarded: []Guarded{shared, keys}, LeaseTTL: 2 * time.Second, Resync: time.Second,
+		OnLead: func(ctx context.Context) {
+			if _, err := keys.Reencrypt(ctx); err != nil && ctx.Err() == nil {
+				t.Errorf("%s: Reencrypt on becoming the leader: %v", name, err)
+			}
+		},
+		KeyChanges: keys.Changes})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := mgr.AddZone(ctx, zone, policy); err != nil {
+	if err := mgr.AddZone(ctx, zone, pol); err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{name: name, cli: cli, mgr: mgr, node: node, cancel: cancel, done: make(chan struct{})}
+	in := &instance{name: name, cli: cli, keys: keys, mgr: mgr, node: node, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(in.done); node.Run(ctx) }()
 	t.Cleanup(in.stop)
 	return in

@@ -14,5 +14,9 @@
 // the etcd keystore a copy of the encrypted keys it uses, so that a restart while etcd is
 // unreachable still serves the last ring.
 //
-// cluster imports keymgr, statestore and the etcd v3 client; cmd wires it.
+// Join makes a stopped single server the first member of a cluster: it imports each zone's
+// key state, pre-made signatures and ZSKs into etcd once, one transaction per zone, so that
+// the server leads with the keys it had.
+//
+// cluster imports keymgr, keystore, statestore and the etcd v3 client; cmd wires it.
 package cluster

@@ -73,6 +73,15 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
+	// OnLead, when set, runs in its own goroutine each time this instance becomes the
+	// leader, with a context that ends with the leadership, once the shared stores are
+	// guarded: cmd has the shared keystore encrypt the keys again to the configured
+	// recipients there.
+	OnLead func(ctx context.Context)
+	// KeyChanges, when set, reports writes of the shared keys (keystore/etcd's Changes); a
+	// follower then syncs every zone, so that a ring it could not build for want of a key it
+	// could not decrypt is built as soon as the leader has encrypted the key to it.
+	KeyChanges func(ctx context.Context) <-chan struct{}
 }
 
 // Node is one instance's membership of the cluster.
@@ -185,6 +194,10 @@ func (n *Node) Run(ctx context.Context) {
 	go func() { defer wg.Done(); n.report(ctx) }()
 	go func() { defer wg.Done(); n.watchPeers(ctx) }()
 	go func() { defer wg.Done(); n.guard(ctx) }()
+	if n.cfg.KeyChanges != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.followKeys(ctx) }()
+	}
 	n.campaign(ctx)
 	wg.Wait()
 }
@@ -284,6 +297,9 @@ func (n *Node) lead(ctx context.Context, el *concurrency.Election) {
 	n.leader.Store(&name)
 	n.mu.Unlock()
 	n.log.Info("elected key leader")
+	if n.cfg.OnLead != nil {
+		go n.cfg.OnLead(ctx)
+	}
 	if err := n.cfg.Manager.Lead(ctx); err != nil {
 		n.log.Error("take over the key state", "err", err)
 	}

@@ -278,13 +278,31 @@ func (n *Node) Stale() map[string]string {
 	return out
 }
 
-// guard runs checkStale a few times per sync timeout until ctx ends.
+// guard asks etcd a trivial question and runs checkStale a few times per sync timeout, at
+// least every second, until ctx ends. The question keeps EtcdUp current while nothing else
+// is asked (a follower with nothing to sync, a leader with nothing to write): the staleness
+// check, /readyz and the metric read it.
 func (n *Node) guard(ctx context.Context) {
 	tick := time.NewTicker(min(n.cfg.SyncTimeout/4, reportEvery))
 	defer tick.Stop()
 	for {
 		select {
 		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ctx, reportEvery)
+			_, err := n.cfg.Client.Get(pctx, n.electionKey(), clientv3.WithPrefix(), clientv3.WithCountOnly())
+			cancel()
+			if ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				n.up.Store(true)
+			} else {
+				// Logged once per outage: the other requests log their own failures.
+				n.etcdErrors.Add(1)
+				if n.up.Swap(false) {
+					n.log.Warn("etcd does not answer", "err", err)
+				}
+			}
 			n.checkStale()
 		case <-ctx.Done():
 			return

@@ -285,11 +285,10 @@ func TestLeaderWaitsForLateFollower(t *testing.T) {
 }
 
 // TestFollowerStaleAndBack: the follower's identity is not among the recipients of the ZSK
-// the leader rolls to. It serves the new ZSK's publication (a public key suffices) but cannot
-// sign with it once it is active: sync_timeout later it stops answering for the zone (SERVFAIL
-// with EDE 14), its readiness and metric and the cluster status say so, and the leader,
-// after waiting that long for it, goes on with the rollover. Given its identity back, it
-// serves the ring again and answers.
+// the leader rolls to, so it cannot build the ring that publishes it: sync_timeout later it
+// stops answering for the zone (SERVFAIL with EDE 14), its metric and the cluster status say
+// so, and the leader, after waiting that long for it, goes on with the rollover, counting
+// from the timeout. Given its identity back, it serves the ring again and answers.
 func TestFollowerStaleAndBack(t *testing.T) {
 	const timeout = 1500 * time.Millisecond
 	keys := &swappedKeys{}
@@ -331,15 +330,15 @@ func TestFollowerStaleAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	k := newZSK(t, before, zskTimes(t, leader))
-	waitFor(t, time.Until(k.Active)+timeout+5*time.Second, "the follower goes stale", func() bool { return fol.node.Stale()[zone] != "" })
+	waitFor(t, timeout+5*time.Second, "the follower goes stale", func() bool { return fol.node.Stale()[zone] != "" })
 	stale := time.Now()
 	why, held := fol.mgr.Held(zone)
-	t.Logf("stale %s after the activation: %s", stale.Sub(k.Active).Round(time.Millisecond), fol.node.Stale()[zone])
-	if !held || stale.Before(k.Active.Add(timeout)) {
-		t.Errorf("held %v (%q) %s after the activation, want held, after the %s sync timeout", held, why, stale.Sub(k.Active), timeout)
+	t.Logf("stale %s after the publication: %s", stale.Sub(k.Publish).Round(time.Millisecond), fol.node.Stale()[zone])
+	if !held || stale.Before(k.Publish.Add(timeout)) {
+		t.Errorf("held %v (%q) %s after the publication, want held, after the %s sync timeout", held, why, stale.Sub(k.Publish), timeout)
 	}
-	if !strings.Contains(fol.node.Stale()[zone], "cannot use its private key") {
-		t.Errorf("stale reason %q does not say the key cannot be used", fol.node.Stale()[zone])
+	if !strings.Contains(fol.node.Stale()[zone], "ZSK "+k.ID) {
+		t.Errorf("stale reason %q does not name the ZSK it cannot use", fol.node.Stale()[zone])
 	}
 	r, e := ask()
 	if r.Rcode != dns.RcodeServerFailure || e == nil || e.InfoCode != dns.ExtendedErrorCodeNotReady || len(r.Answer) != 0 {
@@ -348,14 +347,20 @@ func TestFollowerStaleAndBack(t *testing.T) {
 	if v := (gauge(t, reg, "signet_cluster_zone_stale", zone)); v != 1 {
 		t.Errorf("signet_cluster_zone_stale{zone=%q} = %v, want 1", zone, v)
 	}
-	// The leader waited the sync timeout for the follower, then went on without it.
-	waitFor(t, 5*time.Second, "the leader records the activation with its laggard", func() bool {
+	// The leader waited the sync timeout for the follower, then went on without it, the next
+	// step counting from the timeout.
+	waitFor(t, 5*time.Second, "the leader records the publication with its laggard", func() bool {
 		rec, _ := lastSync(leader)
 		return slices.Equal(rec.Laggards, []string{"ns2"})
 	})
 	rec, _ := lastSync(leader)
 	if got := rec.Synced.Sub(rec.Committed); got != timeout {
-		t.Errorf("the leader counted the activation from %s after it, want the sync timeout %s", got, timeout)
+		t.Errorf("the leader counted the publication from %s after it, want the sync timeout %s", got, timeout)
+	}
+	p := syncPolicy.Rollover
+	p.DNSKEYTTL, p.MaxZoneTTL = syncPolicy.DNSKEYTTL, time.Second
+	if k = zskTimes(t, leader)[k.ID]; !k.Active.Equal(k.Publish.Add(p.PublishInterval() + timeout)) {
+		t.Errorf("the new ZSK is active %s after its publication, want Ipub + the sync timeout (%s)", k.Active.Sub(k.Publish), p.PublishInterval()+timeout)
 	}
 	waitFor(t, 5*time.Second, "the status shows the stale follower and the laggard", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

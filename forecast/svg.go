@@ -85,7 +85,8 @@ func (f Forecast) SVG(w io.Writer) error {
 	for m := time.Date(from.Year(), from.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, 1, 0); !m.After(until); m = m.AddDate(0, 1, 0) {
 		mx := x(m)
 		fmt.Fprintf(bw, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#dddddd"/>`+"\n", mx, axisY, mx, height-legendH-16*findingLines)
-		if i%step == 0 {
+		// The first month's label is left out when it would run into "now" at the plot's edge.
+		if i%step == 0 && mx-x(from) >= 30 {
 			fmt.Fprintf(bw, `<text x="%.1f" y="%d" text-anchor="middle" fill="#555555">%s</text>`+"\n", mx, axisY-4, m.Format("2006-01"))
 		}
 		i++
@@ -147,7 +148,8 @@ func (f Forecast) SVG(w io.Writer) error {
 	nowX := x(from)
 	bottom := topPad + len(f.Lanes)*(laneH+laneGap)
 	fmt.Fprintf(bw, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#d03030" stroke-width="2" stroke-dasharray="4 3"/>`+"\n", nowX, axisY, nowX, bottom)
-	fmt.Fprintf(bw, `<text x="%.1f" y="%d" fill="#d03030">now</text>`+"\n", nowX+3, axisY+12)
+	// Above the axis, left of the line: inside the plot it would cover the first lane's spans.
+	fmt.Fprintf(bw, `<text x="%.1f" y="%d" fill="#d03030" text-anchor="end">now</text>`+"\n", nowX-3, axisY-4)
 
 	// Legend.
 	lx, ly := 8, bottom+14

@@ -9,6 +9,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/signetdns/signet/statestore"
 )
 
@@ -133,7 +135,7 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 		}
 		_, following := m.Following()
 		behind := following && !z.served.Covers(Revisions{State: rev, Premade: premadeRev})
-		if rev != z.stateRev || premadeRev != z.premadeRev || behind {
+		if rev != z.stateRev || premadeRev != z.premadeRev || z.unbuilt || behind {
 			m.follow(ctx, z, st, rev, now)
 		}
 		return nil
@@ -143,16 +145,19 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 // follow serves the ring z's state describes at now with the saved pre-made KSK signatures;
 // call with z.mu held. An unsigned zone serves no ring. A state whose ring cannot be built
 // (its pre-made signatures have not arrived yet) is not adopted: the current ring stays, and
-// the next Sync tries again.
+// the next Sync tries again (a key this instance cannot decrypt yet included: a member added
+// to a cluster serves once the leader has encrypted the keys to it).
 func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev statestore.Revision, now time.Time) {
+	z.unbuilt = false
 	if st == nil || !st.Signing {
 		z.st, z.stateRev = st, rev
 		z.install(nil, false, time.Time{})
 		m.serving(z, st, now, now)
 		return
 	}
-	ring, made, sigs, err := m.premadeRing(ctx, z, st, now)
+	ring, p, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
+		z.unbuilt = true
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
 		}
@@ -164,28 +169,28 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		return
 	}
 	z.st, z.stateRev = st, rev
-	z.install(ring, true, made)
-	m.keepLocal(ctx, z, st, made, sigs)
-	m.serving(z, st, made, now)
+	z.install(ring, true, p.made)
+	m.keepLocal(ctx, z, st, p)
+	m.serving(z, st, p.made, now)
 }
 
-// canPublish reports whether this Manager may publish rec from its recorded public key
-// without holding it: as a follower, a KSK in the leader's own store.
-func (m *Manager) canPublish(rec *keyRec) bool {
+// canPublish reports whether this Manager may publish rec, a key of DNSKEY flags flags,
+// from its recorded public key without holding it: as a follower, a KSK in the leader's own
+// store (the leader's pre-made signatures stand for its signatures). Never a ZSK: every
+// instance signs with the ZSKs, so a ring with one it cannot open would fail every answer;
+// such a ring is not built, and the follower tries again (a member added to the cluster,
+// once the leader has encrypted the ZSKs to it).
+func (m *Manager) canPublish(rec *keyRec, flags uint16) bool {
 	_, following := m.Following()
-	return following && len(rec.PublicKey) > 0
+	return following && flags&dns.SEP != 0 && len(rec.PublicKey) > 0
 }
 
 // errNotHeld is the error of a publicOnly signer.
 var errNotHeld = errors.New("this instance does not hold the key: its leader signs with it")
 
 // publicKey is a key this instance publishes but does not hold: the ring takes its
-// signatures from the leader's pre-made ones, and a signature asked of it fails. cause is why
-// its store did not give it.
-type publicKey struct {
-	pub   crypto.PublicKey
-	cause error
-}
+// signatures from the leader's pre-made ones, and a signature asked of it fails.
+type publicKey struct{ pub crypto.PublicKey }
 
 func (p publicKey) Public() crypto.PublicKey { return p.pub }
 
@@ -193,12 +198,11 @@ func (p publicKey) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, errNotHeld
 }
 
-// publicOnly returns the signer of rec's recorded public key; cause is why its store did not
-// give the key.
-func publicOnly(rec *keyRec, cause error) (crypto.Signer, error) {
+// publicOnly returns the signer of rec's recorded public key.
+func publicOnly(rec *keyRec) (crypto.Signer, error) {
 	pub, err := x509.ParsePKIXPublicKey(rec.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("key %s: recorded public key: %w", rec.ID, err)
 	}
-	return publicKey{pub: pub, cause: cause}, nil
+	return publicKey{pub: pub}, nil
 }

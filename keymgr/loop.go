@@ -381,12 +381,13 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 // the KSK signs again its ACTION_NEEDED clears, and the fresh pre-made signatures are saved.
 func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	next := z.st.clone()
-	ring, sigs, err := m.build(ctx, z, next, now)
+	ring, err := m.build(ctx, z, next, now)
 	changed := markFailures(next, err, now)
 	var kf *kskFailure
 	switch {
 	case err == nil:
-		if perr := m.storePremade(ctx, z, sigs, now); perr != nil && z.cur.Load() != nil {
+		set := premadeOf(ring, now)
+		if perr := m.storePremade(ctx, z, set); perr != nil && z.cur.Load() != nil {
 			// Another instance could not serve this ring: the current one stays (its pre-made
 			// signatures last days), as it does at every instance, until the save works.
 			m.log.Warn("pre-made KSK signatures not saved: the served ring stays until they are", "zone", z.name, "err", perr)
@@ -394,7 +395,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 			break
 		}
 		z.install(ring, next.Signing, now)
-		m.keepLocal(ctx, z, z.st, now, sigs)
+		m.keepLocal(ctx, z, z.st, set)
 		m.serving(z, z.st, now, now)
 		z.failure = ""
 		z.retryAt, z.backoff = time.Time{}, 0

@@ -181,6 +181,11 @@ type zone struct {
 	// stateRev and premadeRev are the revisions of the zone's documents in the state store
 	// as last read or written: a save succeeds only over them.
 	stateRev, premadeRev statestore.Revision
+	// unbuilt: a follower could not build the ring of the state at stateRev (a key it
+	// cannot decrypt yet, pre-made signatures not there yet), so the next Sync tries again
+	// even though the revisions did not change.
+	unbuilt bool
+
 	// ringID names the ring served (ringID), served what Served reports, and pending the
 	// leader's ring change not yet known to be served by every instance (see awaitSync).
 	ringID  string

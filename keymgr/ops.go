@@ -56,7 +56,7 @@ func (m *Manager) change(z *zone, op func(now time.Time) error) error {
 // nothing altered, when the ring cannot be built), writes next to disk, and only then swaps
 // the ring in, so what is served always matches what is persisted.
 func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time.Time) error {
-	ring, sigs, err := m.build(ctx, z, next, now)
+	ring, err := m.build(ctx, z, next, now)
 	if err != nil {
 		var kf *kskFailure
 		if errors.As(err, &kf) {
@@ -74,7 +74,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
-	m.savePremade(ctx, z, sigs, now)
+	m.savePremade(ctx, z, premadeOf(ring, now))
 	m.serving(z, next, now, now)
 	return nil
 }
@@ -87,17 +87,46 @@ func (z *zone) edit() *zoneState {
 	return z.st.clone()
 }
 
-// createKey makes a key in the store its role belongs to and returns its record.
+// maxTagZero bounds how many new keys in a row may have key tag 0 before createKey gives up
+// (each has a 1 in 65,536 chance: three in a row means something else is wrong).
+const maxTagZero = 3
+
+// createKey makes a key in the store its role belongs to and returns its record. A key whose
+// DNSKEY has key tag 0 is deleted and made again: miekg/dns refuses to sign with key tag 0
+// (as a tag left unset), so such a key, one in 65,536, could never sign, and the zone it was
+// made for would fail to start.
 func (m *Manager) createKey(ctx context.Context, z *zone, role keystore.Role, alg uint8, now time.Time) (*keyRec, error) {
 	store, which := m.storeFor(role)
 	if alg == 0 {
 		alg = z.policy.Algorithm
 	}
-	meta, err := store.Create(ctx, z.name, role, alg)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", role, err)
+	flags := uint16(dns.ZONE)
+	if role == keystore.KSK {
+		flags |= dns.SEP
 	}
-	return &keyRec{Key: rollover.Key{ID: meta.ID, Role: role, Algorithm: meta.Algorithm, Created: now}, Store: which, Backend: meta.Backend, Modified: now}, nil
+	for range maxTagZero {
+		meta, err := store.Create(ctx, z.name, role, alg)
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", role, err)
+		}
+		rec := &keyRec{Key: rollover.Key{ID: meta.ID, Role: role, Algorithm: meta.Algorithm, Created: now}, Store: which, Backend: meta.Backend, Modified: now}
+		s, err := store.Signer(ctx, meta.ID)
+		if err != nil {
+			m.dropKeys([]*keyRec{rec})
+			return nil, fmt.Errorf("create %s: %w", role, err)
+		}
+		dk, err := signer.NewDNSKEY(z.name, flags, meta.Algorithm, s.Public(), z.dnskeyTTL())
+		if err != nil {
+			m.dropKeys([]*keyRec{rec})
+			return nil, fmt.Errorf("create %s: %w", role, err)
+		}
+		if dk.KeyTag() != 0 {
+			return rec, nil
+		}
+		m.log.Info("new key has key tag 0, which cannot sign: making another", "zone", z.name, "role", role)
+		m.dropKeys([]*keyRec{rec})
+	}
+	return nil, fmt.Errorf("create %s: %d keys in a row had key tag 0", role, maxTagZero)
 }
 
 // dropKeys deletes keys created by an operation that then failed, so none is orphaned.

@@ -23,11 +23,22 @@ type premadeDoc struct {
 	// Made is when the signatures were made; the next refresh is due a PremadeStep later.
 	Made   time.Time `json:"made"`
 	RRSIGs []string  `json:"rrsigs"`
+	// Digest is the served ring's signer.KeyRing.PremadeDigest: a later ring whose keys make
+	// the same RRsets takes the signatures without verifying each one again. Absent in a
+	// document from an older version: they are verified then.
+	Digest []byte `json:"digest,omitempty"`
 }
 
-func encodePremade(zone string, made time.Time, sigs []*dns.RRSIG) ([]byte, error) {
-	f := premadeDoc{Zone: zone, Made: made, RRSIGs: make([]string, len(sigs))}
-	for i, s := range sigs {
+// premadeSet is a zone's saved pre-made signatures as decoded.
+type premadeSet struct {
+	made   time.Time
+	sigs   []*dns.RRSIG
+	digest []byte
+}
+
+func encodePremade(zone string, p premadeSet) ([]byte, error) {
+	f := premadeDoc{Zone: zone, Made: p.made, RRSIGs: make([]string, len(p.sigs)), Digest: p.digest}
+	for i, s := range p.sigs {
 		f.RRSIGs[i] = s.String()
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
@@ -39,35 +50,35 @@ func encodePremade(zone string, made time.Time, sigs []*dns.RRSIG) ([]byte, erro
 
 // decodePremade parses zone's pre-made signature document, refusing any record that is
 // not an RRSIG by the zone.
-func decodePremade(zone string, b []byte) (time.Time, []*dns.RRSIG, error) {
+func decodePremade(zone string, b []byte) (premadeSet, error) {
 	var f premadeDoc
 	if err := json.Unmarshal(b, &f); err != nil {
-		return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s: %w", zone, err)
+		return premadeSet{}, fmt.Errorf("keymgr: pre-made signatures of %s: %w", zone, err)
 	}
 	if f.Zone != zone {
-		return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s are for zone %q", zone, f.Zone)
+		return premadeSet{}, fmt.Errorf("keymgr: pre-made signatures of %s are for zone %q", zone, f.Zone)
 	}
 	sigs := make([]*dns.RRSIG, 0, len(f.RRSIGs))
 	for _, line := range f.RRSIGs {
 		rr, err := dns.NewRR(line)
 		if err != nil {
-			return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s: %w", zone, err)
+			return premadeSet{}, fmt.Errorf("keymgr: pre-made signatures of %s: %w", zone, err)
 		}
 		sig, ok := rr.(*dns.RRSIG)
 		if !ok || dns.CanonicalName(sig.SignerName) != zone {
-			return time.Time{}, nil, fmt.Errorf("keymgr: pre-made signatures of %s: %q is not an RRSIG by the zone", zone, line)
+			return premadeSet{}, fmt.Errorf("keymgr: pre-made signatures of %s: %q is not an RRSIG by the zone", zone, line)
 		}
 		sigs = append(sigs, sig)
 	}
-	return f.Made, sigs, nil
+	return premadeSet{made: f.Made, sigs: sigs, digest: f.Digest}, nil
 }
 
-// loadPremade returns the zone's saved pre-made signatures and when they were made;
-// statestore.ErrNotFound (wrapped) when there are none. Call with z.mu held.
-func (m *Manager) loadPremade(ctx context.Context, z *zone) (time.Time, []*dns.RRSIG, error) {
+// loadPremade returns the zone's saved pre-made signatures; statestore.ErrNotFound (wrapped)
+// when there are none. Call with z.mu held.
+func (m *Manager) loadPremade(ctx context.Context, z *zone) (premadeSet, error) {
 	b, rev, err := m.load(ctx, z.name, statestore.Premade)
 	if err != nil {
-		return time.Time{}, nil, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
+		return premadeSet{}, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
 	}
 	z.premadeRev = rev
 	return decodePremade(z.name, b)
@@ -87,24 +98,32 @@ func (m *Manager) premadeRevision(ctx context.Context, zone string) (statestore.
 // is unsigned, and stale ones are removed), and the local copy of the ring's state. A failure
 // is logged, not returned: the zone is served correctly, only a restart during a KSK (or
 // shared store) outage would lack them.
-func (m *Manager) savePremade(ctx context.Context, z *zone, sigs []*dns.RRSIG, made time.Time) {
-	if err := m.storePremade(ctx, z, sigs, made); err != nil {
+func (m *Manager) savePremade(ctx context.Context, z *zone, p premadeSet) {
+	if err := m.storePremade(ctx, z, p); err != nil {
 		m.log.Error("persist pre-made KSK signatures", "zone", z.name, "err", err)
 	}
-	m.keepLocal(ctx, z, z.st, made, sigs)
+	m.keepLocal(ctx, z, z.st, p)
 }
 
-func (m *Manager) storePremade(ctx context.Context, z *zone, sigs []*dns.RRSIG, made time.Time) error {
+// premadeOf returns the pre-made signatures ring serves (none when ring is nil), made at made.
+func premadeOf(ring *signer.KeyRing, made time.Time) premadeSet {
+	if ring == nil {
+		return premadeSet{made: made}
+	}
+	return premadeSet{made: made, sigs: ring.Premade(), digest: ring.PremadeDigest()}
+}
+
+func (m *Manager) storePremade(ctx context.Context, z *zone, p premadeSet) error {
 	ctx, cancel := context.WithTimeout(ctx, persistTimeout)
 	defer cancel()
-	if len(sigs) == 0 {
+	if len(p.sigs) == 0 {
 		if err := m.cfg.State.Delete(ctx, z.name, statestore.Premade, z.premadeRev); err != nil {
 			return err
 		}
 		z.premadeRev = 0
 		return nil
 	}
-	b, err := encodePremade(z.name, made, sigs)
+	b, err := encodePremade(z.name, p)
 	if err != nil {
 		return err
 	}
@@ -122,25 +141,26 @@ func (m *Manager) storePremade(ctx context.Context, z *zone, sigs []*dns.RRSIG, 
 // changed since), and fromDisk those that have run out: the zone then stays unsigned,
 // and the status says so.
 func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time.Time) {
-	ring, made, _, err := m.premadeRing(ctx, z, st, now)
+	ring, p, err := m.premadeRing(ctx, z, st, now)
 	if err != nil {
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("saved pre-made KSK signatures unusable", "zone", z.name, "err", err)
 		}
 		return
 	}
-	z.install(ring, st.Signing, made)
+	z.install(ring, st.Signing, p.made)
 	m.serving(z, st, now, now)
-	m.log.Info("serving saved pre-made KSK signatures", "zone", z.name, "made", made, "valid_until", ring.PremadeValidUntil())
+	m.log.Info("serving saved pre-made KSK signatures", "zone", z.name, "made", p.made, "valid_until", ring.PremadeValidUntil())
 }
 
-func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, time.Time, []*dns.RRSIG, error) {
-	made, sigs, err := m.loadPremade(ctx, z)
+func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, premadeSet, error) {
+	p, err := m.loadPremade(ctx, z)
 	if err != nil {
-		return nil, time.Time{}, nil, err
+		return nil, premadeSet{}, err
 	}
+	made := p.made
 	if made.After(now) {
-		return nil, time.Time{}, nil, fmt.Errorf("made at %s, after now (%s): the clock went back", made, now)
+		return nil, premadeSet{}, fmt.Errorf("made at %s, after now (%s): the clock went back", made, now)
 	}
 	// A follower serves the ring the leader made the signatures for: the keys as they were
 	// when they were made, even if a key's timeline has moved on since (an etcd outage, a
@@ -151,34 +171,35 @@ func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now t
 	}
 	keys, _, cds, err := m.ringKeys(ctx, z, st, at)
 	if err != nil {
-		return nil, time.Time{}, nil, err
+		return nil, premadeSet{}, err
 	}
 	opt := z.ringOptions(st, keys, cds, at)
-	opt.KSKSigs = sigs
+	opt.KSKSigs, opt.KSKSigsDigest = p.sigs, p.digest
 	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
 	if err != nil {
-		return nil, time.Time{}, nil, err
+		return nil, premadeSet{}, err
 	}
 	if until := ring.PremadeValidUntil(); !until.After(now) {
-		return nil, time.Time{}, nil, fmt.Errorf("they ran out at %s", until)
+		return nil, premadeSet{}, fmt.Errorf("they ran out at %s", until)
 	}
-	return ring, made, sigs, nil
+	return ring, premadeOf(ring, made), nil
 }
 
 // reuse installs, at a start, the ring of the pre-made signatures an earlier process saved
 // when they are what a refresh would make again: made less than a PremadeStep ago and after
 // the last instant of a key's timeline (the keys are those they were made for), no KSK
-// failing, a full set for every active KSK, and each one verifying over the DNSKEY, CDS and
-// CDNSKEY RRsets the keys make now. It writes nothing, as nothing changed: a refresh would
-// sign 15 windows per RRset and KSK and save them, which for thousands of zones makes a
-// restart wait minutes on fsync. Each KSK signs once instead, so a KSK that cannot sign is
-// still found at once. It reports
-// whether it installed a ring; when not, the caller refreshes. Call with z.mu held.
+// failing, a full set for every active KSK, and covering the DNSKEY, CDS and CDNSKEY RRsets
+// the keys make now (shown by the digest saved with them, else by verifying each). It
+// writes nothing, as nothing changed: a refresh would sign 15 windows per RRset and KSK and
+// save them, which for thousands of zones makes a restart wait minutes on fsync. Each KSK
+// signs once instead, so a KSK that cannot sign is still found at once. It reports whether
+// it installed a ring; when not, the caller refreshes. Call with z.mu held.
 func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	if z.failing() || z.cur.Load() != nil {
 		return false
 	}
-	made, sigs, err := m.loadPremade(ctx, z)
+	p, err := m.loadPremade(ctx, z)
+	made := p.made
 	if err != nil || made.After(now) || !now.Before(made.Add(PremadeStep)) {
 		return false
 	}
@@ -192,7 +213,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 		return false
 	}
 	opt := z.ringOptions(z.st, keys, cds, now)
-	opt.KSKSigs = sigs
+	opt.KSKSigs, opt.KSKSigsDigest = p.sigs, p.digest
 	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
 	if err != nil {
 		m.log.Info("saved pre-made KSK signatures not reused: making new ones", "zone", z.name, "err", err)
@@ -212,7 +233,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 		}
 	}
 	z.install(ring, true, made)
-	m.keepLocal(ctx, z, z.st, made, sigs)
+	m.keepLocal(ctx, z, z.st, premadeOf(ring, made))
 	m.serving(z, z.st, now, now)
 	z.failure = ""
 	z.retryAt, z.backoff = time.Time{}, 0

@@ -3,6 +3,7 @@ package keymgr
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,6 +23,14 @@ func TestRestartReusesPremade(t *testing.T) {
 	}{
 		{name: "fresh", restart: time.Hour, reused: true},
 		{name: "refresh due", restart: PremadeStep + time.Minute},
+		// A document saved before digests were: its signatures are verified, then reused.
+		{name: "no digest", restart: time.Hour, reused: true, spoil: func(t *testing.T, p string) {
+			editPremade(t, p, func(doc map[string]any) { delete(doc, "digest") })
+		}},
+		// A digest that does not match: verified likewise.
+		{name: "other digest", restart: time.Hour, reused: true, spoil: func(t *testing.T, p string) {
+			editPremade(t, p, func(doc map[string]any) { doc["digest"] = "AAAA" })
+		}},
 		{name: "missing signatures", restart: time.Hour, spoil: func(t *testing.T, p string) {
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -93,4 +102,27 @@ func readDir(t *testing.T, dir string) map[string][]byte {
 		m[e.Name()] = b
 	}
 	return m
+}
+
+// editPremade rewrites the pre-made signature document at p through edit.
+func editPremade(t *testing.T, p string, edit func(doc map[string]any)) {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := doc["digest"]; !ok {
+		t.Fatalf("no digest saved:\n%s", b)
+	}
+	edit(doc)
+	if b, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

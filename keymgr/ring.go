@@ -53,9 +53,9 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 				s = timedSigner{Signer: s, store: rec.Store, alg: rec.Algorithm, observe: m.cfg.ObserveSign}
 			}
 			z.signers[rec.ID] = s
-		case m.canPublish(rec):
+		case m.canPublish(rec, flags):
 			// Not cached: should this instance lead, its store is asked again.
-			s, err = publicOnly(rec, err)
+			s, err = publicOnly(rec)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -129,11 +129,6 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("ZSK %s: %w", k.ID, err)
 		}
-		if p, ok := s.(publicKey); ok && k.Signs(now) {
-			// A follower may publish a ZSK it cannot read, not sign with it: every signed
-			// answer would fail.
-			return nil, nil, nil, fmt.Errorf("ZSK %s signs, and this instance cannot use its private key: %w", k.ID, p.cause)
-		}
 		key := signer.NewKey(dk, s, k.Signs(now))
 		key.Unpublished = !k.InDNSKEY(now)
 		keys = append(keys, key)
@@ -170,28 +165,23 @@ func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, cds []uint16, now 
 	return opt
 }
 
-// build makes the ring st describes at now, with fresh pre-made KSK signatures, which it
-// also returns (to be persisted); nil when the zone is not signed. A *kskFailure names the
-// KSKs that cannot sign.
-func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, []*dns.RRSIG, error) {
+// build makes the ring st describes at now, with fresh pre-made KSK signatures (to be
+// persisted: premadeOf); nil when the zone is not signed. A *kskFailure names the KSKs that
+// cannot sign.
+func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, error) {
 	if !st.Signing {
-		return nil, nil, nil
+		return nil, nil
 	}
 	keys, names, cds, err := m.ringKeys(ctx, z, st, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	opt := z.ringOptions(st, keys, cds, now)
-	sigs, err := signer.PremakeKSKSigs(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
+	ring, _, err := signer.NewPremadeKeyRing(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
 	if err != nil {
-		return nil, nil, m.blame(z, keys, names, now, err)
+		return nil, m.blame(z, keys, names, now, err)
 	}
-	opt.KSKSigs = sigs
-	ring, err := signer.NewKeyRing(z.name, keys, opt, now, m.cfg.Signer)
-	if err != nil {
-		return nil, nil, err
-	}
-	return ring, sigs, nil
+	return ring, nil
 }
 
 // install swaps ring in (nil: the zone goes unsigned) and records made, when its pre-made

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/miekg/dns"
-
 	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/statestore"
 )
@@ -219,13 +217,13 @@ func (m *Manager) load(ctx context.Context, zone string, doc statestore.Doc) ([]
 // keepLocal copies the state and pre-made signatures of the ring just installed to
 // Config.Local, pre-made signatures first, so that the copy describes a ring that was
 // served. Failures are logged: only a restart during a store outage needs the copy.
-func (m *Manager) keepLocal(ctx context.Context, z *zone, st *zoneState, made time.Time, sigs []*dns.RRSIG) {
+func (m *Manager) keepLocal(ctx context.Context, z *zone, st *zoneState, p premadeSet) {
 	if m.cfg.Local == nil || st == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, persistTimeout)
 	defer cancel()
-	pb, err := encodePremade(z.name, made, sigs)
+	pb, err := encodePremade(z.name, p)
 	if err != nil {
 		m.log.Error("local copy", "zone", z.name, "err", err)
 		return

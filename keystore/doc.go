@@ -4,7 +4,9 @@
 // A Store creates keys for a zone and a role (KSK or ZSK), lists their
 // metadata, and returns a crypto.Signer for a key ID. The private key never
 // leaves its backend through this API: signers wrap the key, so a caller cannot
-// type-assert its way to key material, and no error or log line contains it.
+// type-assert its way to key material, and no error or log line contains it. The one
+// exception is Exporter, which a backend may implement so that a single server's ZSKs can
+// move, in memory, into a cluster's shared store.
 //
 // Backends live in subpackages so that heavy dependencies are compiled in only
 // where they are used:

@@ -143,3 +143,15 @@ type Store interface {
 type SignatureCounter interface {
 	Signatures() uint64
 }
+
+// Exporter is implemented by a store whose software keys may be copied into another store:
+// only making a single server the first member of a cluster does, to move its ZSKs into the
+// cluster's shared store, where they are encrypted again to the members' keys.
+//
+// Export hands use the key's metadata and its private key in PKCS #8 DER form, and wipes
+// the bytes when use returns: use must neither keep them nor write them anywhere in clear.
+// The store writes nothing. An unknown ID gives ErrNotFound (wrapped), a key the backend
+// cannot export (a TPM's) an error.
+type Exporter interface {
+	Export(ctx context.Context, id string, use func(m Meta, pkcs8 []byte) error) error
+}

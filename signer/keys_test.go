@@ -340,3 +340,73 @@ func TestPremadeKSKSigs(t *testing.T) {
 }
 
 var _ crypto.Signer = failSigner{}
+
+// TestPremadeDigest: a ring made with NewPremadeKeyRing serves signatures that verify; a later
+// ring over the same keys takes them by its digest, without verifying them (a signature
+// spoiled after the digest was taken passes, which shows no verification ran), and refuses
+// them when the RRsets or the signatures differ from what the digest covers.
+func TestPremadeDigest(t *testing.T) {
+	_, zsk := sharedKeys(t)
+	ksk := genKey(t, zone, dns.ECDSAP256SHA256, true, true)
+	opt := RingOptions{CDS: true}
+	made, sigs, err := NewPremadeKeyRing(zone, []*Key{ksk, zsk}, opt, t0, 15, 24*time.Hour, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sigs) != 15*3 || !slices.Equal(made.Premade(), sigs) {
+		t.Fatalf("%d signatures (ring holds %d), want 15 for each of DNSKEY, CDS, CDNSKEY", len(sigs), len(made.Premade()))
+	}
+	for _, sig := range sigs {
+		if err := sig.Verify(ksk.DNSKEY, made.RRset(sig.TypeCovered)); err != nil {
+			t.Fatalf("pre-made %s signature does not verify: %v", dns.TypeToString[sig.TypeCovered], err)
+		}
+	}
+	digest := made.PremadeDigest()
+	opt.KSKSigs, opt.KSKSigsDigest = sigs, digest
+	again, err := NewKeyRing(zone, []*Key{ksk, zsk}, opt, t0, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again.PremadeDigest(), digest) {
+		t.Error("the same keys and signatures give another digest")
+	}
+
+	spoiled := make([]*dns.RRSIG, len(sigs))
+	for i, s := range sigs {
+		spoiled[i] = dns.Copy(s).(*dns.RRSIG)
+	}
+	raw, _ := base64.StdEncoding.DecodeString(spoiled[0].Signature)
+	raw[0] ^= 1
+	spoiled[0].Signature = base64.StdEncoding.EncodeToString(raw)
+	t.Run("taken by digest, not verified", func(t *testing.T) {
+		o := opt
+		o.KSKSigs, o.KSKSigsDigest = spoiled, again.digest(spoiled)
+		if _, err := NewKeyRing(zone, []*Key{ksk, zsk}, o, t0, Config{}); err != nil {
+			t.Errorf("signatures matching their digest were verified: %v", err)
+		}
+	})
+	t.Run("signatures changed since the digest", func(t *testing.T) {
+		o := opt
+		o.KSKSigs = spoiled
+		if _, err := NewKeyRing(zone, []*Key{ksk, zsk}, o, t0, Config{}); err == nil {
+			t.Error("a spoiled signature accepted under the digest of the good set")
+		}
+	})
+	t.Run("RRsets changed since the digest", func(t *testing.T) {
+		other := genKey(t, zone, dns.ECDSAP256SHA256, false, false)
+		if _, err := NewKeyRing(zone, []*Key{ksk, zsk, other}, opt, t0, Config{}); err == nil {
+			t.Error("signatures over another DNSKEY RRset accepted by digest")
+		}
+		// The TTL is part of the digest (verification itself ignores it: RFC 4034 §3.1.4
+		// signs the original TTL).
+		o := opt
+		o.DNSKEYTTL = 60
+		r, err := NewKeyRing(zone, []*Key{ksk, zsk}, o, t0, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Equal(r.digest(sigs), digest) {
+			t.Error("another DNSKEY TTL gives the same digest")
+		}
+	})
+}

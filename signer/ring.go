@@ -1,6 +1,7 @@
 package signer
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -29,6 +30,13 @@ type RingOptions struct {
 	// PremakeKSKSigs over the same keys and options. NewKeyRing verifies them. When nil,
 	// NewKeyRing makes one signature per RRset and KSK itself, which needs the KSKs' signers.
 	KSKSigs []*dns.RRSIG
+	// KSKSigsDigest is, when set, the PremadeDigest of an earlier ring that served KSKSigs
+	// (saved beside them). When this ring's digest of the same signatures over its own
+	// RRsets is equal, the RRsets are those the signatures were verified over, and NewKeyRing
+	// does not verify them again: an ECDSA verification costs more than a signature, and a
+	// restart of ten thousand zones would verify fifteen per zone and KSK. Otherwise they are
+	// verified as without it.
+	KSKSigsDigest []byte
 	// Validity and Refresh, when positive, replace the Signer's Config.Validity and
 	// Config.Refresh for this zone's signatures (live, cached and pre-made), so that zones
 	// served by one Signer can have their own signature lifetimes.
@@ -88,8 +96,10 @@ func NewKeyRing(zone string, keys []*Key, opt RingOptions, now time.Time, cfg Co
 		if sigs, err = r.premake(now, 1, 0, opt.timing(cfg.withDefaults())); err != nil {
 			return nil, err
 		}
-	} else if err := r.verifyPremade(sigs); err != nil {
-		return nil, err
+	} else if opt.KSKSigsDigest == nil || !bytes.Equal(r.digest(sigs), opt.KSKSigsDigest) {
+		if err := r.verifyPremade(sigs); err != nil {
+			return nil, err
+		}
 	}
 	r.premade = sigs
 	r.gen = ringGen.Add(1)
@@ -185,6 +195,64 @@ func PremakeKSKSigs(zone string, keys []*Key, opt RingOptions, now time.Time, n 
 		return nil, err
 	}
 	return r.premake(now, n, step, opt.timing(cfg.withDefaults()))
+}
+
+// NewPremadeKeyRing is NewKeyRing with n pre-made signatures per KSK-signed RRset and active
+// KSK, made as PremakeKSKSigs makes them over the ring's own RRsets; it returns them with
+// the ring, to be saved. Being made over this ring's RRsets, they need no verification.
+func NewPremadeKeyRing(zone string, keys []*Key, opt RingOptions, now time.Time, n int, step time.Duration, cfg Config) (*KeyRing, []*dns.RRSIG, error) {
+	r, err := newRing(zone, keys, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	sigs, err := r.premake(now, n, step, opt.timing(cfg.withDefaults()))
+	if err != nil {
+		return nil, nil, err
+	}
+	r.premade = sigs
+	r.gen = ringGen.Add(1)
+	return r, sigs, nil
+}
+
+// PremadeDigest is a SHA-256 digest of the ring's pre-made signatures together with the
+// DNSKEY, CDS and CDNSKEY RRsets they cover, in wire form: saved beside the signatures, it
+// lets a later ring built from the same keys take them without verifying each
+// (RingOptions.KSKSigsDigest).
+func (r *KeyRing) PremadeDigest() []byte { return r.digest(r.premade) }
+
+// digest hashes the ring's zone and KSK-signed RRsets with sigs, each record uncompressed
+// in wire form behind its length, so that no two different inputs give the same stream.
+func (r *KeyRing) digest(sigs []*dns.RRSIG) []byte {
+	h := sha256.New()
+	buf := make([]byte, 0, 512)
+	put := func(rr dns.RR) {
+		buf = buf[:cap(buf)]
+		n, err := dns.PackRR(rr, buf, 0, nil, false)
+		for err != nil && len(buf) < dns.MaxMsgSize {
+			buf = make([]byte, 2*len(buf))
+			n, err = dns.PackRR(rr, buf, 0, nil, false)
+		}
+		if err != nil {
+			// Unpackable: hash its text instead, which still differs from any packed record.
+			h.Write([]byte{0xff, 0xff})
+			h.Write([]byte(rr.String()))
+			return
+		}
+		h.Write([]byte{byte(n >> 8), byte(n)})
+		h.Write(buf[:n])
+	}
+	h.Write([]byte(r.zone))
+	for _, set := range [][]dns.RR{r.dnskey, r.cds, r.cdnskey} {
+		h.Write([]byte{byte(len(set) >> 8), byte(len(set))})
+		for _, rr := range set {
+			put(rr)
+		}
+	}
+	h.Write([]byte{byte(len(sigs) >> 8), byte(len(sigs))})
+	for _, sig := range sigs {
+		put(sig)
+	}
+	return h.Sum(nil)
 }
 
 func (r *KeyRing) premake(now time.Time, n int, step time.Duration, cfg Config) ([]*dns.RRSIG, error) {
@@ -300,6 +368,10 @@ func (r *KeyRing) PremadeValidUntil() time.Time {
 	}
 	return until
 }
+
+// Premade returns the ring's pre-made KSK signatures (made by it, or verified or taken by
+// digest from RingOptions.KSKSigs). They belong to the ring: do not modify them.
+func (r *KeyRing) Premade() []*dns.RRSIG { return slices.Clip(r.premade) }
 
 // Zone returns the ring's zone apex.
 func (r *KeyRing) Zone() string { return r.zone }

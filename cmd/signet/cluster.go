@@ -121,15 +121,27 @@ func (c *clusterConfig) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// ageKeys parses the recipients and reads this instance's identity file, which must be 0600.
-func (c *clusterConfig) ageKeys() ([]age.Recipient, []age.Identity, error) {
+// recipients parses cluster.recipients.
+func (c *clusterConfig) recipients() ([]age.Recipient, error) {
 	var rcpts []age.Recipient
 	for _, r := range c.Recipients {
 		x, err := age.ParseX25519Recipient(strings.TrimSpace(r))
 		if err != nil {
-			return nil, nil, fmt.Errorf("cluster.recipients: %q: %w", r, err)
+			return nil, fmt.Errorf("cluster.recipients: %q: %w", r, err)
 		}
 		rcpts = append(rcpts, x)
+	}
+	if len(rcpts) == 0 {
+		return nil, errors.New("cluster.recipients: none")
+	}
+	return rcpts, nil
+}
+
+// ageKeys parses the recipients and reads this instance's identity file, which must be 0600.
+func (c *clusterConfig) ageKeys() ([]age.Recipient, []age.Identity, error) {
+	rcpts, err := c.recipients()
+	if err != nil {
+		return nil, nil, err
 	}
 	raw, err := secretfile.ReadRaw(c.IdentityFile)
 	if err != nil {
@@ -153,6 +165,7 @@ type clusterRuntime struct {
 	node   *cluster.Node
 	prefix string
 	done   chan struct{} // closed when the node's Run returns
+	log    *slog.Logger
 }
 
 // openCluster connects to etcd (without waiting: a start during an etcd outage serves from
@@ -183,15 +196,44 @@ func openCluster(c *config) (*clusterRuntime, error) {
 
 // join makes the node of mgr (which must have no zone yet); serials reports the zones' serials.
 func (r *clusterRuntime) join(c *config, mgr *keymgr.Manager, serials func() map[string]uint32, reg prometheus.Registerer, log *slog.Logger) error {
+	r.log = log
 	n, err := cluster.New(cluster.Config{Name: c.Cluster.Name, Client: r.cli, Prefix: r.prefix, Manager: mgr,
 		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL,
-		SyncTimeout: c.Cluster.SyncTimeout, Logger: log})
+		SyncTimeout: c.Cluster.SyncTimeout, Logger: log, OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
 	if err != nil {
 		return err
 	}
 	r.node = n
 	if reg != nil {
 		return n.Register(reg)
+	}
+	return nil
+}
+
+// reencrypt has the shared keystore encrypt every ZSK whose recipients differ from
+// cluster.recipients again (the leader does, when it is elected and when the recipients are
+// reloaded): a member added after the keys were made can read them, a member removed cannot
+// read what etcd holds from now on.
+func (r *clusterRuntime) reencrypt(ctx context.Context) {
+	n, err := r.keys.Reencrypt(ctx)
+	if n > 0 {
+		r.log.Info("shared ZSKs encrypted again to cluster.recipients", "keys", n)
+	}
+	if err != nil && ctx.Err() == nil {
+		r.log.Error("encrypt the shared ZSKs again to cluster.recipients", "err", err)
+	}
+}
+
+// reloadRecipients makes rcpts the recipients of the keys made from now on and, on the
+// leader, encrypts the existing ones again to them.
+func (r *clusterRuntime) reloadRecipients(rcpts []age.Recipient) error {
+	if err := r.keys.SetRecipients(rcpts); err != nil {
+		return err
+	}
+	if r.node != nil && r.node.Leading() {
+		// Bounded: a reload must not wait on etcd; the election's next win tries again.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		go func() { defer cancel(); r.reencrypt(ctx) }()
 	}
 	return nil
 }
@@ -256,6 +298,7 @@ func newClusterCmd(v *viper.Viper) *cobra.Command {
 			return nil
 		},
 	})
+	cmd.AddCommand(newClusterJoinCmd(v))
 	return cmd
 }
 

@@ -78,6 +78,10 @@ type config struct {
 	// Cluster makes this server one instance of several that serve the same zones from one
 	// key state in etcd; empty: a single server.
 	Cluster clusterConfig `mapstructure:"cluster"`
+
+	// file is the configuration file it was read from ("" when none), read again on SIGHUP
+	// for what a running server takes again.
+	file string
 }
 
 // tsigKeyConfig is one entry of tsig_keys. The secret is never in the config: secret_file
@@ -252,6 +256,7 @@ func decodeConfig(v *viper.Viper, zoneFlags []string) (*config, error) {
 	if err := v.Unmarshal(&c, viper.DecodeHook(decodeHook)); err != nil {
 		return nil, fmt.Errorf("config: %w%s", err, fromEnvironment(err))
 	}
+	c.file = v.ConfigFileUsed()
 	// The --listen flag and SIGNET_LISTEN arrive as one comma-separated string at times.
 	c.Listen = splitList(c.Listen)
 	for _, z := range zoneFlags {

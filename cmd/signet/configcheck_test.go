@@ -21,6 +21,7 @@ func TestConfigCheck(t *testing.T) {
 	dir := t.TempDir()
 	zone := writeFile(t, dir, "a.zone", goodZone, 0o644)
 	bad := writeFile(t, dir, "bad.zone", goodZone+"www IN A not-an-address\n", 0o644)
+	longTTL := writeFile(t, dir, "long.zone", goodZone+"www 86400 IN A 192.0.2.1\n", 0o644)
 	pass := writeFile(t, dir, "pass", "secret-passphrase\n", 0o600)
 	open := writeFile(t, dir, "open-pass", "secret-passphrase\n", 0o644)
 	tsig := writeFile(t, dir, "k.key", "c2VjcmV0LXNlY3JldC1zZWNyZXQ=\n", 0o600)
@@ -52,6 +53,10 @@ func TestConfigCheck(t *testing.T) {
 		{name: "good tsig key", args: []string{"--config", cfg("tsig_keys:\n  - {name: k., algorithm: hmac-sha256, secret_file: " + tsig + "}\n")}},
 		{name: "bad log level", args: []string{"--config", cfg("log:\n  level: chatty\n")}, want: "log.level"},
 		{name: "refresh over validity from the environment", args: []string{"--config", cfg("")}, env: map[string]string{"SIGNET_DNSSEC_REFRESH": "200h"}, want: "dnssec.refresh: 200h0m0s"},
+		{name: "ZSK lifetime under the publish interval", args: []string{"--config", cfg("dnssec:\n  zsk_lifetime: 30m\n")},
+			want: "zones[0] (zone a.test.): the DNSSEC policy has 2 error(s)", out: "zone a.test.: error zsk-lifetime: ZSK lifetime 30m is not longer than the publish interval"},
+		{name: "refresh under the zone's largest TTL", args: []string{"--zone", "a.test.=" + longTTL, "--state", state}, env: map[string]string{"SIGNET_DNSSEC_REFRESH": "24h"},
+			want: "zones[0] (zone a.test.): the DNSSEC policy has 1 error(s)", out: "zone a.test.: error refresh: dnssec.refresh 1d is not longer than the largest zone TTL 1d"},
 		{name: "state is a file", args: []string{"--zone", "a.test.=" + zone, "--state", zone}, want: "state: " + zone + " is not a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/signetdns/signet/forecast"
 	"github.com/signetdns/signet/keystore/file"
 	"github.com/signetdns/signet/xfr"
 	"github.com/signetdns/signet/zones"
@@ -95,6 +96,10 @@ func checkEnvironment(v *viper.Viper, c *config, w io.Writer) error {
 		}
 		if nerr > 0 {
 			errs = append(errs, fmt.Errorf("zones[%d].file: %s (zone %s): %d error(s)", i, z.File, z.Origin, nerr))
+			continue
+		}
+		if err := checkPolicy(c, i, w); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for i, k := range c.TSIGKeys {
@@ -144,4 +149,27 @@ func loopbackAddr(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// checkPolicy checks zone i's rollover policy against RFC 7583's intervals for the TTLs of its
+// zone file, as `signet dnssec plan` does, printing every finding to w; an error-level finding
+// is a configuration error, since a zone signed under it would strand validators or stall.
+// Every zone is checked, signed or not: signing can be enabled at run time.
+func checkPolicy(c *config, i int, w io.Writer) error {
+	z := c.Zones[i]
+	p, validity, refresh, _, err := servedPolicy(c, z)
+	if err != nil {
+		return fmt.Errorf("zones[%d] (zone %s): %w", i, z.Origin, err)
+	}
+	nerr := 0
+	for _, f := range forecast.Check(p, forecast.Options{Validity: validity, Refresh: refresh, NoParents: len(z.Parents) == 0}) {
+		fmt.Fprintf(w, "zone %s: %s %s: %s\n", z.Origin, f.Severity, f.Interval, f.Message)
+		if f.Severity == forecast.Error {
+			nerr++
+		}
+	}
+	if nerr > 0 {
+		return fmt.Errorf("zones[%d] (zone %s): the DNSSEC policy has %d error(s) for the zone's TTLs (RFC 7583; above)", i, z.Origin, nerr)
+	}
+	return nil
 }

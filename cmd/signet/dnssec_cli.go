@@ -86,7 +86,12 @@ func printRollover(w io.Writer, d *keymgr.DNSSEC) {
 	if r.Algorithm != 0 {
 		fmt.Fprintf(w, ", algorithm %s", algName(r.Algorithm))
 	}
-	if r.Rolling != "" {
+	switch {
+	case r.Rolling != "" && r.AlgorithmFrom != 0:
+		// An algorithm rollover moves both keys; the planner drives it as a KSK rollover,
+		// which is not what an operator should read.
+		fmt.Fprint(w, "; algorithm rollover in progress")
+	case r.Rolling != "":
 		fmt.Fprintf(w, "; %s rollover in progress", r.Rolling)
 	}
 	fmt.Fprintln(w)

@@ -57,3 +57,18 @@ func TestPrintStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintStatusAlgorithmRollover(t *testing.T) {
+	d := &keymgr.DNSSEC{Zone: "example.test.", Status: keymgr.Status{ServeSignature: keymgr.StatusSigning},
+		Rollover: keymgr.RolloverStatus{KSKRollover: "automatic", ZSKLifetime: "720h0m0s", Rolling: "KSK",
+			Algorithm: 15, AlgorithmFrom: 13, AlgorithmTo: 15, AlgorithmStep: "new keys published"}}
+	var b bytes.Buffer
+	printStatus(&b, d)
+	out := b.String()
+	if !strings.Contains(out, "; algorithm rollover in progress") || strings.Contains(out, "KSK rollover in progress") {
+		t.Errorf("an algorithm rollover reads as:\n%s", out)
+	}
+	if !strings.Contains(out, "algorithm rollover 13 (ECDSAP256SHA256) -> 15 (ED25519): new keys published") {
+		t.Errorf("no algorithm step in:\n%s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/forecast"
+	"github.com/signetdns/signet/rollover"
 	"github.com/signetdns/signet/zones"
 )
 
@@ -16,9 +17,7 @@ import (
 // started now. It is the picture to look at before putting a policy in place (a restart
 // applies it, and an algorithm rollover it implies would start at once).
 func offlinePlan(path, zone string, horizon time.Duration, now time.Time) (*forecast.Forecast, error) {
-	pv := newViper()
-	pv.Set("config", path)
-	c, err := loadConfig(pv, nil)
+	c, err := loadConfig(newViperFor(path), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -35,19 +34,34 @@ func offlinePlan(path, zone string, horizon time.Duration, now time.Time) (*fore
 	if zc.File == "" || len(zc.Primaries) > 0 {
 		return nil, fmt.Errorf("zone %s is a secondary: its TTLs come from its primary, so only the running server can plan it", origin)
 	}
-	zp, err := zonePolicy(c, *zc)
+	p, validity, refresh, notes, err := servedPolicy(c, *zc)
 	if err != nil {
 		return nil, err
 	}
-	// Signed zones cap their TTLs as the server does, so the largest TTL is the one served.
-	loaded, err := zones.Load(origin, zc.File, zones.Options{MaxTTL: zones.MaxSignedTTL})
+	f := forecast.Project(origin, nil, p, forecast.Options{From: now, Horizon: horizon,
+		Validity: validity, Refresh: refresh, NoParents: len(zc.Parents) == 0})
+	f.Findings = append(f.Findings, notes...)
+	f.Findings = append(f.Findings, forecast.Finding{Severity: forecast.Warning, Interval: "keys",
+		Message: fmt.Sprintf("planned from %s without the server: from fresh keys, as if signing started now (the running zone's keys may be elsewhere in their timeline)", path)})
+	return &f, nil
+}
+
+// servedPolicy is zone zc's rollover policy (defaults filled in) as the server would apply
+// it, with the largest TTL of its zone file as served (capped as a signed zone's are), its
+// signature validity and refresh, and notes on what had to be assumed.
+func servedPolicy(c *config, zc zoneConfig) (p rollover.Policy, validity, refresh time.Duration, notes []forecast.Finding, err error) {
+	zp, err := zonePolicy(c, zc)
 	if err != nil {
-		return nil, fmt.Errorf("zone %s: %w", origin, err)
+		return p, 0, 0, nil, err
 	}
-	p := zp.Rollover
+	// Signed zones cap their TTLs as the server does, so the largest TTL is the one served.
+	loaded, err := zones.Load(zc.Origin, zc.File, zones.Options{MaxTTL: zones.MaxSignedTTL})
+	if err != nil {
+		return p, 0, 0, nil, fmt.Errorf("zone %s: %w", zc.Origin, err)
+	}
+	p = zp.Rollover
 	p.DNSKEYTTL, p.Algorithm = zp.DNSKEYTTL, zp.Algorithm
 	p.MaxZoneTTL = time.Duration(loaded.MaxTTL()) * time.Second
-	var notes []forecast.Finding
 	if zp.Route53ZSKLifetime {
 		// The preset draws each zone's lifetime once, at random; the shortest is the one the
 		// checks must pass with.
@@ -55,17 +69,12 @@ func offlinePlan(path, zone string, horizon time.Duration, now time.Time) (*fore
 		notes = append(notes, forecast.Finding{Severity: forecast.Warning, Interval: "zsk-lifetime",
 			Message: "zsk_lifetime route53 draws 7 to 30 days when the zone is first signed; this plan uses 7 days"})
 	}
-	validity, refresh := c.DNSSEC.Validity, c.DNSSEC.Refresh
+	validity, refresh = c.DNSSEC.Validity, c.DNSSEC.Refresh
 	if zp.Validity > 0 {
 		validity = zp.Validity
 	}
 	if zp.Refresh > 0 {
 		refresh = zp.Refresh
 	}
-	f := forecast.Project(origin, nil, p.WithDefaults(), forecast.Options{From: now, Horizon: horizon,
-		Validity: validity, Refresh: refresh, NoParents: len(zc.Parents) == 0})
-	f.Findings = append(f.Findings, notes...)
-	f.Findings = append(f.Findings, forecast.Finding{Severity: forecast.Warning, Interval: "keys",
-		Message: fmt.Sprintf("planned from %s without the server: from fresh keys, as if signing started now (the running zone's keys may be elsewhere in their timeline)", path)})
-	return &f, nil
+	return p.WithDefaults(), validity, refresh, notes, nil
 }

@@ -42,6 +42,16 @@ func newViper() *viper.Viper {
 	return v
 }
 
+// newViperFor returns a registry that reads the configuration file path ("" none) and the
+// SIGNET_* variables, without flags: what a reload sees.
+func newViperFor(path string) *viper.Viper {
+	v := newViper()
+	if path != "" {
+		v.Set("config", path)
+	}
+	return v
+}
+
 func newRootCmd() *cobra.Command {
 	v := newViper()
 	root := &cobra.Command{

@@ -219,6 +219,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 			if err := zs.Reload(); err != nil {
 				log.Error("reload finished with errors", "err", err)
 			}
+			if err := dn.ReloadCluster(c); err != nil {
+				log.Error("reload of cluster.recipients", "err", err)
+			}
 			// The service manager waits for READY=1 after a reload it asked for.
 			sdNotify("READY=1")
 		case <-ctx.Done():

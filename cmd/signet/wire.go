@@ -42,6 +42,9 @@ type dnssecRuntime interface {
 	// ClusterReadiness is this instance's part in its cluster for /readyz; nil for a single
 	// server.
 	ClusterReadiness() *admin.ClusterReadiness
+	// ReloadCluster takes again what of the cluster's configuration a running server can
+	// change (cluster.recipients), from the configuration c's file holds now.
+	ReloadCluster(c *config) error
 	Close()
 }
 
@@ -224,6 +227,22 @@ func (s *signing) ClusterReadiness() *admin.ClusterReadiness {
 	}
 	n := s.cluster.node
 	return &admin.ClusterReadiness{Instance: s.c.Cluster.Name, Leader: n.Leader(), Leading: n.Leading(), EtcdUp: n.EtcdUp()}
+}
+
+// ReloadCluster implements dnssecRuntime: a single server has nothing to reload.
+func (s *signing) ReloadCluster(c *config) error {
+	if s.cluster == nil {
+		return nil
+	}
+	nc, err := decodeConfig(newViperFor(c.file), nil)
+	if err != nil {
+		return err
+	}
+	rcpts, err := nc.Cluster.recipients()
+	if err != nil {
+		return err
+	}
+	return s.cluster.reloadRecipients(rcpts)
 }
 
 // Cluster implements dnssecRuntime.

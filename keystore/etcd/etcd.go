@@ -37,6 +37,10 @@ const fetchTimeout = 3 * time.Second
 const (
 	metaSuffix = ".json"
 	keySuffix  = ".key.age"
+	// rcptSuffix ends the key that lists the recipients a key's ciphertext is encrypted to
+	// (their age1... strings, sorted, one a line): public data, compared with the configured
+	// recipients without decrypting anything.
+	rcptSuffix = ".recipients"
 )
 
 var (
@@ -66,7 +70,7 @@ type Options struct {
 type Store struct {
 	cli        *clientv3.Client
 	prefix     string
-	recipients []age.Recipient
+	recipients atomic.Pointer[recipientSet]
 	identities []age.Identity
 	now        func() time.Time
 	cacheDir   string
@@ -97,8 +101,14 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("keystore: %w", err)
 		}
 	}
-	return &Store{cli: opts.Client, prefix: opts.Prefix + "keys/", recipients: opts.Recipients,
-		identities: opts.Identities, now: now, cacheDir: opts.CacheDir, cache: map[string]*keyutil.Counting{}}, nil
+	set, err := newRecipientSet(opts.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{cli: opts.Client, prefix: opts.Prefix + "keys/",
+		identities: opts.Identities, now: now, cacheDir: opts.CacheDir, cache: map[string]*keyutil.Counting{}}
+	s.recipients.Store(set)
+	return s, nil
 }
 
 // Guard makes every later Create and Delete conditional on l still being the election's
@@ -110,6 +120,7 @@ func (s *Store) Signatures() uint64 { return s.sigs.Load() }
 
 func (s *Store) metaKey(id string) string { return s.prefix + id + metaSuffix }
 func (s *Store) keyKey(id string) string  { return s.prefix + id + keySuffix }
+func (s *Store) rcptKey(id string) string { return s.prefix + id + rcptSuffix }
 
 // Create implements keystore.Store.
 func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg uint8) (keystore.Meta, error) {
@@ -120,7 +131,8 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	if err != nil {
 		return keystore.Meta{}, err
 	}
-	key, sealed, err := keyutil.NewSealed(alg, s.recipients...)
+	rs := s.recipients.Load()
+	key, sealed, err := keyutil.NewSealed(alg, rs.list...)
 	if err != nil {
 		return keystore.Meta{}, err
 	}
@@ -130,7 +142,7 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 		return keystore.Meta{}, fmt.Errorf("keystore: encode metadata: %w", err)
 	}
 	err = s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.metaKey(m.ID)), "=", 0)},
-		clientv3.OpPut(s.metaKey(m.ID), string(mj)), clientv3.OpPut(s.keyKey(m.ID), string(sealed)))
+		clientv3.OpPut(s.metaKey(m.ID), string(mj)), clientv3.OpPut(s.keyKey(m.ID), string(sealed)), clientv3.OpPut(s.rcptKey(m.ID), rs.names))
 	if err != nil {
 		return keystore.Meta{}, err
 	}
@@ -313,7 +325,7 @@ func (s *Store) keep(id string, meta, sealed []byte) {
 func (s *Store) decrypt(id string, sealed []byte, alg uint8) (crypto.Signer, error) {
 	key, err := keyutil.OpenSealed(bytes.NewReader(sealed), s.keyKey(id), alg, s.identities...)
 	if errors.Is(err, keystore.ErrWrongPassphrase) {
-		return nil, fmt.Errorf("keystore: not encrypted to this instance's identity (add its recipient to the cluster and re-encrypt): %w", err)
+		return nil, fmt.Errorf("keystore: not encrypted to this instance's identity (add its recipient to every instance's cluster.recipients: the key leader then encrypts the keys to it again): %w", err)
 	}
 	return key, err
 }
@@ -327,7 +339,7 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	err := s.txn(ctx, []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(s.metaKey(id)), ">", 0)},
-		clientv3.OpDelete(s.metaKey(id)), clientv3.OpDelete(s.keyKey(id)))
+		clientv3.OpDelete(s.metaKey(id)), clientv3.OpDelete(s.keyKey(id)), clientv3.OpDelete(s.rcptKey(id)))
 	if errors.Is(err, errConflict) {
 		return fmt.Errorf("key %q: %w", id, keystore.ErrNotFound)
 	}

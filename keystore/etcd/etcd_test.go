@@ -3,12 +3,16 @@ package etcd
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -216,4 +220,131 @@ func TestCacheDuringOutage(t *testing.T) {
 	if _, err := open().Signer(ctx, "0123456789abcdef"); err == nil {
 		t.Fatal("Signer of a key never cached succeeded with etcd down")
 	}
+}
+
+// TestImportOps: an imported ZSK keeps its ID and creation time, is age ciphertext to the
+// recipients, and signs like the original; a KSK is refused (KSKs never go to etcd), and a
+// second import of the same ID fails its comparison.
+func TestImportOps(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	ctx := context.Background()
+	cli := c.Client(t)
+	id := identity(t)
+	s := open(t, cli, "/signet/i/", id)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := keystore.Meta{ID: "0123456789abcdef", Zone: "example.test.", Role: keystore.ZSK, Algorithm: 13, Backend: "software",
+		Created: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	if _, _, err := s.ImportOps(keystore.Meta{ID: m.ID, Zone: m.Zone, Role: keystore.KSK, Algorithm: 13, Backend: "software", Created: m.Created}, der); err == nil {
+		t.Fatal("ImportOps took a KSK")
+	}
+	for i := range 2 {
+		cmps, ops, err := s.ImportOps(m, der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Succeeded != (i == 0) {
+			t.Fatalf("import %d: succeeded %v", i+1, resp.Succeeded)
+		}
+	}
+	got, err := s.Get(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Created != m.Created || got.Backend != Backend || got.Role != keystore.ZSK {
+		t.Fatalf("imported metadata %+v", got)
+	}
+	sg, err := s.Signer(ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sg.Public().(*ecdsa.PublicKey).Equal(&key.PublicKey) {
+		t.Fatal("the imported key is another key")
+	}
+}
+
+// TestReencrypt: keys made before a member was added are encrypted again to the new
+// recipients by the leader, and the new member reads them; a removed member cannot read
+// the new ciphertext. A second pass finds every recipients record current and writes
+// nothing, and Changes reported the new ciphertext.
+func TestReencrypt(t *testing.T) {
+	c := etcdtest.Start(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cli := c.Client(t)
+	a, b, gone := identity(t), identity(t), identity(t)
+	const prefix = "/signet/r/"
+	leader := open(t, cli, prefix, a, a.Recipient(), gone.Recipient())
+	var ids []string
+	for range 2 {
+		m, err := leader.Create(ctx, "example.test.", keystore.ZSK, 13)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, m.ID)
+	}
+	newcomer := open(t, cli, prefix, b, a.Recipient(), b.Recipient())
+	if _, err := newcomer.Signer(ctx, ids[0]); !errors.Is(err, keystore.ErrWrongPassphrase) {
+		t.Fatalf("a new member's Signer before the re-encryption: %v", err)
+	}
+	changes := newcomer.Changes(ctx)
+	if n, err := leader.Reencrypt(ctx); n != 0 || err != nil {
+		t.Fatalf("Reencrypt with the recipients unchanged: %d, %v", n, err)
+	}
+	if err := leader.SetRecipients([]age.Recipient{b.Recipient(), a.Recipient()}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := leader.Reencrypt(ctx); n != 2 || err != nil {
+		t.Fatalf("Reencrypt after a member was added and one removed: %d, %v; want 2 keys", n, err)
+	}
+	select {
+	case <-changes:
+	case <-ctx.Done():
+		t.Fatal("Changes did not report the new ciphertext")
+	}
+	for _, id := range ids {
+		if _, err := newcomer.Signer(ctx, id); err != nil {
+			t.Fatalf("the new member's Signer of %s after the re-encryption: %v", id, err)
+		}
+		resp, err := cli.Get(ctx, prefix+"keys/"+id+keySuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := age.Decrypt(bytes.NewReader(resp.Kvs[0].Value), gone); err == nil {
+			t.Errorf("a removed member still opens the new ciphertext of %s", id)
+		}
+		rec, err := cli.Get(ctx, prefix+"keys/"+id+rcptSuffix)
+		if err != nil || len(rec.Kvs) != 1 {
+			t.Fatalf("recipients record of %s: %v", id, err)
+		}
+		if want := strings.Join(sortedNames(a, b), "\n"); string(rec.Kvs[0].Value) != want {
+			t.Errorf("recipients record of %s: %q, want %q", id, rec.Kvs[0].Value, want)
+		}
+	}
+	if n, err := leader.Reencrypt(ctx); n != 0 || err != nil {
+		t.Fatalf("a second Reencrypt: %d, %v; want nothing to do", n, err)
+	}
+	// An instance that cannot read the keys cannot encrypt them again: an error naming one.
+	if _, err := open(t, cli, prefix, gone, gone.Recipient()).Reencrypt(ctx); err == nil || !strings.Contains(err.Error(), ids[0]) {
+		t.Fatalf("Reencrypt by an instance that cannot read the keys: %v", err)
+	}
+}
+
+func sortedNames(ids ...*age.X25519Identity) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, id.Recipient().String())
+	}
+	slices.Sort(out)
+	return out
 }

@@ -282,6 +282,20 @@ func (s *Store) load(id string) (*keyutil.Counting, error) {
 }
 
 func (s *Store) decrypt(id string, alg uint8) (crypto.Signer, error) {
+	der, err := s.unseal(id)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	key, err := keyutil.ParsePKCS8(der, alg)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %s: %w", filepath.Join(s.dir, s.keyName(id)), err)
+	}
+	return key, nil
+}
+
+// unseal decrypts id's key file and returns the key's PKCS #8 form, for the caller to wipe.
+func (s *Store) unseal(id string) ([]byte, error) {
 	path := filepath.Join(s.dir, s.keyName(id))
 	f, err := os.Open(path)
 	if err != nil {
@@ -300,7 +314,7 @@ func (s *Store) decrypt(id string, alg uint8) (crypto.Signer, error) {
 	if kek != nil {
 		ids = append([]age.Identity{kek}, ids...)
 	}
-	return keyutil.OpenSealed(f, path, alg, ids...)
+	return keyutil.Unseal(f, path, ids...)
 }
 
 // Delete implements keystore.Store. It removes the metadata, then the
@@ -334,4 +348,33 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 func (s *Store) Close() error {
 	s.guard.Close(func() { s.cache = nil })
 	return nil
+}
+
+var _ keystore.Exporter = (*Store)(nil)
+
+// Export implements keystore.Exporter: the key file is decrypted in memory only, and the
+// clear PKCS #8 bytes are wiped once use returns.
+func (s *Store) Export(ctx context.Context, id string, use func(keystore.Meta, []byte) error) error {
+	if err := s.guard.RLock(ctx); err != nil {
+		return err
+	}
+	if err := keyutil.CheckID(id); err != nil {
+		s.guard.RUnlock()
+		return err
+	}
+	m, err := s.readMeta(id)
+	s.guard.RUnlock()
+	if err != nil {
+		return err
+	}
+	der, err := s.unseal(id)
+	if err != nil {
+		return err
+	}
+	defer clear(der)
+	// The bytes must be the key the metadata describes, as Signer checks too.
+	if _, err := keyutil.ParsePKCS8(der, m.Algorithm); err != nil {
+		return fmt.Errorf("keystore: key file of %s: %w", id, err)
+	}
+	return use(m, der)
 }

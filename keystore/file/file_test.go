@@ -622,3 +622,59 @@ func TestListSeesOtherWriters(t *testing.T) {
 		t.Errorf("List after Delete = %v, %v; want only %s", got, err, m1.ID)
 	}
 }
+
+// TestExport: Export hands the key the metadata describes, in PKCS #8 form, and wipes the
+// bytes once the callback returns; it writes nothing to the key directory; an unknown ID is
+// ErrNotFound, and the callback's error comes back.
+func TestExport(t *testing.T) {
+	t.Parallel()
+	dir, ms := create(t, 1)
+	s := open(t, dir, testPass)
+	ctx := context.Background()
+	before, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []byte
+	var pub []byte
+	err = s.Export(ctx, ms[0].ID, func(m keystore.Meta, der []byte) error {
+		if m != ms[0] {
+			t.Errorf("Export's metadata %+v, want %+v", m, ms[0])
+		}
+		k, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return err
+		}
+		pub, _ = x509.MarshalPKIXPublicKey(k.(crypto.Signer).Public())
+		held = der
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := s.Signer(ctx, ms[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := x509.MarshalPKIXPublicKey(sg.Public())
+	if !bytes.Equal(pub, want) {
+		t.Fatal("Export handed another key than Signer's")
+	}
+	if len(held) == 0 || !bytes.Equal(held, make([]byte, len(held))) {
+		t.Error("the exported bytes were not wiped after the callback")
+	}
+	after, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("Export changed the key directory: %d entries, then %d", len(before), len(after))
+	}
+	if err := s.Export(ctx, "0123456789abcdef", func(keystore.Meta, []byte) error { return nil }); !errors.Is(err, keystore.ErrNotFound) {
+		t.Errorf("Export of an unknown key: %v", err)
+	}
+	boom := errors.New("boom")
+	if err := s.Export(ctx, ms[0].ID, func(keystore.Meta, []byte) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("Export's callback error: %v", err)
+	}
+}

@@ -211,3 +211,15 @@ func (s *Store) resync(ctx context.Context, ch chan<- statestore.Change) int64 {
 	}
 	return resp.Header.Revision + 1
 }
+
+// CreateOps returns the comparison and the write, for one etcd transaction the caller
+// commits, that create the document with data: the comparison holds while the document
+// does not exist. Making a single server's state a cluster's commits them together with the
+// keys the state names, so that a zone is imported whole or not at all.
+func (s *Store) CreateOps(zone string, doc statestore.Doc, data []byte) (clientv3.Cmp, clientv3.Op, error) {
+	k, err := s.key(zone, doc)
+	if err != nil {
+		return clientv3.Cmp{}, clientv3.Op{}, err
+	}
+	return clientv3.Compare(clientv3.CreateRevision(k), "=", 0), clientv3.OpPut(k, string(data)), nil
+}

@@ -66,7 +66,9 @@ async function zoneCard(z) {
   card.append(sig);
   const r = d.Rollover || {};
   card.append(el("p", { class: "muted" }, "Rollover: KSK " + (r.KSKRollover || "-") + ", ZSK lifetime " + (r.ZSKLifetime || "-") +
-    (r.Rolling ? "; " + r.Rolling + " rollover in progress" : "") + (r.Paused ? "; PAUSED: " + r.Reason : "")));
+    (r.Rolling && r.AlgorithmFrom ? "; algorithm rollover " + r.AlgorithmFrom + " \u2192 " + r.AlgorithmTo + " in progress: " + (r.AlgorithmStep || "-") :
+      r.Rolling ? "; " + r.Rolling + " rollover in progress" : "") +
+    (r.Paused ? "; PAUSED: " + r.Reason : "")));
 
   card.append(el("h4", {}, "Key-signing keys"));
   if (!d.KeySigningKeys.length) card.append(el("p", { class: "muted" }, "No KSK."));

@@ -26,6 +26,16 @@ func NewSealed(alg uint8, rcpts ...age.Recipient) (crypto.Signer, []byte, error)
 		return nil, nil, fmt.Errorf("keystore: encode key: %w", err)
 	}
 	defer clear(der)
+	sealed, err := Seal(der, rcpts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, sealed, nil
+}
+
+// Seal encrypts a key's PKCS #8 form with age to rcpts. It leaves der as it is: the caller
+// wipes it.
+func Seal(der []byte, rcpts ...age.Recipient) ([]byte, error) {
 	var buf bytes.Buffer
 	w, err := age.Encrypt(&buf, rcpts...)
 	if err == nil {
@@ -35,15 +45,30 @@ func NewSealed(alg uint8, rcpts ...age.Recipient) (crypto.Signer, []byte, error)
 		err = w.Close()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("keystore: encrypt key: %w", err)
+		return nil, fmt.Errorf("keystore: encrypt key: %w", err)
 	}
-	return key, buf.Bytes(), nil
+	return buf.Bytes(), nil
 }
 
 // OpenSealed decrypts a key NewSealed sealed, read from r, with ids, and checks it is of
 // algorithm alg. name says where it was read from, in errors; an identity that is not a
 // recipient gives keystore.ErrWrongPassphrase. No error contains key material.
 func OpenSealed(r io.Reader, name string, alg uint8, ids ...age.Identity) (crypto.Signer, error) {
+	der, err := Unseal(r, name, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(der)
+	key, err := ParsePKCS8(der, alg)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %s: %w", name, err)
+	}
+	return key, nil
+}
+
+// Unseal decrypts a sealed key, read from r, with ids and returns its PKCS #8 form, which the
+// caller wipes (clear) once done with it. Errors are those of OpenSealed.
+func Unseal(r io.Reader, name string, ids ...age.Identity) ([]byte, error) {
 	dr, err := age.Decrypt(r, ids...)
 	if err != nil {
 		var noMatch *age.NoIdentityMatchError
@@ -54,12 +79,8 @@ func OpenSealed(r io.Reader, name string, alg uint8, ids ...age.Identity) (crypt
 	}
 	der, err := io.ReadAll(dr)
 	if err != nil {
+		clear(der)
 		return nil, fmt.Errorf("keystore: decrypt %s: corrupted or truncated: %w", name, err)
 	}
-	defer clear(der)
-	key, err := ParsePKCS8(der, alg)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: %s: %w", name, err)
-	}
-	return key, nil
+	return der, nil
 }
