@@ -349,11 +349,11 @@ func printSyncs(w io.Writer, st *cluster.Status) {
 		}
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RING CHANGE\tSTATE REV\tLEADER SERVED\tALL SERVED\tLAG\tLAGGARDS (TIMED OUT)")
+		fmt.Fprintln(tw, "RING CHANGE\tSTATE/PREMADE REV\tLEADER SERVED\tALL SERVED\tLAG\tLAGGARDS (TIMED OUT)")
 		for _, zone := range slices.Sorted(maps.Keys(in.Syncs)) {
 			recs := in.Syncs[zone]
 			for _, r := range recs[max(0, len(recs)-3):] {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", zone, r.Revisions.State, r.Committed.UTC().Format(time.RFC3339),
+				fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\n", zone, r.Revisions.State, r.Revisions.Premade, r.Committed.UTC().Format(time.RFC3339),
 					r.Synced.UTC().Format(time.RFC3339), r.Synced.Sub(r.Committed).Round(time.Millisecond), strings.Join(r.Laggards, ","))
 			}
 		}
