@@ -137,12 +137,12 @@ func joinZone(ctx context.Context, cfg JoinConfig, zone string) (Joined, error) 
 	if err != nil {
 		return Joined{}, fmt.Errorf("zone %s: %w", zone, err)
 	}
-	shared, zsks, err := keymgr.ShareState(zone, local, cfg.SharedBackend)
-	member := errors.Is(err, keymgr.ErrMemberCopy)
+	shared, zsks, shareErr := keymgr.ShareState(zone, local, cfg.SharedBackend)
+	member := errors.Is(shareErr, keymgr.ErrMemberCopy)
 	if member {
 		shared = local // compared with etcd's as it is
-	} else if err != nil {
-		return Joined{}, err
+	} else if shareErr != nil {
+		return Joined{}, shareErr
 	}
 	held, _, err := cfg.Shared.Load(ctx, zone, statestore.KeyState)
 	switch {
@@ -158,7 +158,7 @@ func joinZone(ctx context.Context, cfg JoinConfig, zone string) (Joined, error) 
 	case !errors.Is(err, statestore.ErrNotFound):
 		return Joined{}, fmt.Errorf("zone %s: %w", zone, err)
 	case member:
-		return Joined{}, fmt.Errorf("cluster: %w, and etcd has no key state of the zone: only a single server's state can be imported", err)
+		return Joined{}, fmt.Errorf("cluster: %w, and etcd has no key state of the zone: only a single server's state can be imported", shareErr)
 	}
 	cmps, ops, err := zoneOps(ctx, cfg, zone, shared, zsks)
 	if err != nil {

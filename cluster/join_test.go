@@ -141,6 +141,13 @@ func TestJoin(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `"store": "local"`) {
 		t.Fatalf("the state directory's copy of %s after the join: %v\n%s", zone, err, b)
 	}
+	// Such a copy is not a single server's: into an empty etcd, it is refused.
+	if _, err := cli.Delete(ctx, prefix, clientv3.WithPrefix()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Join(ctx, s.joinConfig(cli, shared, zone)); !errors.Is(err, keymgr.ErrMemberCopy) || !strings.Contains(err.Error(), zone) {
+		t.Fatalf("a join of a member's copy: %v, want ErrMemberCopy naming %s", err, zone)
+	}
 }
 
 // TestJoinRefusedWhileLeading: with an instance leading the cluster, a join writes nothing

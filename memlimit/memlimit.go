@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // CgroupShare is the part of a cgroup's memory.max that Soft gives the Go heap: the rest is for
@@ -120,25 +121,54 @@ type Governor struct {
 	Headroom   uint64 // bytes the heap may grow over the live heap
 	MinPercent int    // GOGC never goes below it (a collection per few percent of growth costs CPU)
 	MaxPercent int    // GOGC for a small heap
+	// Poll is how often the governor also looks at the live heap between its adjustments after
+	// collections (DefaultPoll when 0). The adjustment after a collection runs on the
+	// finalizer goroutine and can miss a collection that follows quickly, as when a zone load
+	// allocates its big slices at once: the heap would then grow by MaxPercent of them.
+	Poll time.Duration
 
 	mu      sync.Mutex
 	stopped bool
+	stop    chan struct{}
 	last    int
 	sample  []metrics.Sample
 }
 
-// Start applies the governor now and after every collection until Stop.
+// DefaultPoll is Governor.Poll's default.
+const DefaultPoll = 50 * time.Millisecond
+
+// Start applies the governor now, after every collection and every Poll until Stop.
 func (g *Governor) Start() {
 	g.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	g.stop = make(chan struct{})
 	g.adjust()
 	g.arm()
+	poll := g.Poll
+	if poll <= 0 {
+		poll = DefaultPoll
+	}
+	go func() {
+		t := time.NewTicker(poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-g.stop:
+				return
+			case <-t.C:
+				g.adjust()
+			}
+		}
+	}()
 }
 
 // Stop ends the adjustments; GOGC keeps its last value.
 func (g *Governor) Stop() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.stopped = true
+	if !g.stopped {
+		g.stopped = true
+		close(g.stop)
+	}
 }
 
 // Current returns the GOGC the governor set last.
@@ -170,6 +200,9 @@ type sentinel struct{ _ byte }
 func (g *Governor) adjust() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if g.stopped {
+		return
+	}
 	metrics.Read(g.sample)
 	var live uint64
 	if g.sample[0].Value.Kind() == metrics.KindUint64 {

@@ -115,3 +115,36 @@ func TestGovernor(t *testing.T) {
 	}
 	debug.SetGCPercent(g.Current())
 }
+
+// TestGovernorPollStops checks that the governor's poll sets GOGC between collections, and
+// that after Stop it no longer touches GOGC.
+func TestGovernorPollStops(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+	g := &Governor{Headroom: 1 << 40, MinPercent: 10, MaxPercent: 333, Poll: 5 * time.Millisecond}
+	// forget sets GOGC behind the governor's back and makes it forget what it set, so that its
+	// next adjustment sets GOGC again.
+	forget := func() {
+		g.mu.Lock()
+		g.last = 0
+		g.mu.Unlock()
+		debug.SetGCPercent(77)
+	}
+	g.Start()
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		forget()
+		time.Sleep(20 * time.Millisecond)
+		if debug.SetGCPercent(77) == 333 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the poll never set GOGC")
+		}
+	}
+	g.Stop()
+	forget()
+	time.Sleep(50 * time.Millisecond)
+	if cur := debug.SetGCPercent(100); cur != 77 {
+		t.Errorf("after Stop GOGC = %d, want 77 (untouched)", cur)
+	}
+}

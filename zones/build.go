@@ -28,15 +28,19 @@ type setPos struct {
 }
 
 // builder turns parsed records into a Zone. Records are packed as they arrive, so the parsed
-// structs are garbage at once and a big zone never exists twice in memory.
+// structs are garbage at once and a big zone never exists twice in memory. Its index is the
+// zone's (see index.go): names in one arena, nodes in one slice, each created after its parent.
 type builder struct {
 	origin   string
 	file     string
 	opt      Options
-	nodes    map[string]*node
+	arena    strings.Builder // the names; its String is the zone's names, without a copy
+	nodes    []node          // while building, node.first is the index+1 of its last RRset in sets (0: none)
+	index    nameIndex
+	sets     []bset // every RRset in the order first seen
 	wire     []byte
 	scratch  []byte
-	pos      []setPos                       // per RRset (rrset.id)
+	pos      []setPos                       // per RRset (index in sets)
 	files    []string                       // the files records came from (setPos.file)
 	dups     map[uint32]map[string]struct{} // RDATA seen, for RRsets too big to scan
 	byID     []uint32                       // index in pos of each Zone.sets entry
@@ -44,6 +48,16 @@ type builder struct {
 	findings []finding
 	dropped  int
 	soaCount int
+
+	lastOwner string // the owner of the previous record and its node: files group a name's records
+	lastNode  uint32
+}
+
+// bset is an RRset being built; a node's RRsets are a list linked by prev (index+1 in
+// builder.sets, 0 ending it).
+type bset struct {
+	rrset
+	prev uint32
 }
 
 // dupScan is the RRset size up to which duplicates are found by scanning the RRset.
@@ -81,25 +95,43 @@ type source func(emit func(entry)) error
 // build checks and indexes the records of src. It returns a zone even when there are fatal
 // findings (Check wants every finding); Load discards it then. src runs on its own goroutine
 // while the records it has handed over are packed and indexed: parsing and building overlap.
-// err is src's error; the records before it have been built.
-func build(src source, origin, file string, opt Options) (z *Zone, findings []finding, err error) {
+// err is src's error; the records before it have been built. records is how many records src
+// is expected to hand over (0: unknown), to size the building's slices once rather than grow
+// them record by record.
+func build(src source, origin, file string, opt Options, records int) (z *Zone, findings []finding, err error) {
 	b := &builder{
 		origin:  dns.CanonicalName(origin),
 		file:    file,
 		opt:     opt,
-		nodes:   make(map[string]*node),
+		index:   newNameIndex(records / 2),
 		scratch: make([]byte, 4096),
+		sets:    make([]bset, 0, records),
+		pos:     make([]setPos, 0, records),
+		nodes:   make([]node, 0, records*6/10),
+		wire:    make([]byte, 0, records*24),
 	}
-	const batch = 512
-	batches := make(chan []entry, 8)
+	b.arena.Grow(records * 12)
+	const batch, inFlight = 512, 8
+	batches := make(chan []entry, inFlight)
+	// Batches go back to the parser once built: a load allocates inFlight+2 of them, not one
+	// per batch.
+	free := make(chan []entry, inFlight+2)
 	go func() {
 		defer close(batches)
-		cur := make([]entry, 0, batch)
+		next := func() []entry {
+			select {
+			case es := <-free:
+				return es[:0]
+			default:
+				return make([]entry, 0, batch)
+			}
+		}
+		cur := next()
 		err = src(func(e entry) {
 			cur = append(cur, e)
 			if len(cur) == batch {
 				batches <- cur
-				cur = make([]entry, 0, batch)
+				cur = next()
 			}
 		})
 		if len(cur) > 0 {
@@ -109,6 +141,11 @@ func build(src source, origin, file string, opt Options) (z *Zone, findings []fi
 	for es := range batches {
 		for _, e := range es {
 			b.add(e)
+		}
+		clear(es) // the parsed records are garbage now
+		select {
+		case free <- es:
+		default:
 		}
 	}
 	// err was set before batches closed.
@@ -129,6 +166,10 @@ func (b *builder) add(e entry) {
 	typ := dns.TypeToString[h.Rrtype]
 	if typ == "" {
 		typ = fmt.Sprintf("TYPE%d", h.Rrtype)
+	}
+	if len(owner) > 0xffff {
+		b.report(true, "error", e.file, e.line, "owner name of %s is too long", typ)
+		return
 	}
 	if !dnsname.InZone(owner, b.origin) {
 		b.report(true, "error", e.file, e.line, "%s %s is out of zone %s", owner, typ, b.origin)
@@ -170,6 +211,7 @@ func (b *builder) add(e entry) {
 		ttl = b.opt.MaxTTL
 	}
 
+	b.wire = reserve(b.wire, 1<<16+2) // the largest record
 	at := len(b.wire)
 	var err error
 	b.wire, b.scratch, err = packRdata(b.wire, e.rr, b.scratch)
@@ -192,7 +234,7 @@ func (b *builder) add(e entry) {
 		return
 	}
 	n := b.node(owner)
-	n.ent = false
+	b.nodes[n].ent = false
 	s := b.set(n, h.Rrtype, ttl, e)
 	// RFC 2181 §5: an RRset holds no duplicate records.
 	if b.duplicate(s, rec, at) {
@@ -245,10 +287,12 @@ func (b *builder) duplicate(s *rrset, rec []byte, at int) bool {
 	return false
 }
 
-// set returns n's RRset of type t, creating it (positioned at e) if missing.
-func (b *builder) set(n *node, t uint16, ttl uint32, e entry) *rrset {
-	if s := n.set(t); s != nil {
-		return s
+// set returns the RRset of type t at node n, creating it (positioned at e) if missing.
+func (b *builder) set(n uint32, t uint16, ttl uint32, e entry) *rrset {
+	for i := b.nodes[n].first; i != 0; i = b.sets[i-1].prev {
+		if b.sets[i-1].typ == t {
+			return &b.sets[i-1].rrset
+		}
 	}
 	file := len(b.files) - 1
 	if file < 0 || b.files[file] != e.file {
@@ -258,103 +302,128 @@ func (b *builder) set(n *node, t uint16, ttl uint32, e entry) *rrset {
 			file = len(b.files) - 1
 		}
 	}
-	b.pos = append(b.pos, setPos{line: int32(e.line), file: uint32(file)})
-	n.sets = append(n.sets, rrset{typ: t, ttl: ttl, off: uint32(len(b.wire)), id: uint32(len(b.pos) - 1)})
-	return &n.sets[len(n.sets)-1]
+	id := uint32(len(b.sets))
+	b.pos = append(reserve(b.pos, 1), setPos{line: int32(e.line), file: uint32(file)})
+	b.sets = append(reserve(b.sets, 1), bset{
+		rrset: rrset{typ: t, ttl: ttl, off: uint32(len(b.wire)), id: id},
+		prev:  b.nodes[n].first,
+	})
+	b.nodes[n].first = id + 1
+	b.nodes[n].nsets++
+	return &b.sets[id].rrset
 }
 
 // finish freezes the zone: nodes with their RRsets, empty non-terminals, cuts, occlusion,
-// wildcards and canonical order. The RRsets move into one slice and their records into one
-// exactly sized byte slice, so that the building's spare capacity is freed.
+// wildcards and canonical order. The RRsets move into one slice, each node's side by side
+// and sorted by type; their records stay where add packed them.
 func (b *builder) finish() *Zone {
-	z := &Zone{origin: b.origin, nodes: b.nodes, dropped: b.dropped}
-	total, size := 0, 0
-	for _, n := range b.nodes {
-		total += len(n.sets)
-		for _, s := range n.sets {
-			size += int(s.size)
+	z := &Zone{origin: b.origin, dropped: b.dropped}
+	z.sets = make([]rrset, 0, len(b.sets))
+	z.types = make([]uint16, 0, len(b.sets))
+	b.byID = make([]uint32, 0, len(b.sets))
+	var list []uint32
+	for i := range b.nodes {
+		n := &b.nodes[i]
+		list = list[:0]
+		for j := n.first; j != 0; j = b.sets[j-1].prev {
+			list = append(list, j-1)
 		}
-	}
-	z.sets = make([]rrset, 0, total)
-	z.types = make([]uint16, 0, total)
-	z.wire = make([]byte, 0, size)
-	for owner, n := range b.nodes {
-		if len(n.sets) == 0 {
-			n.sets = nil
+		n.first = uint32(len(z.sets))
+		if len(list) == 0 {
 			continue
 		}
-		slices.SortFunc(n.sets, func(x, y rrset) int { return int(x.typ) - int(y.typ) })
-		first := len(z.sets)
-		for _, s := range n.sets {
-			b.checkTTLs(owner, &s)
-			pos := s.id
+		slices.SortFunc(list, func(x, y uint32) int { return int(b.sets[x].typ) - int(b.sets[y].typ) })
+		for _, j := range list {
+			s := b.sets[j].rrset
+			b.checkTTLs(n, &s)
 			s.id = uint32(len(z.sets))
-			off := len(z.wire)
-			z.wire = append(z.wire, b.wire[s.off:s.off+s.size]...)
-			s.off = uint32(off)
 			z.sets = append(z.sets, s)
 			z.types = append(z.types, s.typ)
 			z.maxTTL = max(z.maxTTL, s.ttl)
-			b.byID = append(b.byID, pos)
+			b.byID = append(b.byID, j)
 		}
-		n.first = uint32(first)
-		n.sets = z.sets[first:len(z.sets):len(z.sets)]
 		z.owners++
 	}
-	b.wire = nil
+	// The records stay where they were packed (an RRset's side by side); the spare capacity
+	// of the building's slices goes with the builder when it is large.
+	z.wire, z.nodes = clip(b.wire), clip(b.nodes)
+	z.names = b.arena.String()
+	b.wire, b.sets = nil, nil
+	z.index = b.index
+	b.nodes = nil
 	z.decoded = newDecodeCache(len(z.sets))
 	b.z = z
 	b.checkCNAMEs()
 	b.checkDNAMEs()
-	apex := b.nodes[b.origin]
-	if apex == nil || apex.set(dns.TypeSOA) == nil {
+	apex := z.node(b.origin)
+	if apex == nil || z.set(apex, dns.TypeSOA) == nil {
 		b.reportWhole(true, "error", b.file, 0, "no SOA record at the zone apex %s", b.origin)
 	} else {
-		z.soa = unpack(z.wire, b.origin, apex.set(dns.TypeSOA))[0].(*dns.SOA)
+		z.soa = unpack(z.wire, b.origin, z.set(apex, dns.TypeSOA))[0].(*dns.SOA)
 		neg := dns.Copy(z.soa)
 		// RFC 2308 §5 / RFC 9077: negative answers live min(SOA TTL, SOA MINIMUM).
 		neg.Header().Ttl = min(z.soa.Hdr.Ttl, z.soa.Minttl)
 		z.neg = []dns.RR{neg}
 		z.neg = z.neg[:1:1]
-		if apex.set(dns.TypeNS) == nil {
+		if z.set(apex, dns.TypeNS) == nil {
 			b.reportWhole(false, "error", b.where(b.origin, dns.TypeSOA), b.line(b.origin, dns.TypeSOA),
 				"no NS records at the zone apex %s", b.origin)
 		}
 	}
 	b.markCuts()
 	b.checkNS()
-	for _, n := range b.nodes {
-		if strings.HasPrefix(n.name, "*.") && n.name != b.origin {
-			off, _ := dns.NextLabel(n.name, 0)
-			b.nodes[n.name[off:]].wild = n
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		if uint32(i) != n.parent && strings.HasPrefix(z.nameOf(n), "*.") {
+			z.nodes[n.parent].wild = uint32(i) + 1
 		}
 	}
-	z.order(b.origin)
+	z.order()
 	return z
 }
 
 // node returns the node for name, creating it and its missing ancestors (as empty
-// non-terminals) down from the apex.
-func (b *builder) node(name string) *node {
-	if n := b.nodes[name]; n != nil {
-		return n
+// non-terminals) down from the apex, each before its children.
+func (b *builder) node(name string) uint32 {
+	if name == b.lastOwner && len(b.nodes) > 0 {
+		return b.lastNode
 	}
-	n := &node{name: name, ent: true}
-	b.nodes[name] = n
+	n := b.nodeOf(name)
+	b.lastOwner, b.lastNode = name, n
+	return n
+}
+
+func (b *builder) nodeOf(name string) uint32 {
+	if i, ok := b.index.find(b.nodes, b.arena.String(), name); ok {
+		return i
+	}
+	idx := uint32(len(b.nodes))
+	parent := idx
 	if name != b.origin {
 		off, _ := dns.NextLabel(name, 0)
-		b.node(name[off:])
+		up := name[off:]
+		if up == "" {
+			up = "." // the root zone
+		}
+		parent = b.nodeOf(up)
+		idx = uint32(len(b.nodes))
 	}
-	return n
+	b.nodes = append(reserve(b.nodes, 1), node{name: uint32(b.arena.Len()), nlen: uint16(len(name)), parent: parent, ent: true})
+	if b.arena.Cap()-b.arena.Len() < len(name) {
+		b.arena.Grow(b.arena.Cap()) // doubles it
+	}
+	b.arena.WriteString(name)
+	b.index.insert(b.index.hash(name), idx)
+	return idx
 }
 
 // posOf returns the position of the first record of owner's RRset of type t, if any.
 func (b *builder) posOf(owner string, t uint16) (setPos, bool) {
-	n := b.nodes[owner]
+	n := b.z.node(owner)
 	if n == nil {
 		return setPos{}, false
 	}
-	s := n.set(t)
+	s := b.z.set(n, t)
 	if s == nil {
 		return setPos{}, false
 	}
@@ -376,34 +445,37 @@ func (b *builder) line(owner string, t uint16) int {
 	return 0
 }
 
-// checkTTLs warns about an RRset whose records differ in TTL; they are all served with the
-// lowest one: RFC 2181 §5.2 deprecates the mix, and an RRSIG covers one Original TTL.
-func (b *builder) checkTTLs(owner string, s *rrset) {
+// checkTTLs warns about an RRset of n whose records differ in TTL; they are all served with
+// the lowest one: RFC 2181 §5.2 deprecates the mix, and an RRSIG covers one Original TTL.
+func (b *builder) checkTTLs(n *node, s *rrset) {
 	p := b.pos[s.id]
 	if !p.mixed {
 		return
 	}
 	b.report(false, "warning", b.files[p.file], int(p.line),
 		"RRset %s %s has records with different TTLs (RFC 2181 §5.2); serving all with TTL %d",
-		owner, dns.Type(s.typ), s.ttl)
+		b.arena.String()[n.name:n.name+uint32(n.nlen)], dns.Type(s.typ), s.ttl)
 }
 
 // records unpacks an RRset of the zone being built.
-func (b *builder) records(n *node, s *rrset) []dns.RR { return unpack(b.z.wire, n.name, s) }
+func (b *builder) records(n *node, s *rrset) []dns.RR { return unpack(b.z.wire, b.z.nameOf(n), s) }
 
 // checkCNAMEs enforces RFC 1034 §3.6.2 / RFC 2181 §10.1: a CNAME is alone at its name (the
 // DNSSEC records that could lawfully sit beside it were dropped at load) and single.
 func (b *builder) checkCNAMEs() {
-	for owner, n := range b.nodes {
-		c := n.set(dns.TypeCNAME)
+	z := b.z
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		c := z.set(n, dns.TypeCNAME)
 		if c == nil {
 			continue
 		}
+		owner := z.nameOf(n)
 		file, line := b.where(owner, dns.TypeCNAME), b.line(owner, dns.TypeCNAME)
 		if c.n > 1 {
 			b.report(true, "error", file, line, "%s has more than one CNAME record", owner)
 		}
-		if len(n.sets) > 1 {
+		if n.nsets > 1 {
 			b.report(true, "error", file, line, "%s has a CNAME and other data", owner)
 		}
 	}
@@ -412,12 +484,15 @@ func (b *builder) checkCNAMEs() {
 // checkDNAMEs enforces RFC 6672 §2.4: one DNAME per owner (a CNAME beside it is caught by
 // checkCNAMEs), and records the target that lookups substitute.
 func (b *builder) checkDNAMEs() {
-	for owner, n := range b.nodes {
-		d := n.set(dns.TypeDNAME)
+	z := b.z
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		d := z.set(n, dns.TypeDNAME)
 		if d == nil {
 			continue
 		}
 		if d.n > 1 {
+			owner := z.nameOf(n)
 			b.report(true, "error", b.where(owner, dns.TypeDNAME), b.line(owner, dns.TypeDNAME),
 				"%s has more than one DNAME record", owner)
 		}
@@ -428,59 +503,71 @@ func (b *builder) checkDNAMEs() {
 // markCuts finds the delegation points (NS records below the apex; a wildcard owner is not a
 // delegation, RFC 4592 §4.2) and marks what lies below them, or below a DNAME, as occluded:
 // glue or stale data that is not authoritative here, and names that a DNAME redirects
-// (RFC 6672 §2.3), whose data is never served.
+// (RFC 6672 §2.3), whose data is never served. A node comes after its parent, so one pass in
+// index order settles occlusion.
 func (b *builder) markCuts() {
-	for owner, n := range b.nodes {
-		if owner != b.origin && n.set(dns.TypeNS) != nil && !strings.HasPrefix(owner, "*.") {
+	z := b.z
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		if uint32(i) != n.parent && z.set(n, dns.TypeNS) != nil && !strings.HasPrefix(z.nameOf(n), "*.") {
 			n.cut = true
 		}
 	}
-	for owner, n := range b.nodes {
-		if b.hiderAbove(owner) != nil {
-			n.occluded = true
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		if uint32(i) == n.parent {
+			continue
 		}
+		p := &z.nodes[n.parent]
+		n.occluded = p.occluded || p.cut || p.dname
 	}
-	for owner, n := range b.nodes {
-		if n.occluded && !n.ent {
-			b.warnOccluded(owner, n, b.hiderAbove(owner))
+	for i := range z.nodes {
+		if n := &z.nodes[i]; n.occluded && !n.ent {
+			b.warnOccluded(n, b.hiderAbove(n))
 		}
 	}
 }
 
-// warnOccluded warns about the data at owner that the cut or DNAME at h hides. Addresses
-// below a cut are glue, which is expected; below a DNAME nothing is ever served.
-func (b *builder) warnOccluded(owner string, n, h *node) {
-	for _, s := range n.sets {
+// warnOccluded warns about the data at n that the cut or DNAME at h hides. Addresses below a
+// cut are glue, which is expected; below a DNAME nothing is ever served.
+func (b *builder) warnOccluded(n, h *node) {
+	z := b.z
+	owner := z.nameOf(n)
+	for _, s := range z.setsOf(n) {
 		file, line := b.where(owner, s.typ), b.line(owner, s.typ)
 		switch {
 		case h.cut && (s.typ == dns.TypeA || s.typ == dns.TypeAAAA):
 		case h.cut:
 			b.report(false, "warning", file, line,
-				"%s %s is below the zone cut at %s and is never served", owner, dns.Type(s.typ), h.name)
+				"%s %s is below the zone cut at %s and is never served", owner, dns.Type(s.typ), z.nameOf(h))
 		default:
 			b.report(false, "warning", file, line,
-				"%s %s is below the DNAME at %s and is never served (RFC 6672 §2.3)", owner, dns.Type(s.typ), h.name)
+				"%s %s is below the DNAME at %s and is never served (RFC 6672 §2.3)", owner, dns.Type(s.typ), z.nameOf(h))
 		}
 	}
 }
 
-// hiderAbove returns the highest node strictly above name that is a zone cut or owns a DNAME,
-// or nil: everything below it is occluded.
-func (b *builder) hiderAbove(name string) *node {
+// hiderAbove returns the highest node strictly above n that is a zone cut or owns a DNAME, or
+// nil: everything below it is occluded.
+func (b *builder) hiderAbove(n *node) *node {
 	var h *node
-	for off, end := dns.NextLabel(name, 0); !end && len(name)-off >= len(b.origin); off, end = dns.NextLabel(name, off) {
-		if n := b.nodes[name[off:]]; n != nil && (n.cut || n.dname) {
-			h = n
+	for a := n; ; {
+		p := &b.z.nodes[a.parent]
+		if p == a {
+			return h
 		}
+		if p.cut || p.dname {
+			h = p
+		}
+		a = p
 	}
-	return h
 }
 
 // cutAbove returns the highest zone cut strictly above name, or nil.
 func (b *builder) cutAbove(name string) *node {
 	var cut *node
 	for off, end := dns.NextLabel(name, 0); !end && len(name)-off > len(b.origin); off, end = dns.NextLabel(name, off) {
-		if n := b.nodes[name[off:]]; n != nil && n.cut {
+		if n := b.z.node(name[off:]); n != nil && n.cut {
 			cut = n
 		}
 	}
@@ -492,7 +579,7 @@ func (b *builder) cutAtOrAbove(name string) *node {
 	if c := b.cutAbove(name); c != nil {
 		return c
 	}
-	if n := b.nodes[name]; n != nil && n.cut {
+	if n := b.z.node(name); n != nil && n.cut {
 		return n
 	}
 	return nil
@@ -502,24 +589,27 @@ func (b *builder) cutAtOrAbove(name string) *node {
 // can only be reached through glue (an error without it, as named-checkzone says); another
 // in-zone target should exist and have addresses.
 func (b *builder) checkNS() {
-	for owner, n := range b.nodes {
-		s := n.set(dns.TypeNS)
-		if s == nil || n.occluded || (owner != b.origin && !n.cut) {
+	z := b.z
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		s := z.set(n, dns.TypeNS)
+		if s == nil || n.occluded || (uint32(i) != n.parent && !n.cut) {
 			continue
 		}
+		owner := z.nameOf(n)
 		file, line := b.where(owner, dns.TypeNS), b.line(owner, dns.TypeNS)
 		for _, rr := range b.records(n, s) {
 			t := dns.CanonicalName(rr.(*dns.NS).Ns)
 			if !dns.IsSubDomain(b.origin, t) {
 				continue
 			}
-			tn := b.nodes[t]
-			hasAddr := tn != nil && (tn.set(dns.TypeA) != nil || tn.set(dns.TypeAAAA) != nil)
+			tn := z.node(t)
+			hasAddr := tn != nil && (z.set(tn, dns.TypeA) != nil || z.set(tn, dns.TypeAAAA) != nil)
 			switch cut := b.cutAtOrAbove(t); {
 			case hasAddr:
 			case cut != nil:
 				b.reportWhole(false, "error", file, line,
-					"NS %s of %s is at or below the zone cut %s and has no glue A/AAAA record", t, owner, cut.name)
+					"NS %s of %s is at or below the zone cut %s and has no glue A/AAAA record", t, owner, z.nameOf(cut))
 			case tn == nil || tn.ent:
 				b.reportWhole(false, "warning", file, line, "NS %s of %s does not exist in the zone", t, owner)
 			default:
@@ -527,6 +617,24 @@ func (b *builder) checkNS() {
 			}
 		}
 	}
+}
+
+// reserve returns s with room for n more elements, doubling its capacity when it must grow:
+// append's gentler growth of big slices would copy a big zone's slices many times over.
+func reserve[T any](s []T, n int) []T {
+	if cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, max(n, cap(s)))
+}
+
+// clip returns s, copied to an exactly sized slice when more than a fifth of its capacity is
+// unused.
+func clip[T any](s []T) []T {
+	if cap(s)-len(s) > len(s)/4 {
+		return slices.Clone(s)
+	}
+	return s
 }
 
 // serialBefore reports whether serial a precedes b in RFC 1982 sequence space arithmetic.

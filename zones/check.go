@@ -47,7 +47,7 @@ func Check(r io.Reader, origin, filename string) []Problem {
 	origin = dns.CanonicalName(origin)
 	_, findings, err := build(func(emit func(entry)) error {
 		return parseFile(r, origin, filename, emit)
-	}, origin, displayName(filename), Options{})
+	}, origin, displayName(filename), Options{}, recordsIn(r))
 	var out []Problem
 	if err != nil {
 		var pe *ParseError

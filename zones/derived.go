@@ -37,17 +37,17 @@ func (z *Zone) Memo(key any, build func() any) any {
 // NSEC chain (owners of authoritative data, cuts, the apex) and the empty non-terminals that
 // are not below a cut (ent true).
 func (z *Zone) HashedNames(fn func(name string, ent bool)) {
-	for _, name := range z.names {
-		fn(name, false)
+	for i := range z.chain {
+		fn(z.chainName(i), false)
 	}
-	for name, n := range z.nodes {
-		if n.ent && !n.occluded && name != z.origin {
-			fn(name, true)
+	for i := range z.nodes {
+		if n := &z.nodes[i]; n.ent && !n.occluded && uint32(i) != n.parent {
+			fn(z.nameOf(n), true)
 		}
 	}
 }
 
-// chainKeys are the canonical-order keys of z.names, in one buffer. Only zones whose answers
+// chainKeys are the canonical-order keys of the chain's names, in one buffer. Only zones whose answers
 // walk the chain (NSEC mode) build them, on first use: the other zones keep the memory.
 type chainKeys struct {
 	keys []byte
@@ -58,9 +58,9 @@ type chainKeysKey struct{}
 
 func (z *Zone) chainKeys() *chainKeys {
 	return z.Memo(chainKeysKey{}, func() any {
-		c := &chainKeys{ends: make([]int, len(z.names))}
-		for i, name := range z.names {
-			c.keys = dnsname.AppendKey(c.keys, name)
+		c := &chainKeys{ends: make([]int, len(z.chain))}
+		for i := range z.chain {
+			c.keys = dnsname.AppendKey(c.keys, z.chainName(i))
 			c.ends[i] = len(c.keys)
 		}
 		return c
@@ -80,6 +80,6 @@ func (z *Zone) searchChain(name string) (int, bool) {
 	c := z.chainKeys()
 	var kbuf [512]byte
 	k := dnsname.AppendKey(kbuf[:0], name)
-	i := sort.Search(len(z.names), func(i int) bool { return bytes.Compare(c.key(i), k) >= 0 })
-	return i, i < len(z.names) && bytes.Equal(c.key(i), k)
+	i := sort.Search(len(z.chain), func(i int) bool { return bytes.Compare(c.key(i), k) >= 0 })
+	return i, i < len(z.chain) && bytes.Equal(c.key(i), k)
 }

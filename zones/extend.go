@@ -34,19 +34,20 @@ func (z *Zone) With(extra []dns.RR, opt Options) (*Zone, error) {
 		for _, rr := range extra {
 			emit(entry{rr: rr, file: "(signalling records)"})
 		}
-		for name, n := range z.nodes {
-			for i := range n.sets {
-				s := &n.sets[i]
+		for i := range z.nodes {
+			n := &z.nodes[i]
+			name := z.nameOf(n)
+			for _, s := range z.setsOf(n) {
 				if replaced[key{name, s.typ}] {
 					continue
 				}
-				for _, rr := range unpack(z.wire, name, s) {
+				for _, rr := range unpack(z.wire, name, &s) {
 					emit(entry{rr: rr, file: "(" + z.origin + ")"})
 				}
 			}
 		}
 		return nil
-	}, z.origin, z.origin, opt)
+	}, z.origin, z.origin, opt, len(extra)+len(z.sets))
 	var errs []error
 	for _, f := range findings {
 		if f.fatal {

@@ -57,3 +57,21 @@ func mustParse(t testing.TB, text string, opt Options) *Zone {
 	}
 	return z
 }
+
+// chainNames returns the names of z's NSEC chain, in canonical order.
+func chainNames(z *Zone) []string {
+	out := make([]string, len(z.chain))
+	for i := range z.chain {
+		out[i] = z.chainName(i)
+	}
+	return out
+}
+
+// nodeNames returns the names of every node of z (owners and empty non-terminals).
+func nodeNames(z *Zone) []string {
+	out := make([]string, len(z.nodes))
+	for i := range z.nodes {
+		out[i] = z.nameOf(&z.nodes[i])
+	}
+	return out
+}

@@ -69,18 +69,18 @@ func (z *Zone) resolve(res *Result, chain *[]dns.RR, name string, qtype uint16, 
 		res.Kind = Referral
 		ref := z.referral(f.cut)
 		res.Ns, res.Extra, res.DS = ref.rrs, ref.extra, ref.ds
-		res.Cut, res.Types = f.cut.name, z.typesOf(f.cut)
+		res.Cut, res.Types = z.nameOf(f.cut), z.typesOf(f.cut)
 		return "", true
 	case f.dname != nil:
 		return z.redirect(res, chain, f.dname, name)
 	case f.n != nil:
 		next = z.at(res, chain, f.n, name, qtype, false)
-	case f.ce.wild != nil:
-		res.ClosestEncloser = f.ce.name
-		next = z.at(res, chain, f.ce.wild, name, qtype, true)
+	case f.ce.wild != 0:
+		res.ClosestEncloser = z.nameOf(f.ce)
+		next = z.at(res, chain, &z.nodes[f.ce.wild-1], name, qtype, true)
 	default:
 		res.Kind = NXDomain
-		res.ClosestEncloser = f.ce.name
+		res.ClosestEncloser = z.nameOf(f.ce)
 		res.Answer, res.Ns = capped(*chain), z.neg
 		return "", true
 	}
@@ -100,10 +100,10 @@ func (z *Zone) chainEnd(res Result, chain []dns.RR) Result {
 // CNAME's target is returned to be followed. A name that substitution makes longer than 255
 // octets ends the lookup as an Answer with YXDomain set (§2.2).
 func (z *Zone) redirect(res *Result, chain *[]dns.RR, n *node, name string) (string, bool) {
-	d := z.decode(n, n.set(dns.TypeDNAME))
+	d := z.decode(n, z.set(n, dns.TypeDNAME))
 	dname := d.rrs
 	*chain = append(*chain, dname...)
-	target, ok := substitute(name, n.name, d.target)
+	target, ok := substitute(name, z.nameOf(n), d.target)
 	if !ok {
 		*res = z.chainEnd(*res, *chain)
 		res.YXDomain = true
@@ -149,7 +149,7 @@ type found struct {
 
 // find locates name. qtype DS at a cut is parent data, so the cut itself is n then.
 func (z *Zone) find(name string, qtype uint16) found {
-	if n := z.nodes[name]; n != nil && !n.occluded {
+	if n := z.node(name); n != nil && !n.occluded {
 		if n.cut && qtype != dns.TypeDS {
 			return found{cut: n}
 		}
@@ -159,7 +159,7 @@ func (z *Zone) find(name string, qtype uint16) found {
 	// name) do not allocate.
 	off, end := dns.NextLabel(name, 0)
 	for ; !end; off, end = dns.NextLabel(name, off) {
-		a := z.nodes[name[off:]]
+		a := z.node(name[off:])
 		switch {
 		case a == nil:
 			continue
@@ -171,14 +171,14 @@ func (z *Zone) find(name string, qtype uint16) found {
 		return z.hider(name, off)
 	}
 	// Unreachable for a name inside the zone; answer as if nothing were there.
-	return found{ce: z.nodes[z.origin]}
+	return found{ce: z.node(z.origin)}
 }
 
 // hider finds, for a name below a cut or a DNAME, the one that hides it: the highest, the only
 // one not occluded itself. off is the offset of an ancestor at or below it.
 func (z *Zone) hider(name string, off int) found {
 	for end := false; !end; off, end = dns.NextLabel(name, off) {
-		a := z.nodes[name[off:]]
+		a := z.node(name[off:])
 		switch {
 		case a == nil || a.occluded:
 		case a.cut:
@@ -187,23 +187,23 @@ func (z *Zone) hider(name string, off int) found {
 			return found{dname: a}
 		}
 	}
-	return found{ce: z.nodes[z.origin]}
+	return found{ce: z.node(z.origin)}
 }
 
 // at answers from node n for name: n is the node of name itself, or the wildcard expanded to
 // name when wild is set. It fills res and returns the CNAME target to follow, or "".
 func (z *Zone) at(res *Result, chain *[]dns.RR, n *node, name string, qtype uint16, wild bool) string {
 	if wild {
-		res.Synth = append(res.Synth, Synth{Name: name, Wildcard: n.name})
+		res.Synth = append(res.Synth, Synth{Name: name, Wildcard: z.nameOf(n)})
 	}
 	var s *rrset
 	switch {
-	case qtype == dns.TypeANY && len(n.sets) > 0:
-		s = &n.sets[0]
+	case qtype == dns.TypeANY && n.nsets > 0:
+		s = &z.sets[n.first]
 	case qtype != dns.TypeANY:
-		s = n.set(qtype)
+		s = z.set(n, qtype)
 	}
-	if c := n.set(dns.TypeCNAME); s == nil && c != nil && qtype != dns.TypeCNAME {
+	if c := z.set(n, dns.TypeCNAME); s == nil && c != nil && qtype != dns.TypeCNAME {
 		d := z.decode(n, c)
 		cn, target := d.rrs, d.target
 		if wild {

@@ -9,54 +9,37 @@ import (
 )
 
 // order lists the names Neighbours walks: owners of RRsets served as authoritative data (the
-// cuts included, what lies below them excluded) and the apex. The sort keys are made once, in
-// one buffer, and dropped after the sort: a search makes the keys it compares on the stack.
-func (z *Zone) order(apex string) {
-	var (
-		keys  []byte
-		names []string
-		ends  []int
-	)
-	for name, n := range z.nodes {
-		if (!n.ent && !n.occluded) || name == apex {
-			keys = dnsname.AppendKey(keys, name)
-			ends = append(ends, len(keys))
-			names = append(names, name)
+// cuts included, what lies below them excluded) and the apex.
+func (z *Zone) order() {
+	z.chain = z.chain[:0]
+	for i := range z.nodes {
+		n := &z.nodes[i]
+		if (!n.ent && !n.occluded) || uint32(i) == n.parent {
+			z.chain = append(z.chain, uint32(i))
 		}
 	}
-	idx := make([]int, len(names))
-	for i := range idx {
-		idx[i] = i
-	}
-	key := func(i int) []byte {
-		start := 0
-		if i > 0 {
-			start = ends[i-1]
-		}
-		return keys[start:ends[i]]
-	}
-	slices.SortFunc(idx, func(a, b int) int { return bytes.Compare(key(a), key(b)) })
-	z.names = make([]string, len(idx))
-	for i, j := range idx {
-		z.names[i] = names[j]
-	}
+	z.chain = slices.Clip(z.chain)
+	z.sortCanonical(z.chain)
 }
 
-// search returns the index of the first name in z.names at or after name in canonical order,
-// and whether it is name itself.
+// chainName returns the name of the i-th node of the chain.
+func (z *Zone) chainName(i int) string { return z.nameOf(&z.nodes[z.chain[i]]) }
+
+// search returns the index of the first name in z.chain at or after name in canonical order,
+// and whether it is name itself. It makes the keys it compares on the stack.
 func (z *Zone) search(name string) (int, bool) {
 	var kbuf, nbuf [512]byte
 	k := dnsname.AppendKey(kbuf[:0], name)
-	i := sort.Search(len(z.names), func(i int) bool {
-		return bytes.Compare(dnsname.AppendKey(nbuf[:0], z.names[i]), k) >= 0
+	i := sort.Search(len(z.chain), func(i int) bool {
+		return bytes.Compare(dnsname.AppendKey(nbuf[:0], z.chainName(i)), k) >= 0
 	})
-	return i, i < len(z.names) && bytes.Equal(dnsname.AppendKey(nbuf[:0], z.names[i]), k)
+	return i, i < len(z.chain) && bytes.Equal(dnsname.AppendKey(nbuf[:0], z.chainName(i)), k)
 }
 
 // Hides reports whether name is a zone cut or a DNAME owner served here: everything below it
 // is occluded, so no denial may start below it.
 func (z *Zone) Hides(name string) bool {
-	n := z.nodes[name]
+	n := z.node(name)
 	return n != nil && !n.occluded && (n.cut || n.dname)
 }
 
@@ -64,7 +47,7 @@ func (z *Zone) Hides(name string) bool {
 // or below a zone cut (glue, the child's), or below a DNAME owner. Such records are never
 // signed (RFC 4035 §2.2). An unknown name counts as glue, so nothing is signed by mistake.
 func (z *Zone) Glue(name string) bool {
-	n := z.nodes[name]
+	n := z.node(name)
 	return n == nil || n.occluded || n.cut
 }
 
@@ -74,7 +57,7 @@ func (z *Zone) Glue(name string) bool {
 // below a zone cut are not counted, the cut itself is. name itself, if it exists, is neither
 // prev nor next (unless it is the only name). White-lies NSEC records (RFC 4470) use it.
 func (z *Zone) Neighbours(name string) (prev, next string) {
-	if len(z.names) == 0 {
+	if len(z.chain) == 0 {
 		return z.origin, z.origin
 	}
 	i, found := z.search(name) // first name >= name
@@ -82,7 +65,7 @@ func (z *Zone) Neighbours(name string) (prev, next string) {
 	if found {
 		j++
 	}
-	prev = z.names[(i-1+len(z.names))%len(z.names)]
-	next = z.names[j%len(z.names)]
+	prev = z.chainName((i - 1 + len(z.chain)) % len(z.chain))
+	next = z.chainName(j % len(z.chain))
 	return prev, next
 }

@@ -108,7 +108,7 @@ func (z *Zone) decode(n *node, s *rrset) *decoded {
 	if d := z.decoded.get(s.id); d != nil {
 		return d
 	}
-	rrs := unpack(z.wire, n.name, s)
+	rrs := unpack(z.wire, z.nameOf(n), s)
 	d := &decoded{key: s.id, rrs: rrs, extra: z.additional(rrs)}
 	if len(rrs) > 0 {
 		switch rr := rrs[0].(type) {
@@ -124,13 +124,13 @@ func (z *Zone) decode(n *node, s *rrset) *decoded {
 
 // referral returns the authority and additional sections of a referral at cut n.
 func (z *Zone) referral(n *node) *decoded {
-	ns := n.set(dns.TypeNS)
+	ns := z.set(n, dns.TypeNS)
 	if d := z.decoded.get(ns.id | referralKey); d != nil {
 		return d
 	}
 	nsd := z.decode(n, ns)
 	d := &decoded{key: ns.id | referralKey, rrs: nsd.rrs, extra: nsd.extra}
-	if s := n.set(dns.TypeDS); s != nil {
+	if s := z.set(n, dns.TypeDS); s != nil {
 		d.ds = z.decode(n, s).rrs
 		d.rrs = append(append(make([]dns.RR, 0, len(nsd.rrs)+len(d.ds)), nsd.rrs...), d.ds...)
 	}
@@ -141,14 +141,14 @@ func (z *Zone) referral(n *node) *decoded {
 // addresses returns the A and AAAA records of an in-zone name: authoritative ones, or any
 // (glue below a cut included) when glue is true.
 func (z *Zone) addresses(name string, glue bool) []dns.RR {
-	n := z.nodes[dns.CanonicalName(name)]
+	n := z.node(dns.CanonicalName(name))
 	if n == nil || (n.occluded && !glue) {
 		return nil
 	}
 	var out []dns.RR
 	for _, t := range [...]uint16{dns.TypeA, dns.TypeAAAA} {
-		if s := n.set(t); s != nil {
-			out = append(out, unpack(z.wire, n.name, s)...)
+		if s := z.set(n, t); s != nil {
+			out = append(out, unpack(z.wire, z.nameOf(n), s)...)
 		}
 	}
 	return out

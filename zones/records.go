@@ -17,7 +17,7 @@ func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone
 			emit(entry{rr: rr, file: source, line: i + 1})
 		}
 		return nil
-	}, origin, source, opt)
+	}, origin, source, opt, len(rrs))
 	if err := fatal(findings); err != nil {
 		return nil, err
 	}
@@ -29,7 +29,7 @@ func FromRecords(origin string, rrs []dns.RR, source string, opt Options) (*Zone
 // Available and answer SERVFAIL, as a secondary must, rather than REFUSED or the parent zone's
 // data.
 func Unavailable(origin string) *Zone {
-	return &Zone{origin: dns.CanonicalName(origin), nodes: map[string]*node{}, unavailable: true}
+	return &Zone{origin: dns.CanonicalName(origin), unavailable: true}
 }
 
 // Failed returns a placeholder, like Unavailable, for a zone whose data failed to load (a zone

@@ -1,12 +1,7 @@
 package zones
 
 import (
-	"slices"
-	"strings"
-
 	"github.com/miekg/dns"
-
-	"github.com/signetdns/signet/internal/dnsname"
 )
 
 // Walk calls fn for every RRset of the zone, names in canonical order (RFC 4034 §6.1) and
@@ -18,25 +13,24 @@ func (z *Zone) Walk(fn func(set []dns.RR, auth bool)) {
 	if !z.Available() {
 		return
 	}
-	type named struct{ key, name string }
-	all := make([]named, 0, len(z.nodes))
-	for name, n := range z.nodes {
-		if len(n.sets) > 0 {
-			all = append(all, named{dnsname.Key(name), name})
+	all := make([]uint32, 0, z.owners)
+	for i := range z.nodes {
+		if z.nodes[i].nsets > 0 {
+			all = append(all, uint32(i))
 		}
 	}
-	slices.SortFunc(all, func(a, b named) int { return strings.Compare(a.key, b.key) })
-	apex := z.nodes[z.origin]
-	fn(unpack(z.wire, apex.name, apex.set(dns.TypeSOA)), true)
-	for _, a := range all {
-		n := z.nodes[a.name]
-		for i := range n.sets {
-			s := &n.sets[i]
+	z.sortCanonical(all)
+	apex := z.node(z.origin)
+	fn(unpack(z.wire, z.origin, z.set(apex, dns.TypeSOA)), true)
+	for _, i := range all {
+		n := &z.nodes[i]
+		name := z.nameOf(n)
+		for _, s := range z.setsOf(n) {
 			if s.typ == dns.TypeSOA && n == apex {
 				continue
 			}
 			auth := !n.occluded && (!n.cut || s.typ == dns.TypeDS)
-			fn(unpack(z.wire, n.name, s), auth)
+			fn(unpack(z.wire, name, &s), auth)
 		}
 	}
 }
@@ -47,22 +41,22 @@ func (z *Zone) Walk(fn func(set []dns.RR, auth bool)) {
 // that Neighbours counts: owners of authoritative data and cuts; not empty non-terminals, not
 // names below a cut.
 func (z *Zone) Cover(name string) (owner, next string) {
-	if len(z.names) == 0 {
+	if len(z.chain) == 0 {
 		return z.origin, z.origin
 	}
 	i, found := z.searchChain(name)
 	if found {
-		return z.names[i], z.names[(i+1)%len(z.names)]
+		return z.chainName(i), z.chainName((i + 1) % len(z.chain))
 	}
-	i = (i - 1 + len(z.names)) % len(z.names)
-	return z.names[i], z.names[(i+1)%len(z.names)]
+	i = (i - 1 + len(z.chain)) % len(z.chain)
+	return z.chainName(i), z.chainName((i + 1) % len(z.chain))
 }
 
 // ChainTypes returns the types an NSEC owned by a chain name lists from the zone (without NSEC,
 // RRSIG and the signer's apex key sets): the types at the name; at a cut only NS and DS, the
 // rest there being glue (RFC 4035 §2.3).
 func (z *Zone) ChainTypes(owner string) []uint16 {
-	n := z.nodes[owner]
+	n := z.node(owner)
 	if n == nil {
 		return nil
 	}

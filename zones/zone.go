@@ -32,17 +32,20 @@ type Options struct {
 // The records are kept packed, not as miekg/dns structs: a struct per record costs hundreds of
 // bytes before the collector's headroom, which for a zone of a million names is gigabytes.
 // Every RRset's RDATA lives in one byte slice (wire), the RRsets of all names in one slice
-// (sets), and a lookup unpacks the RRsets an answer needs, keeping the most recent ones in a
-// small bounded cache (decoded) so that a repeated question does not allocate.
+// (sets), the names in one string and the nodes in one slice of offsets, with no Go pointers
+// for the collector to mark; a lookup unpacks the RRsets an answer needs, keeping the most
+// recent ones in a small bounded cache (decoded) so that a repeated question does not allocate.
 type Zone struct {
 	origin  string
 	soa     *dns.SOA
-	neg     []dns.RR // the SOA copy for negative answers, TTL = min(SOA TTL, MINIMUM); capped
-	nodes   map[string]*node
-	wire    []byte   // per record: a 2-octet length, then the RDATA (names uncompressed)
-	sets    []rrset  // every RRset, those of one node side by side, sorted by type
-	types   []uint16 // sets[i].typ, so that a node's types are a slice of it
-	names   []string // owners of RRsets and the apex, in canonical order (RFC 4034 §6.1)
+	neg     []dns.RR  // the SOA copy for negative answers, TTL = min(SOA TTL, MINIMUM); capped
+	nodes   []node    // every name, each after its parent (see index.go)
+	names   string    // the nodes' names, side by side
+	index   nameIndex // name -> node
+	wire    []byte    // per record: a 2-octet length, then the RDATA (names uncompressed)
+	sets    []rrset   // every RRset, those of one node side by side, sorted by type
+	types   []uint16  // sets[i].typ, so that a node's types are a slice of it
+	chain   []uint32  // nodes owning RRsets and the apex, in canonical order (RFC 4034 §6.1)
 	owners  int
 	dropped int
 	maxTTL  uint32
@@ -59,18 +62,6 @@ type Zone struct {
 // that long for signatures by a retired key to leave caches (RFC 7583 §3.3.1).
 func (z *Zone) MaxTTL() uint32 { return z.maxTTL }
 
-// node is one name of the zone: an owner of RRsets or an empty non-terminal.
-type node struct {
-	name     string
-	sets     []rrset // sorted by type; after the build a capped window of Zone.sets
-	wild     *node   // the wildcard "*.<name>", if it exists
-	first    uint32  // index of sets[0] in Zone.sets (and of its type in Zone.types)
-	ent      bool    // empty non-terminal (RFC 8020 §2): exists, owns nothing
-	cut      bool    // owns NS and is not the apex: a delegation point
-	occluded bool    // strictly below a cut or a DNAME: glue or data never served as an answer
-	dname    bool    // owns a DNAME (RFC 6672): the names below it are redirected
-}
-
 // rrset is the records of one type at a node, packed in Zone.wire.
 type rrset struct {
 	typ  uint16
@@ -78,21 +69,12 @@ type rrset struct {
 	ttl  uint32 // of every record (RFC 2181 §5.2)
 	off  uint32 // in Zone.wire
 	size uint32 // octets in Zone.wire
-	id   uint32 // index in Zone.sets (while building: in builder.pos)
-}
-
-func (n *node) set(t uint16) *rrset {
-	for i := range n.sets {
-		if n.sets[i].typ == t {
-			return &n.sets[i]
-		}
-	}
-	return nil
+	id   uint32 // index in Zone.sets (while building: in builder.sets)
 }
 
 // typesOf returns the types at n, sorted ascending, capped; it does not allocate.
 func (z *Zone) typesOf(n *node) []uint16 {
-	end := int(n.first) + len(n.sets)
+	end := n.first + n.nsets
 	return z.types[n.first:end:end]
 }
 
@@ -125,7 +107,7 @@ func Parse(r io.Reader, origin, filename string, opt Options) (*Zone, error) {
 	origin = dns.CanonicalName(origin)
 	z, findings, err := build(func(emit func(entry)) error {
 		return parseFile(r, origin, filename, emit)
-	}, origin, displayName(filename), opt)
+	}, origin, displayName(filename), opt, recordsIn(r))
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +126,25 @@ func fatal(findings []finding) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// bytesPerRecord is about what a record takes in a master file (owner, TTL, class, type and
+// data on one line): enough to guess a file's record count from its size.
+const bytesPerRecord = 48
+
+// recordsIn guesses how many records r holds from its size, when it knows it (a file, a
+// string or byte reader); 0 otherwise.
+func recordsIn(r io.Reader) int {
+	var size int64
+	switch r := r.(type) {
+	case interface{ Stat() (os.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	case interface{ Len() int }:
+		size = int64(r.Len())
+	}
+	return int(min(size, 1<<34) / bytesPerRecord)
 }
 
 func displayName(filename string) string {

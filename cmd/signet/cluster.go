@@ -27,6 +27,7 @@ import (
 	"github.com/signetdns/signet/cluster"
 	"github.com/signetdns/signet/internal/secretfile"
 	"github.com/signetdns/signet/keymgr"
+	"github.com/signetdns/signet/keystore"
 	etcdkeys "github.com/signetdns/signet/keystore/etcd"
 	"github.com/signetdns/signet/server"
 	etcdstate "github.com/signetdns/signet/statestore/etcd"
@@ -214,15 +215,28 @@ func (r *clusterRuntime) join(c *config, mgr *keymgr.Manager, serials func() map
 // cluster.recipients again (the leader does, when it is elected and when the recipients are
 // reloaded): a member added after the keys were made can read them, a member removed cannot
 // read what etcd holds from now on.
+// A pass that fails (etcd did not answer, a key this instance cannot decrypt) is tried again,
+// spaced up to reencryptRetryMax, while ctx (the leadership) lasts.
 func (r *clusterRuntime) reencrypt(ctx context.Context) {
-	n, err := r.keys.Reencrypt(ctx)
-	if n > 0 {
-		r.log.Info("shared ZSKs encrypted again to cluster.recipients", "keys", n)
-	}
-	if err != nil && ctx.Err() == nil {
-		r.log.Error("encrypt the shared ZSKs again to cluster.recipients", "err", err)
+	for wait := time.Second; ; wait = min(2*wait, reencryptRetryMax) {
+		n, err := r.keys.Reencrypt(ctx)
+		if n > 0 {
+			r.log.Info("shared ZSKs encrypted again to cluster.recipients", "keys", n)
+		}
+		if err == nil || ctx.Err() != nil || errors.Is(err, etcdkeys.ErrNotLeader) || errors.Is(err, keystore.ErrClosed) {
+			return
+		}
+		r.log.Error("encrypt the shared ZSKs again to cluster.recipients", "err", err, "retry_in", wait)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
 	}
 }
+
+// reencryptRetryMax bounds the spacing of the re-encryption's retries.
+const reencryptRetryMax = time.Minute
 
 // reloadRecipients makes rcpts the recipients of the keys made from now on and, on the
 // leader, encrypts the existing ones again to them.
@@ -231,8 +245,8 @@ func (r *clusterRuntime) reloadRecipients(rcpts []age.Recipient) error {
 		return err
 	}
 	if r.node != nil && r.node.Leading() {
-		// Bounded: a reload must not wait on etcd; the election's next win tries again.
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// Bounded: a reload's retries end; the election's next win tries again.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		go func() { defer cancel(); r.reencrypt(ctx) }()
 	}
 	return nil
