@@ -148,6 +148,8 @@ type Manager struct {
 	// leader is the name of the instance this one follows; nil while this one leads (a
 	// single server always does).
 	leader atomic.Pointer[string]
+	// waiter, when set, tells the leader when a ring change is served everywhere (WaitFor).
+	waiter atomic.Pointer[SyncWaiter]
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -189,6 +191,15 @@ type zone struct {
 	// cannot decrypt yet, pre-made signatures not there yet), so the next Sync tries again
 	// even though the revisions did not change.
 	unbuilt bool
+
+	// ringID names the ring served (ringID), served what Served reports, and pending the
+	// leader's ring change not yet known to be served by every instance (see awaitSync).
+	ringID  string
+	served  Served
+	pending *ringChange
+
+	// held, when set, says why this instance must not answer for the zone (Hold).
+	held atomic.Pointer[string]
 }
 
 // New returns a Manager. The zones are added with AddZone.

@@ -153,6 +153,7 @@ func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time
 		return
 	}
 	z.install(ring, st.Signing, p.made)
+	m.serving(z, st, now, now)
 	m.log.Info("serving saved pre-made KSK signatures", "zone", z.name, "made", p.made, "valid_until", ring.PremadeValidUntil())
 }
 
@@ -237,6 +238,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	}
 	z.install(ring, true, made)
 	m.keepLocal(ctx, z, z.st, premadeOf(ring, made))
+	m.serving(z, z.st, now, now)
 	z.failure = ""
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)

@@ -215,31 +215,45 @@ func NewPremadeKeyRing(zone string, keys []*Key, opt RingOptions, now time.Time,
 }
 
 // PremadeDigest is a SHA-256 digest of the ring's pre-made signatures together with the
-// DNSKEY, CDS and CDNSKEY RRsets they cover: saved beside the signatures, it
+// DNSKEY, CDS and CDNSKEY RRsets they cover, in wire form: saved beside the signatures, it
 // lets a later ring built from the same keys take them without verifying each
 // (RingOptions.KSKSigsDigest).
 func (r *KeyRing) PremadeDigest() []byte { return r.digest(r.premade) }
 
-// digest hashes the ring's zone and KSK-signed RRsets with sigs, each record in
-// presentation form behind its length, so that no two different inputs give the same
-// stream. The presentation form, not the wire form: packing a record writes its header's
-// RDATA length, and these records are read by the queries the ring answers meanwhile.
+// digest hashes the ring's zone and KSK-signed RRsets with sigs, each record uncompressed
+// in wire form behind its length, so that no two different inputs give the same stream.
 func (r *KeyRing) digest(sigs []*dns.RRSIG) []byte {
 	h := sha256.New()
-	put := func(s string) {
-		h.Write([]byte{byte(len(s) >> 8), byte(len(s))})
-		h.Write([]byte(s))
+	buf := make([]byte, 0, 512)
+	put := func(rr dns.RR) {
+		// PackRR writes the header's Rdlength: a ring's records are read by other
+		// goroutines (answers, verification) while this runs, so pack a copy.
+		rr = dns.Copy(rr)
+		buf = buf[:cap(buf)]
+		n, err := dns.PackRR(rr, buf, 0, nil, false)
+		for err != nil && len(buf) < dns.MaxMsgSize {
+			buf = make([]byte, 2*len(buf))
+			n, err = dns.PackRR(rr, buf, 0, nil, false)
+		}
+		if err != nil {
+			// Unpackable: hash its text instead, which still differs from any packed record.
+			h.Write([]byte{0xff, 0xff})
+			h.Write([]byte(rr.String()))
+			return
+		}
+		h.Write([]byte{byte(n >> 8), byte(n)})
+		h.Write(buf[:n])
 	}
-	put(r.zone)
+	h.Write([]byte(r.zone))
 	for _, set := range [][]dns.RR{r.dnskey, r.cds, r.cdnskey} {
 		h.Write([]byte{byte(len(set) >> 8), byte(len(set))})
 		for _, rr := range set {
-			put(rr.String())
+			put(rr)
 		}
 	}
 	h.Write([]byte{byte(len(sigs) >> 8), byte(len(sigs))})
 	for _, sig := range sigs {
-		put(sig.String())
+		put(sig)
 	}
 	return h.Sum(nil)
 }

@@ -60,6 +60,10 @@ type clusterConfig struct {
 	IdentityFile string `mapstructure:"identity_file"`
 	// LeaseTTL is the key leader's lease: a leader that dies is replaced within it.
 	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
+	// SyncTimeout bounds the leader's wait for every live instance to serve a ring change
+	// (the next rollover interval counts from then), and how long a follower may serve an
+	// older ring than etcd holds before it stops answering for the zone.
+	SyncTimeout time.Duration `mapstructure:"sync_timeout"`
 }
 
 // enabled reports whether this server is a cluster member.
@@ -83,6 +87,8 @@ func (c *clusterConfig) validate() error {
 		return errors.New("cluster.recipients and cluster.identity_file: required (the shared ZSKs are encrypted to the members' age keys)")
 	case c.LeaseTTL < time.Second:
 		return fmt.Errorf("cluster.lease_ttl: %s is too short (at least 1s)", c.LeaseTTL)
+	case c.SyncTimeout < 100*time.Millisecond:
+		return fmt.Errorf("cluster.sync_timeout: %s is too short (at least 100ms)", c.SyncTimeout)
 	case (c.Etcd.TLS.Cert == "") != (c.Etcd.TLS.Key == ""):
 		return errors.New("cluster.etcd.tls: cert and key go together")
 	}
@@ -193,8 +199,8 @@ func openCluster(c *config) (*clusterRuntime, error) {
 func (r *clusterRuntime) join(c *config, mgr *keymgr.Manager, serials func() map[string]uint32, reg prometheus.Registerer, log *slog.Logger) error {
 	r.log = log
 	n, err := cluster.New(cluster.Config{Name: c.Cluster.Name, Client: r.cli, Prefix: r.prefix, Manager: mgr,
-		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL, Logger: log,
-		OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
+		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL,
+		SyncTimeout: c.Cluster.SyncTimeout, Logger: log, OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
 	if err != nil {
 		return err
 	}
@@ -318,7 +324,7 @@ func printCluster(w io.Writer, st *cluster.Status) {
 	}
 	fmt.Fprintf(w, "key leader: %s\n\n", leader)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tROLE\tZONE\tSTATE REV\tETCD REV\tSERIAL\tUPDATED")
+	fmt.Fprintln(tw, "INSTANCE\tROLE\tZONE\tSTATE REV\tETCD REV\tSERIAL\tANSWERS\tRING SINCE\tUPDATED")
 	for _, in := range st.Instances {
 		role := "follower"
 		if in.Leader {
@@ -326,10 +332,16 @@ func printCluster(w io.Writer, st *cluster.Status) {
 		}
 		for _, zone := range slices.Sorted(maps.Keys(in.Zones)) {
 			z := in.Zones[zone]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", in.Name, role, zone, z.StateRevision, st.Zones[zone], z.Serial, in.Updated.Format(time.RFC3339))
+			answers := "yes"
+			if z.Stale != "" {
+				answers = "NO (stale)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", in.Name, role, zone, z.StateRevision, st.Zones[zone], z.Serial,
+				answers, z.Since.Format(time.RFC3339), in.Updated.Format(time.RFC3339))
 		}
 	}
 	tw.Flush()
+	printSyncs(w, st)
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ETCD ENDPOINT\tHEALTHY\tRAFT LEADER\tREVISION\tERROR")
@@ -339,5 +351,26 @@ func printCluster(w io.Writer, st *cluster.Status) {
 	tw.Flush()
 	for _, p := range st.Problems {
 		fmt.Fprintln(w, "problem:", p)
+	}
+}
+
+// printSyncs lists the leader's last ring changes per zone: when it served each, when the
+// last live instance did (the next interval counts from then), and who lagged.
+func printSyncs(w io.Writer, st *cluster.Status) {
+	for _, in := range st.Instances {
+		if !in.Leader || len(in.Syncs) == 0 {
+			continue
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RING CHANGE\tSTATE/PREMADE REV\tLEADER SERVED\tALL SERVED\tLAG\tLAGGARDS (TIMED OUT)")
+		for _, zone := range slices.Sorted(maps.Keys(in.Syncs)) {
+			recs := in.Syncs[zone]
+			for _, r := range recs[max(0, len(recs)-3):] {
+				fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\n", zone, r.Revisions.State, r.Revisions.Premade, r.Committed.UTC().Format(time.RFC3339),
+					r.Synced.UTC().Format(time.RFC3339), r.Synced.Sub(r.Committed).Round(time.Millisecond), strings.Join(r.Laggards, ","))
+			}
+		}
+		tw.Flush()
 	}
 }

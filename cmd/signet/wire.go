@@ -306,6 +306,9 @@ func (s *signing) API() admin.Manager     { return s.mgr }
 // CanSign: a key ring is served, the zone is not INTERNAL_FAILURE, and the pre-made DNSKEY
 // signatures (what validates the zone while a KSK cannot sign) have not run out.
 func (s *signing) CanSign(origin string) (bool, string) {
+	if why, held := s.mgr.Held(origin); held {
+		return false, "not answered (SERVFAIL, EDE 14): " + why
+	}
 	if ring, _, ok := s.mgr.Signing(origin); !ok || ring == nil {
 		return false, "no key ring: no active KSK and ZSK can sign yet"
 	}
