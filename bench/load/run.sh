@@ -765,41 +765,42 @@ versions() {
   echo "- $(go version)"
 }
 
-# base_report MEDIANS prints the current build against signet-base: the ratio current/base
-# of the medians, and each run's own ratio (the two were measured back to back in that run).
+# base_report prints the current build against signet-base from RESULTS: the medians of
+# each, their ratio current/base, and each run's own ratio (the two servers were measured
+# back to back in that run), at full precision.
 base_report() {
   echo
   echo "## Current build (signet) against the base (signet-base = $BENCH_SIGNET_BASE, ${BASE_COMMIT:0:12})"
   echo
   echo "Alternating run by run on the same zone and query files. qps ratio = current qps / base qps"
   echo "(above 1: the current build answers faster); CPU ratio = current CPU per answer / base CPU"
-  echo "per answer (above 1: the current build spends more). Each run's ratios compare the two"
-  echo "servers measured back to back in that run; their spread is the noise of this machine."
+  echo "per answer (above 1: the current build spends more), both of the medians. Each run's ratios"
+  echo "compare the two servers measured back to back in that run; their spread is the noise."
   echo
-  echo "| mix | base qps | current qps | qps ratio | base CPU s / 1000 | current CPU s / 1000 | CPU ratio | each run's qps ratio | each run's CPU ratio | other load % base / current |"
+  echo "| mix | base qps | current qps | qps ratio | base CPU µs / answer | current CPU µs / answer | CPU ratio | each run's qps ratio | each run's CPU ratio | max other load % base / current |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"
-  {
-    cat "$RESULTS"
-    echo "--"
-    cat <<<"$1"
-  } | awk -F'\t' '
-    $0 == "--" { med = 1; next }
-    !med && ($1 == "signet" || $1 == "signet-base") {
-      k = $2 SUBSEP $3
-      if ($1 == "signet") { cq[k] = $4; cc[k] = ($6 > 0 && $7 > 0) ? $7 / $6 : "" }
-      else { bq[k] = $4; bc[k] = ($6 > 0 && $7 > 0) ? $7 / $6 : "" }
-      if ($3 > runs[$2]) runs[$2] = $3
-      next
+  awk -F'\t' '
+    function median(s,   n, a, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
     }
-    med && $1 == "signet-base" { mb[$2] = $0; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
-    med && $1 == "signet" { mc[$2] = $0 }
+    $1 != "signet" && $1 != "signet-base" { next }
+    {
+      m = $2; k = m SUBSEP $3; b = ($1 == "signet-base")
+      if (!(m in seen)) { seen[m] = 1; order[++n] = m }
+      if ($3 > runs[m]) runs[m] = $3
+      c = ($6 > 0 && $7 > 0) ? $7 / $6 * 1e6 : ""
+      if (b) { bq[k] = $4; bc[k] = c; bqs[m] = bqs[m] " " $4; if (c != "") bcs[m] = bcs[m] " " c }
+      else { cq[k] = $4; cc[k] = c; cqs[m] = cqs[m] " " $4; if (c != "") ccs[m] = ccs[m] " " c }
+      if ($11 != "-") { if (b && $11 + 0 > bo[m] + 0) bo[m] = $11; if (!b && $11 + 0 > co[m] + 0) co[m] = $11 }
+    }
     END {
       for (i = 1; i <= n; i++) {
         m = order[i]
-        if (!(m in mc)) continue
-        split(mb[m], b, "\t"); split(mc[m], c, "\t")
-        qr = b[3] > 0 ? sprintf("%.3f", c[3] / b[3]) : "-"
-        cr = (b[5] != "-" && c[5] != "-" && b[5] > 0) ? sprintf("%.3f", c[5] / b[5]) : "-"
+        if (bqs[m] == "" || cqs[m] == "") continue
+        mbq = median(bqs[m]); mcq = median(cqs[m])
+        mbc = bcs[m] != "" ? median(bcs[m]) : ""; mcc = ccs[m] != "" ? median(ccs[m]) : ""
         rq = ""; rc = ""
         for (r = 1; r <= runs[m]; r++) {
           k = m SUBSEP r
@@ -807,10 +808,13 @@ base_report() {
           rq = rq (rq == "" ? "" : " ") (bq[k] > 0 ? sprintf("%.3f", cq[k] / bq[k]) : "-")
           if (bc[k] != "" && cc[k] != "") rc = rc (rc == "" ? "" : " ") sprintf("%.3f", cc[k] / bc[k])
         }
-        printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", m, b[3], c[3], qr, b[5], c[5], cr,
-          rq, (rc == "" ? "-" : rc), b[9], c[9]
+        printf "| %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s / %s |\n", m, mbq, mcq,
+          (mbq > 0 ? sprintf("%.3f", mcq / mbq) : "-"),
+          (mbc != "" ? sprintf("%.2f", mbc) : "-"), (mcc != "" ? sprintf("%.2f", mcc) : "-"),
+          (mbc > 0 && mcc != "" ? sprintf("%.3f", mcc / mbc) : "-"),
+          rq, (rc == "" ? "-" : rc), (m in bo ? bo[m] : "-"), (m in co ? co[m] : "-")
       }
-    }'
+    }' "$RESULTS"
 }
 
 report() {
@@ -852,7 +856,7 @@ report() {
   fi
 
   if grep -q $'^signet-base\t' <<<"$med" && grep -q $'^signet\t' <<<"$med"; then
-    base_report "$med"
+    base_report
   fi
 
   if grep -q $'\tflood-fg\t' <<<"$med"; then
