@@ -49,6 +49,9 @@
 #   BENCH_SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies"; both builds)
 #   BENCH_SIGNET_BASE [""] (a git revision to run as signet-base beside signet; SERVERS then
 #   defaults to "signet" and must hold it)
+#   BENCH_SIGNET_PROFILE [0] (1: a CPU profile of each Signet build over each measured run but
+#   the flood, from /debug/pprof on its control socket, saved as WORK/NAME/MIX-RUN.pprof; with
+#   KEEP=1 to read them, e.g. go tool pprof -top WORK/bin/signet WORK/signet/missing-1.pprof)
 #   BENCH_SIGNET_ANCHOR [ds] (ds: trust anchor from `signet ds`, which is also checked against the
 #   served DNSKEY; served: from the served DNSKEY alone, for builds without `signet ds`)
 #   BENCH_SIGNET_DNSSEC [1] (0: Signet serves the zone unsigned, a match for NSD's ceiling)
@@ -102,6 +105,7 @@ BENCH_SIGNET_ARGS=${BENCH_SIGNET_ARGS:-}
 BENCH_SIGNET_ANCHOR=${BENCH_SIGNET_ANCHOR:-ds}
 BENCH_SIGNET_DNSSEC=${BENCH_SIGNET_DNSSEC:-1}
 BENCH_PDNS_DENIAL=${BENCH_PDNS_DENIAL:-narrow}
+BENCH_SIGNET_PROFILE=${BENCH_SIGNET_PROFILE:-0}
 ZONE=bench.test.
 ADDR=127.0.0.1 # the only address this script ever sends to
 
@@ -113,6 +117,7 @@ done
 case $BENCH_SIGNET_ANCHOR in ds | served) ;; *) die "BENCH_SIGNET_ANCHOR must be ds or served" ;; esac
 case $BENCH_SIGNET_DNSSEC in 0 | 1) ;; *) die "BENCH_SIGNET_DNSSEC must be 0 or 1" ;; esac
 case $BENCH_PDNS_DENIAL in narrow | nsec) ;; *) die "BENCH_PDNS_DENIAL must be narrow or nsec" ;; esac
+case $BENCH_SIGNET_PROFILE in 0 | 1) ;; *) die "BENCH_SIGNET_PROFILE must be 0 or 1" ;; esac
 for s in $SERVERS; do
   case $s in signet | knot | pdns | pdns-nocache | nsd | bind) ;; *) die "unknown server $s" ;; esac
 done
@@ -227,6 +232,7 @@ daemon_pids() {
 
 install_packages() {
   local want=(dnsperf bind9-dnsutils bind9-utils util-linux) need=() p s
+  [ "$BENCH_SIGNET_PROFILE" = 1 ] && want+=(curl)
   for s in $SERVERS; do
     case $s in
       knot) want+=(knot) ;;
@@ -614,11 +620,23 @@ measure() {
     nodo) file=$d/q-existing.txt do=0 ;;
     flood) measure_flood "$@"; return ;;
   esac
-  local lines=0
+  local lines=0 prof=''
   [ $unique = 1 ] && lines=$(wc -l <"$file")
+  if [ "$BENCH_SIGNET_PROFILE" = 1 ] && [ "${server%-base}" = signet ]; then
+    # The profile covers the measured seconds but the last (curl must not outlast dnsperf);
+    # curl is not in the server's process tree, so its CPU is not counted as the server's.
+    curl -sf --max-time $((DURATION + 10)) --unix-socket "$dir/state/admin.sock" \
+      -o "$dir/$mix-$run.pprof" "http://localhost/debug/pprof/profile?seconds=$((DURATION > 1 ? DURATION - 1 : 1))" &
+    prof=$!
+    STARTED+=("$prof")
+  fi
   t0=$(snapshot)
   dnsperf_cmd "$port" "$file" "$DURATION" $do "$CLIENT_CPU" >"$out" 2>&1
   t1=$(snapshot)
+  if [ -n "$prof" ]; then
+    wait "$prof" || log "$server $mix run $run: no profile (curl failed)"
+    stop_pid "$prof"
+  fi
   record "$server" "$mix" "$run" "$out" $((${t1%% *} - ${t0%% *})) "$lines" "$(contention "$t0" "$t1")"
 }
 
