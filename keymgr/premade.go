@@ -76,6 +76,10 @@ func decodePremade(zone string, b []byte) (premadeSet, error) {
 // loadPremade returns the zone's saved pre-made signatures; statestore.ErrNotFound (wrapped)
 // when there are none. Call with z.mu held.
 func (m *Manager) loadPremade(ctx context.Context, z *zone) (premadeSet, error) {
+	if b := z.startPremade; b != nil {
+		z.startPremade = nil
+		return decodePremade(z.name, b)
+	}
 	b, rev, err := m.load(ctx, z.name, statestore.Premade)
 	if err != nil {
 		return premadeSet{}, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
