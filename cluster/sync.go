@@ -200,16 +200,22 @@ func (n *Node) applyHold(zone string) {
 	}
 	changed := want != t.held
 	t.held = want
+	if changed {
+		// Under trackMu: two checks that change the reason at once apply it in order.
+		why := ""
+		if want != "" {
+			why = "key ring behind the cluster's: ask another name server"
+		}
+		_ = n.cfg.Manager.Hold(zone, why)
+	}
 	n.trackMu.Unlock()
 	if !changed {
 		return
 	}
 	if want != "" {
 		n.log.Error("stopped answering for the zone (SERVFAIL, EDE 14): its ring is not the cluster's", "zone", zone, "why", want)
-		_ = n.cfg.Manager.Hold(zone, "key ring behind the cluster's: ask another name server")
 	} else {
 		n.log.Info("answering for the zone again: it serves the cluster's ring", "zone", zone)
-		_ = n.cfg.Manager.Hold(zone, "")
 	}
 	n.poke()
 }

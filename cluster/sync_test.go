@@ -193,8 +193,20 @@ func pair(t *testing.T, follower syncOpts) (leader, fol *instance) {
 		return leader.node.Leading() && ok
 	})
 	fol = startSync(t, c, "ns2", ids[1], recipients, follower)
-	waitFor(t, 10*time.Second, "ns2 serves the leader's ring", func() bool { return sameRing(leader, fol) })
+	waitFor(t, 10*time.Second, "ns2 serves the leader's ring, and the leader knows", func() bool {
+		return sameRing(leader, fol) && reported(leader, fol)
+	})
 	return leader, fol
+}
+
+// reported reports whether the leader has seen the follower's presence report with the ring
+// the leader serves: until then the follower is not live for it, and not waited for.
+func reported(leader, fol *instance) bool {
+	want, _ := leader.mgr.Served(zone)
+	leader.node.peers.mu.Lock()
+	defer leader.node.peers.mu.Unlock()
+	z, ok := leader.node.peers.in[fol.name].Zones[zone]
+	return ok && z.Revisions().Covers(want.Revisions)
 }
 
 func sameRing(a, b *instance) bool {
@@ -283,7 +295,12 @@ func TestLeaderWaitsForLateFollower(t *testing.T) {
 	waitFor(t, 10*time.Second, "the leader records the ring change as served", func() bool { _, m := lastSync(leader); return m > n })
 	rec, _ := lastSync(leader)
 	fs, _ := fol.mgr.Served(zone)
-	k := newZSK(t, before, zskTimes(t, leader))
+	// The leader records the change as served, then saves the instants it moved.
+	var k rollover.Key
+	waitFor(t, 5*time.Second, "the leader saves the new ZSK's activation moved by the lag", func() bool {
+		k = newZSK(t, before, zskTimes(t, leader))
+		return !k.Active.Equal(k.Publish.Add(ipub))
+	})
 	t.Logf("published %s after the rollover call; follower served it %s after; synced record %+v; active %s after publication",
 		k.Publish.Sub(published).Round(time.Millisecond), fs.Since.Sub(k.Publish).Round(time.Millisecond), rec, k.Active.Sub(k.Publish).Round(time.Millisecond))
 	if len(rec.Laggards) != 0 || rec.Synced.Before(opened) {
@@ -380,7 +397,11 @@ func TestFollowerStaleAndBack(t *testing.T) {
 	}
 	p := syncPolicy.Rollover
 	p.DNSKEYTTL, p.MaxZoneTTL = syncPolicy.DNSKEYTTL, time.Second
-	if k = zskTimes(t, leader)[k.ID]; !k.Active.Equal(k.Publish.Add(p.PublishInterval() + timeout)) {
+	waitFor(t, 5*time.Second, "the leader saves the new ZSK's activation moved by the timeout", func() bool {
+		k = zskTimes(t, leader)[k.ID]
+		return !k.Active.Equal(k.Publish.Add(p.PublishInterval()))
+	})
+	if !k.Active.Equal(k.Publish.Add(p.PublishInterval() + timeout)) {
 		t.Errorf("the new ZSK is active %s after its publication, want Ipub + the sync timeout (%s)", k.Active.Sub(k.Publish), p.PublishInterval()+timeout)
 	}
 	waitFor(t, 5*time.Second, "the status shows the stale follower and the laggard", func() bool {
@@ -532,7 +553,7 @@ func TestPartitionedFollowerAsksPeers(t *testing.T) {
 		cut.node.peers.mu.Lock()
 		known := cut.node.peers.in["ns1"].Addr != "" && cut.node.peers.in["ns3"].Addr != ""
 		cut.node.peers.mu.Unlock()
-		return known && sameRing(leader, cut) && sameRing(leader, other)
+		return known && sameRing(leader, cut) && sameRing(leader, other) && reported(leader, cut) && reported(leader, other)
 	})
 	ask := func(in *instance) *dns.Msg {
 		q := new(dns.Msg)
