@@ -6,8 +6,9 @@ import (
 
 // Register registers the node's metrics: signet_cluster_leader (1 while this instance is the
 // key leader), signet_cluster_etcd_up (etcd answered the last request),
-// signet_cluster_etcd_errors_total, and signet_cluster_revision_lag{zone} (etcd revisions
-// between the key state served and the newest one the watch reported).
+// signet_cluster_etcd_errors_total, signet_cluster_revision_lag{zone} (etcd revisions
+// between the key state served and the newest one the watch reported), and
+// signet_cluster_zone_stale{zone} (1 while this instance does not answer for the zone).
 func (n *Node) Register(reg prometheus.Registerer) error {
 	b2f := func(b bool) float64 {
 		if b {
@@ -26,6 +27,7 @@ func (n *Node) Register(reg prometheus.Registerer) error {
 			Help: "Requests to etcd that failed."},
 			func() float64 { return float64(n.EtcdErrors()) }),
 		lagCollector{n},
+		staleCollector{n},
 	} {
 		if err := reg.Register(c); err != nil {
 			return err
@@ -46,5 +48,25 @@ func (l lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
 func (l lagCollector) Collect(ch chan<- prometheus.Metric) {
 	for zone, lag := range l.n.Lag() {
 		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(lag), zone)
+	}
+}
+
+var staleDesc = prometheus.NewDesc("signet_cluster_zone_stale",
+	"1 while this instance does not answer for the zone (SERVFAIL, EDE 14) because the ring it serves stayed behind the cluster's for longer than cluster.sync_timeout, else 0.",
+	[]string{"zone"}, nil)
+
+// staleCollector reports Node.Stale at scrape time, for every zone.
+type staleCollector struct{ n *Node }
+
+func (s staleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- staleDesc }
+
+func (s staleCollector) Collect(ch chan<- prometheus.Metric) {
+	stale := s.n.Stale()
+	for _, zone := range s.n.cfg.Manager.Zones() {
+		v := 0.0
+		if stale[zone] != "" {
+			v = 1
+		}
+		ch <- prometheus.MustNewConstMetric(staleDesc, prometheus.GaugeValue, v, zone)
 	}
 }

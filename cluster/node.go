@@ -64,6 +64,19 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Resync is the period of the followers' full re-read; 0 means DefaultResync.
 	Resync time.Duration
+	// SyncTimeout bounds how long the leader waits for every live instance to serve a ring
+	// change before the next interval counts, and how long a follower may serve an older
+	// ring than etcd holds before it stops answering for the zone; 0 means
+	// DefaultSyncTimeout. Keep it well under the zones' propagation delay.
+	SyncTimeout time.Duration
+	// Now is the clock of the swap-in instants and timeouts; nil means time.Now.
+	Now func() time.Time
+	// Addr is the DNS address (host:port) the other instances can ask this one at, published
+	// in its presence report; "" when they cannot.
+	Addr string
+	// PeerCheck is how often an instance cut off from etcd asks the others (at the addresses
+	// of their last reports) for each zone's DNSKEY RRset; 0 means DefaultPeerCheck.
+	PeerCheck time.Duration
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// OnLead, when set, runs in its own goroutine each time this instance becomes the
@@ -87,8 +100,16 @@ type Node struct {
 
 	leader     atomic.Pointer[string] // the leader's name as last observed
 	etcdErrors atomic.Uint64
-	up         atomic.Bool // etcd answered the last request
-	latest     sync.Map    // zone -> int64: the newest state revision the watch reported
+	up         atomic.Bool   // etcd answered the last request
+	poked      chan struct{} // asks the report loop to publish now
+
+	peers peers // the live instances' reports
+
+	syncMu sync.Mutex
+	syncs  map[string][]SyncRecord // the ring changes this instance saw served, leading
+
+	trackMu sync.Mutex
+	track   map[string]*track // per zone: etcd's newest revisions against the ring served
 }
 
 // New returns a Node; Run starts it.
@@ -102,12 +123,23 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Resync <= 0 {
 		cfg.Resync = DefaultResync
 	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = DefaultSyncTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.PeerCheck <= 0 {
+		cfg.PeerCheck = DefaultPeerCheck
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{cfg: cfg, log: log.With("component", "cluster", "instance", cfg.Name)}
+	n := &Node{cfg: cfg, log: log.With("component", "cluster", "instance", cfg.Name), poked: make(chan struct{}, 1),
+		peers: peers{in: map[string]Instance{}}, syncs: map[string][]SyncRecord{}, track: map[string]*track{}}
 	cfg.Manager.Follow("")
+	cfg.Manager.WaitFor(n)
 	return n, nil
 }
 
@@ -136,27 +168,42 @@ func (n *Node) EtcdErrors() uint64 { return n.etcdErrors.Load() }
 func (n *Node) EtcdUp() bool { return n.up.Load() }
 
 // Lag returns, per zone, how many etcd revisions the key state this instance serves is
-// behind the newest one its watch reported (0: up to date).
+// behind the newest one it was told of (0: up to date).
 func (n *Node) Lag() map[string]int64 {
 	out := map[string]int64{}
 	for _, zone := range n.cfg.Manager.Zones() {
-		st, _, err := n.cfg.Manager.Revision(zone)
+		served, err := n.cfg.Manager.Served(zone)
 		if err != nil {
 			continue
 		}
-		v, _ := n.latest.Load(zone)
-		latest, _ := v.(int64)
-		out[zone] = max(0, latest-int64(st))
+		var latest statestore.Revision
+		n.trackMu.Lock()
+		if t := n.track[zone]; t != nil {
+			latest = t.latest.State
+		}
+		n.trackMu.Unlock()
+		out[zone] = max(0, int64(latest)-int64(served.State))
 	}
 	return out
+}
+
+// poke has the report loop publish what this instance serves now.
+func (n *Node) poke() {
+	select {
+	case n.poked <- struct{}{}:
+	default:
+	}
 }
 
 // Run campaigns, leads or follows, and reports what this instance serves, until ctx ends.
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(5)
 	go func() { defer wg.Done(); n.follow(ctx) }()
 	go func() { defer wg.Done(); n.report(ctx) }()
+	go func() { defer wg.Done(); n.watchPeers(ctx) }()
+	go func() { defer wg.Done(); n.guard(ctx) }()
+	go func() { defer wg.Done(); n.checkPeers(ctx) }()
 	if n.cfg.KeyChanges != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.followKeys(ctx) }()
@@ -305,9 +352,7 @@ func (n *Node) follow(ctx context.Context) {
 
 func (n *Node) changed(ctx context.Context, c statestore.Change) {
 	n.log.Debug("shared state changed", "zone", c.Zone, "doc", c.Doc, "revision", c.Rev)
-	if c.Doc == statestore.KeyState && c.Rev != 0 {
-		n.latest.Store(c.Zone, int64(c.Rev))
-	}
+	n.note(c.Zone, c.Doc, c.Rev)
 	if !slices.Contains(n.cfg.Manager.Zones(), c.Zone) {
 		return
 	}
@@ -315,6 +360,7 @@ func (n *Node) changed(ctx context.Context, c statestore.Change) {
 }
 
 func (n *Node) syncAll(ctx context.Context) {
+	n.readLatest(ctx)
 	for _, zone := range n.cfg.Manager.Zones() {
 		n.sync(ctx, zone)
 	}
@@ -326,16 +372,26 @@ func (n *Node) sync(ctx context.Context, zone string) {
 	if n.Leading() {
 		return
 	}
+	before, _ := n.cfg.Manager.Served(zone)
 	err := n.cfg.Manager.Sync(ctx, zone)
 	n.failed("read the state of "+zone, err)
+	if after, _ := n.cfg.Manager.Served(zone); after != before {
+		n.checkStale()
+		n.poke() // the leader waits for this report
+	}
 }
 
 // Instance is what an instance publishes about itself (and Status shows).
 type Instance struct {
-	Name    string                `json:"name"`
-	Leader  bool                  `json:"leader"`
-	Zones   map[string]ZoneServed `json:"zones"`
-	Updated time.Time             `json:"updated"`
+	Name string `json:"name"`
+	// Addr is where the other instances can ask it over DNS ("" when not given).
+	Addr   string                `json:"addr,omitempty"`
+	Leader bool                  `json:"leader"`
+	Zones  map[string]ZoneServed `json:"zones"`
+	// Syncs are the leader's last ring changes per zone, each with when every live instance
+	// served it.
+	Syncs   map[string][]SyncRecord `json:"syncs,omitempty"`
+	Updated time.Time               `json:"updated"`
 }
 
 // ZoneServed is what an instance serves of one zone.
@@ -346,21 +402,36 @@ type ZoneServed struct {
 	PremadeRevision int64 `json:"premade_revision"`
 	// Serial is the zone's SOA serial; 0 when not reported.
 	Serial uint32 `json:"serial,omitempty"`
+	// Since is when this instance started serving the ring (its clock).
+	Since time.Time `json:"since,omitzero"`
+	// Stale says why this instance does not answer for the zone (its ring stayed behind
+	// etcd's for longer than the sync timeout); "" while it answers.
+	Stale string `json:"stale,omitempty"`
+}
+
+// Revisions returns the revisions of the ring served.
+func (z ZoneServed) Revisions() keymgr.Revisions {
+	return keymgr.Revisions{State: statestore.Revision(z.StateRevision), Premade: statestore.Revision(z.PremadeRevision)}
 }
 
 // self returns what this instance serves now.
 func (n *Node) self() Instance {
-	in := Instance{Name: n.cfg.Name, Leader: n.Leading(), Zones: map[string]ZoneServed{}}
+	in := Instance{Name: n.cfg.Name, Addr: n.cfg.Addr, Leader: n.Leading(), Zones: map[string]ZoneServed{}}
 	var serials map[string]uint32
 	if n.cfg.Serials != nil {
 		serials = n.cfg.Serials()
 	}
+	stale := n.Stale()
 	for _, zone := range n.cfg.Manager.Zones() {
-		st, pm, err := n.cfg.Manager.Revision(zone)
+		sv, err := n.cfg.Manager.Served(zone)
 		if err != nil {
 			continue
 		}
-		in.Zones[zone] = ZoneServed{StateRevision: int64(st), PremadeRevision: int64(pm), Serial: serials[zone]}
+		in.Zones[zone] = ZoneServed{StateRevision: int64(sv.State), PremadeRevision: int64(sv.Premade), Serial: serials[zone],
+			Since: sv.Since.UTC(), Stale: stale[zone]}
+	}
+	if in.Leader {
+		in.Syncs = n.Syncs()
 	}
 	return in
 }
@@ -376,9 +447,9 @@ func (n *Node) publish(ctx context.Context, sess *concurrency.Session) {
 	var at time.Time
 	for {
 		in := n.self()
-		b, _ := json.Marshal(Instance{Name: in.Name, Leader: in.Leader, Zones: in.Zones})
+		b, _ := json.Marshal(Instance{Name: in.Name, Addr: in.Addr, Leader: in.Leader, Zones: in.Zones, Syncs: in.Syncs})
 		if string(b) != string(last) || time.Since(at) > 10*reportEvery {
-			in.Updated = time.Now().UTC()
+			in.Updated = n.cfg.Now().UTC()
 			v, _ := json.Marshal(in)
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			_, err := n.cfg.Client.Put(pctx, n.instanceKey(), string(v), clientv3.WithLease(sess.Lease()))
@@ -390,6 +461,7 @@ func (n *Node) publish(ctx context.Context, sess *concurrency.Session) {
 		}
 		select {
 		case <-tick.C:
+		case <-n.poked:
 		case <-sess.Done():
 			return
 		case <-ctx.Done():

@@ -27,8 +27,9 @@ type Status struct {
 	// Members is the health of each etcd endpoint.
 	Members []Member `json:"etcd"`
 	// Problems lists what an operator should look at: an instance that serves an older
-	// state than etcd holds, serials that differ between instances, no leader, an etcd
-	// endpoint that does not answer.
+	// state than etcd holds, or stopped answering for a zone because it stayed behind, a
+	// ring change the leader stopped waiting for, serials that differ between instances, no
+	// leader, an etcd endpoint that does not answer.
 	Problems []string `json:"problems,omitempty"`
 }
 
@@ -91,8 +92,9 @@ func ReadStatus(ctx context.Context, cli *clientv3.Client, prefix string) (*Stat
 	return st, nil
 }
 
-// compare lists the instances that serve an older key state than etcd holds, and the zones
-// whose serial differs between instances.
+// compare lists the instances that serve an older key state than etcd holds or do not
+// answer for a zone, the ring changes the leader counted from the sync timeout, and the
+// zones whose serial differs between instances.
 func (st *Status) compare() []string {
 	var out []string
 	for _, zone := range slices.Sorted(maps.Keys(st.Zones)) {
@@ -104,6 +106,14 @@ func (st *Status) compare() []string {
 			}
 			if z.StateRevision != st.Zones[zone] {
 				out = append(out, fmt.Sprintf("%s serves revision %d of %s, etcd holds %d", in.Name, z.StateRevision, zone, st.Zones[zone]))
+			}
+			if z.Stale != "" {
+				out = append(out, fmt.Sprintf("%s does not answer for %s (SERVFAIL, EDE 14): %s", in.Name, zone, z.Stale))
+			}
+			if recs := in.Syncs[zone]; len(recs) > 0 && len(recs[len(recs)-1].Laggards) > 0 {
+				r := recs[len(recs)-1]
+				out = append(out, fmt.Sprintf("the leader %s counted the last ring change of %s (revision %d) from the sync timeout: %s did not serve it in time",
+					in.Name, zone, r.Revisions.State, strings.Join(r.Laggards, ",")))
 			}
 			if z.Serial != 0 {
 				serials[z.Serial] = append(serials[z.Serial], in.Name)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/signetdns/signet/admin"
 	"github.com/signetdns/signet/admin/client"
+	"github.com/signetdns/signet/cluster"
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/internal/resolvertest"
 )
@@ -126,6 +127,7 @@ cluster:
   name: %s
   id: lab
   lease_ttl: 2s
+  sync_timeout: 500ms
   etcd:
     endpoints: [%s]
   recipients: [%s]
@@ -477,6 +479,26 @@ func TestClusterThreeInstances(t *testing.T) {
 	}
 	out, _ = live[0].try("cluster", "status")
 	t.Logf("cluster status at the end:\n%s", out)
+	// The leader counted each ring change of the rollover since etcd came back from when
+	// every live instance served it (or from the sync timeout, naming who lagged).
+	var st cluster.Status
+	if err := client.NewUnix(filepath.Join(live[0].State, admin.SocketFile)).Do(context.Background(), "GET", admin.ClusterPath, nil, &st); err != nil {
+		t.Fatalf("GET %s: %v", admin.ClusterPath, err)
+	}
+	var recs []cluster.SyncRecord
+	for _, in := range st.Instances {
+		if in.Leader {
+			recs = in.Syncs["signed.example.test."]
+		}
+	}
+	if len(recs) == 0 {
+		t.Errorf("the leader recorded no ring change of signed.example.test. as served (leader %q)", st.Leader)
+	}
+	for _, r := range recs {
+		if lag := r.Synced.Sub(r.Committed); lag < 0 || lag > 500*time.Millisecond {
+			t.Errorf("ring change %+v: served everywhere %s after the leader's change, want within the 500ms sync timeout", r, lag)
+		}
+	}
 	stop()
 	wg.Wait()
 	t.Logf("%d validated answers, %d SERVFAIL, %d without AD, %d timeouts; %d DNSKEY RRsets", answers.Load(), servfail.Load(), notAD.Load(), timeouts.Load(), len(sets))

@@ -32,6 +32,12 @@ func (m *Manager) Follow(leader string) {
 		z, _ := m.zone(name)
 		_ = m.change(z, func(time.Time) error {
 			z.failure = ""
+			z.pending = nil
+			if z.cur.Load() != nil {
+				// As leader it served its own state: saves that changed no ring (a DS
+				// check) moved the revisions, not the ring.
+				z.served.Revisions = Revisions{State: z.stateRev, Premade: z.premadeRev}
+			}
 			z.retryAt, z.backoff = time.Time{}, 0
 			return nil
 		})
@@ -53,6 +59,11 @@ func (m *Manager) Lead(ctx context.Context) error {
 	for _, name := range m.Zones() {
 		z, _ := m.zone(name)
 		err := m.change(z, func(now time.Time) error {
+			if z.cur.Load() != nil && m.syncWaiter() != nil {
+				// The last leader may have died just after a change: its steps wait until
+				// every live instance serves the ring this one took over.
+				z.pending = &ringChange{rev: Revisions{State: z.stateRev, Premade: z.premadeRev}, at: now}
+			}
 			if z.st != nil || !z.policy.QuickStart {
 				return nil
 			}
@@ -99,8 +110,9 @@ func (m *Manager) Revision(zone string) (state, premade statestore.Revision, err
 // either changed since this Manager last read or wrote them, serves the ring they describe.
 // A follower calls it for each change the store's Watch reports (its own writes come back
 // unchanged and cost one read), and a new leader for every zone before it runs the loop.
-// A ring that cannot be built yet (a new state whose pre-made signatures have not arrived)
-// leaves the current ring served until the next change.
+// A ring that cannot be built yet (a new state whose pre-made signatures have not arrived, a
+// key this instance cannot read) leaves the current ring served, and the next Sync tries
+// again.
 func (m *Manager) Sync(ctx context.Context, zone string) error {
 	z, err := m.zone(zone)
 	if err != nil {
@@ -121,7 +133,9 @@ func (m *Manager) Sync(ctx context.Context, zone string) error {
 		if err != nil {
 			return err
 		}
-		if rev != z.stateRev || premadeRev != z.premadeRev || z.unbuilt {
+		_, following := m.Following()
+		behind := following && !z.served.Covers(Revisions{State: rev, Premade: premadeRev})
+		if rev != z.stateRev || premadeRev != z.premadeRev || z.unbuilt || behind {
 			m.follow(ctx, z, st, rev, now)
 		}
 		return nil
@@ -138,6 +152,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 	if st == nil || !st.Signing {
 		z.st, z.stateRev = st, rev
 		z.install(nil, false, time.Time{})
+		m.serving(z, st, now, now)
 		return
 	}
 	ring, p, err := m.premadeRing(ctx, z, st, now)
@@ -146,6 +161,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 		if !errors.Is(err, statestore.ErrNotFound) {
 			m.log.Warn("the leader's state and pre-made signatures do not make a ring (yet)", "zone", z.name, "err", err)
 		}
+		z.served.Err = err.Error()
 		if z.st == nil {
 			z.st, z.stateRev = st, rev
 			z.signed.Store(true)
@@ -155,6 +171,7 @@ func (m *Manager) follow(ctx context.Context, z *zone, st *zoneState, rev states
 	z.st, z.stateRev = st, rev
 	z.install(ring, true, p.made)
 	m.keepLocal(ctx, z, st, p)
+	m.serving(z, st, p.made, now)
 }
 
 // canPublish reports whether this Manager may publish rec, a key of DNSKEY flags flags,

@@ -98,18 +98,21 @@ func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Tim
 	if z.st == nil || !z.st.Signing {
 		return time.Time{}
 	}
-	if m.due(z, now) {
+	// While the last ring change is not served by every instance of a cluster, no step
+	// follows it: neither a planned instant of a key's timeline nor a planner action.
+	hold := m.awaitSync(ctx, z, now)
+	if hold.IsZero() && m.due(z, now) {
 		m.refresh(ctx, z, now)
 	} else if m.checkDue(z, now) {
 		m.check(ctx, z, now)
 	}
 	var next time.Time
-	if z.failure == "" && !z.failing() {
+	if hold.IsZero() && z.failure == "" && !z.failing() {
 		// While a KSK cannot sign, no new DNSKEY signature can be made, so no key change
 		// can be served; the timelines wait (the planner pauses new rollovers likewise).
 		next = m.plan(ctx, z, now)
 	}
-	return earliest(m.deadline(z, now), next)
+	return earliest(earliest(m.deadline(z, now), next), hold)
 }
 
 // rolloverPolicy returns the zone's rollover policy as the planner takes it (policyFor its
@@ -136,6 +139,10 @@ func (z *zone) policyFor(st *zoneState) rollover.Policy {
 func (m *Manager) plan(ctx context.Context, z *zone, now time.Time) time.Time {
 	p := z.rolloverPolicy()
 	for range maxActionsPerStep {
+		if z.pending != nil {
+			// An action changed the ring: the next waits until every instance serves it.
+			return now.Add(syncPoll)
+		}
 		actions, next, _ := rollover.Plan(z.st.timelines(), p, now)
 		if len(actions) == 0 {
 			return next
@@ -389,6 +396,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 		}
 		z.install(ring, next.Signing, now)
 		m.keepLocal(ctx, z, z.st, set)
+		m.serving(z, z.st, now, now)
 		z.failure = ""
 		z.retryAt, z.backoff = time.Time{}, 0
 		z.checkAt = now.Add(m.cfg.KSKCheckInterval)

@@ -136,8 +136,11 @@ type Manager struct {
 	// Signing reads it lock-free on every query, and a copy at every AddZone would make
 	// adding n zones cost n².
 	zones sync.Map
-	addMu sync.Mutex // serialises AddZone's check that a zone is new and its insertion
-	wake  chan struct{}
+	// addMu guards adding: the zones being started by AddZone, so that one name is added
+	// once while different zones start concurrently.
+	addMu  sync.Mutex
+	adding map[string]bool
+	wake   chan struct{}
 
 	cbMu      sync.Mutex
 	callbacks []func(zone string)
@@ -145,6 +148,11 @@ type Manager struct {
 	// leader is the name of the instance this one follows; nil while this one leads (a
 	// single server always does).
 	leader atomic.Pointer[string]
+	// waiter, when set, tells the leader when a ring change is served everywhere (WaitFor).
+	waiter atomic.Pointer[SyncWaiter]
+	// holds counts the zones held (Hold), so that Held costs a single server, which never
+	// holds one, no lookup on the query path.
+	holds atomic.Int64
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -179,10 +187,22 @@ type zone struct {
 	// stateRev and premadeRev are the revisions of the zone's documents in the state store
 	// as last read or written: a save succeeds only over them.
 	stateRev, premadeRev statestore.Revision
+	// startPremade is the pre-made signature document AddZone read (nil: none), which
+	// loadPremade decodes instead of reading it again; AddZone drops it once started.
+	startPremade []byte
 	// unbuilt: a follower could not build the ring of the state at stateRev (a key it
 	// cannot decrypt yet, pre-made signatures not there yet), so the next Sync tries again
 	// even though the revisions did not change.
 	unbuilt bool
+
+	// ringID names the ring served (ringID), served what Served reports, and pending the
+	// leader's ring change not yet known to be served by every instance (see awaitSync).
+	ringID  string
+	served  Served
+	pending *ringChange
+
+	// held, when set, says why this instance must not answer for the zone (Hold).
+	held atomic.Pointer[string]
 }
 
 // New returns a Manager. The zones are added with AddZone.
@@ -220,7 +240,9 @@ func canonical(name string) string { return dns.CanonicalName(dns.Fqdn(name)) }
 // quick start if asked and the zone has none, and builds the zone's ring when it is signed.
 // A KSK that cannot sign now does not make AddZone fail: the zone starts ACTION_NEEDED,
 // served with the pre-made signatures an earlier run saved while they are valid and match
-// its keys, else unsigned until the KSK answers.
+// its keys, else unsigned until the KSK answers. Different zones may be added concurrently
+// (a server starting thousands of zones does): each zone's start reads and writes only its
+// own documents and keys.
 func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) error {
 	name := canonical(origin)
 	if _, ok := dns.IsDomainName(name); !ok {
@@ -243,20 +265,31 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		return fmt.Errorf("keymgr: zone %s: %w", name, err)
 	}
 	m.addMu.Lock()
-	defer m.addMu.Unlock()
-	if _, ok := m.lookup(name); ok {
+	if _, ok := m.lookup(name); ok || m.adding[name] {
+		m.addMu.Unlock()
 		return fmt.Errorf("keymgr: zone %s added twice", name)
 	}
+	if m.adding == nil {
+		m.adding = map[string]bool{}
+	}
+	m.adding[name] = true
+	m.addMu.Unlock()
+	defer func() {
+		m.addMu.Lock()
+		delete(m.adding, name)
+		m.addMu.Unlock()
+	}()
 	st, rev, err := m.loadState(ctx, name)
 	if err != nil {
 		return err
 	}
-	premadeRev, err := m.premadeRevision(ctx, name)
-	if err != nil {
-		return err
+	// Read once here for its revision, and kept for the start to decode.
+	premade, premadeRev, err := m.load(ctx, name, statestore.Premade)
+	if err != nil && !errors.Is(err, statestore.ErrNotFound) {
+		return fmt.Errorf("keymgr: read pre-made signatures: %w", err)
 	}
 	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}, gen: &m.gen,
-		stateRev: rev, premadeRev: premadeRev}
+		stateRev: rev, premadeRev: premadeRev, startPremade: premade}
 	z.mu.Lock()
 	if _, following := m.Following(); following {
 		st, rev := z.st, z.stateRev
@@ -266,6 +299,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		z.mu.Unlock()
 		return err
 	}
+	z.startPremade = nil
 	z.mu.Unlock()
 	m.zones.Store(name, z)
 	m.gen.Add(1)

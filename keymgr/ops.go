@@ -75,6 +75,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
 	m.savePremade(ctx, z, premadeOf(ring, now))
+	m.serving(z, next, now, now)
 	return nil
 }
 

@@ -76,6 +76,10 @@ func decodePremade(zone string, b []byte) (premadeSet, error) {
 // loadPremade returns the zone's saved pre-made signatures; statestore.ErrNotFound (wrapped)
 // when there are none. Call with z.mu held.
 func (m *Manager) loadPremade(ctx context.Context, z *zone) (premadeSet, error) {
+	if b := z.startPremade; b != nil {
+		z.startPremade = nil
+		return decodePremade(z.name, b)
+	}
 	b, rev, err := m.load(ctx, z.name, statestore.Premade)
 	if err != nil {
 		return premadeSet{}, fmt.Errorf("keymgr: read pre-made signatures: %w", err)
@@ -149,6 +153,7 @@ func (m *Manager) fromDisk(ctx context.Context, z *zone, st *zoneState, now time
 		return
 	}
 	z.install(ring, st.Signing, p.made)
+	m.serving(z, st, now, now)
 	m.log.Info("serving saved pre-made KSK signatures", "zone", z.name, "made", p.made, "valid_until", ring.PremadeValidUntil())
 }
 
@@ -233,6 +238,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	}
 	z.install(ring, true, made)
 	m.keepLocal(ctx, z, z.st, premadeOf(ring, made))
+	m.serving(z, z.st, now, now)
 	z.failure = ""
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)

@@ -33,6 +33,14 @@ type KeySource interface {
 	Generation() uint64
 }
 
+// ZoneHold is implemented by a KeySource that may withhold a zone it holds keys for: a
+// cluster member whose key ring stayed behind the other instances' answers SERVFAIL for the
+// zone, so that resolvers ask another name server rather than meet two rings. Held runs on
+// every query: it must be cheap and lock-free.
+type ZoneHold interface {
+	Held(zone string) (why string, held bool)
+}
+
 // Signer signs a response. *signer.Signer implements it.
 type Signer interface {
 	Sign(m *dns.Msg, in *signer.Input, ring *signer.KeyRing, now time.Time) error
@@ -63,6 +71,7 @@ type Handler struct {
 	keys    KeySource
 	signer  Signer
 	prep    Preparer // nil: every answer goes through signer
+	hold    ZoneHold // nil: keys withholds no zone
 	cfg     Config
 	metrics *Metrics
 	pcache  *packetCache      // nil: disabled
@@ -83,6 +92,9 @@ func NewHandler(zs ZoneSource, keys KeySource, sig Signer, cfg Config, m *Metric
 		qlog: newQueryLog(c.QueryLog, c.Logger), signing: make(chan struct{}, c.MaxSigning)}
 	if p, ok := sig.(Preparer); ok && keys != nil {
 		h.prep = p
+	}
+	if hk, ok := keys.(ZoneHold); ok {
+		h.hold = hk
 	}
 	if c.Transfers != nil {
 		h.tsig = c.Transfers.TsigSecrets()
@@ -246,16 +258,22 @@ func (h *Handler) route(x *request) bool {
 	if z == nil {
 		return h.fail(x, dns.RcodeRefused, dns.ExtendedErrorCodeNotAuthoritative, "")
 	}
-	if !z.Available() {
+	available, reason := z.Available(), z.Reason()
+	if available && h.hold != nil {
+		if why, held := h.hold.Held(z.Origin()); held {
+			available, reason = false, why
+		}
+	}
+	if !available {
 		// A secondary zone not transferred yet, or past its SOA expire time: a secondary
-		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; and a zone
-		// whose file failed to load answers the same until a reload fixes it.
+		// stops answering for it (RFC 1035 §3.3.13) and says so with SERVFAIL; a zone
+		// whose file failed to load answers the same until a reload fixes it, and so does a
+		// zone whose keys withhold it (ZoneHold).
 		h.metrics.servfail(causeUnavailable)
 		code := dns.ExtendedErrorCodeNotReady
 		if z.IsExpired() {
 			code = dns.ExtendedErrorCodeNoReachableAuthority
 		}
-		reason := z.Reason()
 		if reason == "" {
 			reason = "zone not available"
 		}

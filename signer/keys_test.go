@@ -370,6 +370,19 @@ func TestPremadeDigest(t *testing.T) {
 	if !slices.Equal(again.PremadeDigest(), digest) {
 		t.Error("the same keys and signatures give another digest")
 	}
+	// Saved in presentation form and parsed again (as the key manager keeps them), the
+	// signatures give the same digest.
+	parsed := make([]*dns.RRSIG, len(sigs))
+	for i, sig := range sigs {
+		rr, err := dns.NewRR(sig.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed[i] = rr.(*dns.RRSIG)
+	}
+	if !slices.Equal(again.digest(parsed), digest) {
+		t.Error("the signatures parsed from their presentation form give another digest")
+	}
 
 	spoiled := make([]*dns.RRSIG, len(sigs))
 	for i, s := range sigs {

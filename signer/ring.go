@@ -226,6 +226,9 @@ func (r *KeyRing) digest(sigs []*dns.RRSIG) []byte {
 	h := sha256.New()
 	buf := make([]byte, 0, 512)
 	put := func(rr dns.RR) {
+		// PackRR writes the header's Rdlength: a ring's records are read by other
+		// goroutines (answers, verification) while this runs, so pack a copy.
+		rr = dns.Copy(rr)
 		buf = buf[:cap(buf)]
 		n, err := dns.PackRR(rr, buf, 0, nil, false)
 		for err != nil && len(buf) < dns.MaxMsgSize {

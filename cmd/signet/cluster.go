@@ -10,9 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -60,6 +63,29 @@ type clusterConfig struct {
 	IdentityFile string `mapstructure:"identity_file"`
 	// LeaseTTL is the key leader's lease: a leader that dies is replaced within it.
 	LeaseTTL time.Duration `mapstructure:"lease_ttl"`
+	// SyncTimeout bounds the leader's wait for every live instance to serve a ring change
+	// (the next rollover interval counts from then), and how long a follower may serve an
+	// older ring than etcd holds before it stops answering for the zone.
+	SyncTimeout time.Duration `mapstructure:"sync_timeout"`
+	// Advertise is the DNS address (host:port) the other instances ask this one at, when
+	// one of them is cut off from etcd and compares DNSKEY RRsets; default the first listen
+	// address that names a host.
+	Advertise string `mapstructure:"advertise"`
+}
+
+// advertised returns the DNS address this instance publishes for its peers: Advertise, or
+// the first listen address with a specific host ("" when every one is a wildcard).
+func (c *clusterConfig) advertised(listen []string) string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	for _, a := range listen {
+		host, _, err := net.SplitHostPort(a)
+		if ip, perr := netip.ParseAddr(host); err == nil && perr == nil && !ip.IsUnspecified() {
+			return a
+		}
+	}
+	return ""
 }
 
 // enabled reports whether this server is a cluster member.
@@ -83,6 +109,10 @@ func (c *clusterConfig) validate() error {
 		return errors.New("cluster.recipients and cluster.identity_file: required (the shared ZSKs are encrypted to the members' age keys)")
 	case c.LeaseTTL < time.Second:
 		return fmt.Errorf("cluster.lease_ttl: %s is too short (at least 1s)", c.LeaseTTL)
+	case c.SyncTimeout < 100*time.Millisecond:
+		return fmt.Errorf("cluster.sync_timeout: %s is too short (at least 100ms)", c.SyncTimeout)
+	case c.Advertise != "" && !hostPort(c.Advertise):
+		return fmt.Errorf("cluster.advertise: %q: want host:port", c.Advertise)
 	case (c.Etcd.TLS.Cert == "") != (c.Etcd.TLS.Key == ""):
 		return errors.New("cluster.etcd.tls: cert and key go together")
 	}
@@ -193,8 +223,8 @@ func openCluster(c *config) (*clusterRuntime, error) {
 func (r *clusterRuntime) join(c *config, mgr *keymgr.Manager, serials func() map[string]uint32, reg prometheus.Registerer, log *slog.Logger) error {
 	r.log = log
 	n, err := cluster.New(cluster.Config{Name: c.Cluster.Name, Client: r.cli, Prefix: r.prefix, Manager: mgr,
-		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL, Logger: log,
-		OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
+		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL,
+		SyncTimeout: c.Cluster.SyncTimeout, Addr: c.Cluster.advertised(c.Listen), Logger: log, OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
 	if err != nil {
 		return err
 	}
@@ -318,7 +348,7 @@ func printCluster(w io.Writer, st *cluster.Status) {
 	}
 	fmt.Fprintf(w, "key leader: %s\n\n", leader)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tROLE\tZONE\tSTATE REV\tETCD REV\tSERIAL\tUPDATED")
+	fmt.Fprintln(tw, "INSTANCE\tROLE\tZONE\tSTATE REV\tETCD REV\tSERIAL\tANSWERS\tRING SINCE\tUPDATED")
 	for _, in := range st.Instances {
 		role := "follower"
 		if in.Leader {
@@ -326,10 +356,16 @@ func printCluster(w io.Writer, st *cluster.Status) {
 		}
 		for _, zone := range slices.Sorted(maps.Keys(in.Zones)) {
 			z := in.Zones[zone]
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\n", in.Name, role, zone, z.StateRevision, st.Zones[zone], z.Serial, in.Updated.Format(time.RFC3339))
+			answers := "yes"
+			if z.Stale != "" {
+				answers = "NO (stale)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\n", in.Name, role, zone, z.StateRevision, st.Zones[zone], z.Serial,
+				answers, z.Since.Format(time.RFC3339), in.Updated.Format(time.RFC3339))
 		}
 	}
 	tw.Flush()
+	printSyncs(w, st)
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ETCD ENDPOINT\tHEALTHY\tRAFT LEADER\tREVISION\tERROR")
@@ -340,4 +376,35 @@ func printCluster(w io.Writer, st *cluster.Status) {
 	for _, p := range st.Problems {
 		fmt.Fprintln(w, "problem:", p)
 	}
+}
+
+// printSyncs lists the leader's last ring changes per zone: when it served each, when the
+// last live instance did (the next interval counts from then), and who lagged.
+func printSyncs(w io.Writer, st *cluster.Status) {
+	for _, in := range st.Instances {
+		if !in.Leader || len(in.Syncs) == 0 {
+			continue
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RING CHANGE\tSTATE/PREMADE REV\tLEADER SERVED\tALL SERVED\tLAG\tLAGGARDS (TIMED OUT)")
+		for _, zone := range slices.Sorted(maps.Keys(in.Syncs)) {
+			recs := in.Syncs[zone]
+			for _, r := range recs[max(0, len(recs)-3):] {
+				fmt.Fprintf(tw, "%s\t%d/%d\t%s\t%s\t%s\t%s\n", zone, r.Revisions.State, r.Revisions.Premade, r.Committed.UTC().Format(time.RFC3339),
+					r.Synced.UTC().Format(time.RFC3339), r.Synced.Sub(r.Committed).Round(time.Millisecond), strings.Join(r.Laggards, ","))
+			}
+		}
+		tw.Flush()
+	}
+}
+
+// hostPort reports whether a is host:port with a port number.
+func hostPort(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	_, err = strconv.ParseUint(port, 10, 16)
+	return err == nil
 }

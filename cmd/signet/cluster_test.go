@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 )
@@ -47,6 +48,35 @@ func TestClusterConfig(t *testing.T) {
 	c.Cluster.IdentityFile = writeFile(t, dir, "notid", "AGE-SECRET-KEY-1NOTAKEY secret material\n", 0o600)
 	if _, _, err := c.Cluster.ageKeys(); err == nil || strings.Contains(err.Error(), "secret material") {
 		t.Errorf("a file that is not an identity: %v, want a refusal that does not quote it", err)
+	}
+	if c.Cluster.SyncTimeout != 30*time.Second {
+		t.Errorf("cluster.sync_timeout defaults to %s, want 30s", c.Cluster.SyncTimeout)
+	}
+	// The leader's wait for a laggard must fit in the propagation delay the rollover counts.
+	slow := strings.Replace(good, "name: ns1,", "name: ns1, sync_timeout: 5m,", 1)
+	if _, err := loadFile(writeFile(t, dir, "c.yaml", slow, 0o600)); err == nil ||
+		!strings.Contains(err.Error(), "cluster.sync_timeout: 5m0s must be well under the propagation_delay of zone z.test. (5m0s)") {
+		t.Errorf("sync_timeout equal to the propagation delay: %v, want a refusal naming both", err)
+	}
+	t.Setenv("SIGNET_CLUSTER_SYNC_TIMEOUT", "2s")
+	if c := mustLoad(t, writeFile(t, dir, "c.yaml", good, 0o600)); c.Cluster.SyncTimeout != 2*time.Second {
+		t.Errorf("SIGNET_CLUSTER_SYNC_TIMEOUT=2s gives %s", c.Cluster.SyncTimeout)
+	}
+	bad := strings.Replace(good, "name: ns1,", "name: ns1, advertise: nope,", 1)
+	if _, err := loadFile(writeFile(t, dir, "c.yaml", bad, 0o600)); err == nil || !strings.Contains(err.Error(), "cluster.advertise") {
+		t.Errorf("advertise without a port: %v, want a refusal naming cluster.advertise", err)
+	}
+	// The DNS address the peers ask: the first listen address that names a host.
+	var cc clusterConfig
+	if got := cc.advertised([]string{"0.0.0.0:53", "[::]:53", "192.0.2.1:53"}); got != "192.0.2.1:53" {
+		t.Errorf("advertised %q, want the first specific listen address", got)
+	}
+	if got := cc.advertised([]string{"[::]:53"}); got != "" {
+		t.Errorf("advertised %q for a wildcard listen address, want none", got)
+	}
+	cc.Advertise = "ns1.example.net:53"
+	if got := cc.advertised([]string{"192.0.2.1:53"}); got != cc.Advertise {
+		t.Errorf("advertised %q, want cluster.advertise", got)
 	}
 	single := mustLoad(t, writeFile(t, dir, "s.yaml", base, 0o600))
 	if single.Cluster.enabled() {

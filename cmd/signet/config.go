@@ -193,6 +193,7 @@ func setDefaults(v *viper.Viper) {
 	v.SetDefault("state", "./state")
 	v.SetDefault("cluster.id", "signet")
 	v.SetDefault("cluster.lease_ttl", cluster.DefaultLeaseTTL)
+	v.SetDefault("cluster.sync_timeout", cluster.DefaultSyncTimeout)
 	v.SetDefault("log.queries", 0)
 	v.SetDefault("reload.watch", true)
 	v.SetDefault("reload.debounce", zonewatch.DefaultDebounce)
@@ -354,6 +355,12 @@ func (c *config) validate() error {
 		prefix := fmt.Sprintf("zones[%d].", i)
 		if err := inherited(s.validate(prefix), global, prefix); err != nil {
 			add(fmt.Errorf("%w (zone %s)", err, z.Origin))
+		}
+		if c.Cluster.enabled() && s.PropagationDelay > 0 && c.Cluster.SyncTimeout >= s.PropagationDelay {
+			// The rollover intervals count the propagation delay from the leader's change; an
+			// instance may lag up to the sync timeout before the leader goes on without it, so
+			// the delay must leave room for that lag (and for resolvers' own propagation).
+			add(fmt.Errorf("cluster.sync_timeout: %s must be well under the propagation_delay of zone %s (%s)", c.Cluster.SyncTimeout, z.Origin, s.PropagationDelay))
 		}
 	}
 	return errors.Join(errs...)

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/signetdns/signet/admin"
+	"github.com/signetdns/signet/cluster"
 	"github.com/signetdns/signet/dsboot"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/ui"
@@ -57,6 +58,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
 	f.StringSlice("etcd", nil, "etcd client URLs of the cluster this server is an instance of (comma-separated); with --instance")
 	f.String("instance", "", "this instance's name in the cluster; with --etcd")
+	f.Duration("sync-timeout", cluster.DefaultSyncTimeout, "how long the cluster's key leader waits for every instance to serve a new key ring (below every zone's propagation_delay)")
 	cmd.PreRun = func(cmd *cobra.Command, args []string) {
 		bind(v, cmd.Flags(), "listen", "listen")
 		bind(v, cmd.Flags(), "dnssec.enabled", "dnssec")
@@ -64,6 +66,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 		bind(v, cmd.Flags(), "strict", "strict")
 		bind(v, cmd.Flags(), "cluster.etcd.endpoints", "etcd")
 		bind(v, cmd.Flags(), "cluster.name", "instance")
+		bind(v, cmd.Flags(), "cluster.sync_timeout", "sync-timeout")
 	}
 	return &zoneFlags
 }

@@ -10,6 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -185,24 +188,8 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 			return err
 		}
 	}
-	for _, z := range c.Zones {
-		p, err := zonePolicy(c, z)
-		if err != nil {
-			return err
-		}
-		p.MaxZoneTTL = maxZoneTTL(zs, z.Origin)
-		if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
-			return fmt.Errorf("zone %s: %w", z.Origin, err)
-		}
-		// Loaded before its signing state was known: reload with the TTL cap, when there is
-		// a TTL over it (a big zone would otherwise be read twice at every start). A zone
-		// without data (a file that failed to load, a secondary not transferred yet) has
-		// nothing to cap; its next load applies the cap.
-		if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) && zs.Store().Get(dns.CanonicalName(z.Origin)).MaxTTL() > zones.MaxSignedTTL {
-			if err := zs.ReloadZone(z.Origin); err != nil {
-				return err
-			}
-		}
+	if err := startZones(c.Zones, startWorkers(), func(z zoneConfig) error { return s.addZone(ctx, c, zs, z) }); err != nil {
+		return err
 	}
 	s.mgr.OnChange(func(zone string) {
 		if err := zs.ReloadZone(zone); err != nil {
@@ -217,6 +204,65 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		return nil
 	}
 	go s.mgr.Run(rctx)
+	return nil
+}
+
+// addZone adds one zone to the key manager.
+func (s *signing) addZone(ctx context.Context, c *config, zs *server.ZoneSet, z zoneConfig) error {
+	p, err := zonePolicy(c, z)
+	if err != nil {
+		return err
+	}
+	p.MaxZoneTTL = maxZoneTTL(zs, z.Origin)
+	if err := s.mgr.AddZone(ctx, z.Origin, p); err != nil {
+		return fmt.Errorf("zone %s: %w", z.Origin, err)
+	}
+	// Loaded before its signing state was known: reload with the TTL cap, when there is a
+	// TTL over it (a big zone would otherwise be read twice at every start). A zone without
+	// data (a file that failed to load, a secondary not transferred yet) has nothing to cap;
+	// its next load applies the cap.
+	if s.mgr.Signed(z.Origin) && zs.Available(z.Origin) && zs.Store().Get(dns.CanonicalName(z.Origin)).MaxTTL() > zones.MaxSignedTTL {
+		return zs.ReloadZone(z.Origin)
+	}
+	return nil
+}
+
+// startWorkers is how many zones start at once: each start is mostly CPU (key generation,
+// signatures, decryption) with some waiting on fsync, so a few per CPU keep the CPUs busy.
+func startWorkers() int { return 4 * runtime.GOMAXPROCS(0) }
+
+// startZones runs start for every zone, up to workers at once, and returns the error of the
+// first zone in configuration order that failed, as starting them one by one would: once a
+// zone fails no further zone is started, and every zone before it has been.
+func startZones(zs []zoneConfig, workers int, start func(zoneConfig) error) error {
+	errs := make([]error, len(zs))
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(workers, 1))
+	for i, z := range zs {
+		sem <- struct{}{}
+		if failed.Load() {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if errs[i] = start(z); errs[i] != nil {
+				failed.Store(true)
+			}
+		}()
+	}
+	wg.Wait()
+	return firstError(errs)
+}
+
+// firstError returns the first non-nil error of errs, or nil.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -260,6 +306,9 @@ func (s *signing) API() admin.Manager     { return s.mgr }
 // CanSign: a key ring is served, the zone is not INTERNAL_FAILURE, and the pre-made DNSKEY
 // signatures (what validates the zone while a KSK cannot sign) have not run out.
 func (s *signing) CanSign(origin string) (bool, string) {
+	if why, held := s.mgr.Held(origin); held {
+		return false, "not answered (SERVFAIL, EDE 14): " + why
+	}
 	if ring, _, ok := s.mgr.Signing(origin); !ok || ring == nil {
 		return false, "no key ring: no active KSK and ZSK can sign yet"
 	}

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,5 +128,47 @@ zones:
 				t.Errorf("%s: next KSK rollover in %v, want about 100h", tc.zone, due)
 			}
 		}
+	}
+}
+
+// TestStartZonesFirstError: zones start concurrently, and the error is the first failing
+// zone's in configuration order even when a later zone fails sooner; every zone before it
+// started, and none is started after a failure is known.
+func TestStartZonesFirstError(t *testing.T) {
+	zs := make([]zoneConfig, 40)
+	for i := range zs {
+		zs[i].Origin = fmt.Sprintf("z%02d.test.", i)
+	}
+	var mu sync.Mutex
+	started := map[string]bool{}
+	err := startZones(zs, 4, func(z zoneConfig) error {
+		mu.Lock()
+		started[z.Origin] = true
+		mu.Unlock()
+		switch z.Origin {
+		case "z05.test.":
+			time.Sleep(50 * time.Millisecond) // fails after z07 has
+			return errors.New("five")
+		case "z07.test.":
+			return errors.New("seven")
+		}
+		if z.Origin > "z07.test." {
+			time.Sleep(20 * time.Millisecond) // so that all could not start before the failure is seen
+		}
+		return nil
+	})
+	if err == nil || err.Error() != "five" {
+		t.Fatalf("error %v, want the first zone's in order (five)", err)
+	}
+	for i := range 8 {
+		if !started[zs[i].Origin] {
+			t.Errorf("%s, before the failing zones, was not started", zs[i].Origin)
+		}
+	}
+	if len(started) == len(zs) {
+		t.Errorf("all %d zones started: starting went on after a zone failed", len(started))
+	}
+	if err := startZones(zs, 4, func(zoneConfig) error { return nil }); err != nil {
+		t.Errorf("no zone failed, error %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // DirMode and FileMode are the permissions of a private directory and of every file written
@@ -45,35 +46,92 @@ func PrepareDir(dir string) error {
 // over the target, fsync of the directory so that the rename itself is durable. A crash at
 // any point leaves the previous file, and perhaps a stray temporary file that a later Write
 // never collides with.
-func Write(dir, name string, data []byte) (err error) {
-	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+func Write(dir, name string, data []byte) error {
+	t, err := CreateTemp(dir, name)
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	// CreateTemp already uses 0600; Chmod makes it independent of that detail.
-	if err = f.Chmod(FileMode); err != nil {
+	if err := t.Write(data); err != nil {
+		t.Discard()
 		return err
 	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := t.Commit(); err != nil {
+		t.Discard()
 		return err
 	}
 	return SyncDir(dir)
+}
+
+// Temp is the temporary file of one Write, for a caller that orders the steps itself: it
+// writes several files before renaming any, or renames under its own lock and syncs the
+// directory after releasing it, so that concurrent writers share the directory's fsync.
+type Temp struct {
+	f         *os.File
+	dir, name string
+	tmp       string // "" once renamed or removed
+}
+
+// CreateTemp creates the temporary file for dir/name, mode 0600. The caller writes it with
+// Write, then renames it into place with Commit, or removes it with Discard.
+func CreateTemp(dir, name string) (*Temp, error) {
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return nil, err
+	}
+	// CreateTemp already uses 0600; Chmod makes it independent of that detail.
+	if err := f.Chmod(FileMode); err != nil {
+		_ = f.Close()
+		_ = os.Remove(f.Name())
+		return nil, err
+	}
+	return &Temp{f: f, dir: dir, name: name, tmp: f.Name()}, nil
+}
+
+// Write writes data to the temporary file, fsyncs and closes it: once Commit renames it,
+// the file has its whole contents whatever happens.
+func (t *Temp) Write(data []byte) error {
+	f := t.f
+	t.f = nil
+	if f == nil {
+		return fmt.Errorf("write %s: written already", t.tmp)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", t.tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("sync %s: %w", t.tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", t.tmp, err)
+	}
+	return nil
+}
+
+// Commit renames the written temporary file over dir/name. The rename is durable once
+// SyncDir(dir) has returned after it.
+func (t *Temp) Commit() error {
+	if t.f != nil || t.tmp == "" {
+		return fmt.Errorf("rename %s: not written, or gone", t.tmp)
+	}
+	if err := os.Rename(t.tmp, filepath.Join(t.dir, t.name)); err != nil {
+		return err
+	}
+	t.tmp = ""
+	return nil
+}
+
+// Discard removes the temporary file unless Commit renamed it; it is safe to call always.
+func (t *Temp) Discard() {
+	if t.f != nil {
+		_ = t.f.Close()
+		t.f = nil
+	}
+	if t.tmp != "" {
+		_ = os.Remove(t.tmp)
+		t.tmp = ""
+	}
 }
 
 // Remove removes dir/name for each name, ignoring files that are already gone, then fsyncs
@@ -87,8 +145,71 @@ func Remove(dir string, names ...string) error {
 	return SyncDir(dir)
 }
 
-// SyncDir fsyncs a directory so that renames and removals in it survive a crash.
+// SyncDir makes the renames and removals made in dir before the call durable: it returns
+// once an fsync of dir that began after the call has finished. Concurrent callers share
+// one fsync: a directory's fsync costs about as much for one change as for a hundred
+// (writing out the directory's blocks), and a server creating thousands of zones' files at
+// once would otherwise spend most of its start in them. An fsync under way when a caller
+// arrives may have begun before its change, so that caller waits for the next one.
 func SyncDir(dir string) error {
+	g := groupOf(dir)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	want := g.started + 1
+	for g.done < want {
+		if g.running {
+			g.cond.Wait()
+			continue
+		}
+		g.running = true
+		g.started++
+		n := g.started
+		g.mu.Unlock()
+		err := fsyncDir(dir)
+		g.mu.Lock()
+		g.running = false
+		g.done = n
+		if err != nil {
+			g.errAt, g.err = n, err
+		}
+		g.cond.Broadcast()
+	}
+	if g.errAt >= want {
+		return g.err
+	}
+	return nil
+}
+
+// dirSync is the state of one directory's fsyncs, numbered from 1 in the order they begin.
+type dirSync struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	started uint64 // the last fsync begun
+	done    uint64 // the last fsync finished (they run one at a time)
+	running bool
+	errAt   uint64 // the last fsync that failed, with its error
+	err     error
+}
+
+// groups holds a dirSync per cleaned directory path.
+var groups sync.Map
+
+func groupOf(dir string) *dirSync {
+	key := filepath.Clean(dir)
+	if g, ok := groups.Load(key); ok {
+		return g.(*dirSync)
+	}
+	g := &dirSync{}
+	g.cond.L = &g.mu
+	actual, _ := groups.LoadOrStore(key, g)
+	return actual.(*dirSync)
+}
+
+// fsyncDir is syncDir; the tests replace it to watch the order of events.
+var fsyncDir = syncDir
+
+// syncDir fsyncs a directory so that renames and removals in it survive a crash.
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

@@ -13,7 +13,8 @@
 //
 // Every file is written atomically (temporary file in the same directory,
 // fsync, rename, fsync of the directory), the key before its metadata, so a
-// crash never leaves a listed key without its private half. Delete removes the
+// crash never leaves a listed key without its private half. Creates run
+// concurrently and share the directory's fsyncs. Delete removes the
 // metadata first; a crash in between can leave an orphaned, still encrypted
 // .key.age file, which List ignores and an operator may remove.
 //

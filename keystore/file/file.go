@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/internal/fsutil"
 	"github.com/signetdns/signet/keystore/internal/keyutil"
@@ -65,15 +66,20 @@ type Store struct {
 	identity  *age.ScryptIdentity
 	now       func() time.Time
 
-	// guard orders Create and Delete against List, Get and the cache, and
-	// Close against them all; the slow parts (key generation, scrypt) run
-	// outside it.
+	// guard orders Delete against every other call, and Close against them all:
+	// the others hold it shared, Delete and Close exclusively. Creates and
+	// decryptions run concurrently under the shared lock, so a server starting
+	// thousands of zones is not serialised on them.
 	guard keyutil.Guard
+	// cmu guards cache, the decrypted keys, for the holders of the shared guard;
+	// Close clears it holding the guard exclusively.
+	cmu   sync.Mutex
 	cache map[string]*keyutil.Counting
 
 	// kekMu guards kekState, the key-encryption key (see kek).
 	kekMu    sync.Mutex
 	kekState *kek
+	kekReady atomic.Pointer[age.X25519Identity] // kekState's identity once unwrapped
 
 	// imu guards idx, the metadata by zone (see index).
 	imu sync.Mutex
@@ -158,26 +164,64 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 		return keystore.Meta{}, err
 	}
 
-	if err := s.guard.Lock(ctx); err != nil {
+	if err := s.guard.RLock(ctx); err != nil {
 		return keystore.Meta{}, err
 	}
-	defer s.guard.Unlock()
-	err = s.changing(m, true, func() error {
-		// The key first: metadata is what makes the key exist (package doc).
-		if err := fsutil.WriteAtomic(s.dir, s.keyName(m.ID), sealed); err != nil {
-			return err
-		}
-		if err := fsutil.WriteAtomic(s.dir, s.metaName(m.ID), mj); err != nil {
-			_ = fsutil.RemoveFiles(s.dir, s.keyName(m.ID))
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return keystore.Meta{}, err
+	defer s.guard.RUnlock()
+	if err := s.write(m, sealed, mj); err != nil {
+		return keystore.Meta{}, fmt.Errorf("keystore: %w", err)
 	}
+	s.cmu.Lock()
 	s.cache[m.ID] = keyutil.NewCounting(key, &s.sigs)
+	s.cmu.Unlock()
 	return m, nil
+}
+
+// write writes a new key's two files, the key before its metadata, whose presence defines
+// the key (package doc): both are written and synced under temporary names, then the key
+// file is renamed into place and made durable, then the metadata likewise. The directory's
+// fsyncs are shared with concurrent writers (atomicfile.SyncDir); every change to the
+// directory goes through changing, so the index stays valid. s.guard must be held (read).
+func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
+	var kt, mt *atomicfile.Temp
+	discard := func() {
+		_ = s.changing(func() error {
+			for _, t := range []*atomicfile.Temp{kt, mt} {
+				if t != nil {
+					t.Discard()
+				}
+			}
+			return nil
+		}, nil)
+	}
+	err := s.changing(func() (err error) {
+		if kt, err = atomicfile.CreateTemp(s.dir, s.keyName(m.ID)); err != nil {
+			return err
+		}
+		mt, err = atomicfile.CreateTemp(s.dir, s.metaName(m.ID))
+		return err
+	}, nil)
+	if err == nil {
+		err = kt.Write(sealed)
+	}
+	if err == nil {
+		err = mt.Write(mj)
+	}
+	if err == nil {
+		err = s.changing(kt.Commit, nil)
+	}
+	if err == nil {
+		err = atomicfile.SyncDir(s.dir)
+	}
+	if err == nil {
+		err = s.changing(mt.Commit, func(idx *index) { idx.add(m) })
+	}
+	if err != nil {
+		discard()
+		_ = s.changing(func() error { return atomicfile.Remove(s.dir, s.keyName(m.ID)) }, nil)
+		return err
+	}
+	return atomicfile.SyncDir(s.dir)
 }
 
 // List implements keystore.Store. A metadata file that cannot be read or
@@ -240,7 +284,9 @@ func (s *Store) Signer(ctx context.Context, id string) (crypto.Signer, error) {
 	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
 	}
+	s.cmu.Lock()
 	sg, ok := s.cache[id]
+	s.cmu.Unlock()
 	s.guard.RUnlock()
 	if ok {
 		return sg, nil
@@ -266,15 +312,19 @@ func (s *Store) load(id string) (*keyutil.Counting, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.guard.Lock(ctx); err != nil {
+	// Shared: a Delete, which holds the guard exclusively, cannot run between the check
+	// that the key still exists and its caching.
+	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
 	}
-	defer s.guard.Unlock()
-	if sg, ok := s.cache[id]; ok {
-		return sg, nil
-	}
+	defer s.guard.RUnlock()
 	if _, err := os.Stat(filepath.Join(s.dir, s.metaName(id))); err != nil {
 		return nil, fmt.Errorf("key %q: deleted while loading: %w", id, keystore.ErrNotFound)
+	}
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	if sg, ok := s.cache[id]; ok {
+		return sg, nil
 	}
 	sg := keyutil.NewCounting(key, &s.sigs)
 	s.cache[id] = sg
@@ -330,7 +380,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if err := fsutil.Exists(s.dir, id); err != nil {
 		return err
 	}
+	s.cmu.Lock()
 	delete(s.cache, id)
+	s.cmu.Unlock()
 	m, err := s.readMeta(id)
 	if err != nil {
 		// Unreadable metadata is removed all the same; the index is then read again.
@@ -339,9 +391,9 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 		s.idx = nil
 		s.imu.Unlock()
 	}
-	return s.changing(m, false, func() error {
+	return s.changing(func() error {
 		return fsutil.RemoveFiles(s.dir, s.metaName(id), s.keyName(id))
-	})
+	}, func(idx *index) { idx.remove(m) })
 }
 
 // Close implements keystore.Store; it drops the decrypted keys from memory.

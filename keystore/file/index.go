@@ -47,12 +47,14 @@ func stampOf(dir string) (stamp, error) {
 
 // list returns the metadata of zone's keys ("" = all), sorted; s.guard must be held (read).
 func (s *Store) list(zone string) ([]keystore.Meta, error) {
+	// The stamp is taken under the lock that changing holds while this Store changes the
+	// directory, so that a change of ours under way is never mistaken for another's.
+	s.imu.Lock()
+	defer s.imu.Unlock()
 	st, err := stampOf(s.dir)
 	if err != nil {
 		return nil, err
 	}
-	s.imu.Lock()
-	defer s.imu.Unlock()
 	if s.idx == nil || !st.present || s.idx.stamp != st {
 		all, err := fsutil.List(s.dir, "", s.readMeta)
 		if err != nil {
@@ -76,34 +78,45 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 	return out, nil
 }
 
-// changing runs write, which adds or removes the key files of m, and keeps the index in step
-// (add or remove m) when nothing else changed the directory since the index was made; else the
-// next List reads the directory again. s.guard must be held (write).
-func (s *Store) changing(m keystore.Meta, add bool, write func() error) error {
-	before, berr := stampOf(s.dir)
-	err := write()
-	after, aerr := stampOf(s.dir)
+// changing runs op, which changes the directory (creates, renames or removes files), holding
+// the index's lock, and keeps the index in step (apply, when set, records the change) when
+// nothing else changed the directory since the index was made; else the next List reads the
+// directory again. Every change this Store makes to the directory goes through it, also
+// when concurrent: the stamp taken before op is the index's only while no other change
+// slipped in between.
+func (s *Store) changing(op func() error, apply func(*index)) error {
 	s.imu.Lock()
 	defer s.imu.Unlock()
+	before, berr := stampOf(s.dir)
+	err := op()
+	after, aerr := stampOf(s.dir)
 	if err != nil || berr != nil || aerr != nil || s.idx == nil || !before.present || s.idx.stamp != before {
 		s.idx = nil
 		return err
 	}
-	ms := s.idx.byZone[m.Zone]
-	if add {
-		ms = append(ms, m)
-		keyutil.Sort(ms)
-		s.idx.all++
-	} else {
-		for i := range ms {
-			if ms[i].ID == m.ID {
-				ms = append(ms[:i:i], ms[i+1:]...)
-				s.idx.all--
-				break
-			}
-		}
+	if apply != nil {
+		apply(s.idx)
 	}
-	s.idx.byZone[m.Zone] = ms
 	s.idx.stamp = after
 	return nil
+}
+
+// add records the metadata of a new key.
+func (x *index) add(m keystore.Meta) {
+	ms := append(x.byZone[m.Zone], m)
+	keyutil.Sort(ms)
+	x.byZone[m.Zone] = ms
+	x.all++
+}
+
+// remove forgets a deleted key.
+func (x *index) remove(m keystore.Meta) {
+	ms := x.byZone[m.Zone]
+	for i := range ms {
+		if ms[i].ID == m.ID {
+			x.byZone[m.Zone] = append(ms[:i:i], ms[i+1:]...)
+			x.all--
+			return
+		}
+	}
 }

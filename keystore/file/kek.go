@@ -38,6 +38,10 @@ type kek struct {
 // without create, a missing kek.age gives a nil identity (key files from before it exists
 // are sealed to the passphrase).
 func (s *Store) kek(create bool) (*age.X25519Identity, error) {
+	// Once unwrapped it stays: no lock nor look at the file for each of thousands of keys.
+	if id := s.kekReady.Load(); id != nil {
+		return id, nil
+	}
 	s.kekMu.Lock()
 	defer s.kekMu.Unlock()
 	if s.kekState == nil {
@@ -55,6 +59,8 @@ func (s *Store) kek(create bool) (*age.X25519Identity, error) {
 		// A later call may succeed (a missing file created by then, a transient read error):
 		// only success is kept.
 		s.kekState = nil
+	} else {
+		s.kekReady.Store(k.identity)
 	}
 	return k.identity, k.err
 }

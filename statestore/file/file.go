@@ -108,9 +108,25 @@ func (s *Store) Save(ctx context.Context, zone string, doc statestore.Doc, data 
 	if err != nil {
 		return 0, err
 	}
-	err = s.swap(ctx, name, prev, func() error { return atomicfile.Write(s.dir, name, data) })
-	if err != nil {
+	// Written and synced before the lock, renamed under it, and the directory synced after
+	// it: concurrent saves of different zones then overlap, and share the directory's fsync
+	// (atomicfile.SyncDir). Save returns once the document is durable, as before.
+	if err := ctx.Err(); err != nil {
 		return 0, err
+	}
+	t, err := atomicfile.CreateTemp(s.dir, name)
+	if err != nil {
+		return 0, fmt.Errorf("statestore: %w", err)
+	}
+	defer t.Discard()
+	if err := t.Write(data); err != nil {
+		return 0, fmt.Errorf("statestore: %w", err)
+	}
+	if err := s.swap(ctx, name, prev, t.Commit); err != nil {
+		return 0, err
+	}
+	if err := atomicfile.SyncDir(s.dir); err != nil {
+		return 0, fmt.Errorf("statestore: %w", err)
 	}
 	rev := revision(data)
 	s.notify(statestore.Change{Zone: zone, Doc: doc, Rev: rev})
