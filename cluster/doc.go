@@ -10,6 +10,12 @@
 // missed something. Each instance publishes, under a key bound to its own lease, what it
 // serves (the state revision of each zone, the zone serials), which Status reads.
 //
+// The leader counts each rollover interval from when every live instance serves the ring
+// change before it (Synced, keymgr.SyncWaiter), waiting at most SyncTimeout. A follower
+// that stays behind etcd's state for longer, or that is cut off from etcd and finds another
+// DNSKEY RRset at a peer (asked over DNS), stops answering for the zone (keymgr's Hold:
+// SERVFAIL with EDE 14) until it serves the cluster's ring again.
+//
 // The key manager keeps a copy of the ring it serves on local disk (keymgr.Config.Local), and
 // the etcd keystore a copy of the encrypted keys it uses, so that a restart while etcd is
 // unreachable still serves the last ring.

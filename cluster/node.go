@@ -71,6 +71,12 @@ type Config struct {
 	SyncTimeout time.Duration
 	// Now is the clock of the swap-in instants and timeouts; nil means time.Now.
 	Now func() time.Time
+	// Addr is the DNS address (host:port) the other instances can ask this one at, published
+	// in its presence report; "" when they cannot.
+	Addr string
+	// PeerCheck is how often an instance cut off from etcd asks the others (at the addresses
+	// of their last reports) for each zone's DNSKEY RRset; 0 means DefaultPeerCheck.
+	PeerCheck time.Duration
 	// Logger receives the node's logs; nil discards them.
 	Logger *slog.Logger
 	// OnLead, when set, runs in its own goroutine each time this instance becomes the
@@ -122,6 +128,9 @@ func New(cfg Config) (*Node, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.PeerCheck <= 0 {
+		cfg.PeerCheck = DefaultPeerCheck
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -189,11 +198,12 @@ func (n *Node) poke() {
 // Run campaigns, leads or follows, and reports what this instance serves, until ctx ends.
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); n.follow(ctx) }()
 	go func() { defer wg.Done(); n.report(ctx) }()
 	go func() { defer wg.Done(); n.watchPeers(ctx) }()
 	go func() { defer wg.Done(); n.guard(ctx) }()
+	go func() { defer wg.Done(); n.checkPeers(ctx) }()
 	if n.cfg.KeyChanges != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.followKeys(ctx) }()
@@ -373,7 +383,9 @@ func (n *Node) sync(ctx context.Context, zone string) {
 
 // Instance is what an instance publishes about itself (and Status shows).
 type Instance struct {
-	Name   string                `json:"name"`
+	Name string `json:"name"`
+	// Addr is where the other instances can ask it over DNS ("" when not given).
+	Addr   string                `json:"addr,omitempty"`
 	Leader bool                  `json:"leader"`
 	Zones  map[string]ZoneServed `json:"zones"`
 	// Syncs are the leader's last ring changes per zone, each with when every live instance
@@ -404,7 +416,7 @@ func (z ZoneServed) Revisions() keymgr.Revisions {
 
 // self returns what this instance serves now.
 func (n *Node) self() Instance {
-	in := Instance{Name: n.cfg.Name, Leader: n.Leading(), Zones: map[string]ZoneServed{}}
+	in := Instance{Name: n.cfg.Name, Addr: n.cfg.Addr, Leader: n.Leading(), Zones: map[string]ZoneServed{}}
 	var serials map[string]uint32
 	if n.cfg.Serials != nil {
 		serials = n.cfg.Serials()
@@ -435,7 +447,7 @@ func (n *Node) publish(ctx context.Context, sess *concurrency.Session) {
 	var at time.Time
 	for {
 		in := n.self()
-		b, _ := json.Marshal(Instance{Name: in.Name, Leader: in.Leader, Zones: in.Zones, Syncs: in.Syncs})
+		b, _ := json.Marshal(Instance{Name: in.Name, Addr: in.Addr, Leader: in.Leader, Zones: in.Zones, Syncs: in.Syncs})
 		if string(b) != string(last) || time.Since(at) > 10*reportEvery {
 			in.Updated = n.cfg.Now().UTC()
 			v, _ := json.Marshal(in)

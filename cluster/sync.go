@@ -172,18 +172,59 @@ func later(a, b time.Time) time.Time {
 type track struct {
 	latest keymgr.Revisions // the newest revisions etcd reported
 	behind time.Time        // since when this instance serves older ones (zero: it does not)
-	stale  string           // why it stopped answering for the zone ("" while it answers)
+	stale  string           // why its ring is behind etcd's ("" while it is not)
+	peer   string           // why, cut off from etcd, it finds its ring differs from a peer's
+	// peerOnce: one round of the peer check found a difference (peer is set at the second)
+	peerOnce bool
+	held     string // the reason it does not answer for the zone ("" while it does)
+}
+
+// trackOf returns the zone's track; call with n.trackMu held.
+func (n *Node) trackOf(zone string) *track {
+	t := n.track[zone]
+	if t == nil {
+		t = &track{}
+		n.track[zone] = t
+	}
+	return t
+}
+
+// applyHold has the key manager withhold the zone while a reason holds (its ring behind
+// etcd's, or a peer's differing while cut off from etcd), and answer again when none does.
+func (n *Node) applyHold(zone string) {
+	n.trackMu.Lock()
+	t := n.trackOf(zone)
+	want := t.stale
+	if want == "" {
+		want = t.peer
+	}
+	changed := want != t.held
+	t.held = want
+	if changed {
+		// Under trackMu: two checks that change the reason at once apply it in order.
+		why := ""
+		if want != "" {
+			why = "key ring behind the cluster's: ask another name server"
+		}
+		_ = n.cfg.Manager.Hold(zone, why)
+	}
+	n.trackMu.Unlock()
+	if !changed {
+		return
+	}
+	if want != "" {
+		n.log.Error("stopped answering for the zone (SERVFAIL, EDE 14): its ring is not the cluster's", "zone", zone, "why", want)
+	} else {
+		n.log.Info("answering for the zone again: it serves the cluster's ring", "zone", zone)
+	}
+	n.poke()
 }
 
 // note records a revision etcd reported for a zone's document (0: deleted).
 func (n *Node) note(zone string, doc statestore.Doc, rev statestore.Revision) {
 	n.trackMu.Lock()
 	defer n.trackMu.Unlock()
-	t := n.track[zone]
-	if t == nil {
-		t = &track{}
-		n.track[zone] = t
-	}
+	t := n.trackOf(zone)
 	switch doc {
 	case statestore.KeyState:
 		t.latest.State = rev
@@ -224,12 +265,7 @@ func (n *Node) checkStale() {
 			continue
 		}
 		n.trackMu.Lock()
-		t := n.track[zone]
-		if t == nil {
-			t = &track{}
-			n.track[zone] = t
-		}
-		was := t.stale
+		t := n.trackOf(zone)
 		switch {
 		case leading || served.Covers(t.latest):
 			t.behind, t.stale = time.Time{}, ""
@@ -248,31 +284,21 @@ func (n *Node) checkStale() {
 			t.stale = fmt.Sprintf("this instance serves revision %d of the key state, etcd holds %d, for %s: %s",
 				served.State, t.latest.State, now.Sub(t.behind).Round(time.Second), why)
 		}
-		stale, latest := t.stale, t.latest
 		n.trackMu.Unlock()
-		if stale == was {
-			continue
-		}
-		if stale != "" {
-			n.log.Error("stopped answering for the zone (SERVFAIL, EDE 14): its ring is behind the cluster's", "zone", zone, "why", stale)
-			_ = n.cfg.Manager.Hold(zone, "key ring behind the cluster's: ask another name server")
-		} else {
-			n.log.Info("answering for the zone again: it serves the cluster's ring", "zone", zone, "state_revision", latest.State)
-			_ = n.cfg.Manager.Hold(zone, "")
-		}
-		n.poke()
+		n.applyHold(zone)
 	}
 }
 
 // Stale returns, per zone, why this instance does not answer for it (a follower whose ring
-// stayed behind etcd's for longer than the sync timeout); empty when it answers for all.
+// stayed behind etcd's for longer than the sync timeout, or that is cut off from etcd and
+// finds another ring at a peer); empty when it answers for all.
 func (n *Node) Stale() map[string]string {
 	n.trackMu.Lock()
 	defer n.trackMu.Unlock()
 	out := map[string]string{}
 	for z, t := range n.track {
-		if t.stale != "" {
-			out[z] = t.stale
+		if t.held != "" {
+			out[z] = t.held
 		}
 	}
 	return out

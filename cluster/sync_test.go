@@ -91,12 +91,21 @@ type syncOpts struct {
 	state       *gatedState
 	keys        *swappedKeys
 	syncTimeout time.Duration
+	// endpoints, when set, are the only etcd members the instance talks to; dns has it serve
+	// the zone over DNS on loopback (its Addr) and compare with its peers every peerCheck.
+	endpoints []string
+	dns       bool
+	peerCheck time.Duration
 }
 
 func startSync(t *testing.T, c *etcdtest.Cluster, name string, id *age.X25519Identity, recipients []age.Recipient, o syncOpts) *instance {
 	t.Helper()
 	dir := t.TempDir()
-	cli, err := NewClient(ClientConfig{Endpoints: c.Endpoints()})
+	endpoints := c.Endpoints()
+	if o.endpoints != nil {
+		endpoints = o.endpoints
+	}
+	cli, err := NewClient(ClientConfig{Endpoints: endpoints})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,8 +146,20 @@ func startSync(t *testing.T, c *etcdtest.Cluster, name string, id *age.X25519Ide
 	if err != nil {
 		t.Fatal(err)
 	}
+	var addr string
+	if o.dns {
+		quietLog := slog.New(slog.DiscardHandler)
+		h := server.NewHandler(testZones(t), mgr, signer.New(signer.Config{}), server.Config{Logger: quietLog}, nil)
+		srv := server.New(h, server.Config{Listen: []string{"127.0.0.1:0"}, UDPReaders: 1, Logger: quietLog})
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+		addr = srv.UDPAddrs()[0].String()
+	}
 	node, err := New(Config{Name: name, Client: cli, Prefix: prefix, Manager: mgr, Shared: shared,
-		Guarded: guarded, LeaseTTL: 2 * time.Second, Resync: time.Second, SyncTimeout: o.syncTimeout})
+		Guarded: guarded, LeaseTTL: 2 * time.Second, Resync: time.Second, SyncTimeout: o.syncTimeout,
+		Addr: addr, PeerCheck: o.peerCheck})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,8 +193,20 @@ func pair(t *testing.T, follower syncOpts) (leader, fol *instance) {
 		return leader.node.Leading() && ok
 	})
 	fol = startSync(t, c, "ns2", ids[1], recipients, follower)
-	waitFor(t, 10*time.Second, "ns2 serves the leader's ring", func() bool { return sameRing(leader, fol) })
+	waitFor(t, 10*time.Second, "ns2 serves the leader's ring, and the leader knows", func() bool {
+		return sameRing(leader, fol) && reported(leader, fol)
+	})
 	return leader, fol
+}
+
+// reported reports whether the leader has seen the follower's presence report with the ring
+// the leader serves: until then the follower is not live for it, and not waited for.
+func reported(leader, fol *instance) bool {
+	want, _ := leader.mgr.Served(zone)
+	leader.node.peers.mu.Lock()
+	defer leader.node.peers.mu.Unlock()
+	z, ok := leader.node.peers.in[fol.name].Zones[zone]
+	return ok && z.Revisions().Covers(want.Revisions)
 }
 
 func sameRing(a, b *instance) bool {
@@ -262,7 +295,12 @@ func TestLeaderWaitsForLateFollower(t *testing.T) {
 	waitFor(t, 10*time.Second, "the leader records the ring change as served", func() bool { _, m := lastSync(leader); return m > n })
 	rec, _ := lastSync(leader)
 	fs, _ := fol.mgr.Served(zone)
-	k := newZSK(t, before, zskTimes(t, leader))
+	// The leader records the change as served, then saves the instants it moved.
+	var k rollover.Key
+	waitFor(t, 5*time.Second, "the leader saves the new ZSK's activation moved by the lag", func() bool {
+		k = newZSK(t, before, zskTimes(t, leader))
+		return !k.Active.Equal(k.Publish.Add(ipub))
+	})
 	t.Logf("published %s after the rollover call; follower served it %s after; synced record %+v; active %s after publication",
 		k.Publish.Sub(published).Round(time.Millisecond), fs.Since.Sub(k.Publish).Round(time.Millisecond), rec, k.Active.Sub(k.Publish).Round(time.Millisecond))
 	if len(rec.Laggards) != 0 || rec.Synced.Before(opened) {
@@ -359,7 +397,11 @@ func TestFollowerStaleAndBack(t *testing.T) {
 	}
 	p := syncPolicy.Rollover
 	p.DNSKEYTTL, p.MaxZoneTTL = syncPolicy.DNSKEYTTL, time.Second
-	if k = zskTimes(t, leader)[k.ID]; !k.Active.Equal(k.Publish.Add(p.PublishInterval() + timeout)) {
+	waitFor(t, 5*time.Second, "the leader saves the new ZSK's activation moved by the timeout", func() bool {
+		k = zskTimes(t, leader)[k.ID]
+		return !k.Active.Equal(k.Publish.Add(p.PublishInterval()))
+	})
+	if !k.Active.Equal(k.Publish.Add(p.PublishInterval() + timeout)) {
 		t.Errorf("the new ZSK is active %s after its publication, want Ipub + the sync timeout (%s)", k.Active.Sub(k.Publish), p.PublishInterval()+timeout)
 	}
 	waitFor(t, 5*time.Second, "the status shows the stale follower and the laggard", func() bool {
@@ -471,5 +513,100 @@ func TestSyncedTimeout(t *testing.T) {
 	now = committed.Add(time.Second)
 	if at, ok := n.Synced(zone, rev, committed); !ok || !at.Equal(committed.Add(time.Second)) {
 		t.Errorf("without ns2: %v at %s, want ns3's swap-in clamped to now", ok, at)
+	}
+}
+
+// TestPartitionedFollowerAsksPeers: three instances serving DNS on loopback; the follower ns2
+// talks to one etcd member only, which stops: cut off from etcd while the other two keep a
+// quorum. As long as its peers serve its DNSKEY RRset it answers. The leader rolls the ZSK
+// and, ns2's lease run out, goes on without it: ns2 finds the new DNSKEY RRset at its peers
+// and stops answering for the zone (SERVFAIL, EDE 14). Its etcd member back, it catches up and
+// answers again.
+func TestPartitionedFollowerAsksPeers(t *testing.T) {
+	c := etcdtest.Start(t, 3)
+	var ids []*age.X25519Identity
+	var recipients []age.Recipient
+	for range 3 {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, recipients = append(ids, id), append(recipients, id.Recipient())
+	}
+	all := c.Endpoints()
+	both := []string{all[0], all[1]}
+	o := syncOpts{syncTimeout: time.Second, dns: true, peerCheck: 300 * time.Millisecond}
+	lo := o
+	lo.ksk, lo.endpoints = memory.New(), both
+	leader := startSync(t, c, "ns1", ids[0], recipients, lo)
+	waitFor(t, 15*time.Second, "ns1 leads and signs", func() bool {
+		_, _, ok := leader.mgr.Signing(zone)
+		return leader.node.Leading() && ok
+	})
+	fo := o
+	fo.endpoints = []string{all[2]}
+	cut := startSync(t, c, "ns2", ids[1], recipients, fo)
+	co := o
+	co.endpoints = both
+	other := startSync(t, c, "ns3", ids[2], recipients, co)
+	waitFor(t, 10*time.Second, "all three serve one ring and ns2 knows where its peers answer", func() bool {
+		cut.node.peers.mu.Lock()
+		known := cut.node.peers.in["ns1"].Addr != "" && cut.node.peers.in["ns3"].Addr != ""
+		cut.node.peers.mu.Unlock()
+		return known && sameRing(leader, cut) && sameRing(leader, other) && reported(leader, cut) && reported(leader, other)
+	})
+	ask := func(in *instance) *dns.Msg {
+		q := new(dns.Msg)
+		q.SetQuestion("www."+zone, dns.TypeA)
+		q.SetEdns0(1232, true)
+		r, _, err := (&dns.Client{Timeout: 2 * time.Second}).Exchange(q, in.node.cfg.Addr)
+		if err != nil {
+			t.Fatalf("ask %s: %v", in.name, err)
+		}
+		return r
+	}
+
+	c.Stop(c.Members[2])
+	waitFor(t, 10*time.Second, "ns2 sees etcd down", func() bool { return !cut.node.EtcdUp() })
+	// Its peers serve the same DNSKEY RRset: it goes on answering.
+	time.Sleep(4 * o.peerCheck)
+	if why, held := cut.mgr.Held(zone); held {
+		t.Fatalf("cut off from etcd, its peers agreeing, ns2 withholds the zone: %s", why)
+	}
+	if r := ask(cut); r.Rcode != dns.RcodeSuccess || len(r.Answer) < 2 {
+		t.Fatalf("ns2 cut off from etcd, its peers agreeing: %v", r)
+	}
+
+	if err := leader.mgr.Rollover(context.Background(), zone, keystore.ZSK); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "ns2 finds the new DNSKEY RRset at a peer and withholds the zone", func() bool { return cut.node.Stale()[zone] != "" })
+	t.Logf("ns2: %s", cut.node.Stale()[zone])
+	if !strings.Contains(cut.node.Stale()[zone], "serves another DNSKEY RRset") {
+		t.Errorf("reason %q", cut.node.Stale()[zone])
+	}
+	r := ask(cut)
+	var e *dns.EDNS0_EDE
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if x, ok := o.(*dns.EDNS0_EDE); ok {
+				e = x
+			}
+		}
+	}
+	if r.Rcode != dns.RcodeServerFailure || e == nil || e.InfoCode != dns.ExtendedErrorCodeNotReady {
+		t.Errorf("ns2 with another ring than its peers answers %s with EDE %v, want SERVFAIL with EDE 14", dns.RcodeToString[r.Rcode], e)
+	}
+	if r := ask(other); r.Rcode != dns.RcodeSuccess {
+		t.Errorf("ns3 answers %s", dns.RcodeToString[r.Rcode])
+	}
+
+	c.Restart(c.Members[2])
+	waitFor(t, 15*time.Second, "ns2 catches up and answers again", func() bool {
+		_, held := cut.mgr.Held(zone)
+		return !held && sameRing(leader, cut)
+	})
+	if r := ask(cut); r.Rcode != dns.RcodeSuccess || len(r.Answer) < 2 {
+		t.Errorf("ns2 after it caught up: %v", r)
 	}
 }

@@ -20,6 +20,12 @@
 // their refusals are *Error values carrying Route 53's error codes; the admin package serves
 // them over HTTP. No private key material ever leaves the keystore.
 //
+// In a cluster, one Manager leads and the others follow (Sync serves the leader's rings). A
+// leader given a SyncWaiter (WaitFor) holds a zone's next step after each change of its ring
+// until every live instance serves it, and moves the rest of the rollover's planned instants
+// by that lag, so the RFC 7583 intervals count from the last instance's swap-in. Hold makes
+// an instance withhold a zone whose ring is not the cluster's; the server asks Held.
+//
 // keymgr imports signer, rollover, keystore and statestore; never zones, server, a keystore
 // backend or a state store backend.
 package keymgr

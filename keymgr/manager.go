@@ -150,6 +150,9 @@ type Manager struct {
 	leader atomic.Pointer[string]
 	// waiter, when set, tells the leader when a ring change is served everywhere (WaitFor).
 	waiter atomic.Pointer[SyncWaiter]
+	// holds counts the zones held (Hold), so that Held costs a single server, which never
+	// holds one, no lookup on the query path.
+	holds atomic.Int64
 }
 
 // served is what the query path reads: the ring and the denial mode.

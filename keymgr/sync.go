@@ -166,7 +166,14 @@ func (m *Manager) Hold(zone, why string) error {
 	if why != "" {
 		p = &why
 	}
-	if old := z.held.Swap(p); (old == nil) != (p == nil) || (old != nil && *old != why) {
+	old := z.held.Swap(p)
+	switch {
+	case old == nil && p != nil:
+		m.holds.Add(1)
+	case old != nil && p == nil:
+		m.holds.Add(-1)
+	}
+	if (old == nil) != (p == nil) || (old != nil && *old != why) {
 		z.gen.Add(1) // no cached answer outlives the change
 	}
 	return nil
@@ -175,6 +182,9 @@ func (m *Manager) Hold(zone, why string) error {
 // Held reports whether the zone is held (Hold) and why. It is cheap and lock-free: the
 // server asks it on every query.
 func (m *Manager) Held(zone string) (string, bool) {
+	if m.holds.Load() == 0 {
+		return "", false
+	}
 	z, ok := m.lookup(zone)
 	if !ok {
 		return "", false

@@ -28,6 +28,17 @@ type entry struct {
 // are opened through includeFS, which wraps them the same way; the reader on top of the stack is
 // the file the last record came from.
 func parseFile(r io.Reader, origin, filename string, emit func(entry)) error {
+	err, _ := parseText(r, origin, filename, 1, 0, func(e entry) bool { emit(e); return true })
+	return err
+}
+
+// fileNames are the names under which the parser and the operator know a master file.
+type fileNames struct {
+	display string // for the operator: as given, "-" for none
+	abs     string // for the parser: absolute, so that $INCLUDE paths resolve against its directory
+}
+
+func namesOf(filename string) fileNames {
 	display := filename
 	if display == "" {
 		display = "-"
@@ -43,33 +54,68 @@ func parseFile(r io.Reader, origin, filename string, emit func(entry)) error {
 	if err != nil {
 		abs = base
 	}
-	abs = filepath.ToSlash(abs)
+	return fileNames{display: display, abs: filepath.ToSlash(abs)}
+}
 
+// operator maps a file name the parser knows to the name the operator gave.
+func (n fileNames) operator(f string) string {
+	if f == n.abs {
+		return n.display
+	}
+	if !strings.HasPrefix(f, "/") {
+		return "/" + f // includeFS names: cleaned absolute paths without the leading slash
+	}
+	return f
+}
+
+// parseText is parseFile for text whose first line is line first of the file filename (a
+// piece of it, see parseParallel), possibly a line before the file's first: positions in
+// records and errors are the file's. emit returns false to stop the parse.
+//
+// A limit above 0 is the first line of the next piece, which the text also holds: the parse
+// stops at the first record that starts there. uncertain reports that it could not tell where
+// the last record ended: the parser read into the limit's line before it returned a record,
+// met an error there or ended before a record started there (the parser takes tokens of the
+// next line for missing fields of some types). The records before it are right.
+func parseText(r io.Reader, origin, filename string, first, limit int, emit func(entry) bool) (err error, uncertain bool) {
+	names := namesOf(filename)
 	var stack []*lineReader
-	top := newLineReader(r, display, nil, &stack)
+	top := newLineReader(r, names.display, nil, &stack)
+	top.line = first
 	stack = append(stack, top)
 
-	names := func(f string) string {
-		if f == abs {
-			return display
-		}
-		if !strings.HasPrefix(f, "/") {
-			return "/" + f // includeFS names: cleaned absolute paths without the leading slash
-		}
-		return f
-	}
-
-	zp := dns.NewZoneParser(top, origin, abs)
+	zp := dns.NewZoneParser(top, origin, names.abs)
 	zp.SetIncludeAllowed(true)
 	zp.SetIncludeFS(includeFS{stack: &stack})
 	for rr, ok := zp.Next(); ok; rr, ok = zp.Next() {
 		cur := stack[len(stack)-1]
-		emit(entry{rr: rr, file: cur.name, line: cur.start})
+		if limit > 0 && cur == top {
+			switch {
+			case top.firstVis >= limit:
+				return nil, false // the record of the limit's line: the next piece's
+			case top.lastVis >= limit:
+				return nil, true // a record that went on into the limit's line
+			}
+		}
+		top.firstVis = 0
+		if !emit(entry{rr: rr, file: cur.name, line: cur.start}) {
+			return nil, false
+		}
 	}
 	if err := zp.Err(); err != nil {
-		return fromDNSError(err, display, names)
+		pe := fromDNSError(err, names.display, names.operator)
+		if pe.File == names.display && pe.Line > 0 {
+			pe.Line += first - 1 // the parser counts from 1
+		}
+		if limit > 0 && (pe.Line >= limit || pe.Line == 0) {
+			return nil, true
+		}
+		return pe, false
 	}
-	return nil
+	// With a limit, the text ended before a record started on the limit's line: the last
+	// record may have taken that line in (the parser ends a record quietly at the end of its
+	// input).
+	return nil, limit > 0
 }
 
 // includeFS opens $INCLUDEd files from the root of the file system (the ZoneParser hands it
@@ -104,6 +150,10 @@ type lineReader struct {
 	escape  bool
 	content bool // the current line has shown something other than blanks and comments
 	start   int  // line on which the last entry started
+
+	// The lines of the first visible byte read since firstVis was last set to 0, and of the
+	// last one: where a record began and ended (see parseText).
+	firstVis, lastVis int
 }
 
 func newLineReader(r io.Reader, name string, file *os.File, stack *[]*lineReader) *lineReader {
@@ -154,6 +204,10 @@ func (l *lineReader) ReadByte() (byte, error) {
 
 // mark notes a visible byte: the first one on a line outside parentheses starts an entry.
 func (l *lineReader) mark() {
+	l.lastVis = l.line
+	if l.firstVis == 0 {
+		l.firstVis = l.line
+	}
 	if !l.content {
 		l.content = true
 		if l.depth == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/miekg/dns"
 )
@@ -80,13 +81,23 @@ func (z *Zone) typesOf(n *node) []uint16 {
 
 // Load reads the master file at path as the zone origin. $INCLUDE directives are followed,
 // relative to the directory of the including file. Errors that name a position are *ParseError.
+// A big file is parsed in pieces on every core (see parseParallel), with the same result.
 func Load(origin, path string, opt Options) (*Zone, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load zone %s: %w", origin, err)
 	}
 	defer f.Close()
-	z, err := Parse(f, origin, path, opt)
+	var z *Zone
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().IsRegular() && fi.Size() >= parallelBytes && runtime.GOMAXPROCS(0) > 1 {
+		size := fi.Size()
+		z, err = parse(origin, path, opt, int(size/bytesPerRecord), func(origin string, emit func(entry)) error {
+			return parseParallel(f, size, origin, path, pieceSize(size), emit)
+		})
+	} else {
+		z, err = Parse(f, origin, path, opt)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load zone %s: %w", origin, err)
 	}
@@ -101,13 +112,21 @@ func Load(origin, path string, opt Options) (*Zone, error) {
 // Parse drops the DNSSEC records the online signer makes itself (RRSIG, NSEC, NSEC3,
 // NSEC3PARAM anywhere; DNSKEY, CDS and CDNSKEY at the apex) and counts them in Dropped.
 func Parse(r io.Reader, origin, filename string, opt Options) (*Zone, error) {
+	return parse(origin, filename, opt, recordsIn(r), func(origin string, emit func(entry)) error {
+		return parseFile(r, origin, filename, emit)
+	})
+}
+
+// parse builds the zone origin from the records that read hands over; records is how many
+// are expected.
+func parse(origin, filename string, opt Options, records int, read func(origin string, emit func(entry)) error) (*Zone, error) {
 	if _, ok := dns.IsDomainName(origin); !ok {
 		return nil, fmt.Errorf("bad zone origin %q", origin)
 	}
 	origin = dns.CanonicalName(origin)
 	z, findings, err := build(func(emit func(entry)) error {
-		return parseFile(r, origin, filename, emit)
-	}, origin, displayName(filename), opt, recordsIn(r))
+		return read(origin, emit)
+	}, origin, displayName(filename), opt, records)
 	if err != nil {
 		return nil, err
 	}

@@ -10,9 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,6 +67,25 @@ type clusterConfig struct {
 	// (the next rollover interval counts from then), and how long a follower may serve an
 	// older ring than etcd holds before it stops answering for the zone.
 	SyncTimeout time.Duration `mapstructure:"sync_timeout"`
+	// Advertise is the DNS address (host:port) the other instances ask this one at, when
+	// one of them is cut off from etcd and compares DNSKEY RRsets; default the first listen
+	// address that names a host.
+	Advertise string `mapstructure:"advertise"`
+}
+
+// advertised returns the DNS address this instance publishes for its peers: Advertise, or
+// the first listen address with a specific host ("" when every one is a wildcard).
+func (c *clusterConfig) advertised(listen []string) string {
+	if c.Advertise != "" {
+		return c.Advertise
+	}
+	for _, a := range listen {
+		host, _, err := net.SplitHostPort(a)
+		if ip, perr := netip.ParseAddr(host); err == nil && perr == nil && !ip.IsUnspecified() {
+			return a
+		}
+	}
+	return ""
 }
 
 // enabled reports whether this server is a cluster member.
@@ -89,6 +111,8 @@ func (c *clusterConfig) validate() error {
 		return fmt.Errorf("cluster.lease_ttl: %s is too short (at least 1s)", c.LeaseTTL)
 	case c.SyncTimeout < 100*time.Millisecond:
 		return fmt.Errorf("cluster.sync_timeout: %s is too short (at least 100ms)", c.SyncTimeout)
+	case c.Advertise != "" && !hostPort(c.Advertise):
+		return fmt.Errorf("cluster.advertise: %q: want host:port", c.Advertise)
 	case (c.Etcd.TLS.Cert == "") != (c.Etcd.TLS.Key == ""):
 		return errors.New("cluster.etcd.tls: cert and key go together")
 	}
@@ -200,7 +224,7 @@ func (r *clusterRuntime) join(c *config, mgr *keymgr.Manager, serials func() map
 	r.log = log
 	n, err := cluster.New(cluster.Config{Name: c.Cluster.Name, Client: r.cli, Prefix: r.prefix, Manager: mgr,
 		Shared: r.state, Guarded: []cluster.Guarded{r.state, r.keys}, Serials: serials, LeaseTTL: c.Cluster.LeaseTTL,
-		SyncTimeout: c.Cluster.SyncTimeout, Logger: log, OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
+		SyncTimeout: c.Cluster.SyncTimeout, Addr: c.Cluster.advertised(c.Listen), Logger: log, OnLead: r.reencrypt, KeyChanges: r.keys.Changes})
 	if err != nil {
 		return err
 	}
@@ -373,4 +397,14 @@ func printSyncs(w io.Writer, st *cluster.Status) {
 		}
 		tw.Flush()
 	}
+}
+
+// hostPort reports whether a is host:port with a port number.
+func hostPort(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return false
+	}
+	_, err = strconv.ParseUint(port, 10, 16)
+	return err == nil
 }

@@ -62,6 +62,22 @@ func TestClusterConfig(t *testing.T) {
 	if c := mustLoad(t, writeFile(t, dir, "c.yaml", good, 0o600)); c.Cluster.SyncTimeout != 2*time.Second {
 		t.Errorf("SIGNET_CLUSTER_SYNC_TIMEOUT=2s gives %s", c.Cluster.SyncTimeout)
 	}
+	bad := strings.Replace(good, "name: ns1,", "name: ns1, advertise: nope,", 1)
+	if _, err := loadFile(writeFile(t, dir, "c.yaml", bad, 0o600)); err == nil || !strings.Contains(err.Error(), "cluster.advertise") {
+		t.Errorf("advertise without a port: %v, want a refusal naming cluster.advertise", err)
+	}
+	// The DNS address the peers ask: the first listen address that names a host.
+	var cc clusterConfig
+	if got := cc.advertised([]string{"0.0.0.0:53", "[::]:53", "192.0.2.1:53"}); got != "192.0.2.1:53" {
+		t.Errorf("advertised %q, want the first specific listen address", got)
+	}
+	if got := cc.advertised([]string{"[::]:53"}); got != "" {
+		t.Errorf("advertised %q for a wildcard listen address, want none", got)
+	}
+	cc.Advertise = "ns1.example.net:53"
+	if got := cc.advertised([]string{"192.0.2.1:53"}); got != cc.Advertise {
+		t.Errorf("advertised %q, want cluster.advertise", got)
+	}
 	single := mustLoad(t, writeFile(t, dir, "s.yaml", base, 0o600))
 	if single.Cluster.enabled() {
 		t.Error("a config without cluster: is a cluster member")

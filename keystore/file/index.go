@@ -21,6 +21,7 @@ import (
 type index struct {
 	stamp  stamp
 	byZone map[string][]keystore.Meta // each sorted
+	byID   map[string]keystore.Meta
 	all    int
 }
 
@@ -61,9 +62,10 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 			s.idx = nil
 			return nil, err
 		}
-		idx := &index{stamp: st, byZone: map[string][]keystore.Meta{}, all: len(all)}
+		idx := &index{stamp: st, byZone: map[string][]keystore.Meta{}, byID: make(map[string]keystore.Meta, len(all)), all: len(all)}
 		for _, m := range all {
 			idx.byZone[m.Zone] = append(idx.byZone[m.Zone], m)
+			idx.byID[m.ID] = m
 		}
 		s.idx = idx
 	}
@@ -106,6 +108,7 @@ func (x *index) add(m keystore.Meta) {
 	ms := append(x.byZone[m.Zone], m)
 	keyutil.Sort(ms)
 	x.byZone[m.Zone] = ms
+	x.byID[m.ID] = m
 	x.all++
 }
 
@@ -115,8 +118,22 @@ func (x *index) remove(m keystore.Meta) {
 	for i := range ms {
 		if ms[i].ID == m.ID {
 			x.byZone[m.Zone] = append(ms[:i:i], ms[i+1:]...)
+			delete(x.byID, m.ID)
 			x.all--
 			return
 		}
 	}
+}
+
+// indexed returns id's metadata from the index, if the index has it. Metadata never changes
+// once written, so even an index that another process's change made stale gives it right;
+// whether the key still exists is for the caller to check.
+func (s *Store) indexed(id string) (keystore.Meta, bool) {
+	s.imu.Lock()
+	defer s.imu.Unlock()
+	if s.idx == nil {
+		return keystore.Meta{}, false
+	}
+	m, ok := s.idx.byID[id]
+	return m, ok
 }
