@@ -401,6 +401,14 @@ measure() {
 
 # ---- report ----
 
+# MEDIAN is an awk function: the median of the numbers in a space-separated string.
+MEDIAN='
+    function median(s,   n, a, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }'
+
 report() {
   echo
   echo "## Medians of $RUNS alternating run(s) of ${DURATION} s (warm-up ${WARMUP} s; dnsperf -c $CLIENTS -q $OUTSTANDING -t $TIMEOUT)"
@@ -411,12 +419,7 @@ report() {
   echo
   echo "| variant | mix | qps | avg latency ms | CPU µs / answer | lost % | SERVFAIL+REFUSED % | etcd requests / run | other load % |"
   echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  awk -F'\t' '
-    function median(s,   n, a, i, j, t) {
-      n = split(s, a, " ")
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-    }
+  awk -F'\t' "$MEDIAN"'
     {
       k = $1 SUBSEP $2
       if (!(k in seen)) { seen[k] = 1; order[++n] = k }
@@ -445,12 +448,7 @@ report() {
   echo
   echo "| member | mix | qps ratio (medians) | CPU ratio (medians) | qps ratio, each run | CPU ratio, each run |"
   echo "| --- | --- | ---: | ---: | --- | --- |"
-  awk -F'\t' '
-    function median(s,   n, a, i, j, t) {
-      n = split(s, a, " ")
-      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
-      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-    }
+  awk -F'\t' "$MEDIAN"'
     {
       v = $1; m = $2; r = $3
       q[v, m, r] = $4; c[v, m, r] = ($6 > 0 ? $7 / $6 : 0)
@@ -516,4 +514,4 @@ main() {
   machine
 }
 
-main
+main "$@"; exit
