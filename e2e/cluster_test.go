@@ -509,4 +509,17 @@ func TestClusterThreeInstances(t *testing.T) {
 	if answers.Load() < 500 {
 		t.Errorf("only %d answers", answers.Load())
 	}
+	// At least three whole ZSK rollovers: the first ZSK and three successors seen served.
+	zsks := map[string]bool{}
+	for set := range sets {
+		for _, k := range strings.Fields(set) {
+			if strings.HasPrefix(k, "256:") {
+				zsks[k] = true
+			}
+		}
+	}
+	t.Logf("%d ZSKs served over the test", len(zsks))
+	if len(zsks) < 4 {
+		t.Errorf("%d ZSKs served, want the first and at least three successors", len(zsks))
+	}
 }

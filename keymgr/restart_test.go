@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/miekg/dns"
 )
 
 // TestRestartReusesPremade restarts a signed zone: within a PremadeStep of when its
@@ -124,5 +127,43 @@ func editPremade(t *testing.T, p string, edit func(doc map[string]any)) {
 	}
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestParseRRSIG: the quick parser of saved pre-made signatures gives what dns.NewRR gives
+// for every signature a ring makes, and declines what it does not expect (dns.NewRR then
+// parses it, or refuses it).
+func TestParseRRSIG(t *testing.T) {
+	f := setup(t, ZonePolicy{QuickStart: true, CDS: true})
+	ring, _, _ := f.m.Signing(testZone)
+	if len(ring.Premade()) != 3*PremadeCount {
+		t.Fatalf("%d pre-made signatures, want %d", len(ring.Premade()), 3*PremadeCount)
+	}
+	for _, sig := range ring.Premade() {
+		line := sig.String()
+		got, ok := parseRRSIG(line)
+		if !ok {
+			t.Fatalf("declined %q", line)
+		}
+		want, err := dns.NewRR(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !dns.IsDuplicate(got, want) || got.Hdr.Ttl != want.Header().Ttl || got.String() != line {
+			t.Errorf("parsed %q\n as %q", line, got)
+		}
+	}
+	line := ring.Premade()[0].String()
+	for _, bad := range []string{
+		strings.Replace(line, "RRSIG", "A", 1),
+		strings.Replace(line, "\t3600\t", "\t-1\t", 1),
+		strings.Replace(line, " 13 ", " 300 ", 1),
+		line[:len(line)-3], // a truncated signature
+		line + " extra",
+		strings.Replace(line, "DNSKEY", "NOTATYPE", 1),
+	} {
+		if sig, ok := parseRRSIG(bad); ok {
+			t.Errorf("accepted %q as %v", bad, sig)
+		}
 	}
 }

@@ -211,7 +211,7 @@ func (b *builder) add(e entry) {
 		ttl = b.opt.MaxTTL
 	}
 
-	b.wire = reserve(b.wire, 1<<16+2) // the largest record
+	b.wire = reserve(b.wire, 512) // most records; a bigger one grows it by append
 	at := len(b.wire)
 	var err error
 	b.wire, b.scratch, err = packRdata(b.wire, e.rr, b.scratch)

@@ -68,6 +68,11 @@ func parseParallel(ra io.ReaderAt, size int64, origin, filename string, chunk in
 		defer close(order)
 		cut(ra, size, chunk, func(p *piece) bool {
 			select {
+			case <-stop:
+				return false // stopped: cut no further, even when order has room
+			default:
+			}
+			select {
 			case order <- p:
 			case <-stop:
 				return false
