@@ -14,7 +14,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 RUN_LISTEN ?= 127.0.0.1:5300
 RUN_ADMIN ?= 127.0.0.1:8053
 
-.PHONY: all build install run test test-deps lint vet staticcheck fmt bench bench-load bench-smoke bench-scale clean
+.PHONY: all build install run test test-deps lint vet staticcheck fmt bench bench-load bench-smoke bench-scale bench-cluster clean
 
 all: build
 
@@ -95,6 +95,11 @@ bench-smoke:
 # with Knot DNS and NSD (minutes; not part of make test).
 bench-scale:
 	bash bench/scale/run.sh
+
+# One Signet's answer rate as a single server and as a cluster follower and leader on a real
+# etcd (dnsperf, alternating runs; minutes; not part of make test).
+bench-cluster:
+	bash bench/cluster/run.sh
 
 clean:
 	rm -rf bin

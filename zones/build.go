@@ -104,14 +104,18 @@ func build(src source, origin, file string, opt Options, records int) (z *Zone, 
 		file:    file,
 		opt:     opt,
 		index:   newNameIndex(records / 2),
-		scratch: make([]byte, 4096),
+		scratch: make([]byte, 1024), // grown by packRdata for a bigger record
 		sets:    make([]bset, 0, records),
 		pos:     make([]setPos, 0, records),
 		nodes:   make([]node, 0, records*6/10),
 		wire:    make([]byte, 0, records*24),
 	}
 	b.arena.Grow(records * 12)
-	const batch, inFlight = 512, 8
+	const inFlight = 8
+	batch := 512
+	if records > 0 {
+		batch = min(batch, records+8) // a small zone's records in one small batch
+	}
 	batches := make(chan []entry, inFlight)
 	// Batches go back to the parser once built: a load allocates inFlight+2 of them, not one
 	// per batch.

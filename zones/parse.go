@@ -157,7 +157,13 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader, name string, file *os.File, stack *[]*lineReader) *lineReader {
-	return &lineReader{br: bufio.NewReaderSize(r, 64<<10), file: file, name: name, stack: stack, line: 1}
+	// A buffer no bigger than the text: a server with thousands of small zones reads them all
+	// at start.
+	size := 64 << 10
+	if n := sizeOf(r); n > 0 && n < int64(size) {
+		size = max(int(n)+1, 512)
+	}
+	return &lineReader{br: bufio.NewReaderSize(r, size), file: file, name: name, stack: stack, line: 1}
 }
 
 // ReadByte implements io.ByteReader: the ZoneParser's lexer reads through it.

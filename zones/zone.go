@@ -153,17 +153,20 @@ const bytesPerRecord = 48
 
 // recordsIn guesses how many records r holds from its size, when it knows it (a file, a
 // string or byte reader); 0 otherwise.
-func recordsIn(r io.Reader) int {
-	var size int64
+func recordsIn(r io.Reader) int { return int(min(sizeOf(r), 1<<34) / bytesPerRecord) }
+
+// sizeOf returns how many octets r holds, when it knows it (a regular file, a string or byte
+// reader); 0 otherwise.
+func sizeOf(r io.Reader) int64 {
 	switch r := r.(type) {
 	case interface{ Stat() (os.FileInfo, error) }:
 		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
-			size = fi.Size()
+			return fi.Size()
 		}
 	case interface{ Len() int }:
-		size = int64(r.Len())
+		return int64(r.Len())
 	}
-	return int(min(size, 1<<34) / bytesPerRecord)
+	return 0
 }
 
 func displayName(filename string) string {
