@@ -25,7 +25,7 @@
 # (variant, mix, run) starts fresh processes, warms them with WARMUP seconds of existing
 # names and measures DURATION seconds. The report gives per variant and mix the median qps
 # and server CPU (utime+stime of the measured process, /proc/PID/stat) per answer, the etcd
-# requests the cluster made during the measured seconds (etcd's grpc_server_handled_total),
+# requests the cluster made during the measured seconds (etcd's grpc_server_msg_received_total),
 # and the ratios cluster/single: of the medians and of each run's back-to-back pair.
 # PROFILE=1 also takes a CPU profile (admin /debug/pprof/profile) of the measured process
 # during each measured run, kept under WORK/profiles (KEEP=1 keeps WORK).
@@ -186,12 +186,13 @@ start_etcd() {
   log "etcd: $ETCD_MEMBERS member(s) at $ENDPOINTS, on CPU $CLIENT_CPU"
 }
 
-# etcd_requests prints the gRPC requests every etcd member has handled so far.
+# etcd_requests prints the gRPC messages every etcd member has received so far: unary requests
+# and each message on a stream (a lease keep-alive, a watch request).
 etcd_requests() {
   local i sum=0 c
   for ((i = 0; i < ETCD_MEMBERS; i++)); do
     c=$(curl -fs "http://$ADDR:$((PORT + 200 + 2 * i))/metrics" |
-      awk '/^grpc_server_handled_total/ { s += $NF } END { printf "%d", s }')
+      awk '/^grpc_server_msg_received_total/ { s += $NF } END { printf "%d", s }')
     sum=$((sum + c))
   done
   echo $sum
@@ -413,8 +414,9 @@ report() {
   echo
   echo "## Medians of $RUNS alternating run(s) of ${DURATION} s (warm-up ${WARMUP} s; dnsperf -c $CLIENTS -q $OUTSTANDING -t $TIMEOUT)"
   echo
-  echo "CPU is the measured instance's utime+stime per answer; etcd requests are those every etcd member"
-  echo "handled during the measured seconds (leases, presence, re-reads: none per query);"
+  echo "CPU is the measured instance's utime+stime per answer; etcd requests are the gRPC messages"
+  echo "(unary requests and stream messages) every etcd member received during the measured seconds,"
+  echo "from both instances (lease keep-alives, presence, re-reads: none per query);"
   echo "\"other load\" is the largest share of our two cores that other processes took during a run."
   echo
   echo "| variant | mix | qps | avg latency ms | CPU µs / answer | lost % | SERVFAIL+REFUSED % | etcd requests / run | other load % |"
