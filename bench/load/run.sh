@@ -3,6 +3,7 @@
 #
 # Each server signs online with algorithm 13 (ECDSA P-256):
 #   signet        signet serve --dnssec (compact denial by default; BENCH_SIGNET_ARGS adds flags)
+#   signet-base   the same, built from another revision (BENCH_SIGNET_BASE): see "Two builds"
 #   knot          Knot DNS with mod-onlinesign (one CSK)
 #   pdns          PowerDNS, bind backend + DNSSEC db, live signing, NSEC3 narrow (white lies),
 #                 packet cache on (the default)
@@ -26,8 +27,17 @@
 # Server CPU is utime+stime (+ reaped children) of the server's whole process tree
 # over the measured seconds, from /proc/PID/stat.
 #
+# Two builds: BENCH_SIGNET_BASE=REV (any git revision of this repository) also builds REV
+# (extracted with git archive into the work directory, built with the same go build as the
+# current tree) and runs it as server signet-base beside signet, the working tree's build.
+# The two alternate run by run on the same zone and query files (odd runs base first, even
+# runs current first, so that a drift of the machine's load hits both), and the report adds
+# the ratio current/base per mix: of the medians and of each run's pair.
+#
 # Usage: bench/load/run.sh [--smoke]
 #   --smoke   DURATION=1 RUNS=1 WARMUP=0 SERVERS=signet (a check that the harness works)
+# Example, the working tree against commit 3a001c5, Signet alone:
+#   BENCH_SIGNET_BASE=3a001c5 MIXES="existing missing" RUNS=4 bash bench/load/run.sh
 # Variables (defaults in brackets):
 #   DURATION [10]  RUNS [3]  WARMUP [2]  SERVERS ["signet knot pdns pdns-nocache nsd"]
 #   MIXES ["existing missing mix nodo flood"]  PORT [5400] (server i listens on PORT+i,
@@ -36,7 +46,12 @@
 #   SERVER_CPU [1]  CLIENT_CPU [0]  FLOOD_CPU [CLIENT_CPU]  FLOOD_FG_QPS [0 = unlimited]
 #   CLIENTS [4]  OUTSTANDING [100]  TIMEOUT [2]  WORK [mktemp -d]  KEEP [0] (keep WORK)
 # (Signet's own settings come from SIGNET_* variables, hence the BENCH_ prefix here.)
-#   BENCH_SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies")
+#   BENCH_SIGNET_ARGS [""] (extra flags for signet serve, e.g. "--denial whitelies"; both builds)
+#   BENCH_SIGNET_BASE [""] (a git revision to run as signet-base beside signet; SERVERS then
+#   defaults to "signet" and must hold it)
+#   BENCH_SIGNET_PROFILE [0] (1: a CPU profile of each Signet build over each measured run but
+#   the flood, from /debug/pprof on its control socket, saved as WORK/NAME/MIX-RUN.pprof; with
+#   KEEP=1 to read them, e.g. go tool pprof -top WORK/bin/signet WORK/signet/missing-1.pprof)
 #   BENCH_SIGNET_ANCHOR [ds] (ds: trust anchor from `signet ds`, which is also checked against the
 #   served DNSKEY; served: from the served DNSKEY alone, for builds without `signet ds`)
 #   BENCH_SIGNET_DNSSEC [1] (0: Signet serves the zone unsigned, a match for NSD's ceiling)
@@ -64,7 +79,12 @@ done
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-3}
 WARMUP=${WARMUP:-2}
-SERVERS=${SERVERS:-"signet knot pdns pdns-nocache nsd"}
+BENCH_SIGNET_BASE=${BENCH_SIGNET_BASE:-}
+if [ -n "$BENCH_SIGNET_BASE" ]; then
+  SERVERS=${SERVERS:-signet}
+else
+  SERVERS=${SERVERS:-"signet knot pdns pdns-nocache nsd"}
+fi
 MIXES=${MIXES:-"existing missing mix nodo flood"}
 if [ "$SMOKE" = 1 ]; then
   DURATION=1 RUNS=1 WARMUP=0 SERVERS=signet
@@ -85,6 +105,7 @@ BENCH_SIGNET_ARGS=${BENCH_SIGNET_ARGS:-}
 BENCH_SIGNET_ANCHOR=${BENCH_SIGNET_ANCHOR:-ds}
 BENCH_SIGNET_DNSSEC=${BENCH_SIGNET_DNSSEC:-1}
 BENCH_PDNS_DENIAL=${BENCH_PDNS_DENIAL:-narrow}
+BENCH_SIGNET_PROFILE=${BENCH_SIGNET_PROFILE:-0}
 ZONE=bench.test.
 ADDR=127.0.0.1 # the only address this script ever sends to
 
@@ -96,6 +117,7 @@ done
 case $BENCH_SIGNET_ANCHOR in ds | served) ;; *) die "BENCH_SIGNET_ANCHOR must be ds or served" ;; esac
 case $BENCH_SIGNET_DNSSEC in 0 | 1) ;; *) die "BENCH_SIGNET_DNSSEC must be 0 or 1" ;; esac
 case $BENCH_PDNS_DENIAL in narrow | nsec) ;; *) die "BENCH_PDNS_DENIAL must be narrow or nsec" ;; esac
+case $BENCH_SIGNET_PROFILE in 0 | 1) ;; *) die "BENCH_SIGNET_PROFILE must be 0 or 1" ;; esac
 for s in $SERVERS; do
   case $s in signet | knot | pdns | pdns-nocache | nsd | bind) ;; *) die "unknown server $s" ;; esac
 done
@@ -104,6 +126,12 @@ for m in $MIXES; do
 done
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BASE_COMMIT=''
+if [ -n "$BENCH_SIGNET_BASE" ]; then
+  case " $SERVERS " in *" signet "*) ;; *) die "BENCH_SIGNET_BASE needs signet in SERVERS" ;; esac
+  BASE_COMMIT=$(git -C "$REPO" rev-parse --verify --quiet "$BENCH_SIGNET_BASE^{commit}") ||
+    die "BENCH_SIGNET_BASE: $BENCH_SIGNET_BASE is not a commit of $REPO"
+fi
 WORK=${WORK:-$(mktemp -d /tmp/signet-bench.XXXXXX)}
 mkdir -p "$WORK"
 RESULTS=$WORK/results.tsv
@@ -204,6 +232,7 @@ daemon_pids() {
 
 install_packages() {
   local want=(dnsperf bind9-dnsutils bind9-utils util-linux) need=() p s
+  [ "$BENCH_SIGNET_PROFILE" = 1 ] && want+=(curl)
   for s in $SERVERS; do
     case $s in
       knot) want+=(knot) ;;
@@ -293,7 +322,7 @@ validate() {
 
 port_of() {
   local i=0 s
-  for s in signet knot pdns pdns-nocache nsd bind; do
+  for s in signet knot pdns pdns-nocache nsd bind signet-base; do
     [ "$s" = "$1" ] && { echo $((PORT + i)); return; }
     i=$((i + 1))
   done
@@ -304,23 +333,42 @@ setup_signet() {
   (cd "$REPO" && go build -o "$WORK/bin/signet" ./cmd/signet)
   mkdir -p "$1/state"
 }
-start_signet() {
-  local dir=$1 port=$2 sign=()
+# run_signet BIN ADMIN_PORT DIR PORT starts one Signet build; each build keeps its own state
+# (keys) in DIR and its own admin port, so the two never share anything but the zone file.
+run_signet() {
+  local bin=$1 admin=$2 dir=$3 port=$4 sign=()
   [ "$BENCH_SIGNET_DNSSEC" = 1 ] && sign=(--dnssec)
   # shellcheck disable=SC2086 # BENCH_SIGNET_ARGS is a list of flags
-  taskset -c "$SERVER_CPU" "$WORK/bin/signet" serve --listen "$ADDR:$port" --zone "$ZONE=$ZONEFILE" \
-    --state "$dir/state" --admin "$ADDR:$((PORT + 100))" "${sign[@]}" $BENCH_SIGNET_ARGS \
+  taskset -c "$SERVER_CPU" "$bin" serve --listen "$ADDR:$port" --zone "$ZONE=$ZONEFILE" \
+    --state "$dir/state" --admin "$ADDR:$admin" "${sign[@]}" $BENCH_SIGNET_ARGS \
     >>"$dir/server.log" 2>&1 &
   SPID=$!
 }
-anchor_signet() {
+start_signet() { run_signet "$WORK/bin/signet" $((PORT + 100)) "$@"; }
+# anchor_with BIN NAME DIR PORT prints the trust anchor of a Signet build.
+anchor_with() {
+  local bin=$1 name=$2 dir=$3 port=$4
   if [ "$BENCH_SIGNET_ANCHOR" = served ]; then
-    log "signet: trust anchor from the served DNSKEY (BENCH_SIGNET_ANCHOR=served), not from 'signet ds'"
-    ds_from_server "$2" | anchor_from_ds
+    log "$name: trust anchor from the served DNSKEY (BENCH_SIGNET_ANCHOR=served), not from 'signet ds'"
+    ds_from_server "$port" | anchor_from_ds
     return
   fi
-  "$WORK/bin/signet" ds $ZONE --format zone --state "$1/state" | anchor_from_ds
+  "$bin" ds $ZONE --format zone --state "$dir/state" | anchor_from_ds
 }
+anchor_signet() { anchor_with "$WORK/bin/signet" signet "$@"; }
+
+# signet-base: BASE_COMMIT's tree, taken with git archive (no worktree registered, nothing
+# left behind outside WORK) and built exactly as the current tree is.
+setup_signet-base() {
+  local src=$WORK/base-src
+  log "building signet-base from $BENCH_SIGNET_BASE (commit ${BASE_COMMIT:0:12})"
+  rm -rf "$src"
+  mkdir -p "$src" "$1/state"
+  git -C "$REPO" archive "$BASE_COMMIT" | tar -x -C "$src"
+  (cd "$src" && go build -o "$WORK/bin/signet-base" ./cmd/signet)
+}
+start_signet-base() { run_signet "$WORK/bin/signet-base" $((PORT + 101)) "$@"; }
+anchor_signet-base() { anchor_with "$WORK/bin/signet-base" signet-base "$@"; }
 
 setup_knot() {
   local dir=$1 port=$2
@@ -572,11 +620,23 @@ measure() {
     nodo) file=$d/q-existing.txt do=0 ;;
     flood) measure_flood "$@"; return ;;
   esac
-  local lines=0
+  local lines=0 prof=''
   [ $unique = 1 ] && lines=$(wc -l <"$file")
+  if [ "$BENCH_SIGNET_PROFILE" = 1 ] && [ "${server%-base}" = signet ]; then
+    # The profile covers the measured seconds but the last (curl must not outlast dnsperf);
+    # curl is not in the server's process tree, so its CPU is not counted as the server's.
+    curl -sf --max-time $((DURATION + 10)) --unix-socket "$dir/state/admin.sock" \
+      -o "$dir/$mix-$run.pprof" "http://localhost/debug/pprof/profile?seconds=$((DURATION > 1 ? DURATION - 1 : 1))" &
+    prof=$!
+    STARTED+=("$prof")
+  fi
   t0=$(snapshot)
   dnsperf_cmd "$port" "$file" "$DURATION" $do "$CLIENT_CPU" >"$out" 2>&1
   t1=$(snapshot)
+  if [ -n "$prof" ]; then
+    wait "$prof" || log "$server $mix run $run: no profile (curl failed)"
+    stop_pid "$prof"
+  fi
   record "$server" "$mix" "$run" "$out" $((${t1%% *} - ${t0%% *})) "$lines" "$(contention "$t0" "$t1")"
 }
 
@@ -605,40 +665,72 @@ measure_flood() {
   record "$server" flood-bg "$run" "$dir/flood-bg-$run.out" 0 "$(wc -l <"$d/q-missing.txt")"
 }
 
-# bench_server NAME sets the server up, validates it once, then measures every mix.
-bench_server() {
-  local name=$1 port dir anchor mix run
+# prepare_server NAME sets the server up and validates it once; it fails (noting why in
+# FAILED) when the server cannot be measured.
+prepare_server() {
+  local name=$1 port dir
   port=$(port_of "$name")
   dir=$WORK/$name
   mkdir -p "$dir"
   log "=== $name on $ADDR port $port, CPU $SERVER_CPU; dnsperf on CPU $CLIENT_CPU"
   if ! "setup_$name" "$dir" "$port"; then
     [ -f "$dir/setup.log" ] && tail -20 "$dir/setup.log" >&2
-    log "$name: setup failed, skipped"; FAILED+=("$name (setup)"); return
+    log "$name: setup failed, skipped"; FAILED+=("$name (setup)"); return 1
   fi
-  start_server "$name" "$dir" "$port" || { FAILED+=("$name (start)"); stop_pid "$SPID"; return; }
-  if [ "$name" != nsd ] && { [ "$name" != signet ] || [ "$BENCH_SIGNET_DNSSEC" = 1 ]; }; then
+  start_server "$name" "$dir" "$port" || { FAILED+=("$name (start)"); stop_pid "$SPID"; return 1; }
+  if [ "$name" != nsd ] && { [ "${name%-base}" != signet ] || [ "$BENCH_SIGNET_DNSSEC" = 1 ]; }; then
     if ! wait_signed "$name" "$port" && log "$name: publishes no DNSKEY" ||
       ! "anchor_$name" "$dir" "$port" >"$dir/anchor.conf" ||
       ! validate "$name" "$port" "$dir/anchor.conf"; then
-      FAILED+=("$name (DNSSEC validation)"); stop_pid "$SPID"; return
+      FAILED+=("$name (DNSSEC validation)"); stop_pid "$SPID"; return 1
     fi
-    if [ "$name" = signet ] && [ "$BENCH_SIGNET_ANCHOR" = ds ]; then
+    if [ "${name%-base}" = signet ] && [ "$BENCH_SIGNET_ANCHOR" = ds ]; then
       # The DS that `signet ds` prints must match the DNSKEY the server publishes.
       ds_from_server "$port" | anchor_from_ds >"$dir/anchor-dig.conf" || true
       cmp -s "$dir/anchor.conf" "$dir/anchor-dig.conf" ||
-        log "signet: note: 'signet ds' differs from the DS of the served DNSKEY (see $dir)"
+        log "$name: note: 'signet ds' differs from the DS of the served DNSKEY (see $dir)"
     fi
   fi
   stop_pid "$SPID"
+}
+
+# one_run NAME MIX RUN: a fresh server process, warmed, measured once, stopped.
+one_run() {
+  local name=$1 mix=$2 run=$3 port dir=$WORK/$1
+  port=$(port_of "$name")
+  start_server "$name" "$dir" "$port" || { FAILED+=("$name (restart)"); stop_pid "$SPID"; return 1; }
+  if [ "$WARMUP" -gt 0 ]; then
+    dnsperf_cmd "$port" "$WORK/data/q-existing.txt" "$WARMUP" 1 "$CLIENT_CPU" >/dev/null 2>&1
+  fi
+  measure "$name" "$port" "$mix" "$run" "$dir"
+  stop_pid "$SPID"
+}
+
+# bench_servers NAME... prepares each server, then measures every mix RUNS times. With
+# several names the servers alternate within each run, in reverse order on even runs, so
+# that they share the machine's conditions (the two builds of BENCH_SIGNET_BASE). A server
+# that fails to restart is dropped from the remaining runs.
+bench_servers() {
+  local names=() order=() keep=() name mix run i
+  for name in "$@"; do
+    prepare_server "$name" && names+=("$name")
+  done
   for mix in $MIXES; do
     for run in $(seq "$RUNS"); do
-      start_server "$name" "$dir" "$port" || { FAILED+=("$name (restart)"); stop_pid "$SPID"; return; }
-      if [ "$WARMUP" -gt 0 ]; then
-        dnsperf_cmd "$port" "$WORK/data/q-existing.txt" "$WARMUP" 1 "$CLIENT_CPU" >/dev/null 2>&1
+      [ ${#names[@]} -gt 0 ] || return 0
+      order=()
+      if [ $((run % 2)) = 1 ]; then
+        order=("${names[@]}")
+      else
+        for ((i = ${#names[@]} - 1; i >= 0; i--)); do order+=("${names[i]}"); done
       fi
-      measure "$name" "$port" "$mix" "$run" "$dir"
-      stop_pid "$SPID"
+      for name in "${order[@]}"; do
+        if ! one_run "$name" "$mix" "$run"; then
+          keep=()
+          for i in "${names[@]}"; do [ "$i" = "$name" ] || keep+=("$i"); done
+          names=("${keep[@]}")
+        fi
+      done
     done
   done
 }
@@ -674,8 +766,10 @@ medians() {
 }
 
 versions() {
-  local s
-  echo "- signet: $("$WORK/bin/signet" --version 2>/dev/null || echo '?') (commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+  local s dirty=''
+  [ -n "$(git -C "$REPO" status --porcelain 2>/dev/null)" ] && dirty=' with uncommitted changes'
+  echo "- signet: $("$WORK/bin/signet" --version 2>/dev/null || echo '?') (commit $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')$dirty)"
+  [ -n "$BASE_COMMIT" ] && echo "- signet-base: $BENCH_SIGNET_BASE (commit ${BASE_COMMIT:0:12})"
   for s in $SERVERS; do
     case $s in
       knot) echo "- knot: $(knotd -V 2>&1 | head -1)" ;;
@@ -687,6 +781,58 @@ versions() {
   echo "- dnsperf: $(dnsperf -h 2>&1 | grep -m1 -i '^version' || echo '?')"
   echo "- delv: $(delv -v 2>&1 | head -1)"
   echo "- $(go version)"
+}
+
+# base_report prints the current build against signet-base from RESULTS: the medians of
+# each, their ratio current/base, and each run's own ratio (the two servers were measured
+# back to back in that run), at full precision.
+base_report() {
+  echo
+  echo "## Current build (signet) against the base (signet-base = $BENCH_SIGNET_BASE, ${BASE_COMMIT:0:12})"
+  echo
+  echo "Alternating run by run on the same zone and query files. qps ratio = current qps / base qps"
+  echo "(above 1: the current build answers faster); CPU ratio = current CPU per answer / base CPU"
+  echo "per answer (above 1: the current build spends more), both of the medians. Each run's ratios"
+  echo "compare the two servers measured back to back in that run; their spread is the noise."
+  echo
+  echo "| mix | base qps | current qps | qps ratio | base CPU µs / answer | current CPU µs / answer | CPU ratio | each run's qps ratio | each run's CPU ratio | max other load % base / current |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"
+  awk -F'\t' '
+    function median(s,   n, a, i, j, t) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    $1 != "signet" && $1 != "signet-base" { next }
+    {
+      m = $2; k = m SUBSEP $3; b = ($1 == "signet-base")
+      if (!(m in seen)) { seen[m] = 1; order[++n] = m }
+      if ($3 > runs[m]) runs[m] = $3
+      c = ($6 > 0 && $7 > 0) ? $7 / $6 * 1e6 : ""
+      if (b) { bq[k] = $4; bc[k] = c; bqs[m] = bqs[m] " " $4; if (c != "") bcs[m] = bcs[m] " " c }
+      else { cq[k] = $4; cc[k] = c; cqs[m] = cqs[m] " " $4; if (c != "") ccs[m] = ccs[m] " " c }
+      if ($11 != "-") { if (b && $11 + 0 > bo[m] + 0) bo[m] = $11; if (!b && $11 + 0 > co[m] + 0) co[m] = $11 }
+    }
+    END {
+      for (i = 1; i <= n; i++) {
+        m = order[i]
+        if (bqs[m] == "" || cqs[m] == "") continue
+        mbq = median(bqs[m]); mcq = median(cqs[m])
+        mbc = bcs[m] != "" ? median(bcs[m]) : ""; mcc = ccs[m] != "" ? median(ccs[m]) : ""
+        rq = ""; rc = ""
+        for (r = 1; r <= runs[m]; r++) {
+          k = m SUBSEP r
+          if (!(k in bq) || !(k in cq)) continue
+          rq = rq (rq == "" ? "" : " ") (bq[k] > 0 ? sprintf("%.3f", cq[k] / bq[k]) : "-")
+          if (bc[k] != "" && cc[k] != "") rc = rc (rc == "" ? "" : " ") sprintf("%.3f", cc[k] / bc[k])
+        }
+        printf "| %s | %.0f | %.0f | %s | %s | %s | %s | %s | %s | %s / %s |\n", m, mbq, mcq,
+          (mbq > 0 ? sprintf("%.3f", mcq / mbq) : "-"),
+          (mbc != "" ? sprintf("%.2f", mbc) : "-"), (mcc != "" ? sprintf("%.2f", mcc) : "-"),
+          (mbc > 0 && mcc != "" ? sprintf("%.3f", mcc / mbc) : "-"),
+          rq, (rc == "" ? "-" : rc), (m in bo ? bo[m] : "-"), (m in co ? co[m] : "-")
+      }
+    }' "$RESULTS"
 }
 
 report() {
@@ -703,7 +849,7 @@ report() {
   awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |%s\n", $1, $2, $3, $4, $5, $6, $7, $9,
     ($8 > 0 ? " names repeated in " $8 " run(s)" : "") }' <<<"$med"
 
-  if grep -q '^signet' <<<"$med" && grep -qv '^signet' <<<"$med"; then
+  if grep -q $'^signet\t' <<<"$med" && grep -qv '^signet' <<<"$med"; then
     echo
     echo "## Signet against each peer (same mix, medians)"
     echo
@@ -715,6 +861,7 @@ report() {
     echo "| --- | --- | ---: | ---: |"
     awk -F'\t' '
       $1 == "signet" { sq[$2] = $3; sc[$2] = $5; next }
+      $1 == "signet-base" { next }
       { peer[++n] = $1; mix[n] = $2; pq[n] = $3; pc[n] = $5 }
       END {
         for (i = 1; i <= n; i++) {
@@ -724,6 +871,10 @@ report() {
           printf "| %s | %s | %s | %s |\n", m, peer[i], q, c
         }
       }' <<<"$med"
+  fi
+
+  if grep -q $'^signet-base\t' <<<"$med" && grep -q $'^signet\t' <<<"$med"; then
+    base_report
   fi
 
   if grep -q $'\tflood-fg\t' <<<"$med"; then
@@ -759,6 +910,7 @@ report() {
   else
     echo "- signet: UNSIGNED (BENCH_SIGNET_DNSSEC=0)$( [ -n "$BENCH_SIGNET_ARGS" ] && echo ", flags: $BENCH_SIGNET_ARGS")"
   fi
+  [ -n "$BASE_COMMIT" ] && echo "- signet-base: the same settings, built from $BENCH_SIGNET_BASE (${BASE_COMMIT:0:12})"
   echo "- knot: mod-onlinesign, ECDSAP256SHA256 CSK, 1 UDP worker"
   echo "- pdns / pdns-nocache: bind backend + DNSSEC db, live signing, ECDSA P-256 CSK, $( [ "$BENCH_PDNS_DENIAL" = nsec ] && echo 'NSEC chain' || echo 'NSEC3 narrow'); pdns-nocache has cache-ttl=query-cache-ttl=negquery-cache-ttl=0"
   echo "- nsd: unsigned (ceiling), server-count 1, rrl-ratelimit 0"
@@ -803,7 +955,13 @@ main() {
   LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
   : >"$RESULTS"
   local s
-  for s in $SERVERS; do bench_server "$s"; done
+  for s in $SERVERS; do
+    if [ "$s" = signet ] && [ -n "$BASE_COMMIT" ]; then
+      bench_servers signet-base signet
+    else
+      bench_servers "$s"
+    fi
+  done
   [ -s "$RESULTS" ] || die "nothing was measured: ${FAILED[*]}"
   raw_sign_rate
   report
