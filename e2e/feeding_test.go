@@ -161,24 +161,18 @@ func (n *plain) sigTag(t *testing.T, name string, qtype uint16) uint16 {
 func (n *plain) verifyCopy(t *testing.T, step string) {
 	t.Helper()
 	verify := resolvertest.RequireTool(t, "ldns-verify-zone")
-	m := new(dns.Msg)
-	m.SetAxfr("example.test.")
-	ch, err := new(dns.Transfer).In(m, n.addr)
-	if err != nil {
-		t.Fatalf("%s: AXFR from %s: %v", step, n.name, err)
-	}
+	// A secondary that has just taken a new version may still answer from a server process
+	// that holds the old one (NSD forks new ones on a reload and the old ones answer until
+	// they exit: NOTAUTH for a zone they never had), so a failed AXFR is asked again.
 	var b strings.Builder
-	records := 0
-	for env := range ch {
-		if env.Error != nil {
-			t.Fatalf("%s: AXFR from %s: %v", step, n.name, env.Error)
+	var records int
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if records, err = n.axfr(&b); err == nil {
+			break
 		}
-		for i, rr := range env.RR {
-			if records > 0 && i == len(env.RR)-1 && rr.Header().Rrtype == dns.TypeSOA {
-				continue // the closing SOA
-			}
-			b.WriteString(rr.String() + "\n")
-			records++
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: AXFR from %s: %v", step, n.name, err)
 		}
 	}
 	file := filepath.Join(t.TempDir(), "copy.zone")
@@ -190,6 +184,34 @@ func (n *plain) verifyCopy(t *testing.T, step string) {
 	if err != nil || !strings.Contains(string(out), "Zone is verified and complete") {
 		t.Fatalf("%s: ldns-verify-zone: %v\n%s", step, err, out)
 	}
+}
+
+// axfr transfers example.test. from the secondary into b (reset first), without the closing
+// SOA, and returns the number of records.
+func (n *plain) axfr(b *strings.Builder) (int, error) {
+	b.Reset()
+	m := new(dns.Msg)
+	m.SetAxfr("example.test.")
+	ch, err := new(dns.Transfer).In(m, n.addr)
+	if err != nil {
+		return 0, err
+	}
+	records := 0
+	for env := range ch {
+		if env.Error != nil {
+			for range ch {
+			}
+			return 0, env.Error
+		}
+		for i, rr := range env.RR {
+			if records > 0 && i == len(env.RR)-1 && rr.Header().Rrtype == dns.TypeSOA {
+				continue // the closing SOA
+			}
+			b.WriteString(rr.String() + "\n")
+			records++
+		}
+	}
+	return records, nil
 }
 
 // validatesThrough checks with delv, trusting only the zone's DS, that the secondary's answers

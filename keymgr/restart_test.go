@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -130,40 +130,77 @@ func editPremade(t *testing.T, p string, edit func(doc map[string]any)) {
 	}
 }
 
-// TestParseRRSIG: the quick parser of saved pre-made signatures gives what dns.NewRR gives
-// for every signature a ring makes, and declines what it does not expect (dns.NewRR then
-// parses it, or refuses it).
-func TestParseRRSIG(t *testing.T) {
+// TestPremadeWire: a saved pre-made document holds each signature in wire form beside its
+// text; both decode to the ring's signatures (the text alone: a document from an older
+// version), and a record in wire form that is not a whole RRSIG by the zone is refused.
+func TestPremadeWire(t *testing.T) {
 	f := setup(t, ZonePolicy{QuickStart: true, CDS: true})
 	ring, _, _ := f.m.Signing(testZone)
-	if len(ring.Premade()) != 3*PremadeCount {
-		t.Fatalf("%d pre-made signatures, want %d", len(ring.Premade()), 3*PremadeCount)
+	sigs := ring.Premade()
+	if len(sigs) != 3*PremadeCount {
+		t.Fatalf("%d pre-made signatures, want %d", len(sigs), 3*PremadeCount)
 	}
-	for _, sig := range ring.Premade() {
-		line := sig.String()
-		got, ok := parseRRSIG(line)
-		if !ok {
-			t.Fatalf("declined %q", line)
+	b, err := encodePremade(testZone, premadeSet{made: time.Unix(1, 0), sigs: sigs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc premadeDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Wire) != len(sigs) {
+		t.Fatalf("%d records in wire form, want %d", len(doc.Wire), len(sigs))
+	}
+	textOnly := doc
+	textOnly.Wire = nil
+	old, err := json.Marshal(textOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"wire": b, "text only": old} {
+		got, err := decodePremade(testZone, b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
 		}
-		want, err := dns.NewRR(line)
+		if len(got.sigs) != len(sigs) {
+			t.Fatalf("%s: %d signatures, want %d", name, len(got.sigs), len(sigs))
+		}
+		for i := range sigs {
+			if got.sigs[i].String() != sigs[i].String() {
+				t.Errorf("%s: signature %d decoded as %q, want %q", name, i, got.sigs[i], sigs[i])
+			}
+		}
+	}
+	a, err := dns.NewRR(testZone + " 3600 IN A 192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 512)
+	n, err := dns.PackRR(a, buf, 0, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := dns.Copy(sigs[0]).(*dns.RRSIG)
+	other.SignerName = "other.test."
+	m, err := dns.PackRR(other, buf[n:], 0, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, w := range map[string][]byte{
+		"truncated":      doc.Wire[0][:len(doc.Wire[0])-3],
+		"trailing":       append(slices.Clone(doc.Wire[0]), 0),
+		"not an RRSIG":   buf[:n],
+		"another zone's": buf[n : n+m],
+	} {
+		bad := doc
+		bad.Wire = slices.Clone(doc.Wire)
+		bad.Wire[0] = w
+		b, err := json.Marshal(bad)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !dns.IsDuplicate(got, want) || got.Hdr.Ttl != want.Header().Ttl || got.String() != line {
-			t.Errorf("parsed %q\n as %q", line, got)
-		}
-	}
-	line := ring.Premade()[0].String()
-	for _, bad := range []string{
-		strings.Replace(line, "RRSIG", "A", 1),
-		strings.Replace(line, "\t3600\t", "\t-1\t", 1),
-		strings.Replace(line, " 13 ", " 300 ", 1),
-		line[:len(line)-3], // a truncated signature
-		line + " extra",
-		strings.Replace(line, "DNSKEY", "NOTATYPE", 1),
-	} {
-		if sig, ok := parseRRSIG(bad); ok {
-			t.Errorf("accepted %q as %v", bad, sig)
+		if got, err := decodePremade(testZone, b); err == nil {
+			t.Errorf("%s: accepted as %v", name, got.sigs[0])
 		}
 	}
 }

@@ -168,17 +168,16 @@ func (z *Zone) find(name string, qtype uint16) found {
 		case !a.occluded && !a.cut:
 			return found{ce: a}
 		}
-		return z.hider(name, off)
+		return z.hider(name, off, a)
 	}
 	// Unreachable for a name inside the zone; answer as if nothing were there.
 	return found{ce: z.node(z.origin)}
 }
 
 // hider finds, for a name below a cut or a DNAME, the one that hides it: the highest, the only
-// one not occluded itself. off is the offset of an ancestor at or below it.
-func (z *Zone) hider(name string, off int) found {
-	for end := false; !end; off, end = dns.NextLabel(name, off) {
-		a := z.node(name[off:])
+// one not occluded itself. a is the node of the ancestor at offset off, at or below it.
+func (z *Zone) hider(name string, off int, a *node) found {
+	for end := false; ; {
 		switch {
 		case a == nil || a.occluded:
 		case a.cut:
@@ -186,8 +185,11 @@ func (z *Zone) hider(name string, off int) found {
 		case a.dname:
 			return found{dname: a}
 		}
+		if off, end = dns.NextLabel(name, off); end {
+			return found{ce: z.node(z.origin)}
+		}
+		a = z.node(name[off:])
 	}
-	return found{ce: z.node(z.origin)}
 }
 
 // at answers from node n for name: n is the node of name itself, or the wildcard expanded to

@@ -11,6 +11,9 @@
 #   single    signet serve, no cluster section (keys in its own state directory)
 #   follower  the measured instance ns2 follows; the leader ns1 runs beside it, on CLIENT_CPU
 #   leader    the measured instance ns1 leads; the follower ns2 runs beside it, on CLIENT_CPU
+#   beside    (not in the default) single, measured while ns1 and ns2 run on CLIENT_CPU, not
+#             queried: the cluster variants' neighbours without cluster mode, so that
+#             member / beside tells cluster mode apart from the load of those neighbours
 # ns1 always leads (it starts first and alone holds the KSK); the variant decides which of
 # the two is pinned to SERVER_CPU and queried. etcd (ETCD_MEMBERS members, on CLIENT_CPU)
 # keeps the cluster's key state across runs, so every run serves the same ring.
@@ -26,7 +29,8 @@
 # names and measures DURATION seconds. The report gives per variant and mix the median qps
 # and server CPU (utime+stime of the measured process, /proc/PID/stat) per answer, the etcd
 # requests the cluster made during the measured seconds (etcd's grpc_server_msg_received_total),
-# and the ratios cluster/single: of the medians and of each run's back-to-back pair.
+# and the ratios of each variant to single (and of the members to beside, when it ran): of the
+# medians and of each run's back-to-back pair.
 # PROFILE=1 also takes a CPU profile (admin /debug/pprof/profile) of the measured process
 # during each measured run, kept under WORK/profiles (KEEP=1 keeps WORK).
 #
@@ -85,7 +89,7 @@ done
 { [ "$DURATION" -ge 1 ] && [ "$RUNS" -ge 1 ]; } || die "DURATION and RUNS must be at least 1"
 case $ETCD_MEMBERS in 1 | 3) ;; *) die "ETCD_MEMBERS must be 1 or 3" ;; esac
 for v in $VARIANTS; do
-  case $v in single | follower | leader) ;; *) die "unknown variant $v" ;; esac
+  case $v in single | beside | follower | leader) ;; *) die "unknown variant $v" ;; esac
 done
 for m in $MIXES; do
   case $m in existing | missing) ;; *) die "unknown mix $m" ;; esac
@@ -297,6 +301,14 @@ same_keys() {
 up() {
   case $1 in
     single) start single "$SERVER_CPU"; MEASURED=single ;;
+    beside)
+      start ns1 "$CLIENT_CPU"
+      wait_until "ns1 leads" leads
+      start ns2 "$CLIENT_CPU"
+      wait_until "ns2 serves ns1's DNSKEY RRset" same_keys
+      start single "$SERVER_CPU"
+      MEASURED=single
+      ;;
     follower | leader)
       local cpu1=$CLIENT_CPU cpu2=$SERVER_CPU
       [ "$1" = leader ] && cpu1=$SERVER_CPU cpu2=$CLIENT_CPU
@@ -440,37 +452,46 @@ report() {
       }
     }' "$RESULTS"
 
-  grep -q $'^single\t' "$RESULTS" || return 0
+  local base
+  for base in single beside; do
+    grep -q "^$base"$'\t' "$RESULTS" && ratios "$base"
+  done
+  return 0
+}
+
+# ratios BASE prints every other variant's figures over BASE's, per mix (beside: only the
+# cluster members, whose neighbours it shares).
+ratios() {
   echo
-  echo "## Cluster member / single server (same mix)"
+  echo "## Variant / $1 (same mix)"
   echo
-  echo "qps ratio = member qps / single qps (below 1: the member answers fewer); CPU ratio = member"
-  echo "CPU per answer / single CPU per answer (above 1: the member spends more). \"medians\" compares"
+  echo "qps ratio = variant qps / $1 qps (below 1: the variant answers fewer); CPU ratio = variant"
+  echo "CPU per answer / $1 CPU per answer (above 1: the variant spends more). \"medians\" compares"
   echo "the medians; \"each run\" the two measured back to back in that run (their spread is the noise)."
   echo
-  echo "| member | mix | qps ratio (medians) | CPU ratio (medians) | qps ratio, each run | CPU ratio, each run |"
+  echo "| variant | mix | qps ratio (medians) | CPU ratio (medians) | qps ratio, each run | CPU ratio, each run |"
   echo "| --- | --- | ---: | ---: | --- | --- |"
-  awk -F'\t' "$MEDIAN"'
+  awk -F'\t' -v b="$1" "$MEDIAN"'
     {
       v = $1; m = $2; r = $3
       q[v, m, r] = $4; c[v, m, r] = ($6 > 0 ? $7 / $6 : 0)
       qs[v, m] = qs[v, m] " " $4; cs[v, m] = cs[v, m] " " c[v, m, r]
       if (!(m in seenm)) { seenm[m] = 1; mixes[++nm] = m }
-      if (v != "single" && !(v in seenv)) { seenv[v] = 1; vs[++nv] = v }
+      if (v != b && (b == "single" || v != "single") && !(v in seenv)) { seenv[v] = 1; vs[++nv] = v }
       if (r > runs) runs = r
     }
     END {
       for (i = 1; i <= nv; i++) for (j = 1; j <= nm; j++) {
         v = vs[i]; m = mixes[j]
-        if (qs[v, m] == "" || qs["single", m] == "") continue
+        if (qs[v, m] == "" || qs[b, m] == "") continue
         rq = ""; rc = ""
         for (r = 1; r <= runs; r++) {
-          if (!((v SUBSEP m SUBSEP r) in q) || !(("single" SUBSEP m SUBSEP r) in q)) continue
-          rq = rq (rq == "" ? "" : " ") sprintf("%.3f", q[v, m, r] / q["single", m, r])
-          if (c["single", m, r] > 0) rc = rc (rc == "" ? "" : " ") sprintf("%.3f", c[v, m, r] / c["single", m, r])
+          if (!((v SUBSEP m SUBSEP r) in q) || !((b SUBSEP m SUBSEP r) in q)) continue
+          rq = rq (rq == "" ? "" : " ") sprintf("%.3f", q[v, m, r] / q[b, m, r])
+          if (c[b, m, r] > 0) rc = rc (rc == "" ? "" : " ") sprintf("%.3f", c[v, m, r] / c[b, m, r])
         }
-        sc = median(cs["single", m])
-        printf "| %s | %s | %.3f | %s | %s | %s |\n", v, m, median(qs[v, m]) / median(qs["single", m]),
+        sc = median(cs[b, m])
+        printf "| %s | %s | %.3f | %s | %s | %s |\n", v, m, median(qs[v, m]) / median(qs[b, m]),
           (sc > 0 ? sprintf("%.3f", median(cs[v, m]) / sc) : "-"), rq, rc
       }
     }' "$RESULTS"
@@ -498,7 +519,7 @@ main() {
   local v order=() run mix i
   for v in $VARIANTS; do
     up "$v"
-    if [ "$v" = single ]; then validate single; else validate ns1 && validate ns2; fi
+    case $v in single | beside) validate single ;; *) validate ns1 && validate ns2 ;; esac
     down
   done
   for mix in $MIXES; do
