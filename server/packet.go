@@ -93,7 +93,10 @@ func (h *Handler) notPlainQuery(in []byte, req *dns.Msg, tr transport, client ne
 	if t := h.cfg.Transfers; t != nil && isIXFR(req) {
 		// Over UDP an IXFR gets the current SOA alone: the client, when behind, retries over
 		// TCP (RFC 1995 §2), as BIND and Knot secondaries do.
-		if resp, ok := t.IXFRUDP(in, req, client); ok {
+		// A copy: req handed to the interface would escape to the heap on every query that
+		// takes the full path, not only on an IXFR.
+		r := *req
+		if resp, ok := t.IXFRUDP(in, &r, client); ok {
 			if len(resp) >= headerSize {
 				h.metrics.count(tr, int(resp[3]&0xF))
 			}
