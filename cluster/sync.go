@@ -274,6 +274,16 @@ func (n *Node) checkStale() {
 			// keeps serving its ring. The clock starts again once etcd answers; a zone
 			// already stale stays so (its ring is known to be old).
 			t.behind = time.Time{}
+		case t.stale == "" && served.State == 0 && t.latest.State > 0 && served.Err != "":
+			// Never served a ring of the zone and cannot build one (a member just added,
+			// whose ZSKs are not encrypted to it yet): its answers would carry no signatures
+			// for a zone the others sign, so it withholds the zone at once rather than after
+			// the sync timeout.
+			if t.behind.IsZero() {
+				t.behind = now
+			}
+			t.stale = fmt.Sprintf("this instance has served no key ring of the zone yet, etcd holds revision %d: %s",
+				t.latest.State, served.Err)
 		case t.behind.IsZero():
 			t.behind = now
 		case t.stale == "" && !now.Before(t.behind.Add(n.cfg.SyncTimeout)):

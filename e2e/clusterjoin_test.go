@@ -188,9 +188,20 @@ func TestClusterJoin(t *testing.T) {
 			t.Logf("ns4 log:\n%s", ns4.log.String())
 		}
 	})
-	time.Sleep(time.Second)
-	if r := ns4.query(t, "www."+joinZone, dns.TypeA, true); signedAnswer(r) {
-		t.Fatalf("the new member signs before the ZSK is encrypted to it: %v", r)
+	// Until then it withholds the zone (SERVFAIL, EDE 14 Not Ready) rather than answer it
+	// without signatures: resolvers ask another name server.
+	var r *dns.Msg
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		r = ns4.query(t, "www."+joinZone, dns.TypeA, true)
+		if signedAnswer(r) {
+			t.Fatalf("the new member signs before the ZSK is encrypted to it: %v", r)
+		}
+		if r.Rcode == dns.RcodeServerFailure || time.Since(start) > 10*time.Second {
+			break
+		}
+	}
+	if r.Rcode != dns.RcodeServerFailure || edeOf(r) != dns.ExtendedErrorCodeNotReady {
+		t.Fatalf("the new member, unable to sign yet, answers %v; want SERVFAIL with EDE 14", r)
 	}
 	for i, s := range ins {
 		l.config(t, fmt.Sprintf("ns%d", i+1), 4)
