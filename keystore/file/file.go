@@ -79,7 +79,7 @@ type Store struct {
 	// kekMu guards kekState, the key-encryption key (see kek).
 	kekMu    sync.Mutex
 	kekState *kek
-	kekReady atomic.Pointer[keyutil.X25519] // kekState's identity once unwrapped
+	kekReady atomic.Pointer[age.X25519Identity] // kekState's identity once unwrapped
 
 	// imu guards idx, the metadata by zone (see index).
 	imu sync.Mutex

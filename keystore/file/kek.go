@@ -17,7 +17,6 @@ import (
 
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keystore"
-	"github.com/signetdns/signet/keystore/internal/keyutil"
 )
 
 // kekName is the file, in the key directory, that holds the key-encryption key: an age X25519
@@ -31,14 +30,14 @@ const kekName = "kek.age"
 // first Signer of a key file sealed to it).
 type kek struct {
 	once     sync.Once
-	identity *keyutil.X25519
+	identity *age.X25519Identity
 	err      error
 }
 
 // get returns the key-encryption key, creating kek.age when create is set and there is none;
 // without create, a missing kek.age gives a nil identity (key files from before it exists
 // are sealed to the passphrase).
-func (s *Store) kek(create bool) (*keyutil.X25519, error) {
+func (s *Store) kek(create bool) (*age.X25519Identity, error) {
 	// Once unwrapped it stays: no lock nor look at the file for each of thousands of keys.
 	if id := s.kekReady.Load(); id != nil {
 		return id, nil
@@ -55,12 +54,7 @@ func (s *Store) kek(create bool) (*keyutil.X25519, error) {
 			return nil, nil
 		}
 	}
-	k.once.Do(func() {
-		var id *age.X25519Identity
-		if id, k.err = s.openKEK(path); k.err == nil {
-			k.identity, k.err = keyutil.NewX25519(id)
-		}
-	})
+	k.once.Do(func() { k.identity, k.err = s.openKEK(path) })
 	if k.err != nil {
 		// A later call may succeed (a missing file created by then, a transient read error):
 		// only success is kept.
