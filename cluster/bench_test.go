@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"filippo.io/age"
-
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore/memory"
@@ -18,15 +16,7 @@ import (
 // zone is signed at each.
 func threeInstances(b *testing.B) []*instance {
 	c := etcdtest.Start(b, 1)
-	var ids []*age.X25519Identity
-	var recipients []age.Recipient
-	for range 3 {
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			b.Fatal(err)
-		}
-		ids, recipients = append(ids, id), append(recipients, id.Recipient())
-	}
+	ids, recipients := identities(b, 3)
 	ksk := memory.New()
 	var ins []*instance
 	for i := range 3 {

@@ -162,15 +162,7 @@ func verify(ring *signer.KeyRing, now time.Time) error {
 // live instances serve the same DNSKEY RRset, or do again within a second.
 func TestCluster(t *testing.T) {
 	c := etcdtest.Start(t, 3)
-	var ids []*age.X25519Identity
-	var recipients []age.Recipient
-	for range 3 {
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, recipients = append(ids, id), append(recipients, id.Recipient())
-	}
+	ids, recipients := identities(t, 3)
 	ksk := memory.New()
 	var ins []*instance
 	var dirs []string
@@ -317,4 +309,19 @@ func signed(ins []*instance) bool {
 		}
 	}
 	return true
+}
+
+// identities returns n new age identities and their recipients, one per cluster member.
+func identities(t testing.TB, n int) ([]*age.X25519Identity, []age.Recipient) {
+	t.Helper()
+	var ids []*age.X25519Identity
+	var recipients []age.Recipient
+	for range n {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, recipients = append(ids, id), append(recipients, id.Recipient())
+	}
+	return ids, recipients
 }

@@ -178,15 +178,7 @@ func startSync(t *testing.T, c *etcdtest.Cluster, name string, id *age.X25519Ide
 func pair(t *testing.T, follower syncOpts) (leader, fol *instance) {
 	t.Helper()
 	c := etcdtest.Start(t, 1)
-	var ids []*age.X25519Identity
-	var recipients []age.Recipient
-	for range 2 {
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, recipients = append(ids, id), append(recipients, id.Recipient())
-	}
+	ids, recipients := identities(t, 2)
 	leader = startSync(t, c, "ns1", ids[0], recipients, syncOpts{ksk: memory.New(), syncTimeout: follower.syncTimeout})
 	waitFor(t, 15*time.Second, "ns1 leads and signs", func() bool {
 		_, _, ok := leader.mgr.Signing(zone)
@@ -524,15 +516,7 @@ func TestSyncedTimeout(t *testing.T) {
 // answers again.
 func TestPartitionedFollowerAsksPeers(t *testing.T) {
 	c := etcdtest.Start(t, 3)
-	var ids []*age.X25519Identity
-	var recipients []age.Recipient
-	for range 3 {
-		id, err := age.GenerateX25519Identity()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, recipients = append(ids, id), append(recipients, id.Recipient())
-	}
+	ids, recipients := identities(t, 3)
 	all := c.Endpoints()
 	both := []string{all[0], all[1]}
 	o := syncOpts{syncTimeout: time.Second, dns: true, peerCheck: 300 * time.Millisecond}

@@ -83,22 +83,7 @@ func TestManyZonesConcurrently(t *testing.T) {
 	}
 	start := func(m *Manager) {
 		t.Helper()
-		var wg sync.WaitGroup
-		errs := make([]error, n)
-		next := make(chan int)
-		for range workers {
-			wg.Go(func() {
-				for i := range next {
-					errs[i] = m.AddZone(context.Background(), names[i], ZonePolicy{QuickStart: true})
-				}
-			})
-		}
-		for i := range names {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		for i, err := range errs {
+		for i, err := range addZones(m, names, workers) {
 			if err != nil {
 				t.Fatalf("zone %s: %v", names[i], err)
 			}
@@ -236,10 +221,16 @@ func startAll(t *testing.T, dir string, names []string, now time.Time) (*Manager
 	if err != nil {
 		return nil, err
 	}
+	return m, errors.Join(addZones(m, names, 16)...)
+}
+
+// addZones adds names to m (quick start) from workers goroutines at once, as serve's start
+// does, and returns each zone's error.
+func addZones(m *Manager, names []string, workers int) []error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(names))
 	next := make(chan int)
-	for range 16 {
+	for range workers {
 		wg.Go(func() {
 			for i := range next {
 				errs[i] = m.AddZone(context.Background(), names[i], ZonePolicy{QuickStart: true})
@@ -251,7 +242,7 @@ func startAll(t *testing.T, dir string, names []string, now time.Time) (*Manager
 	}
 	close(next)
 	wg.Wait()
-	return m, errors.Join(errs...)
+	return errs
 }
 
 // TestCrashChild is the child of TestCrashDuringStart; it does nothing in a normal run.
