@@ -2,6 +2,7 @@ package atomicfile
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,30 @@ import (
 // an fsync that began after the call has ended (one under way at the call may predate the
 // caller's rename, so it does not count), with that fsync's error.
 func TestSyncDirShared(t *testing.T) {
+	testShared(t, &fsyncDir, SyncDir)
+}
+
+// TestBarrierShared: Barrier shares syncfs calls the same way.
+func TestBarrierShared(t *testing.T) {
+	testShared(t, &syncFS, Barrier)
+}
+
+// TestBarrier: a real syncfs of the test's filesystem succeeds, and a missing directory is
+// an error naming it.
+func TestBarrier(t *testing.T) {
+	dir := t.TempDir()
+	if err := Barrier(dir); err != nil {
+		t.Fatal(err)
+	}
+	missing := dir + "/missing"
+	if err := Barrier(missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Barrier(%s) = %v, want an error naming it", missing, err)
+	}
+}
+
+// testShared runs concurrent calls of call, with *hook (the function that syncs) replaced by
+// one that records when each sync begins and ends.
+func testShared(t *testing.T, hook *func(string) error, call func(string) error) {
 	var mu sync.Mutex
 	var events []string // "call", "start", "end", "return", in order
 	type span struct{ call, ret int }
@@ -21,8 +46,9 @@ func TestSyncDirShared(t *testing.T) {
 		events = append(events, e)
 		return len(events) - 1
 	}
-	fail := 5 // the fsync that fails
-	fsyncDir = func(string) error {
+	fail := 3 // the sync that fails
+	orig := *hook
+	*hook = func(string) error {
 		mu.Lock()
 		n++
 		me := n
@@ -37,7 +63,7 @@ func TestSyncDirShared(t *testing.T) {
 		}
 		return nil
 	}
-	t.Cleanup(func() { fsyncDir = syncDir })
+	t.Cleanup(func() { *hook = orig })
 	dir := t.TempDir()
 	errs := make([]error, len(spans))
 	var wg sync.WaitGroup
@@ -47,7 +73,7 @@ func TestSyncDirShared(t *testing.T) {
 			mu.Lock()
 			spans[i].call = log("call")
 			mu.Unlock()
-			errs[i] = SyncDir(dir)
+			errs[i] = call(dir)
 			mu.Lock()
 			spans[i].ret = log("return")
 			mu.Unlock()
