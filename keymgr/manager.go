@@ -153,6 +153,9 @@ type Manager struct {
 	// holds counts the zones held (Hold), so that Held costs a single server, which never
 	// holds one, no lookup on the query path.
 	holds atomic.Int64
+	// failedStarts holds the names of the zones whose last start failed, so that the next
+	// one first deletes keys that start made and could not delete.
+	failedStarts sync.Map
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -298,6 +301,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		m.follow(ctx, z, st, rev, m.cfg.Now())
 	} else if err := m.start(ctx, z, m.cfg.Now()); err != nil {
 		z.mu.Unlock()
+		m.failedStarts.Store(name, true)
 		return zoneOnly(ctx, name, err)
 	}
 	z.startPremade = nil
@@ -318,9 +322,13 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 		}
 	}
 	if z.st == nil && z.policy.QuickStart {
-		// Keys of an earlier start that failed before its state was saved, and whose
-		// deletion failed too: no state names them, so none would ever be used.
-		m.dropOrphans(ctx, z)
+		if _, again := m.failedStarts.LoadAndDelete(z.name); again {
+			// Keys of the failed start whose deletion failed too: no state names them.
+			// (Left by an earlier process, they go at the first start with a state:
+			// prepare. Listing the keystore for every new zone would cost a cluster's
+			// shared store a read of every key per zone.)
+			m.dropOrphans(ctx, z)
+		}
 		if err := m.quickStart(ctx, z, now); err != nil {
 			return fmt.Errorf("keymgr: quick start %s: %w", z.name, err)
 		}

@@ -141,7 +141,8 @@ func TestAddZoneUnreadableZSK(t *testing.T) {
 
 // TestQuickStartRetryDropsOrphans: a quick start whose state cannot be saved, and whose new
 // keys then cannot be deleted, leaves keys no state names; the next attempt deletes them and
-// makes the zone's keys afresh, so only the keys its state names remain.
+// makes the zone's keys afresh, so only the keys its state names remain. Left by an earlier
+// process, such keys go at the first start that finds the zone's state.
 func TestQuickStartRetryDropsOrphans(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -180,6 +181,29 @@ func TestQuickStartRetryDropsOrphans(t *testing.T) {
 	}
 	ring, _, _ := f.m.Signing(testZone)
 	verifyRing(t, ring, t0)
+
+	// Another process: its failed start's keys outlive it; the next process's quick start
+	// makes new ones, and the start after that, which finds a state, deletes the old ones.
+	dir = t.TempDir()
+	state = &failingState{Store: fileState(t, dir)}
+	state.fail.Store(true)
+	soft.noDelete.Store(true)
+	other := newFixture(t, dir, soft.Store, nil, newClock(t0), softOnly(soft), func(c *Config) { c.State = state })
+	const zone = "other.test."
+	if err := other.m.AddZone(ctx, zone, ZonePolicy{QuickStart: true}); err == nil {
+		t.Fatal("quick start without a state store: no error")
+	}
+	state.fail.Store(false)
+	soft.noDelete.Store(false)
+	for i, want := range []int{4, 2} {
+		g := newFixture(t, dir, soft.Store, nil, newClock(t0), softOnly(soft))
+		if err := g.m.AddZone(ctx, zone, ZonePolicy{QuickStart: true}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := soft.List(ctx, zone); len(got) != want {
+			t.Errorf("start %d of a new process: %d keys, want %d", i+1, len(got), want)
+		}
+	}
 }
 
 // TestAddZoneCancelledIsNotZoneError: a start cut short (the server stopping) is no zone's
