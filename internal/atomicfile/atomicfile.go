@@ -178,7 +178,7 @@ func Remove(dir string, names ...string) error {
 // once would otherwise spend most of its start in them. An fsync under way when a caller
 // arrives may have begun before its change, so that caller waits for the next one.
 func SyncDir(dir string) error {
-	return groupOf("dir:"+filepath.Clean(dir)).run(func() error { return fsyncDir(dir) })
+	return groupOf("dir:" + filepath.Clean(dir)).run(func() error { return fsyncDir(dir) })
 }
 
 // Barrier makes durable every write, rename and removal made before the call on the
