@@ -71,6 +71,9 @@ func (m *Manager) safeStep(ctx context.Context) (next time.Time) {
 func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 	var next time.Time
 	for _, z := range m.all() {
+		if ctx.Err() != nil {
+			break // stopping: the rest waits for the next process
+		}
 		z.mu.Lock()
 		was := z.signed.Load()
 		t := m.stepZone(ctx, z, now)
@@ -100,10 +103,15 @@ func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Tim
 	}
 	// While the last ring change is not served by every instance of a cluster, no step
 	// follows it: neither a planned instant of a key's timeline nor a planner action.
+	m.openFailures(z, now)
 	hold := m.awaitSync(ctx, z, now)
-	if hold.IsZero() && m.due(z, now) {
+	switch {
+	case hold.IsZero() && m.due(z, now):
+		z.prove = false // the refresh signs with every KSK
 		m.refresh(ctx, z, now)
-	} else if m.checkDue(z, now) {
+	case z.prove:
+		m.prove(ctx, z, now)
+	case m.checkDue(z, now):
 		m.check(ctx, z, now)
 	}
 	var next time.Time
@@ -370,6 +378,9 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 		if t.After(now) && t.Before(next) {
 			next = t
 		}
+	}
+	if z.prove || z.openErr.Load() != nil {
+		next = now
 	}
 	return next
 }

@@ -190,6 +190,11 @@ type zone struct {
 	// startPremade is the pre-made signature document AddZone read (nil: none), which
 	// loadPremade decodes instead of reading it again; AddZone drops it once started.
 	startPremade []byte
+	// prove: the served ring was built, at a start, from saved pre-made signatures without
+	// any KSK signing; the loop's next step proves that each active KSK still signs.
+	prove bool
+	// openErr is a lazy ZSK's failure to open (openFailed), for the loop to record.
+	openErr atomic.Pointer[openFailure]
 	// unbuilt: a follower could not build the ring of the state at stateRev (a key it
 	// cannot decrypt yet, pre-made signatures not there yet), so the next Sync tries again
 	// even though the revisions did not change.

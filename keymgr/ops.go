@@ -212,7 +212,7 @@ func (m *Manager) fillPublic(ctx context.Context, z *zone, rec *keyRec) error {
 	if rec.Role == keystore.KSK {
 		flags |= dns.SEP
 	}
-	s, dk, err := m.material(ctx, z, rec, flags)
+	s, dk, err := m.material(ctx, z, rec, flags, false)
 	if err != nil {
 		return err
 	}
