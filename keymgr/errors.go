@@ -1,8 +1,11 @@
 package keymgr
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/signetdns/signet/keystore"
 )
 
 // Error codes, Route 53's names for the same failures (Route 53 API reference, "Errors" of
@@ -56,4 +59,31 @@ func ErrorCode(err error) string {
 
 func errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ZoneError is AddZone's failure to start one zone that leaves the others unaffected: the
+// zone's state documents cannot be read or decoded, its keys cannot be created, read or
+// decrypted, or no key ring can be built from them. A server can then serve its other zones
+// and add this one again later; a zone whose start failed leaves nothing behind that the
+// next AddZone would not clean up or reuse. A failure of the whole start (cancelled, the
+// keystore closed, a state store that does not answer in time) is never a ZoneError; a
+// keystore passphrase is for the host to check before it adds zones.
+type ZoneError struct {
+	Zone string
+	Err  error
+}
+
+func (e *ZoneError) Error() string { return e.Err.Error() }
+
+func (e *ZoneError) Unwrap() error { return e.Err }
+
+// zoneOnly returns err, the failure to start zone, as a *ZoneError unless it concerns more
+// than the zone: ctx ended, the keystore is closed, or the state store did not answer in
+// time.
+func zoneOnly(ctx context.Context, zone string, err error) error {
+	if ctx.Err() != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, keystore.ErrClosed) {
+		return err
+	}
+	return &ZoneError{Zone: zone, Err: err}
 }

@@ -153,6 +153,9 @@ type Manager struct {
 	// holds counts the zones held (Hold), so that Held costs a single server, which never
 	// holds one, no lookup on the query path.
 	holds atomic.Int64
+	// failedStarts holds the names of the zones whose last start failed, so that the next
+	// one first deletes keys that start made and could not delete.
+	failedStarts sync.Map
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -247,7 +250,8 @@ func canonical(name string) string { return dns.CanonicalName(dns.Fqdn(name)) }
 // served with the pre-made signatures an earlier run saved while they are valid and match
 // its keys, else unsigned until the KSK answers. Different zones may be added concurrently
 // (a server starting thousands of zones does): each zone's start reads and writes only its
-// own documents and keys.
+// own documents and keys. A failure of this zone alone (its documents or keys unreadable,
+// no ring to serve) is a *ZoneError; the zone is then not added, and may be added again.
 func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) error {
 	name := canonical(origin)
 	if _, ok := dns.IsDomainName(name); !ok {
@@ -286,12 +290,12 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	}()
 	st, rev, err := m.loadState(ctx, name)
 	if err != nil {
-		return err
+		return zoneOnly(ctx, name, err)
 	}
 	// Read once here for its revision, and kept for the start to decode.
 	premade, premadeRev, err := m.load(ctx, name, statestore.Premade)
 	if err != nil && !errors.Is(err, statestore.ErrNotFound) {
-		return fmt.Errorf("keymgr: read pre-made signatures: %w", err)
+		return zoneOnly(ctx, name, fmt.Errorf("keymgr: read pre-made signatures: %w", err))
 	}
 	z := &zone{name: name, policy: p, st: st, signers: map[string]crypto.Signer{}, gen: &m.gen,
 		stateRev: rev, premadeRev: premadeRev, startPremade: premade}
@@ -302,7 +306,8 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		m.follow(ctx, z, st, rev, m.cfg.Now())
 	} else if err := m.start(ctx, z, m.cfg.Now()); err != nil {
 		z.mu.Unlock()
-		return err
+		m.failedStarts.Store(name, true)
+		return zoneOnly(ctx, name, err)
 	}
 	z.startPremade = nil
 	z.mu.Unlock()
@@ -322,6 +327,13 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 		}
 	}
 	if z.st == nil && z.policy.QuickStart {
+		if _, again := m.failedStarts.LoadAndDelete(z.name); again {
+			// Keys of the failed start whose deletion failed too: no state names them.
+			// (Left by an earlier process, they go at the first start with a state:
+			// prepare. Listing the keystore for every new zone would cost a cluster's
+			// shared store a read of every key per zone.)
+			m.dropOrphans(ctx, z)
+		}
 		if err := m.quickStart(ctx, z, now); err != nil {
 			return fmt.Errorf("keymgr: quick start %s: %w", z.name, err)
 		}
@@ -329,6 +341,12 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 		z.signed.Store(true)
 		if !m.reuse(ctx, z, now) {
 			m.refresh(ctx, z, now)
+		}
+		if z.cur.Load() == nil && z.failure != "" {
+			// No ring, and not for a KSK that cannot sign (which serves its pre-made
+			// signatures): a key cannot be read. Answers without signatures would be bogus
+			// where the parent has a DS, so the zone does not start.
+			return fmt.Errorf("keymgr: no key ring: %s", z.failure)
 		}
 	}
 	return nil

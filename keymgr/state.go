@@ -128,6 +128,9 @@ func (s *zoneState) keys() []*keyRec {
 // ids returns the keystore IDs the state names.
 func (s *zoneState) ids() map[string]bool {
 	out := map[string]bool{}
+	if s == nil {
+		return out // no state: it names no key
+	}
 	for _, k := range s.KSKs {
 		out[k.ID] = true
 	}

@@ -17,7 +17,11 @@ import (
 //     served.
 //   - 30 Invalid Query Type: FORMERR for a query of the NXNAME (RFC 9824 §3.5) or OPT meta-type.
 //   - 14 Not Ready: SERVFAIL for a zone that has no data: a secondary not transferred yet, or
-//     a zone file that failed to load.
+//     a zone file that failed to load; and for a zone withheld (ZoneSet.Hold) because its
+//     DNSSEC keys or key state could not be read at start. That is this server's state, not
+//     the data's (RFC 8914 §4.15: "not fully functional"), and a reload can end it: the
+//     validation codes (6 DNSSEC Bogus, 9 DNSKEY Missing, 10 RRSIGs Missing) report what a
+//     resolver found in answers, and 0 Other is what a query gets when signing it fails.
 //   - 22 No Reachable Authority: SERVFAIL for a secondary zone past its SOA expire time, its
 //     primaries unreachable (RFC 1035 §3.3.13).
 //   - 0 Other: SERVFAIL because signing failed. The text only says so: the cause (a key name,

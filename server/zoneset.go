@@ -58,6 +58,8 @@ type ZoneSet struct {
 	extra map[string][]dns.RR
 	// minSerial is the SOA serial each zone is raised to (SetMinSerial), by origin, under mu.
 	minSerial map[string]uint32
+	// held is why each zone withheld (Hold) is, by origin, under mu.
+	held map[string]error
 }
 
 // loadState is one zone's load history, for the metrics.
@@ -107,7 +109,7 @@ func NewZoneSet(log *slog.Logger, signed func(origin string) bool) *ZoneSet {
 		log = slog.Default()
 	}
 	return &ZoneSet{store: zones.NewStore(), log: log, signed: signed, loads: map[string]*loadState{}, now: time.Now, strict: true,
-		base: map[string]*zones.Zone{}, extra: map[string][]dns.RR{}}
+		base: map[string]*zones.Zone{}, extra: map[string][]dns.RR{}, held: map[string]error{}}
 }
 
 // SetStrict chooses what Add does with a zone that fails to load: fail (true, the default), or
@@ -218,6 +220,9 @@ func (s *ZoneSet) SetMinSerial(origin string, serial uint32) error {
 }
 
 func (s *ZoneSet) load(e zoneEntry) (*zones.Zone, error) {
+	if err := s.held[e.origin]; err != nil {
+		return nil, err
+	}
 	z, err := e.loader.LoadZone(s.options(e.origin))
 	if err != nil {
 		return nil, fmt.Errorf("zone %s: %w", e.origin, err)
@@ -287,7 +292,7 @@ func (s *ZoneSet) SetExtra(origin string, rrs []dns.RR) error {
 		return fmt.Errorf("zone %s is not configured", origin)
 	}
 	base := s.base[origin]
-	if base != nil && base.Available() {
+	if base != nil && base.Available() && s.held[origin] == nil {
 		z := base
 		if len(rrs) > 0 {
 			var err error
@@ -321,6 +326,39 @@ func (s *ZoneSet) extend(z *zones.Zone) *zones.Zone {
 		return z
 	}
 	return ext
+}
+
+// Hold withholds the configured zone origin for a reason outside its data, err (its DNSSEC
+// keys cannot be read, so its answers could not be signed): its names get SERVFAIL with the
+// Extended DNS Error Not Ready and reason (what clients are told: nothing secret), and
+// Status, the metrics and the log show err as a failed load. Until Release, every load of the
+// zone fails with err; a Hold of a zone already held only replaces err, for the next load to
+// report.
+func (s *ZoneSet) Hold(origin, reason string, err error) error {
+	origin = dns.CanonicalName(origin)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.ContainsFunc(s.zones, func(e zoneEntry) bool { return e.origin == origin }) {
+		return fmt.Errorf("zone %s is not configured", origin)
+	}
+	already := s.held[origin] != nil
+	s.held[origin] = err
+	if already {
+		return nil
+	}
+	s.noteLoad(origin, nil, err)
+	s.store.Set(zones.Failed(origin, reason))
+	s.log.Error("zone withheld: answering SERVFAIL for it until a reload finds it fixed", "zone", origin, "err", err)
+	return nil
+}
+
+// Release ends the Hold of the zone origin and loads it.
+func (s *ZoneSet) Release(origin string) error {
+	origin = dns.CanonicalName(origin)
+	s.mu.Lock()
+	delete(s.held, origin)
+	s.mu.Unlock()
+	return s.ReloadZone(origin)
 }
 
 // Available reports whether the zone origin has data to answer from.

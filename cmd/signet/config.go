@@ -28,8 +28,9 @@ type config struct {
 	Listen []string     `mapstructure:"listen"`
 	Zones  []zoneConfig `mapstructure:"zones"`
 	State  string       `mapstructure:"state"`
-	// Strict makes a zone that fails to load at start stop the server (--strict), instead of
-	// answering SERVFAIL for that zone while the others serve.
+	// Strict makes a zone that fails to load at start (its file, or its DNSSEC keys or key
+	// state) stop the server (--strict), instead of answering SERVFAIL for that zone while the
+	// others serve.
 	Strict  bool   `mapstructure:"strict"`
 	UDPSize uint16 `mapstructure:"udp_size"`
 	// PacketCache is the number of whole responses kept for repeated questions.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -55,7 +56,7 @@ func addServeFlags(v *viper.Viper, cmd *cobra.Command) *[]string {
 	f.StringArrayVar(&zoneFlags, "zone", nil, "zone to serve, ORIGIN=FILE (repeatable)")
 	f.Bool("dnssec", false, "sign every zone; create and activate a KSK and a ZSK where none exist")
 	f.String("denial", "", "denial of existence: compact, blacklies, whitelies, nsec or nsec3")
-	f.Bool("strict", false, "refuse to start when a zone fails to load (default: serve the others, SERVFAIL for it)")
+	f.Bool("strict", false, "refuse to start when a zone fails to load, its file or its DNSSEC keys (default: serve the others, SERVFAIL for it)")
 	f.StringSlice("etcd", nil, "etcd client URLs of the cluster this server is an instance of (comma-separated); with --instance")
 	f.String("instance", "", "this instance's name in the cluster; with --etcd")
 	f.Duration("sync-timeout", cluster.DefaultSyncTimeout, "how long the cluster's key leader waits for every instance to serve a new key ring (below every zone's propagation_delay)")
@@ -175,7 +176,9 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		return err
 	}
 
-	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: zs.Reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
+	// A reload starts again the zones whose keys failed to start, then reads every zone.
+	reload := func() error { return errors.Join(dn.RetryZones(ctx, zs), zs.Reload()) }
+	adm, err := startAdmin(c, admin.Config{Gatherer: reg, Reload: reload, Zones: zs.Status, Manager: dn.API(), Logger: log,
 		Ready: readiness(zs, dn), UI: ui.Handler(admin.UIPath), Cluster: dn.Cluster()})
 	if err != nil {
 		srv.Shutdown(context.Background())
@@ -216,7 +219,7 @@ func serve(ctx context.Context, c *config, log *slog.Logger) error {
 		select {
 		case <-hup:
 			log.Info("SIGHUP: reloading zones")
-			if err := zs.Reload(); err != nil {
+			if err := reload(); err != nil {
 				log.Error("reload finished with errors", "err", err)
 			}
 			if err := dn.ReloadCluster(c); err != nil {

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,9 @@ type dnssecRuntime interface {
 	// ReloadCluster takes again what of the cluster's configuration a running server can
 	// change (cluster.recipients), from the configuration c's file holds now.
 	ReloadCluster(c *config) error
+	// RetryZones starts again the zones whose keys failed to start (withheld, SERVFAIL): a
+	// reload does, before the zone files are read again.
+	RetryZones(ctx context.Context, zs *server.ZoneSet) error
 	Close()
 }
 
@@ -65,6 +70,11 @@ type signing struct {
 	// loop, which runs while this instance leads.
 	cluster *clusterRuntime
 	reg     prometheus.Registerer
+
+	// withheldMu guards withheld: the zones whose keys failed to start (keymgr.ZoneError),
+	// answered SERVFAIL until a reload starts them (RetryZones).
+	withheldMu sync.Mutex
+	withheld   map[string]zoneConfig
 }
 
 // setupDNSSEC opens the keystores and the key manager. Every server has them, so that signing
@@ -91,7 +101,13 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
-	s := &signing{c: c, log: log, soft: soft}
+	// What every zone needs is checked before any zone starts: a failure here is the
+	// server's, and stops the start, where a zone's own failure only withholds that zone.
+	if err := serverWide(soft, c.State); err != nil {
+		soft.Close()
+		return nil, err
+	}
+	s := &signing{c: c, log: log, soft: soft, withheld: map[string]zoneConfig{}}
 	if c.Keystore.TPM.Device != "" {
 		t, err := tpm.Open(tpm.Options{Dir: filepath.Join(c.State, "tpm"), Device: c.Keystore.TPM.Device})
 		if err != nil {
@@ -188,7 +204,7 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 			return err
 		}
 	}
-	if err := startZones(c.Zones, startWorkers(), func(z zoneConfig) error { return s.addZone(ctx, c, zs, z) }); err != nil {
+	if err := startZones(c.Zones, startWorkers(), func(z zoneConfig) error { return s.startZone(ctx, c, zs, z) }); err != nil {
 		return err
 	}
 	s.mgr.OnChange(func(zone string) {
@@ -204,6 +220,89 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 		return nil
 	}
 	go s.mgr.Run(rctx)
+	return nil
+}
+
+// keysFailedReason is what clients are told about a zone withheld because its keys failed to
+// start (RFC 8914 EXTRA-TEXT, with EDE 14 Not Ready); the cause goes to the log and the
+// zone's status only.
+const keysFailedReason = "zone's DNSSEC keys failed to load"
+
+// startZone adds z to the key manager. When that fails for z alone (keymgr.ZoneError: its
+// key files or state unreadable, no ring to sign with) and the start is not strict, z is
+// withheld (SERVFAIL) until a reload finds it fixed, and the other zones start.
+func (s *signing) startZone(ctx context.Context, c *config, zs *server.ZoneSet, z zoneConfig) error {
+	err := s.addZone(ctx, c, zs, z)
+	var ze *keymgr.ZoneError
+	if err == nil || c.Strict || !errors.As(err, &ze) {
+		return err
+	}
+	s.withheldMu.Lock()
+	s.withheld[z.Origin] = z
+	s.withheldMu.Unlock()
+	return zs.Hold(z.Origin, keysFailedReason, keysFailed(z, ze))
+}
+
+// keysFailed is the error a withheld zone's status and log show.
+func keysFailed(z zoneConfig, ze *keymgr.ZoneError) error {
+	return fmt.Errorf("zone %s: DNSSEC keys or key state failed to load: %w", z.Origin, ze.Err)
+}
+
+// RetryZones implements dnssecRuntime: each withheld zone is added to the key manager again;
+// one that starts is served (signed) from its file again, one that still fails stays withheld
+// with the new error, for the reload to report.
+func (s *signing) RetryZones(ctx context.Context, zs *server.ZoneSet) error {
+	// Held throughout: two reloads at once (a SIGHUP, the admin API) must not add a zone twice.
+	s.withheldMu.Lock()
+	defer s.withheldMu.Unlock()
+	pending := make([]zoneConfig, 0, len(s.withheld))
+	for _, z := range s.withheld {
+		pending = append(pending, z)
+	}
+	slices.SortFunc(pending, func(a, b zoneConfig) int { return strings.Compare(a.Origin, b.Origin) })
+	var errs []error
+	for _, z := range pending {
+		err := s.addZone(ctx, s.c, zs, z)
+		var ze *keymgr.ZoneError
+		switch {
+		case errors.As(err, &ze):
+			errs = append(errs, zs.Hold(z.Origin, keysFailedReason, keysFailed(z, ze)))
+		case err != nil:
+			errs = append(errs, fmt.Errorf("zone %s: still withheld: %w", z.Origin, err))
+		default:
+			delete(s.withheld, z.Origin)
+			s.log.Info("zone's DNSSEC keys started: serving it again", "zone", z.Origin)
+			errs = append(errs, zs.Release(z.Origin))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// serverWide checks what every zone's keys need, so that its failure stops the start with
+// one clear error rather than withholding every zone: the passphrase opens the keystore,
+// and the key and state directories can be written.
+func serverWide(soft *file.Store, state string) error {
+	if err := soft.CheckPassphrase(); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	for _, dir := range []string{soft.Dir(), filepath.Join(state, "zones")} {
+		if err := writable(dir); err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+	}
+	return nil
+}
+
+// writable reports whether a file can be made in dir (created if missing).
+func writable(dir string) error {
+	if err := atomicfile.PrepareDir(dir); err != nil {
+		return err
+	}
+	t, err := atomicfile.CreateTemp(dir, "write-check")
+	if err != nil {
+		return fmt.Errorf("%s is not writable: %w", dir, err)
+	}
+	t.Discard()
 	return nil
 }
 

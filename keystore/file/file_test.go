@@ -92,6 +92,27 @@ func TestWrongPassphrase(t *testing.T) {
 	}
 }
 
+// TestCheckPassphrase: a store with keys tells a wrong passphrase at once, without a key
+// being used; a new directory has nothing to check, and the right passphrase passes.
+func TestCheckPassphrase(t *testing.T) {
+	if err := open(t, filepath.Join(t.TempDir(), "keys"), testPass).CheckPassphrase(); err != nil {
+		t.Errorf("new directory: %v", err)
+	}
+	dir, ms := create(t, 1)
+	wrong := []byte("Tr0ub4dor&3")
+	err := open(t, dir, wrong).CheckPassphrase()
+	if !errors.Is(err, keystore.ErrWrongPassphrase) || strings.Contains(err.Error(), string(wrong)) {
+		t.Errorf("wrong passphrase: %v, want ErrWrongPassphrase without the passphrase", err)
+	}
+	s := open(t, dir, testPass)
+	if err := s.CheckPassphrase(); err != nil {
+		t.Errorf("right passphrase: %v", err)
+	}
+	if _, err := s.Signer(context.Background(), ms[0].ID); err != nil {
+		t.Errorf("Signer after the check: %v", err)
+	}
+}
+
 func TestCorruptKeyFile(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -138,3 +138,12 @@ func (s *Store) createKEK(path string) (*age.X25519Identity, error) {
 	}
 	return id, nil
 }
+
+// CheckPassphrase opens the key-encryption key now, when the directory has one, so that a
+// wrong passphrase stops a server's start with a clear error (keystore.ErrWrongPassphrase)
+// rather than showing later as every key failing. The key stays open for the keys to use. A
+// directory without one (no key made yet) has nothing to check.
+func (s *Store) CheckPassphrase() error {
+	_, err := s.kek(false)
+	return err
+}

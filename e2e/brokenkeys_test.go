@@ -1,0 +1,171 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/signetdns/signet/internal/resolvertest"
+)
+
+// TestBrokenKeysAtStart runs the real binary with three signed zones, then starts it again
+// with one zone's ZSK file corrupt. With --strict the start fails, naming the zone. Without,
+// the server starts: the two other zones validate in delv from their DS, the broken one
+// answers SERVFAIL with EDE 14, and `signet zone status`, /readyz, /metrics and the log say
+// so (without the keystore passphrase). Once the key file is back a SIGHUP brings the zone in,
+// validating, without a restart.
+func TestBrokenKeysAtStart(t *testing.T) {
+	dir := t.TempDir()
+	zones := []string{"--dnssec"}
+	for _, z := range []string{"a", "bad", "c"} {
+		p := filepath.Join(dir, z+".zone")
+		body := "$ORIGIN " + z + ".test.\n$TTL 60\n@ SOA ns host 1 7200 3600 1209600 60\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.10\n"
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		zones = append(zones, "--zone", z+".test.="+p)
+	}
+	s := startSignet(t, "", append([]string{"--admin-token", uiToken}, zones...)...)
+	anchors := map[string][]dns.RR{}
+	for _, z := range []string{"a.test.", "bad.test.", "c.test."} {
+		anchors[z] = resolvertest.ParseAnchors(t, s.ds(t, z))
+	}
+	s.stop(t)
+
+	// Spoil bad.test.'s ZSK file, keeping it to put back.
+	zsk := zskFile(t, s.State, "bad.test.")
+	good, err := os.ReadFile(zsk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(zsk, []byte("age-encryption.org/v1\nnot a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("strict", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		args := append([]string{"serve", "--strict", "--listen", "127.0.0.1:0", "--admin", "off", "--state", s.State}, zones...)
+		out, err := exec.CommandContext(ctx, signetBin, args...).CombinedOutput()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() == 0 || ctx.Err() != nil {
+			t.Fatalf("serve --strict: %v, want a non-zero exit\n%s", err, out)
+		}
+		if !strings.Contains(string(out), "signet: zone bad.test.:") || strings.Contains(string(out), "\nready\n") {
+			t.Errorf("serve --strict does not name bad.test. (or said ready):\n%s", out)
+		}
+	})
+
+	s.start(t)
+	validates := func(zone, when string) {
+		t.Helper()
+		if out, ok := resolvertest.Delv(t, s.Addr, anchors[zone], "www."+zone, "A"); !ok {
+			t.Errorf("%s: www.%s A not validated:\n%s", when, zone, out)
+		}
+	}
+	validates("a.test.", "bad.test.'s ZSK corrupt")
+	validates("c.test.", "bad.test.'s ZSK corrupt")
+
+	r := s.query(t, "www.bad.test.", dns.TypeA, true)
+	var ede *dns.EDNS0_EDE
+	if opt := r.IsEdns0(); opt != nil {
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_EDE); ok {
+				ede = e
+			}
+		}
+	}
+	if r.Rcode != dns.RcodeServerFailure || ede == nil || ede.InfoCode != dns.ExtendedErrorCodeNotReady || ede.ExtraText != "zone's DNSSEC keys failed to load" {
+		t.Errorf("bad.test.: %s with EDE %v, want SERVFAIL and EDE 14 \"zone's DNSSEC keys failed to load\"\n%v", dns.RcodeToString[r.Rcode], ede, r)
+	}
+
+	pass, err := os.ReadFile(filepath.Join(s.State, "keystore.passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.TrimSpace(string(pass))
+	out, err := s.try("zone", "status")
+	if err == nil || !strings.Contains(out, "bad.test.") || !strings.Contains(out, "SERVFAIL") ||
+		!strings.Contains(out, "DNSSEC keys") || !strings.Contains(out, filepath.Base(zsk)) || strings.Contains(out, secret) {
+		t.Errorf("zone status: %v, want exit 1 and bad.test. SERVFAIL naming its key file\n%s", err, out)
+	}
+	code, rd := getReady(t, s)
+	if code == http.StatusOK || rd.Ready {
+		t.Errorf("/readyz: %d %+v, want not ready", code, rd)
+	}
+	for _, z := range rd.Zones {
+		if z.Zone == "bad.test." && (z.Loaded || !strings.Contains(z.Reason, "DNSSEC keys")) {
+			t.Errorf("/readyz for bad.test.: %+v, want not loaded because of its keys", z)
+		}
+		if z.Zone != "bad.test." && (!z.Loaded || !z.CanSign || z.Reason != "") {
+			t.Errorf("/readyz for %s: %+v, want loaded and signing", z.Zone, z)
+		}
+	}
+	fams := scrape(t, s)
+	for zone, want := range map[string]float64{"a.test.": 0, "bad.test.": 1, "c.test.": 0} {
+		if v := metric(t, fams, "signet_zone_load_failing", "zone", zone); v != want {
+			t.Errorf("signet_zone_load_failing{%s} = %v, want %v", zone, v, want)
+		}
+	}
+	if log := s.log.String(); !strings.Contains(log, `msg="zone withheld: answering SERVFAIL for it until a reload finds it fixed" zone=bad.test.`) ||
+		strings.Contains(log, secret) {
+		t.Errorf("the log does not say bad.test. is withheld (or holds the passphrase):\n%s", log)
+	}
+
+	// Fixed: a SIGHUP starts its keys and serves it, with the keys its DS names.
+	if err := os.WriteFile(zsk, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for s.query(t, "www.bad.test.", dns.TypeA, true).Rcode != dns.RcodeSuccess && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	validates("bad.test.", "after the fix and SIGHUP")
+	validates("a.test.", "after the fix and SIGHUP")
+	if out := s.run(t, "zone", "status"); strings.Contains(out, "SERVFAIL") {
+		t.Errorf("zone status after the fix:\n%s", out)
+	}
+	if code, rd := getReady(t, s); code != http.StatusOK || !rd.Ready {
+		t.Errorf("/readyz after the fix: %d %+v", code, rd)
+	}
+	if v := metric(t, scrape(t, s), "signet_zone_load_failing", "zone", "bad.test."); v != 0 {
+		t.Errorf("signet_zone_load_failing{bad.test.} = %v after the fix, want 0", v)
+	}
+}
+
+// zskFile is the key file of zone's ZSK in the file keystore of the state directory state.
+func zskFile(t *testing.T, state, zone string) string {
+	t.Helper()
+	metas, err := filepath.Glob(filepath.Join(state, "keys", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	for _, p := range metas {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Zone, Role string }
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if m.Zone == zone && m.Role == "ZSK" {
+			found = append(found, strings.TrimSuffix(p, ".json")+".key.age")
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d ZSK files of %s, want 1", len(found), zone)
+	}
+	return found[0]
+}
