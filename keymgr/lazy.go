@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -145,10 +146,46 @@ func (m *Manager) openFailures(z *zone, now time.Time) {
 	// The retry opens the key in its store, not through the lazy signer that failed.
 	delete(z.signers, f.id)
 	msg := fmt.Sprintf("ZSK %s: %v", f.id, f.err)
+	if !z.keysFailed {
+		z.keysFailed = true
+		z.keyNote, z.keyNoted = &ZoneError{Zone: z.name, Err: errors.New(msg)}, true
+	}
 	if z.failure == msg {
 		return // a retry found the same already
 	}
 	m.log.Error("ZSK cannot be opened: the zone's answers that need a signature fail until it can", "zone", z.name, "key", f.id, "err", f.err)
 	z.failure = msg
 	m.scheduleRetry(z, now)
+}
+
+// keysOpened records that a ring built with its keys open now serves the zone: a ZSK
+// failure (keysFailed) is over, and OnKeyFailure is told. Call with z.mu held.
+func (z *zone) keysOpened() {
+	if z.keysFailed {
+		z.keysFailed = false
+		z.keyNote, z.keyNoted = nil, true
+	}
+}
+
+// Reopen builds the zone's ring again at once, opening its keys, when a ZSK of its served
+// ring could not be opened (OnKeyFailure): a host that withheld the zone calls it when asked
+// to retry (a reload), rather than waiting for the zone's retry. It returns a *ZoneError
+// while the key still cannot be opened, nil once the zone is served with its keys open (and
+// OnKeyFailure is not told: the caller knows), and NoSuchHostedZone for a zone not added.
+func (m *Manager) Reopen(ctx context.Context, zone string) error {
+	z, err := m.zone(zone)
+	if err != nil {
+		return err
+	}
+	return m.change(z, func(now time.Time) error {
+		if !z.keysFailed {
+			return nil
+		}
+		m.refresh(ctx, z, now)
+		if z.keysFailed {
+			return &ZoneError{Zone: z.name, Err: errors.New(z.failure)}
+		}
+		z.keyNote, z.keyNoted = nil, false
+		return nil
+	})
 }

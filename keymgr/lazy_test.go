@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -168,8 +169,45 @@ func TestRestartOpensNoKey(t *testing.T) {
 
 	at := t0.Add(time.Hour)
 	clk.set(at)
+
+	// A fail-fast start (OpenKeys) opens every key, and the broken zone does not start.
+	strict, strictKeys := open(nil)
+	for _, n := range names {
+		err := strict.AddZone(ctx, n, ZonePolicy{QuickStart: true, OpenKeys: true})
+		var ze *ZoneError
+		if n == broken && !errors.As(err, &ze) {
+			t.Fatalf("fail-fast start of %s with its ZSK corrupt: %v, want a *ZoneError", n, err)
+		}
+		if n != broken && err != nil {
+			t.Fatalf("fail-fast start of %s: %v", n, err)
+		}
+	}
+	for _, n := range names {
+		if !slices.Contains(strictKeys.ids(), zsks[n]) {
+			t.Errorf("the fail-fast start did not open %s's ZSK", n)
+		}
+	}
+
 	logs := &syncBuffer{}
 	m2, keys := open(logs)
+	type note struct {
+		zone string
+		err  error
+	}
+	var notesMu sync.Mutex
+	var notes []note
+	m2.OnKeyFailure(func(zone string, err error) {
+		notesMu.Lock()
+		defer notesMu.Unlock()
+		notes = append(notes, note{zone, err})
+	})
+	takeNotes := func() []note {
+		notesMu.Lock()
+		defer notesMu.Unlock()
+		out := notes
+		notes = nil
+		return out
+	}
 	for _, n := range names {
 		if err := m2.AddZone(ctx, n, ZonePolicy{QuickStart: true}); err != nil {
 			t.Fatal(err)
@@ -238,6 +276,10 @@ func TestRestartOpensNoKey(t *testing.T) {
 	if l := logs.String(); !strings.Contains(l, "ZSK cannot be opened") || !strings.Contains(l, zsks[broken]) {
 		t.Errorf("log does not report the ZSK:\n%s", l)
 	}
+	var ze *ZoneError
+	if got := takeNotes(); len(got) != 1 || got[0].zone != broken || !errors.As(got[0].err, &ze) || !strings.Contains(ze.Error(), zsks[broken]) {
+		t.Errorf("OnKeyFailure told %v, want %s's ZSK failure once", got, broken)
+	}
 	// Answers keep failing (the server turns them into SERVFAIL), never unsigned.
 	if err := signA(t, m2, broken, at); err == nil {
 		t.Fatal("an answer signed with the corrupt ZSK")
@@ -250,11 +292,17 @@ func TestRestartOpensNoKey(t *testing.T) {
 	if got, _ := m2.GetDNSSEC(ctx, broken); got.Status.ServeSignature != StatusInternalFailure {
 		t.Fatalf("retry with the ZSK still corrupt: %s", got.Status.ServeSignature)
 	}
+	if err := m2.Reopen(ctx, broken); !errors.As(err, &ze) {
+		t.Fatalf("Reopen with the ZSK still corrupt: %v, want a *ZoneError", err)
+	}
+	if got := takeNotes(); len(got) != 0 {
+		t.Errorf("OnKeyFailure told %v again while the failure lasts", got)
+	}
 	// Repaired, the next retry serves a ring that signs.
 	if err := os.WriteFile(zskFile, whole, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	retry = retry.Add(2 * RetryMin)
+	retry = m2.Step(ctx, retry) // the zone's next retry, backed off
 	clk.set(retry)
 	m2.Step(ctx, retry)
 	if got, _ := m2.GetDNSSEC(ctx, broken); got.Status.ServeSignature != StatusSigning {
@@ -263,6 +311,65 @@ func TestRestartOpensNoKey(t *testing.T) {
 	if err := signA(t, m2, broken, retry); err != nil {
 		t.Fatalf("sign an answer after the repair: %v", err)
 	}
+	if got := takeNotes(); len(got) != 1 || got[0].zone != broken || got[0].err != nil {
+		t.Errorf("OnKeyFailure told %v after the repair, want %s with no error", got, broken)
+	}
+}
+
+// TestReopen: a zone whose ZSK could not be opened is served again at once by Reopen once
+// the key is whole, without waiting for its retry.
+func TestReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := newClock(t0)
+	open := func() *Manager {
+		ks, err := file.Open(file.Options{Dir: filepath.Join(dir, "keys"), Passphrase: []byte("lazy"), WorkFactor: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ks.Close() })
+		m, err := New(Config{State: fileState(t, dir), Soft: ks, Now: clk.now, KSKCheckInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.AddZone(ctx, testZone, ZonePolicy{QuickStart: true}); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := open()
+	_, zsk := keyIDs(t, m, testZone)
+	zskFile := filepath.Join(dir, "keys", zsk+".key.age")
+	whole, err := os.ReadFile(zskFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(zskFile, []byte("damaged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	at := t0.Add(time.Hour)
+	clk.set(at)
+	m2 := open()
+	if err := m2.Reopen(ctx, testZone); err != nil {
+		t.Fatalf("Reopen of a zone whose keys did not fail: %v", err)
+	}
+	if err := signA(t, m2, testZone, at); err == nil {
+		t.Fatal("signed with a damaged ZSK")
+	}
+	m2.Step(ctx, at)
+	if err := os.WriteFile(zskFile, whole, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Reopen(ctx, testZone); err != nil {
+		t.Fatalf("Reopen after the repair: %v", err)
+	}
+	if got, _ := m2.GetDNSSEC(ctx, testZone); got.Status.ServeSignature != StatusSigning {
+		t.Fatalf("after Reopen: %s (%s)", got.Status.ServeSignature, got.Status.StatusMessage)
+	}
+	if err := signA(t, m2, testZone, at); err != nil {
+		t.Fatalf("sign after Reopen: %v", err)
+	}
+	mustCode(t, m2.Reopen(ctx, "nope.test."), CodeNoSuchHostedZone)
 }
 
 // TestRestartProvesKSKsInBackground restarts zones whose KSK's TPM does not answer: the start

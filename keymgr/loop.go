@@ -78,10 +78,14 @@ func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 		was := z.signed.Load()
 		t := m.stepZone(ctx, z, now)
 		flipped := was != z.signed.Load()
+		note, noted := z.takeKeyNote()
 		z.publish()
 		z.mu.Unlock()
 		if flipped {
 			m.changed(z.name)
+		}
+		if noted {
+			m.keysChanged(z.name, note)
 		}
 		next = earliest(next, t)
 	}
@@ -406,6 +410,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 			break
 		}
 		z.install(ring, next.Signing, now)
+		z.keysOpened()
 		m.keepLocal(ctx, z, z.st, set)
 		m.serving(z, z.st, now, now)
 		z.failure = ""

@@ -201,7 +201,7 @@ func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now t
 	if following {
 		at = made
 	}
-	keys, _, cds, err := m.ringKeys(ctx, z, st, at, !following)
+	keys, _, cds, err := m.ringKeys(ctx, z, st, at, !following && !z.policy.OpenKeys)
 	if err != nil {
 		return nil, premadeSet{}, err
 	}
@@ -244,7 +244,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 			return false
 		}
 	}
-	keys, _, cds, err := m.ringKeys(ctx, z, z.st, now, true)
+	keys, _, cds, err := m.ringKeys(ctx, z, z.st, now, !z.policy.OpenKeys)
 	if err != nil {
 		return false
 	}
