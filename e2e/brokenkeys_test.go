@@ -24,7 +24,7 @@ import (
 // SERVFAIL (never unsigned), and from then on it answers SERVFAIL with EDE 14, and `signet
 // zone status`, `signet dnssec status`, /readyz, /metrics and the log say so (without the
 // keystore passphrase). Once the key file is back a SIGHUP brings the zone in, validating,
-// without a restart.
+// without a restart. A corrupt key state document withholds its zone at start.
 func TestBrokenKeysAtStart(t *testing.T) {
 	dir := t.TempDir()
 	zones := []string{"--dnssec"}
@@ -154,6 +154,34 @@ func TestBrokenKeysAtStart(t *testing.T) {
 	if v := metric(t, scrape(t, s), "signet_zone_load_failing", "zone", "bad.test."); v != 0 {
 		t.Errorf("signet_zone_load_failing{bad.test.} = %v after the fix, want 0", v)
 	}
+
+	// A key state document that does not decode withholds its zone the same way.
+	s.stop(t)
+	doc := filepath.Join(s.State, "zones", "c.test.json")
+	state, err := os.ReadFile(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(doc, state[:len(state)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.start(t)
+	validates("bad.test.", "c.test.'s state corrupt")
+	if r := s.query(t, "www.c.test.", dns.TypeA, true); r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("c.test. with its state corrupt: %s, want SERVFAIL", dns.RcodeToString[r.Rcode])
+	}
+	if out, err := s.try("zone", "status"); err == nil || !strings.Contains(out, "c.test.") || !strings.Contains(out, "state of c.test.") {
+		t.Errorf("zone status with c.test.'s state corrupt: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(doc, state, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	deadline = time.Now().Add(10 * time.Second)
+	for s.query(t, "www.c.test.", dns.TypeA, true).Rcode != dns.RcodeSuccess && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	validates("c.test.", "after its state is back and SIGHUP")
 }
 
 // zskFile is the key file of zone's ZSK in the file keystore of the state directory state.

@@ -25,10 +25,12 @@ import (
 	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore"
+	etcdkeys "github.com/signetdns/signet/keystore/etcd"
 	"github.com/signetdns/signet/keystore/file"
 	"github.com/signetdns/signet/keystore/tpm"
 	"github.com/signetdns/signet/server"
 	"github.com/signetdns/signet/signer"
+	"github.com/signetdns/signet/statestore"
 	filestate "github.com/signetdns/signet/statestore/file"
 	"github.com/signetdns/signet/zones"
 )
@@ -234,14 +236,25 @@ const keysFailedReason = "zone's DNSSEC keys failed to load"
 // withheld (SERVFAIL) until a reload finds it fixed, and the other zones start.
 func (s *signing) startZone(ctx context.Context, c *config, zs *server.ZoneSet, z zoneConfig) error {
 	err := s.addZone(ctx, c, zs, z)
-	var ze *keymgr.ZoneError
-	if err == nil || c.Strict || !errors.As(err, &ze) {
+	ze := zoneOnly(err)
+	if err == nil || c.Strict || ze == nil {
 		return err
 	}
 	s.withheldMu.Lock()
 	s.withheld[z.Origin] = z
 	s.withheldMu.Unlock()
 	return zs.Hold(z.Origin, keysFailedReason, keysFailed(z, ze))
+}
+
+// zoneOnly returns err's keymgr.ZoneError when err is one zone's own failure to start its
+// keys, else nil. A key leader that lost the election meanwhile, or a state another writer
+// changed, concern more than the zone: they stop the start.
+func zoneOnly(err error) *keymgr.ZoneError {
+	var ze *keymgr.ZoneError
+	if !errors.As(err, &ze) || errors.Is(err, etcdkeys.ErrNotLeader) || errors.Is(err, statestore.ErrConflict) {
+		return nil
+	}
+	return ze
 }
 
 // keysFailed is the error a withheld zone's status and log show.
@@ -298,9 +311,8 @@ func (s *signing) RetryZones(ctx context.Context, zs *server.ZoneSet) error {
 		if keymgr.ErrorCode(err) == keymgr.CodeNoSuchHostedZone {
 			err = s.addZone(ctx, s.c, zs, z)
 		}
-		var ze *keymgr.ZoneError
-		switch {
-		case errors.As(err, &ze):
+		switch ze := zoneOnly(err); {
+		case ze != nil:
 			errs = append(errs, zs.Hold(z.Origin, keysFailedReason, keysFailed(z, ze)))
 		case err != nil:
 			errs = append(errs, fmt.Errorf("zone %s: still withheld: %w", z.Origin, err))

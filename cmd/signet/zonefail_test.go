@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,8 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/signetdns/signet/keymgr"
 	"github.com/signetdns/signet/keystore"
+	etcdkeys "github.com/signetdns/signet/keystore/etcd"
 	"github.com/signetdns/signet/server"
+	"github.com/signetdns/signet/statestore"
 )
 
 // keyFailureSetup is a state directory where good.test. and bad.test. were started signed
@@ -169,5 +173,26 @@ func TestServerWideKeyFailures(t *testing.T) {
 	}
 	if _, _, err := st.start(t); err == nil || !strings.Contains(err.Error(), zones) {
 		t.Errorf("zones directory not writable: %v, want an error naming %s", err, zones)
+	}
+}
+
+// TestZoneOnly: only a zone's own key failure withholds it; losing the key leadership or a
+// state changed by another writer stop the start, as any other error does.
+func TestZoneOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"corrupt state", &keymgr.ZoneError{Zone: "a.test.", Err: errors.New("keymgr: state of a.test.: invalid character")}, true},
+		{"wrapped", fmt.Errorf("zone a.test.: %w", &keymgr.ZoneError{Zone: "a.test.", Err: errors.New("no key ring")}), true},
+		{"not the leader", &keymgr.ZoneError{Zone: "a.test.", Err: fmt.Errorf("create KSK: %w", etcdkeys.ErrNotLeader)}, false},
+		{"conflict", &keymgr.ZoneError{Zone: "a.test.", Err: fmt.Errorf("keymgr: save state: %w", statestore.ErrConflict)}, false},
+		{"other", errors.New("zone a.test.: rollover policy: invalid"), false},
+		{"none", nil, false},
+	} {
+		if got := zoneOnly(tc.err) != nil; got != tc.want {
+			t.Errorf("%s: zoneOnly(%v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }
