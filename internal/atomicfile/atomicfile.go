@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // DirMode and FileMode are the permissions of a private directory and of every file written
@@ -109,6 +112,29 @@ func (t *Temp) Write(data []byte) error {
 	return nil
 }
 
+// WriteUnsynced writes data to the temporary file and closes it without an fsync of its own,
+// for a caller that makes many files durable at once with Barrier. Until a Barrier begun
+// after it has ended, a crash of the machine (not of the process: the data is in the page
+// cache then) may lose the data: on ext4 a file renamed before its data reached the disk can
+// come back empty. So a file that must be whole whenever its name exists is committed only
+// after such a Barrier; one that a reader may find empty or torn and do without (a cache, or
+// a file that nothing refers to yet) can be committed at once.
+func (t *Temp) WriteUnsynced(data []byte) error {
+	f := t.f
+	t.f = nil
+	if f == nil {
+		return fmt.Errorf("write %s: written already", t.tmp)
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", t.tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", t.tmp, err)
+	}
+	return nil
+}
+
 // Commit renames the written temporary file over dir/name. The rename is durable once
 // SyncDir(dir) has returned after it.
 func (t *Temp) Commit() error {
@@ -152,7 +178,28 @@ func Remove(dir string, names ...string) error {
 // once would otherwise spend most of its start in them. An fsync under way when a caller
 // arrives may have begun before its change, so that caller waits for the next one.
 func SyncDir(dir string) error {
-	g := groupOf(dir)
+	return groupOf("dir:" + filepath.Clean(dir)).run(func() error { return fsyncDir(dir) })
+}
+
+// Barrier makes durable every write, rename and removal made before the call on the
+// filesystem that holds dir (WriteUnsynced's data included): it returns once a syncfs(2) of
+// that filesystem that began after the call has ended. Concurrent callers share one syncfs,
+// as SyncDir's callers share an fsync. It is how many files are made durable at the cost of
+// one: syncfs writes the files' data and the inode and directory blocks they share once,
+// where an fsync per file writes each of them again for every file (and on ext4 without a
+// journal, the file's directory with it). It flushes the other writers' data on the same
+// filesystem too, which is why it is used in batches, not for one file.
+func Barrier(dir string) error {
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		return fmt.Errorf("barrier %s: %w", dir, err)
+	}
+	return groupOf(fmt.Sprintf("fs:%d", st.Dev)).run(func() error { return syncFS(dir) })
+}
+
+// run returns once a call of do that began after run was called has ended, with that call's
+// error; concurrent callers share calls, one at a time.
+func (g *shared) run(do func() error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	want := g.started + 1
@@ -165,7 +212,7 @@ func SyncDir(dir string) error {
 		g.started++
 		n := g.started
 		g.mu.Unlock()
-		err := fsyncDir(dir)
+		err := do()
 		g.mu.Lock()
 		g.running = false
 		g.done = n
@@ -180,29 +227,47 @@ func SyncDir(dir string) error {
 	return nil
 }
 
-// dirSync is the state of one directory's fsyncs, numbered from 1 in the order they begin.
-type dirSync struct {
+// shared is the state of the shared fsyncs of one directory, or syncfs calls of one
+// filesystem, numbered from 1 in the order they begin.
+type shared struct {
 	mu      sync.Mutex
 	cond    sync.Cond
-	started uint64 // the last fsync begun
-	done    uint64 // the last fsync finished (they run one at a time)
+	started uint64 // the last call begun
+	done    uint64 // the last call finished (they run one at a time)
 	running bool
-	errAt   uint64 // the last fsync that failed, with its error
+	errAt   uint64 // the last call that failed, with its error
 	err     error
 }
 
-// groups holds a dirSync per cleaned directory path.
+// groups holds a *shared per directory ("dir:" and its cleaned path) and per filesystem
+// ("fs:" and its device number).
 var groups sync.Map
 
-func groupOf(dir string) *dirSync {
-	key := filepath.Clean(dir)
+func groupOf(key string) *shared {
 	if g, ok := groups.Load(key); ok {
-		return g.(*dirSync)
+		return g.(*shared)
 	}
-	g := &dirSync{}
+	g := &shared{}
 	g.cond.L = &g.mu
 	actual, _ := groups.LoadOrStore(key, g)
-	return actual.(*dirSync)
+	return actual.(*shared)
+}
+
+// syncFS is syncfs; the tests replace it to watch the order of events.
+var syncFS = syncfs
+
+// syncfs runs syncfs(2) on the filesystem holding dir. Since Linux 5.8 it reports a
+// writeback error of any file of the filesystem since the descriptor was opened.
+func syncfs(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncfs %s: %w", dir, err)
+	}
+	return nil
 }
 
 // fsyncDir is syncDir; the tests replace it to watch the order of events.

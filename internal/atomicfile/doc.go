@@ -2,5 +2,5 @@
 // never a mix, and keeps private directories private. It is the one home of this for every
 // package that persists something to disk (the keystores and the zone state store).
 //
-// It imports only the standard library.
+// It imports the standard library and golang.org/x/sys/unix (syncfs).
 package atomicfile

@@ -2,6 +2,9 @@ package atomicfile
 
 import (
 	"errors"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +14,30 @@ import (
 // an fsync that began after the call has ended (one under way at the call may predate the
 // caller's rename, so it does not count), with that fsync's error.
 func TestSyncDirShared(t *testing.T) {
+	testShared(t, &fsyncDir, SyncDir)
+}
+
+// TestBarrierShared: Barrier shares syncfs calls the same way.
+func TestBarrierShared(t *testing.T) {
+	testShared(t, &syncFS, Barrier)
+}
+
+// TestBarrier: a real syncfs of the test's filesystem succeeds, and a missing directory is
+// an error naming it.
+func TestBarrier(t *testing.T) {
+	dir := t.TempDir()
+	if err := Barrier(dir); err != nil {
+		t.Fatal(err)
+	}
+	missing := dir + "/missing"
+	if err := Barrier(missing); err == nil || !strings.Contains(err.Error(), missing) {
+		t.Fatalf("Barrier(%s) = %v, want an error naming it", missing, err)
+	}
+}
+
+// testShared runs concurrent calls of call, with *hook (the function that syncs) replaced by
+// one that records when each sync begins and ends.
+func testShared(t *testing.T, hook *func(string) error, call func(string) error) {
 	var mu sync.Mutex
 	var events []string // "call", "start", "end", "return", in order
 	type span struct{ call, ret int }
@@ -21,8 +48,9 @@ func TestSyncDirShared(t *testing.T) {
 		events = append(events, e)
 		return len(events) - 1
 	}
-	fail := 5 // the fsync that fails
-	fsyncDir = func(string) error {
+	fail := 3 // the sync that fails
+	orig := *hook
+	*hook = func(string) error {
 		mu.Lock()
 		n++
 		me := n
@@ -37,7 +65,7 @@ func TestSyncDirShared(t *testing.T) {
 		}
 		return nil
 	}
-	t.Cleanup(func() { fsyncDir = syncDir })
+	t.Cleanup(func() { *hook = orig })
 	dir := t.TempDir()
 	errs := make([]error, len(spans))
 	var wg sync.WaitGroup
@@ -47,7 +75,7 @@ func TestSyncDirShared(t *testing.T) {
 			mu.Lock()
 			spans[i].call = log("call")
 			mu.Unlock()
-			errs[i] = SyncDir(dir)
+			errs[i] = call(dir)
 			mu.Lock()
 			spans[i].ret = log("return")
 			mu.Unlock()
@@ -72,11 +100,16 @@ func TestSyncDirShared(t *testing.T) {
 		if covered == 0 || ends[covered] > s.ret {
 			t.Fatalf("call %d returned (event %d) before an fsync begun after it (event %d) ended", i, s.ret, s.call)
 		}
-		if covered == fail && errs[i] == nil {
-			t.Errorf("call %d was covered by the failing fsync and got no error", i)
+		// Every sync that began after the call and ended before its return covers it: the
+		// call may be answered by any of them (one that began between the call and the
+		// moment it queued counts too), so an error must come from the failing one among
+		// them, and no error from another among them.
+		within := func(k int) bool { return starts[k] > s.call && ends[k] < s.ret }
+		if errs[i] != nil && !within(fail) {
+			t.Errorf("call %d got %v, yet the failing sync did not run within it", i, errs[i])
 		}
-		if covered < fail && starts[fail] > s.ret && errs[i] != nil {
-			t.Errorf("call %d returned before the failing fsync began, yet got %v", i, errs[i])
+		if errs[i] == nil && within(fail) && !slices.ContainsFunc(slices.Collect(maps.Keys(starts)), func(k int) bool { return k != fail && within(k) }) {
+			t.Errorf("call %d was covered by the failing sync alone and got no error", i)
 		}
 	}
 }

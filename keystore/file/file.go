@@ -178,10 +178,15 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 }
 
 // write writes a new key's two files, the key before its metadata, whose presence defines
-// the key (package doc): both are written and synced under temporary names, then the key
-// file is renamed into place and made durable, then the metadata likewise. The directory's
-// fsyncs are shared with concurrent writers (atomicfile.SyncDir); every change to the
-// directory goes through changing, so the index stays valid. s.guard must be held (read).
+// the key (package doc). Neither has an fsync of its own: keys made at once (a first start
+// of thousands of zones) share barriers (atomicfile.Barrier, a syncfs). The key file is
+// written and renamed into place, the metadata file written under a temporary name; a
+// barrier makes both durable; the metadata is renamed into place; a second barrier makes
+// that durable before write returns. So after a crash of the machine at any point, a
+// metadata file is whole and its key file whole (the data reached the disk before the
+// rename that made the key exist); a key file without metadata, perhaps empty, is no key.
+// Every change to the directory goes through changing, so the index stays valid. s.guard
+// must be held (read).
 func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
 	var kt, mt *atomicfile.Temp
 	discard := func() {
@@ -202,16 +207,16 @@ func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
 		return err
 	}, nil)
 	if err == nil {
-		err = kt.Write(sealed)
+		err = kt.WriteUnsynced(sealed)
 	}
 	if err == nil {
-		err = mt.Write(mj)
+		err = mt.WriteUnsynced(mj)
 	}
 	if err == nil {
 		err = s.changing(kt.Commit, nil)
 	}
 	if err == nil {
-		err = atomicfile.SyncDir(s.dir)
+		err = atomicfile.Barrier(s.dir)
 	}
 	if err == nil {
 		err = s.changing(mt.Commit, func(idx *index) { idx.add(m) })
@@ -221,7 +226,7 @@ func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
 		_ = s.changing(func() error { return atomicfile.Remove(s.dir, s.keyName(m.ID)) }, nil)
 		return err
 	}
-	return atomicfile.SyncDir(s.dir)
+	return atomicfile.Barrier(s.dir)
 }
 
 // List implements keystore.Store. A metadata file that cannot be read or
