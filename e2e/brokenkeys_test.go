@@ -18,11 +18,13 @@ import (
 )
 
 // TestBrokenKeysAtStart runs the real binary with three signed zones, then starts it again
-// with one zone's ZSK file corrupt. With --strict the start fails, naming the zone. Without,
-// the server starts: the two other zones validate in delv from their DS, the broken one
-// answers SERVFAIL with EDE 14, and `signet zone status`, /readyz, /metrics and the log say
-// so (without the keystore passphrase). Once the key file is back a SIGHUP brings the zone in,
-// validating, without a restart. A corrupt key state document does the same.
+// with one zone's ZSK file corrupt. With --strict (which opens every key at start) the start
+// fails, naming the zone. Without, the server starts without opening any key: the two other
+// zones validate in delv from their DS; the broken one's first answer that needs its ZSK is
+// SERVFAIL (never unsigned), and from then on it answers SERVFAIL with EDE 14, and `signet
+// zone status`, `signet dnssec status`, /readyz, /metrics and the log say so (without the
+// keystore passphrase). Once the key file is back a SIGHUP brings the zone in, validating,
+// without a restart. A corrupt key state document withholds its zone at start.
 func TestBrokenKeysAtStart(t *testing.T) {
 	dir := t.TempDir()
 	zones := []string{"--dnssec"}
@@ -75,6 +77,13 @@ func TestBrokenKeysAtStart(t *testing.T) {
 	validates("a.test.", "bad.test.'s ZSK corrupt")
 	validates("c.test.", "bad.test.'s ZSK corrupt")
 
+	// The first answer that needs the ZSK opens it, and fails.
+	if r := s.query(t, "www.bad.test.", dns.TypeA, true); r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
+		t.Fatalf("bad.test.'s first signed answer: %v, want SERVFAIL", r)
+	}
+	waitFor(t, 10*time.Second, "bad.test. withheld after its ZSK failed to open", func() bool {
+		return edeOf(s.query(t, "www.bad.test.", dns.TypeA, true)) == dns.ExtendedErrorCodeNotReady
+	})
 	r := s.query(t, "www.bad.test.", dns.TypeA, true)
 	var ede *dns.EDNS0_EDE
 	if opt := r.IsEdns0(); opt != nil {
@@ -97,6 +106,10 @@ func TestBrokenKeysAtStart(t *testing.T) {
 	if err == nil || !strings.Contains(out, "bad.test.") || !strings.Contains(out, "SERVFAIL") ||
 		!strings.Contains(out, "DNSSEC keys") || !strings.Contains(out, filepath.Base(zsk)) || strings.Contains(out, secret) {
 		t.Errorf("zone status: %v, want exit 1 and bad.test. SERVFAIL naming its key file\n%s", err, out)
+	}
+	zskID := strings.TrimSuffix(filepath.Base(zsk), ".key.age")
+	if st := s.run(t, "dnssec", "status", "bad.test."); !strings.Contains(st, "INTERNAL_FAILURE") || !strings.Contains(st, zskID) {
+		t.Errorf("dnssec status of bad.test.: want INTERNAL_FAILURE naming the ZSK %s\n%s", zskID, st)
 	}
 	code, rd := getReady(t, s)
 	if code == http.StatusOK || rd.Ready {

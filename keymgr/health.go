@@ -2,6 +2,7 @@ package keymgr
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/miekg/dns"
@@ -35,10 +36,41 @@ func (m *Manager) checkDue(z *zone, now time.Time) bool {
 func (m *Manager) check(ctx context.Context, z *zone, now time.Time) {
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	kf := m.probe(ctx, z, now)
-	if kf == nil {
+	if kf == nil || ctx.Err() != nil {
+		// Stopping: the keystores close once the loop's context is done, which is no
+		// failure of the key.
 		return
 	}
 	m.log.Warn("KSK health check failed", "zone", z.name, "err", kf, "serving", outageNote(z.premadeUntil(), now))
+	m.kskFailed(ctx, z, kf, now)
+}
+
+// prove makes every KSK that signs at now sign once, after a start that served the zone from
+// saved pre-made signatures without asking any KSK (reuse): a new process must prove each
+// key it reloaded (for a TPM: the key's blobs load and the device signs), not only its
+// store (a Check). A KSK that cannot turns ACTION_NEEDED, and the zone keeps serving the
+// pre-made signatures, as a refresh at the start would have left it. The loop proves the
+// zones one after another, so that the proofs of thousands of zones take one core for a few
+// seconds after the start, and none of the start's time.
+func (m *Manager) prove(ctx context.Context, z *zone, now time.Time) {
+	z.prove = false
+	var kf *kskFailure
+	for _, k := range z.st.KSKs {
+		if !k.InDNSKEY(now) || !k.Signs(now) {
+			continue
+		}
+		if err := m.testSign(ctx, z, k, now); err != nil {
+			if kf == nil {
+				kf = &kskFailure{err: err}
+			}
+			kf.names = append(kf.names, k.Name)
+		}
+	}
+	if kf == nil || ctx.Err() != nil {
+		return // as in check: a failure while stopping is none of the key's
+	}
+	m.log.Warn("KSK cannot sign", "zone", z.name, "ksk", strings.Join(kf.names, ","), "err", kf.err,
+		"serving", outageNote(z.premadeUntil(), now))
 	m.kskFailed(ctx, z, kf, now)
 }
 
@@ -81,7 +113,7 @@ func (m *Manager) checkKSK(ctx context.Context, z *zone, k *kskRec, stores map[k
 // testSign makes one signature with k over its own DNSKEY, proving the whole path to the key
 // (for a TPM: the key's blobs load and the device signs with them), not just its store.
 func (m *Manager) testSign(ctx context.Context, z *zone, k *kskRec, now time.Time) error {
-	s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+	s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP, false)
 	if err != nil {
 		return err
 	}

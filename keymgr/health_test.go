@@ -132,7 +132,9 @@ func TestKSKHealthCheck(t *testing.T) {
 // TestRestartWhileKSKDown: the process restarts while the TPM does not answer. The new one
 // serves a ring whose DNSKEY RRSIGs are the pre-made ones the previous process saved, as
 // long as they are valid and match the keys; otherwise the zone is unsigned and the status
-// says so rather than claiming pre-made signatures.
+// says so rather than claiming pre-made signatures. The KSK is ACTION_NEEDED after the
+// loop's first step at the latest: at once when the start had to sign (the saved signatures
+// were not reusable), at that step's proof when it reused them without asking the KSK.
 func TestRestartWhileKSKDown(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -179,9 +181,17 @@ func TestRestartWhileKSKDown(t *testing.T) {
 			if err := g.m.AddZone(ctx, testZone, ZonePolicy{}); err != nil {
 				t.Fatal(err)
 			}
+			zs, s, _ := kskStatusOf(t, g.m)
+			if tc.name != "fresh" && (zs != StatusActionNeeded || s != StatusActionNeeded) {
+				t.Errorf("zone %s, KSK %s at once after a restart without the TPM that could not reuse the saved signatures, want ACTION_NEEDED", zs, s)
+			}
+			// The loop's first step after the start proves the KSK.
+			if next := g.m.Step(ctx, at); tc.name == "fresh" && !next.Equal(at.Add(RetryMin)) {
+				t.Errorf("next step %s after the proof, want a retry at %s", next, at.Add(RetryMin))
+			}
 			zs, s, msg := kskStatusOf(t, g.m)
 			if zs != StatusActionNeeded || s != StatusActionNeeded {
-				t.Errorf("zone %s, KSK %s after a restart without the TPM, want ACTION_NEEDED", zs, s)
+				t.Errorf("zone %s, KSK %s after a restart without the TPM and the first step, want ACTION_NEEDED", zs, s)
 			}
 			ring, _, ok := g.m.Signing(testZone)
 			if ok != tc.serves {

@@ -139,7 +139,7 @@ func (m *Manager) GetDNSSEC(ctx context.Context, zone string) (*DNSSEC, error) {
 			LastModifiedDate: k.Modified,
 		}
 		info.Status, info.StatusMessage = statuses[i], msgs[i]
-		if _, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP); err != nil {
+		if _, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP, false); err != nil {
 			// The public key comes from the keystore; without it the DS cannot be shown.
 			info.Status, info.StatusMessage = StatusActionNeeded, "the keystore cannot open the key: "+err.Error()
 		} else {

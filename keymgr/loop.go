@@ -79,14 +79,21 @@ func (m *Manager) safeStep(ctx context.Context) (next time.Time) {
 func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 	var next time.Time
 	for _, z := range m.all() {
+		if ctx.Err() != nil {
+			break // stopping: the rest waits for the next process
+		}
 		z.mu.Lock()
 		was := z.signed.Load()
 		t := m.stepZone(ctx, z, now)
 		flipped := was != z.signed.Load()
+		note, noted := z.takeKeyNote()
 		z.publish()
 		z.mu.Unlock()
 		if flipped {
 			m.changed(z.name)
+		}
+		if noted {
+			m.keysChanged(z.name, note)
 		}
 		next = earliest(next, t)
 	}
@@ -108,10 +115,15 @@ func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Tim
 	}
 	// While the last ring change is not served by every instance of a cluster, no step
 	// follows it: neither a planned instant of a key's timeline nor a planner action.
+	m.openFailures(z, now)
 	hold := m.awaitSync(ctx, z, now)
-	if hold.IsZero() && m.due(z, now) {
+	switch {
+	case hold.IsZero() && m.due(z, now):
+		z.prove = false // the refresh signs with every KSK
 		m.refresh(ctx, z, now)
-	} else if m.checkDue(z, now) {
+	case z.prove:
+		m.prove(ctx, z, now)
+	case m.checkDue(z, now):
 		m.check(ctx, z, now)
 	}
 	var next time.Time
@@ -379,6 +391,9 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 			next = t
 		}
 	}
+	if z.prove || z.openErr.Load() != nil {
+		next = now
+	}
 	return next
 }
 
@@ -397,6 +412,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	case err == nil && n < PremadeCount:
 		// A start's first window: served at once, the whole set made and saved by Run.
 		z.install(ring, next.Signing, now)
+		z.keysOpened()
 		m.fillLater(z)
 		m.serving(z, z.st, now, now)
 		z.failure = ""
@@ -412,6 +428,7 @@ func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 			break
 		}
 		z.install(ring, next.Signing, now)
+		z.keysOpened()
 		m.keepLocal(ctx, z, z.st, set)
 		m.serving(z, z.st, now, now)
 		z.failure = ""

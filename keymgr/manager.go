@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +131,11 @@ type ZonePolicy struct {
 	// MaxZoneTTL returns the largest TTL in the zone now (it changes on reload); rollover
 	// timings wait that long for old signatures to expire (RFC 7583 §3.3.1). nil: one day.
 	MaxZoneTTL func() time.Duration
+	// OpenKeys makes AddZone open every key of the zone's ring (decrypt its file) before
+	// it returns, so that a key that cannot be opened fails the start (a *ZoneError): a
+	// fail-fast start. Without it a start that reuses the saved pre-made signatures opens
+	// none, each key opening at its first signature (see OnKeyFailure).
+	OpenKeys bool
 }
 
 // Manager holds the DNSSEC state of every zone and runs the key lifecycle. It is safe for
@@ -153,6 +159,7 @@ type Manager struct {
 
 	cbMu      sync.Mutex
 	callbacks []func(zone string)
+	keyCbs    []func(zone string, err error)
 
 	// leader is the name of the instance this one follows; nil while this one leads (a
 	// single server always does).
@@ -208,6 +215,17 @@ type zone struct {
 	// startPremade is the pre-made signature document AddZone read (nil: none), which
 	// loadPremade decodes instead of reading it again; AddZone drops it once started.
 	startPremade []byte
+	// prove: the served ring was built, at a start, from saved pre-made signatures without
+	// any KSK signing; the loop's next step proves that each active KSK still signs.
+	prove bool
+	// openErr is a lazy ZSK's failure to open (openFailed), for the loop to record.
+	openErr atomic.Pointer[openFailure]
+	// keysFailed: a ZSK of the served ring could not be opened (openFailures) and no ring
+	// with its keys open has replaced it since. keyNote is the OnKeyFailure call to make
+	// once z.mu is released (keyNoted set): the failure, or nil when it is over.
+	keysFailed bool
+	keyNoted   bool
+	keyNote    error
 	// unbuilt: a follower could not build the ring of the state at stateRev (a key it
 	// cannot decrypt yet, pre-made signatures not there yet), so the next Sync tries again
 	// even though the revisions did not change.
@@ -476,6 +494,33 @@ func (m *Manager) OnChange(f func(zone string)) {
 	m.cbMu.Lock()
 	defer m.cbMu.Unlock()
 	m.callbacks = append(m.callbacks, f)
+}
+
+// OnKeyFailure registers f, called (outside any lock) with the zone's name and a *ZoneError
+// when a key of the zone's served ring, opened at its first signature, could not be opened
+// (the zone's answers that need it fail), and with a nil error once a ring with its keys open
+// serves the zone again (the zone's retry, or Reopen).
+func (m *Manager) OnKeyFailure(f func(zone string, err error)) {
+	m.cbMu.Lock()
+	defer m.cbMu.Unlock()
+	m.keyCbs = append(m.keyCbs, f)
+}
+
+// takeKeyNote returns the OnKeyFailure call z has pending, if any; call with z.mu held.
+func (z *zone) takeKeyNote() (err error, ok bool) {
+	err, ok = z.keyNote, z.keyNoted
+	z.keyNote, z.keyNoted = nil, false
+	return err, ok
+}
+
+// keysChanged calls the OnKeyFailure callbacks.
+func (m *Manager) keysChanged(zone string, err error) {
+	m.cbMu.Lock()
+	cbs := slices.Clone(m.keyCbs)
+	m.cbMu.Unlock()
+	for _, f := range cbs {
+		f(zone, err)
+	}
 }
 
 func (m *Manager) changed(zone string) {

@@ -43,11 +43,15 @@ func (m *Manager) change(z *zone, op func(now time.Time) error) error {
 	was := z.signed.Load()
 	err := op(m.cfg.Now())
 	flipped := was != z.signed.Load()
+	note, noted := z.takeKeyNote()
 	z.publish()
 	z.mu.Unlock()
 	m.poke()
 	if flipped {
 		m.changed(z.name)
+	}
+	if noted {
+		m.keysChanged(z.name, note)
 	}
 	return err
 }
@@ -75,6 +79,7 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.retryAt, z.backoff = time.Time{}, 0
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
+	z.keysOpened()
 	if ring != nil && n < PremadeCount {
 		m.fillLater(z)
 	} else {
@@ -217,7 +222,7 @@ func (m *Manager) fillPublic(ctx context.Context, z *zone, rec *keyRec) error {
 	if rec.Role == keystore.KSK {
 		flags |= dns.SEP
 	}
-	s, dk, err := m.material(ctx, z, rec, flags)
+	s, dk, err := m.material(ctx, z, rec, flags, false)
 	if err != nil {
 		return err
 	}

@@ -97,7 +97,7 @@ func (m *Manager) checkParentDS(ctx context.Context, z *zone, k *kskRec) error {
 	if len(z.policy.Parents) == 0 {
 		return nil
 	}
-	_, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+	_, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP, false)
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,7 @@ func (m *Manager) dsChecks(ctx context.Context, z *zone) ([]rollover.DSCheck, er
 	}
 	var out []rollover.DSCheck
 	for _, k := range z.st.KSKs {
-		_, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+		_, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP, false)
 		if err != nil {
 			continue // cannot tell; RecordDS leaves the key as it was
 		}

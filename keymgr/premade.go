@@ -193,11 +193,15 @@ func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now t
 	// A follower serves the ring the leader made the signatures for: the keys as they were
 	// when they were made, even if a key's timeline has moved on since (an etcd outage, a
 	// restart), until the leader makes a new ring.
+	// A leader's ring opens its keys at their first signature (lazySigner). A follower's
+	// opens its ZSKs now: a ring with a ZSK this instance cannot open is not served (see
+	// canPublish), and the follower tries again later.
 	at := now
-	if _, following := m.Following(); following {
+	_, following := m.Following()
+	if following {
 		at = made
 	}
-	keys, _, cds, err := m.ringKeys(ctx, z, st, at)
+	keys, _, cds, err := m.ringKeys(ctx, z, st, at, !following && !z.policy.OpenKeys)
 	if err != nil {
 		return nil, premadeSet{}, err
 	}
@@ -219,9 +223,13 @@ func (m *Manager) premadeRing(ctx context.Context, z *zone, st *zoneState, now t
 // failing, a full set for every active KSK, and covering the DNSKEY, CDS and CDNSKEY RRsets
 // the keys make now (shown by the digest saved with them, else by verifying each). It
 // writes nothing, as nothing changed: a refresh would sign 15 windows per RRset and KSK and
-// save them, which for thousands of zones makes a restart wait minutes on fsync. Each KSK
-// signs once instead, so a KSK that cannot sign is still found at once. It reports whether
-// it installed a ring; when not, the caller refreshes. Call with z.mu held.
+// save them, which for thousands of zones makes a restart wait minutes on fsync. It opens no
+// key either: the ring is built from the public keys the state records, and its keys open
+// at their first signature (lazySigner). That the KSKs still sign, which a refresh would have
+// shown, is proved by the loop's first step after the start (prove): a KSK that cannot
+// turns ACTION_NEEDED then, with the zone served from these same signatures, as a refresh
+// would have left it. It reports whether it installed a ring; when not, the caller
+// refreshes. Call with z.mu held.
 func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	if z.failing() || z.cur.Load() != nil {
 		return false
@@ -236,7 +244,7 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 			return false
 		}
 	}
-	keys, _, cds, err := m.ringKeys(ctx, z, z.st, now)
+	keys, _, cds, err := m.ringKeys(ctx, z, z.st, now, !z.policy.OpenKeys)
 	if err != nil {
 		return false
 	}
@@ -252,15 +260,8 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	if ring.PremadeValidUntil().Before(made.Add((PremadeCount - 1) * PremadeStep)) {
 		return false
 	}
-	// The KSKs must still sign, as a refresh would have shown: when one cannot, the refresh
-	// marks it ACTION_NEEDED and serves these same signatures. Each signs once here rather
-	// than trusting its store's Check: a new process must prove the key it reloaded.
-	for _, k := range z.st.KSKs {
-		if k.InDNSKEY(now) && k.Signs(now) && m.testSign(ctx, z, k, now) != nil {
-			return false
-		}
-	}
 	z.install(ring, true, made)
+	z.prove = true
 	m.keepLocal(ctx, z, z.st, premadeOf(ring, made))
 	m.serving(z, z.st, now, now)
 	z.failure = ""

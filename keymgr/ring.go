@@ -39,9 +39,21 @@ func (e *kskFailure) Error() string {
 func (e *kskFailure) Unwrap() error { return e.err }
 
 // material returns rec's signer (cached per key ID: opening a key may cost a TPM load or a
-// passphrase derivation) and its DNSKEY.
-func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint16) (crypto.Signer, *dns.DNSKEY, error) {
+// passphrase derivation) and its DNSKEY. With lazy, a key not yet open whose public key the
+// state records gets a lazySigner, which opens it at its first signature.
+func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint16, lazy bool) (crypto.Signer, *dns.DNSKEY, error) {
 	s, ok := z.signers[rec.ID]
+	if !ok && lazy && len(rec.PublicKey) > 0 {
+		store, err := m.storeOf(rec)
+		if err != nil {
+			return nil, nil, err
+		}
+		// A recorded public key that does not parse: the key is opened now instead.
+		if l, err := m.lazy(z, rec, store); err == nil {
+			s, ok = l, true
+			z.signers[rec.ID] = s
+		}
+	}
 	if !ok {
 		store, err := m.storeOf(rec)
 		if err == nil {
@@ -74,8 +86,9 @@ func (m *Manager) material(ctx context.Context, z *zone, rec *keyRec, flags uint
 // RRset or has sign, signing as the timeline says (a KSK signs whenever it is published, a ZSK
 // between Active and Retire; in an algorithm rollover keys also sign while not published), and
 // the key tags that CDS/CDNSKEY should name. Every call makes new Key values, so a ring never
-// shares a Key with the one it replaces.
-func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time.Time) ([]*signer.Key, map[*signer.Key]string, []uint16, error) {
+// shares a Key with the one it replaces. With lazy, keys not yet open are opened at their
+// first signature (material): for a ring whose KSK signatures are saved pre-made ones.
+func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time.Time, lazy bool) ([]*signer.Key, map[*signer.Key]string, []uint16, error) {
 	var keys []*signer.Key
 	names := map[*signer.Key]string{}
 	var failed []string
@@ -86,7 +99,7 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 		if !k.InDNSKEY(now) && !k.Signs(now) {
 			continue
 		}
-		s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP)
+		s, dk, err := m.material(ctx, z, &k.keyRec, dns.ZONE|dns.SEP, lazy)
 		if err != nil {
 			failed = append(failed, k.Name)
 			if firstErr == nil {
@@ -125,7 +138,7 @@ func (m *Manager) ringKeys(ctx context.Context, z *zone, st *zoneState, now time
 		if !k.InDNSKEY(now) && !k.Signs(now) {
 			continue
 		}
-		s, dk, err := m.material(ctx, z, k, dns.ZONE)
+		s, dk, err := m.material(ctx, z, k, dns.ZONE, lazy)
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("ZSK %s: %w", k.ID, err)
 		}
@@ -172,7 +185,7 @@ func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Ti
 	if !st.Signing {
 		return nil, nil
 	}
-	keys, names, cds, err := m.ringKeys(ctx, z, st, now)
+	keys, names, cds, err := m.ringKeys(ctx, z, st, now, false)
 	if err != nil {
 		return nil, err
 	}

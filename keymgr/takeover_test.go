@@ -151,6 +151,8 @@ func restart(t *testing.T, f *fixture, p ZonePolicy, opts ...func(*Config)) *fix
 	if err := f2.m.AddZone(context.Background(), testZone, p); err != nil {
 		t.Fatal(err)
 	}
+	// The loop's first step, right after a start: it proves the reloaded KSKs.
+	f2.m.Step(context.Background(), f.clk.now())
 	return f2
 }
 

@@ -102,9 +102,10 @@ func TestAddZoneCorruptState(t *testing.T) {
 	verifyRing(t, ring, t0)
 }
 
-// TestAddZoneUnreadableZSK: a signed zone whose ZSK cannot be read at start has no ring to
-// serve; its answers would go out unsigned, so AddZone fails for it alone. The same keys,
-// readable again, start it with its ring.
+// TestAddZoneUnreadableZSK: a signed zone whose ZSK cannot be read at a start that opens its
+// keys (OpenKeys, a strict server's) has no ring to serve; its answers would go out
+// unsigned, so AddZone fails for it alone. The same keys, readable again, start it with its
+// ring. (A start that opens no key finds the ZSK at its first signature: lazy_test.go.)
 func TestAddZoneUnreadableZSK(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -124,12 +125,12 @@ func TestAddZoneUnreadableZSK(t *testing.T) {
 	}
 	at := t0.Add(PremadeStep / 2) // the saved pre-made signatures are still fresh
 	g := newFixture(t, dir, soft.Store, nil, newClock(at), softOnly(soft))
-	asZoneError(t, g.m.AddZone(ctx, testZone, ZonePolicy{}))
+	asZoneError(t, g.m.AddZone(ctx, testZone, ZonePolicy{OpenKeys: true}))
 	if _, _, ok := g.m.Signing(testZone); ok {
 		t.Error("a ring is served without the ZSK")
 	}
 	soft.bad.Clear()
-	if err := g.m.AddZone(ctx, testZone, ZonePolicy{}); err != nil {
+	if err := g.m.AddZone(ctx, testZone, ZonePolicy{OpenKeys: true}); err != nil {
 		t.Fatalf("readable again: %v", err)
 	}
 	ring, _, _ := g.m.Signing(testZone)

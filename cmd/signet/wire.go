@@ -209,6 +209,7 @@ func (s *signing) Start(ctx context.Context, c *config, zs *server.ZoneSet) erro
 			return err
 		}
 	}
+	s.mgr.OnKeyFailure(func(zone string, err error) { s.keysChanged(zs, zone, err) })
 	if err := startZones(c.Zones, startWorkers(), func(z zoneConfig) error { return s.startZone(ctx, c, zs, z) }); err != nil {
 		return err
 	}
@@ -264,9 +265,40 @@ func keysFailed(z zoneConfig, ze *keymgr.ZoneError) error {
 	return fmt.Errorf("zone %s: DNSSEC keys or key state failed to load: %w", z.Origin, ze.Err)
 }
 
-// RetryZones implements dnssecRuntime: each withheld zone is added to the key manager again;
-// one that starts is served (signed) from its file again, one that still fails stays withheld
-// with the new error, for the reload to report.
+// keysChanged withholds a started zone whose ring's ZSK could not be opened at its first
+// signature (a start opens no key unless strict), as a zone whose keys failed at start is,
+// and serves it again once the key manager serves it with its keys open (its retry).
+func (s *signing) keysChanged(zs *server.ZoneSet, zone string, err error) {
+	i := slices.IndexFunc(s.c.Zones, func(z zoneConfig) bool { return dns.CanonicalName(dns.Fqdn(z.Origin)) == zone })
+	if i < 0 {
+		return
+	}
+	z := s.c.Zones[i]
+	s.withheldMu.Lock()
+	defer s.withheldMu.Unlock()
+	var ze *keymgr.ZoneError
+	switch {
+	case errors.As(err, &ze):
+		s.withheld[z.Origin] = z
+		if err := zs.Hold(z.Origin, keysFailedReason, keysFailed(z, ze)); err != nil {
+			s.log.Error("withholding a zone whose key cannot be opened", "zone", zone, "err", err)
+		}
+	case err == nil:
+		if _, held := s.withheld[z.Origin]; !held {
+			return
+		}
+		delete(s.withheld, z.Origin)
+		s.log.Info("zone's DNSSEC keys opened: serving it again", "zone", z.Origin)
+		if err := zs.Release(z.Origin); err != nil {
+			s.log.Error("serving a zone again after its keys opened", "zone", zone, "err", err)
+		}
+	}
+}
+
+// RetryZones implements dnssecRuntime: each withheld zone is added to the key manager again
+// (one withheld after its start, for a key that could not be opened, has its keys opened
+// again); one that starts is served (signed) from its file again, one that still fails stays
+// withheld with the new error, for the reload to report.
 func (s *signing) RetryZones(ctx context.Context, zs *server.ZoneSet) error {
 	// Held throughout: two reloads at once (a SIGHUP, the admin API) must not add a zone twice.
 	s.withheldMu.Lock()
@@ -278,7 +310,10 @@ func (s *signing) RetryZones(ctx context.Context, zs *server.ZoneSet) error {
 	slices.SortFunc(pending, func(a, b zoneConfig) int { return strings.Compare(a.Origin, b.Origin) })
 	var errs []error
 	for _, z := range pending {
-		err := s.addZone(ctx, s.c, zs, z)
+		err := s.mgr.Reopen(ctx, z.Origin)
+		if keymgr.ErrorCode(err) == keymgr.CodeNoSuchHostedZone {
+			err = s.addZone(ctx, s.c, zs, z)
+		}
 		switch ze := zoneOnly(err); {
 		case ze != nil:
 			errs = append(errs, zs.Hold(z.Origin, keysFailedReason, keysFailed(z, ze)))
@@ -489,6 +524,8 @@ func zonePolicy(c *config, z zoneConfig) (keymgr.ZonePolicy, error) {
 		Rollover:           roll,
 		Validity:           st.Validity,
 		Refresh:            st.Refresh,
+		// A strict start fails on a key that cannot be opened, so it opens them all.
+		OpenKeys: c.Strict,
 	}, nil
 }
 
