@@ -141,10 +141,45 @@ func (t *Temp) Commit() error {
 	if t.f != nil || t.tmp == "" {
 		return fmt.Errorf("rename %s: not written, or gone", t.tmp)
 	}
-	if err := os.Rename(t.tmp, filepath.Join(t.dir, t.name)); err != nil {
+	if err := rename(t.tmp, filepath.Join(t.dir, t.name)); err != nil {
 		return err
 	}
 	t.tmp = ""
+	return nil
+}
+
+// rename is rename(2), without os.Rename's look-up of the target first (an Lstat, which for
+// the new names of a directory of tens of thousands of files costs a search each; rename(2)
+// refuses a directory target by itself).
+func rename(from, to string) error {
+	for {
+		err := syscall.Rename(from, to)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+		}
+		return nil
+	}
+}
+
+// WriteNew creates dir/name, mode 0600, which must not exist, and writes data to it without
+// an fsync, under its final name at once: for a file that means nothing until another one,
+// renamed into place after a Barrier, refers to it (a key file before its metadata). After a
+// crash it may be there empty or cut short; until the write returns a reader may see it so.
+func WriteNew(dir, name string, data []byte) error {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, FileMode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
 	return nil
 }
 
