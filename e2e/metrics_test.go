@@ -126,9 +126,20 @@ func TestMetrics(t *testing.T) {
 	}
 	s := startSignet(t, "", "--config", cfg, "--dnssec", "--zone", "example.test.="+copyZone(t, dir, "example.test.zone"))
 	const zone = "example.test."
-
-	fams := scrape(t, s)
 	day := (24 * time.Hour).Seconds()
+
+	// The quick start answers with the pre-made signatures of the first day; the other
+	// fourteen days' are made in the background moments later.
+	var fams map[string]*dto.MetricFamily
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		fams = scrape(t, s)
+		if metric(t, fams, "signet_dnssec_premade_signature_expiry_seconds", "zone", zone) >= 14*day {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the pre-made signatures of the days after the first were not made within 20 s of the start")
+		}
+	}
 	tests := []struct {
 		name     string
 		min, max float64

@@ -28,7 +28,15 @@ const maxActionsPerStep = 16
 
 // Run is the background loop: it calls Step, then sleeps until the deadline Step returned, or
 // until an operation wakes it, or ctx ends. A panic in a step is logged and the loop goes on.
+// Beside it, it completes the pre-made signatures that zones' starts deferred
+// (Config.DeferPremade).
 func (m *Manager) Run(ctx context.Context) {
+	filled := make(chan struct{})
+	go func() {
+		defer close(filled)
+		m.fillPremade(ctx)
+	}()
+	defer func() { <-filled }()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -400,10 +408,20 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 // the KSK signs again its ACTION_NEEDED clears, and the fresh pre-made signatures are saved.
 func (m *Manager) refresh(ctx context.Context, z *zone, now time.Time) {
 	next := z.st.clone()
-	ring, err := m.build(ctx, z, next, now)
+	n := m.windows(z)
+	ring, err := m.build(ctx, z, next, now, n)
 	changed := markFailures(next, err, now)
 	var kf *kskFailure
 	switch {
+	case err == nil && n < PremadeCount:
+		// A start's first window: served at once, the whole set made and saved by Run.
+		z.install(ring, next.Signing, now)
+		z.keysOpened()
+		m.fillLater(z)
+		m.serving(z, z.st, now, now)
+		z.failure = ""
+		z.retryAt, z.backoff = time.Time{}, 0
+		z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	case err == nil:
 		set := premadeOf(ring, now)
 		if perr := m.storePremade(ctx, z, set); perr != nil && z.cur.Load() != nil {

@@ -85,6 +85,15 @@ type Config struct {
 	// KSKRetryMin is the first interval between attempts to reach a failing KSK, doubled
 	// after each failure up to RetryMax (or KSKRetryMin if larger); 0 means RetryMin.
 	KSKRetryMin time.Duration
+	// DeferPremade makes a zone's start (its quick start, or a start that cannot reuse the
+	// pre-made signatures an earlier process saved) sign only the first of the PremadeCount
+	// validity windows, enough to answer at once, and save none: Run then makes the whole
+	// set and saves it, a few zones at a time (fillRate), once the zones have started. A
+	// server starting ten thousand zones would otherwise make and write 150,000 signatures
+	// before answering. Until then a KSK outage is covered for the first window's validity
+	// (Signer.Validity, a week by default) instead of two weeks more. A cluster member does
+	// not set it: the other members serve the signatures the leader saves.
+	DeferPremade bool
 }
 
 // ZonePolicy is one zone's signing configuration.
@@ -160,6 +169,12 @@ type Manager struct {
 	// holds counts the zones held (Hold), so that Held costs a single server, which never
 	// holds one, no lookup on the query path.
 	holds atomic.Int64
+
+	// fillMu guards fillQ, the zones whose pre-made signatures Run is to complete
+	// (DeferPremade); fillWake tells it there are some.
+	fillMu   sync.Mutex
+	fillQ    []*zone
+	fillWake chan struct{}
 	// failedStarts holds the names of the zones whose last start failed, so that the next
 	// one first deletes keys that start made and could not delete.
 	failedStarts sync.Map
@@ -227,6 +242,10 @@ type zone struct {
 
 	// held, when set, says why this instance must not answer for the zone (Hold).
 	held atomic.Pointer[string]
+
+	// starting is set (guarded by mu) while AddZone starts the zone, and partial while the
+	// served ring has only the first window of its pre-made signatures (DeferPremade).
+	starting, partial bool
 }
 
 // New returns a Manager. The zones are added with AddZone.
@@ -253,7 +272,7 @@ func New(cfg Config) (*Manager, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	m := &Manager{cfg: cfg, log: log.With("component", "keymgr"), wake: make(chan struct{}, 1)}
+	m := &Manager{cfg: cfg, log: log.With("component", "keymgr"), wake: make(chan struct{}, 1), fillWake: make(chan struct{}, 1)}
 	return m, nil
 }
 
@@ -320,7 +339,7 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 		st, rev := z.st, z.stateRev
 		z.st, z.stateRev = nil, 0
 		m.follow(ctx, z, st, rev, m.cfg.Now())
-	} else if err := m.start(ctx, z, m.cfg.Now()); err != nil {
+	} else if err := m.startNow(ctx, z); err != nil {
 		z.mu.Unlock()
 		m.failedStarts.Store(name, true)
 		return zoneOnly(ctx, name, err)
@@ -332,6 +351,13 @@ func (m *Manager) AddZone(ctx context.Context, origin string, p ZonePolicy) erro
 	z.publish()
 	m.poke()
 	return nil
+}
+
+// startNow runs start at the Manager's now, marked as a start (windows).
+func (m *Manager) startNow(ctx context.Context, z *zone) error {
+	z.starting = true
+	defer func() { z.starting = false }()
+	return m.start(ctx, z, m.cfg.Now())
 }
 
 // start readies a zone its leader adds: its loaded state (prepare), or the quick start

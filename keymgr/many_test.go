@@ -211,13 +211,17 @@ func crashNames() []string {
 }
 
 // startAll starts names in a new Manager over dir's file stores at now, 16 at a time.
-func startAll(t *testing.T, dir string, names []string, now time.Time) (*Manager, error) {
+func startAll(t *testing.T, dir string, names []string, now time.Time, opts ...func(*Config)) (*Manager, error) {
 	ks, err := file.Open(file.Options{Dir: filepath.Join(dir, "keys"), Passphrase: []byte("crash"), WorkFactor: 10})
 	if err != nil {
 		return nil, err
 	}
 	t.Cleanup(func() { ks.Close() })
-	m, err := New(Config{State: fileState(t, dir), Soft: ks, Now: func() time.Time { return now }, KSKCheckInterval: -1})
+	cfg := Config{State: fileState(t, dir), Soft: ks, Now: func() time.Time { return now }, KSKCheckInterval: -1}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	m, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -247,15 +251,20 @@ func addZones(m *Manager, names []string, workers int) []error {
 
 // TestCrashChild is the child of TestCrashDuringStart; it does nothing in a normal run.
 func TestCrashChild(t *testing.T) {
-	dir, hours, ok := strings.Cut(os.Getenv(crashChild), "|")
-	if !ok {
+	args := strings.Split(os.Getenv(crashChild), "|")
+	if len(args) != 3 {
 		return
 	}
-	h, err := strconv.Atoi(hours)
+	dir := args[0]
+	h, err := strconv.Atoi(args[1])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := startAll(t, dir, crashNames(), t0.Add(time.Duration(h)*time.Hour)); err != nil {
+	var opts []func(*Config)
+	if args[2] == "defer" {
+		opts = append(opts, deferPremade)
+	}
+	if _, err := startAll(t, dir, crashNames(), t0.Add(time.Duration(h)*time.Hour), opts...); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "done"), nil, 0o600)
@@ -288,11 +297,16 @@ func TestCrashDuringStart(t *testing.T) {
 		}
 		return states, rewritten
 	}
-	// run starts the child with its clock hours after t0 and kills it once reached says so.
-	run := func(t *testing.T, dir string, hours int, reached func() bool) {
+	// run starts the child with its clock hours after t0 (with Config.DeferPremade when
+	// deferred) and kills it once reached says so.
+	run := func(t *testing.T, dir string, hours int, deferred bool, reached func() bool) {
 		t.Helper()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashChild+"="+dir+"|"+strconv.Itoa(hours))
+		mode := "now"
+		if deferred {
+			mode = "defer"
+		}
+		cmd.Env = append(os.Environ(), crashChild+"="+dir+"|"+strconv.Itoa(hours)+"|"+mode)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -352,14 +366,18 @@ func TestCrashDuringStart(t *testing.T) {
 		}
 	}
 	for _, part := range []int{4, 2} {
-		t.Run(fmt.Sprintf("first start, killed at 1/%d", part), func(t *testing.T) {
-			t.Parallel()
-			dir := t.TempDir()
-			run(t, dir, 0, func() bool { n, _ := progress(dir, t0); return n >= len(names)/part })
-			states, _ := progress(dir, t0)
-			t.Logf("killed with %d of %d zones' states written", states, len(names))
-			check(t, dir, t0.Add(time.Hour))
-		})
+		// With the pre-made signatures deferred (Config.DeferPremade), a start saves states
+		// alone.
+		for _, deferred := range []bool{false, true} {
+			t.Run(fmt.Sprintf("first start, deferred %v, killed at 1/%d", deferred, part), func(t *testing.T) {
+				t.Parallel()
+				dir := t.TempDir()
+				run(t, dir, 0, deferred, func() bool { n, _ := progress(dir, t0); return n >= len(names)/part })
+				states, _ := progress(dir, t0)
+				t.Logf("killed with %d of %d zones' states written", states, len(names))
+				check(t, dir, t0.Add(time.Hour))
+			})
+		}
 		t.Run(fmt.Sprintf("refresh, killed at 1/%d", part), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
@@ -367,7 +385,7 @@ func TestCrashDuringStart(t *testing.T) {
 				t.Fatal(err)
 			}
 			since := time.Now()
-			run(t, dir, 25, func() bool { _, n := progress(dir, since); return n >= len(names)/part })
+			run(t, dir, 25, false, func() bool { _, n := progress(dir, since); return n >= len(names)/part })
 			_, fresh := progress(dir, since)
 			t.Logf("killed with %d of %d zones' pre-made signatures rewritten", fresh, len(names))
 			check(t, dir, t0.Add(26*time.Hour))

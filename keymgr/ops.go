@@ -60,7 +60,8 @@ func (m *Manager) change(z *zone, op func(now time.Time) error) error {
 // nothing altered, when the ring cannot be built), writes next to disk, and only then swaps
 // the ring in, so what is served always matches what is persisted.
 func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time.Time) error {
-	ring, err := m.build(ctx, z, next, now)
+	n := m.windows(z)
+	ring, err := m.build(ctx, z, next, now, n)
 	if err != nil {
 		var kf *kskFailure
 		if errors.As(err, &kf) {
@@ -79,7 +80,11 @@ func (m *Manager) commit(ctx context.Context, z *zone, next *zoneState, now time
 	z.checkAt = now.Add(m.cfg.KSKCheckInterval)
 	z.install(ring, next.Signing, now)
 	z.keysOpened()
-	m.savePremade(ctx, z, premadeOf(ring, now))
+	if ring != nil && n < PremadeCount {
+		m.fillLater(z)
+	} else {
+		m.savePremade(ctx, z, premadeOf(ring, now))
+	}
 	m.serving(z, next, now, now)
 	return nil
 }

@@ -178,10 +178,10 @@ func (z *zone) ringOptions(st *zoneState, keys []*signer.Key, cds []uint16, now 
 	return opt
 }
 
-// build makes the ring st describes at now, with fresh pre-made KSK signatures (to be
-// persisted: premadeOf); nil when the zone is not signed. A *kskFailure names the KSKs that
-// cannot sign.
-func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time) (*signer.KeyRing, error) {
+// build makes the ring st describes at now, with fresh pre-made KSK signatures in n validity
+// windows (windows; to be persisted: premadeOf); nil when the zone is not signed. A
+// *kskFailure names the KSKs that cannot sign.
+func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Time, n int) (*signer.KeyRing, error) {
 	if !st.Signing {
 		return nil, nil
 	}
@@ -190,7 +190,7 @@ func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Ti
 		return nil, err
 	}
 	opt := z.ringOptions(st, keys, cds, now)
-	ring, _, err := signer.NewPremadeKeyRing(z.name, keys, opt, now, PremadeCount, PremadeStep, m.cfg.Signer)
+	ring, _, err := signer.NewPremadeKeyRing(z.name, keys, opt, now, n, PremadeStep, m.cfg.Signer)
 	if err != nil {
 		return nil, m.blame(z, keys, names, now, err)
 	}
@@ -208,6 +208,7 @@ func (z *zone) install(ring *signer.KeyRing, signing bool, made time.Time) {
 	// After the swap: a query that sees the new generation also sees the new ring.
 	z.gen.Add(1)
 	z.premadeAt = made
+	z.partial = false
 	z.signed.Store(signing)
 }
 

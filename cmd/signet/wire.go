@@ -145,6 +145,9 @@ func setupDNSSEC(ctx context.Context, c *config, log *slog.Logger, reg prometheu
 
 		KSKCheckInterval: c.DNSSEC.KSKCheckInterval,
 		KSKRetryMin:      c.DNSSEC.KSKRetryMin,
+		// A single server answers as soon as each zone has the signatures valid now; a
+		// cluster's other members serve only the whole set the leader saves.
+		DeferPremade: !c.Cluster.enabled(),
 	}
 	if reg != nil {
 		klat, err := dnssecmetrics.NewKeystoreLatency(reg)
