@@ -469,7 +469,7 @@ func TestCrashResume(t *testing.T) {
 
 // TestCrashOrphans: a crash between creating a key in the keystore and saving the state that
 // names it (or between saving a state without a key and deleting it) leaves a key no state
-// names. The restart deletes it and goes on.
+// names. The restart's first step deletes it and goes on.
 func TestCrashOrphans(t *testing.T) {
 	ctx := context.Background()
 	f := setup(t, ZonePolicy{QuickStart: true})
@@ -489,6 +489,12 @@ func TestCrashOrphans(t *testing.T) {
 	g := newFixture(t, f.dir, f.soft, f.tpm, f.clk)
 	if err := g.m.AddZone(ctx, testZone, ZonePolicy{QuickStart: true}); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := f.soft.Get(ctx, orphanZSK.ID); err != nil {
+		t.Errorf("the start itself deleted the orphan (%v): that waits for the loop", err)
+	}
+	if next := g.m.Step(ctx, f.clk.now()); next.IsZero() {
+		t.Error("no next step")
 	}
 	for _, c := range []struct {
 		store keystore.Store

@@ -110,6 +110,10 @@ func earliest(a, b time.Time) time.Time {
 
 // stepZone does one zone's due work; call with z.mu held.
 func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Time {
+	if z.orphans && z.st != nil {
+		z.orphans = false
+		m.dropOrphans(ctx, z)
+	}
 	if z.st == nil || !z.st.Signing {
 		return time.Time{}
 	}
@@ -391,7 +395,7 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 			next = t
 		}
 	}
-	if z.prove || z.openErr.Load() != nil {
+	if z.prove || z.orphans || z.openErr.Load() != nil {
 		next = now
 	}
 	return next

@@ -215,6 +215,9 @@ type zone struct {
 	// startPremade is the pre-made signature document AddZone read (nil: none), which
 	// loadPremade decodes instead of reading it again; AddZone drops it once started.
 	startPremade []byte
+	// orphans: the zone started from a saved state; the loop's next step deletes the keys
+	// no state names (dropOrphans).
+	orphans bool
 	// prove: the served ring was built, at a start, from saved pre-made signatures without
 	// any KSK signing; the loop's next step proves that each active KSK still signs.
 	prove bool
@@ -391,11 +394,13 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 	return nil
 }
 
-// prepare readies a loaded state: it deletes keystore keys no state names (left by a crash
-// between creating a key and saving the state), records missing public keys, draws the route53 preset's ZSK lifetime
-// once, and saves the state if it changed.
+// prepare readies a loaded state: it has the loop's next step delete the keystore keys no
+// state names (left by a crash between creating a key and saving the state: listing a
+// zone's keys reads the whole key directory once, or a cluster's whole shared store each
+// time, which a start of thousands of zones need not wait for), records missing public
+// keys, draws the route53 preset's ZSK lifetime once, and saves the state if it changed.
 func (m *Manager) prepare(ctx context.Context, z *zone, now time.Time) error {
-	m.dropOrphans(ctx, z)
+	z.orphans = true
 	next := z.st.clone()
 	changed := false
 	// A key recorded before public keys were: record it now, so that followers can publish

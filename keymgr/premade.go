@@ -262,7 +262,9 @@ func (m *Manager) reuse(ctx context.Context, z *zone, now time.Time) bool {
 	}
 	z.install(ring, true, made)
 	z.prove = true
-	m.keepLocal(ctx, z, z.st, premadeOf(ring, made))
+	if m.cfg.Local != nil {
+		m.keepLocal(ctx, z, z.st, premadeOf(ring, made)) // premadeOf hashes the RRsets
+	}
 	m.serving(z, z.st, now, now)
 	z.failure = ""
 	z.retryAt, z.backoff = time.Time{}, 0

@@ -184,7 +184,8 @@ func TestQuickStartRetryDropsOrphans(t *testing.T) {
 	verifyRing(t, ring, t0)
 
 	// Another process: its failed start's keys outlive it; the next process's quick start
-	// makes new ones, and the start after that, which finds a state, deletes the old ones.
+	// makes new ones, and the start after that, which finds a state, deletes the old ones
+	// (at the loop's first step).
 	dir = t.TempDir()
 	state = &failingState{Store: fileState(t, dir)}
 	state.fail.Store(true)
@@ -201,6 +202,7 @@ func TestQuickStartRetryDropsOrphans(t *testing.T) {
 		if err := g.m.AddZone(ctx, zone, ZonePolicy{QuickStart: true}); err != nil {
 			t.Fatal(err)
 		}
+		g.m.Step(ctx, t0) // the loop's first step after the start
 		if got, _ := soft.List(ctx, zone); len(got) != want {
 			t.Errorf("start %d of a new process: %d keys, want %d", i+1, len(got), want)
 		}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-viper/mapstructure/v2"
@@ -27,8 +28,35 @@ type keyField struct {
 	field reflect.StructField
 }
 
+// keyFieldCache holds keyFields' and keyFieldsByName's answers per type: the walk runs for
+// every zone of a configuration (its unknown-key check, its settings), which made it a
+// tenth of a 10,000-zone start. The answers are shared: callers only read them.
+var keyFieldCache, keyFieldByNameCache sync.Map // reflect.Type -> []keyField, map[string]keyField
+
 // keyFields returns the keys of struct type t in declaration order.
 func keyFields(t reflect.Type) []keyField {
+	if v, ok := keyFieldCache.Load(t); ok {
+		return v.([]keyField)
+	}
+	out := walkKeyFields(t)
+	keyFieldCache.Store(t, out)
+	return out
+}
+
+// keyFieldsByName returns the keys of struct type t by name.
+func keyFieldsByName(t reflect.Type) map[string]keyField {
+	if v, ok := keyFieldByNameCache.Load(t); ok {
+		return v.(map[string]keyField)
+	}
+	out := map[string]keyField{}
+	for _, f := range keyFields(t) {
+		out[f.name] = f
+	}
+	keyFieldByNameCache.Store(t, out)
+	return out
+}
+
+func walkKeyFields(t reflect.Type) []keyField {
 	var out []keyField
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -182,10 +210,7 @@ func checkKnownKeys(path string) error {
 		if n.Kind != yaml.MappingNode {
 			return // a wrong type; decoding reports it
 		}
-		known := map[string]keyField{}
-		for _, f := range keyFields(t) {
-			known[f.name] = f
-		}
+		known := keyFieldsByName(t)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" && k.Tag == "!!merge" {
@@ -259,14 +284,11 @@ func editDistance(a, b string) int {
 // overlay copies every non-nil field of z into the field of s with the same key.
 func overlay(s *SigningSettings, z *ZoneSettings) {
 	dst := reflect.ValueOf(s).Elem()
-	byName := map[string][]int{}
-	for _, f := range keyFields(dst.Type()) {
-		byName[f.name] = f.index
-	}
+	byName := keyFieldsByName(dst.Type())
 	src := reflect.ValueOf(z).Elem()
 	for _, f := range keyFields(src.Type()) {
 		if p := src.FieldByIndex(f.index); !p.IsNil() {
-			dst.FieldByIndex(byName[f.name]).Set(p.Elem())
+			dst.FieldByIndex(byName[f.name].index).Set(p.Elem())
 		}
 	}
 }

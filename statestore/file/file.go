@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"hash/crc64"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -68,11 +68,13 @@ func fileName(zone string, doc statestore.Doc) (string, error) {
 	return "", fmt.Errorf("statestore: unknown document %q", doc)
 }
 
+// crcTable is revision's: CRC-64 (ECMA-182), which Go computes eight octets at a time where
+// FNV-1a takes one, a tenth of a 10,000-zone restart's reading of its documents.
+var crcTable = crc64.MakeTable(crc64.ECMA)
+
 // revision is the document's hash, never 0 (which means "absent").
 func revision(data []byte) statestore.Revision {
-	h := fnv.New64a()
-	h.Write(data)
-	if r := statestore.Revision(h.Sum64()); r != 0 {
+	if r := statestore.Revision(crc64.Checksum(data, crcTable)); r != 0 {
 		return r
 	}
 	return 1
