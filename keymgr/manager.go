@@ -371,9 +371,9 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 	if z.st == nil && z.policy.QuickStart {
 		if _, again := m.failedStarts.LoadAndDelete(z.name); again {
 			// Keys of the failed start whose deletion failed too: no state names them.
-			// (Left by an earlier process, they go at the first start with a state:
-			// prepare. Listing the keystore for every new zone would cost a cluster's
-			// shared store a read of every key per zone.)
+			// (Left by an earlier process, they go at the loop's first step after the
+			// first start with a state: prepare. Listing the keystore for every new zone
+			// would cost a cluster's shared store a read of every key per zone.)
 			m.dropOrphans(ctx, z)
 		}
 		if err := m.quickStart(ctx, z, now); err != nil {

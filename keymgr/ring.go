@@ -185,7 +185,11 @@ func (m *Manager) build(ctx context.Context, z *zone, st *zoneState, now time.Ti
 	if !st.Signing {
 		return nil, nil
 	}
-	keys, names, cds, err := m.ringKeys(ctx, z, st, now, false)
+	// While AddZone starts the zone, its ZSKs open at their first signature, as in a ring
+	// of saved pre-made signatures (reuse): a restart that must sign again (its saved
+	// signatures gone or stale) opens only the KSKs, which sign now.
+	lazy := z.starting && !z.policy.OpenKeys
+	keys, names, cds, err := m.ringKeys(ctx, z, st, now, lazy)
 	if err != nil {
 		return nil, err
 	}
