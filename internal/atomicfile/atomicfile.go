@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -109,6 +110,7 @@ func (t *Temp) Write(data []byte) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", t.tmp, err)
 	}
+	observe(Event{Op: Written, Path: t.tmp, Synced: true})
 	return nil
 }
 
@@ -132,6 +134,7 @@ func (t *Temp) WriteUnsynced(data []byte) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", t.tmp, err)
 	}
+	observe(Event{Op: Written, Path: t.tmp})
 	return nil
 }
 
@@ -141,10 +144,47 @@ func (t *Temp) Commit() error {
 	if t.f != nil || t.tmp == "" {
 		return fmt.Errorf("rename %s: not written, or gone", t.tmp)
 	}
-	if err := os.Rename(t.tmp, filepath.Join(t.dir, t.name)); err != nil {
+	if err := rename(t.tmp, filepath.Join(t.dir, t.name)); err != nil {
 		return err
 	}
 	t.tmp = ""
+	return nil
+}
+
+// rename is rename(2), without os.Rename's look-up of the target first (an Lstat, which for
+// the new names of a directory of tens of thousands of files costs a search each; rename(2)
+// refuses a directory target by itself).
+func rename(from, to string) error {
+	for {
+		err := syscall.Rename(from, to)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+		}
+		observe(Event{Op: Renamed, From: from, Path: to})
+		return nil
+	}
+}
+
+// WriteNew creates dir/name, mode 0600, which must not exist, and writes data to it without
+// an fsync, under its final name at once: for a file that means nothing until another one,
+// renamed into place after a Barrier, refers to it (a key file before its metadata). After a
+// crash it may be there empty or cut short; until the write returns a reader may see it so.
+func WriteNew(dir, name string, data []byte) error {
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, FileMode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("write %s: %w", f.Name(), err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", f.Name(), err)
+	}
+	observe(Event{Op: Written, Path: f.Name()})
 	return nil
 }
 
@@ -167,6 +207,7 @@ func Remove(dir string, names ...string) error {
 		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		observe(Event{Op: Removed, Path: filepath.Join(dir, n)})
 	}
 	return SyncDir(dir)
 }
@@ -178,7 +219,11 @@ func Remove(dir string, names ...string) error {
 // once would otherwise spend most of its start in them. An fsync under way when a caller
 // arrives may have begun before its change, so that caller waits for the next one.
 func SyncDir(dir string) error {
-	return groupOf("dir:" + filepath.Clean(dir)).run(func() error { return fsyncDir(dir) })
+	return groupOf("dir:" + filepath.Clean(dir)).run(func() error {
+		observe(Event{Op: DirSyncBegin, Path: dir})
+		defer observe(Event{Op: DirSyncEnd, Path: dir})
+		return fsyncDir(dir)
+	})
 }
 
 // Barrier makes durable every write, rename and removal made before the call on the
@@ -194,7 +239,11 @@ func Barrier(dir string) error {
 	if err := syscall.Stat(dir, &st); err != nil {
 		return fmt.Errorf("barrier %s: %w", dir, err)
 	}
-	return groupOf(fmt.Sprintf("fs:%d", st.Dev)).run(func() error { return syncFS(dir) })
+	return groupOf(fmt.Sprintf("fs:%d", st.Dev)).run(func() error {
+		observe(Event{Op: BarrierBegin, Path: dir})
+		defer observe(Event{Op: BarrierEnd, Path: dir})
+		return syncFS(dir)
+	})
 }
 
 // run returns once a call of do that began after run was called has ended, with that call's
@@ -284,4 +333,50 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Op is what an Event records.
+type Op int
+
+// The steps Observe is told of.
+const (
+	// Written: a file's data was written (Synced: and fsynced) and the file closed; a file
+	// written by WriteNew is there under its final name from then on.
+	Written Op = iota + 1
+	// Renamed: From was renamed to Path.
+	Renamed
+	// Removed: Path was removed.
+	Removed
+	// DirSyncBegin and DirSyncEnd enclose an fsync of the directory Path (SyncDir).
+	DirSyncBegin
+	DirSyncEnd
+	// BarrierBegin and BarrierEnd enclose a syncfs of the filesystem holding Path (Barrier).
+	BarrierBegin
+	BarrierEnd
+)
+
+// Event is one step of a write that matters after a crash of the machine.
+type Event struct {
+	Op     Op
+	Path   string // the file, or the directory synced
+	From   string // Renamed: the old name
+	Synced bool   // Written: fsynced before it returned
+}
+
+// observer is told every Event (SetObserver).
+var observer atomic.Pointer[func(Event)]
+
+// SetObserver makes f be told every Event, as it happens, until the returned function is
+// called; f must be safe for concurrent use. It is for tests: a package that writes through
+// atomicfile records the events of a run and checks what a crash of the machine after any of
+// them could leave on disk (a step is durable once a sync that began after it has ended).
+func SetObserver(f func(Event)) (restore func()) {
+	old := observer.Swap(&f)
+	return func() { observer.Store(old) }
+}
+
+func observe(e Event) {
+	if f := observer.Load(); f != nil {
+		(*f)(e)
+	}
 }

@@ -11,12 +11,14 @@
 //	<id>.key.age   the encrypted private key (0600)
 //	<id>.json      the key's keystore.Meta (0600); its presence defines the key
 //
-// Every file is written atomically (temporary file in the same directory,
-// fsync, rename, fsync of the directory), the key before its metadata, so a
-// crash never leaves a listed key without its private half. Creates run
-// concurrently and share the directory's fsyncs. Delete removes the
-// metadata first; a crash in between can leave an orphaned, still encrypted
-// .key.age file, which List ignores and an operator may remove.
+// A new key's file is written under its final name, its metadata under a
+// temporary name; a barrier (a syncfs that concurrent Creates share) makes
+// both durable; the metadata is renamed into place; a second barrier makes
+// that durable before Create returns. So a crash, even of the machine, never
+// leaves a listed key without its whole private half. Delete removes the
+// metadata first. A crash can leave an orphaned .key.age file (encrypted, or
+// empty if it was being written), which List ignores and an operator may
+// remove.
 //
 // Opening kek.age costs one scrypt run (about a second and 256 MiB at the
 // default work factor 18); it happens at the first Create or Signer, and the

@@ -180,40 +180,25 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 // write writes a new key's two files, the key before its metadata, whose presence defines
 // the key (package doc). Neither has an fsync of its own: keys made at once (a first start
 // of thousands of zones) share barriers (atomicfile.Barrier, a syncfs). The key file is
-// written and renamed into place, the metadata file written under a temporary name; a
-// barrier makes both durable; the metadata is renamed into place; a second barrier makes
-// that durable before write returns. So after a crash of the machine at any point, a
-// metadata file is whole and its key file whole (the data reached the disk before the
-// rename that made the key exist); a key file without metadata, perhaps empty, is no key.
-// Every change to the directory goes through changing, so the index stays valid. s.guard
-// must be held (read).
+// written under its final name, the metadata file under a temporary name; a barrier makes
+// both durable; the metadata is renamed into place; a second barrier makes that durable
+// before write returns. So after a crash of the machine at any point, a metadata file is
+// whole and its key file whole (the data reached the disk before the rename that made the
+// key exist); a key file without metadata, perhaps empty, is no key. Every change to the
+// directory goes through changing, so the index stays valid. s.guard must be held (read).
 func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
-	var kt, mt *atomicfile.Temp
-	discard := func() {
-		_ = s.changing(func() error {
-			for _, t := range []*atomicfile.Temp{kt, mt} {
-				if t != nil {
-					t.Discard()
-				}
-			}
-			return nil
-		}, nil)
-	}
-	err := s.changing(func() (err error) {
-		if kt, err = atomicfile.CreateTemp(s.dir, s.keyName(m.ID)); err != nil {
+	var mt *atomicfile.Temp
+	var err error
+	keyWritten := false
+	if err = s.changing(func() error {
+		if err := atomicfile.WriteNew(s.dir, s.keyName(m.ID), sealed); err != nil {
 			return err
 		}
+		keyWritten = true
 		mt, err = atomicfile.CreateTemp(s.dir, s.metaName(m.ID))
 		return err
-	}, nil)
-	if err == nil {
-		err = kt.WriteUnsynced(sealed)
-	}
-	if err == nil {
+	}, nil); err == nil {
 		err = mt.WriteUnsynced(mj)
-	}
-	if err == nil {
-		err = s.changing(kt.Commit, nil)
 	}
 	if err == nil {
 		err = atomicfile.Barrier(s.dir)
@@ -222,8 +207,15 @@ func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
 		err = s.changing(mt.Commit, func(idx *index) { idx.add(m) })
 	}
 	if err != nil {
-		discard()
-		_ = s.changing(func() error { return atomicfile.Remove(s.dir, s.keyName(m.ID)) }, nil)
+		_ = s.changing(func() error {
+			if mt != nil {
+				mt.Discard()
+			}
+			if keyWritten {
+				return atomicfile.Remove(s.dir, s.keyName(m.ID))
+			}
+			return nil
+		}, nil)
 		return err
 	}
 	return atomicfile.Barrier(s.dir)

@@ -10,9 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/signetdns/signet/internal/atomicfile"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/file"
 	"github.com/signetdns/signet/keystore/storetest"
@@ -697,5 +699,61 @@ func TestExport(t *testing.T) {
 	boom := errors.New("boom")
 	if err := s.Export(ctx, ms[0].ID, func(keystore.Meta, []byte) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("Export's callback error: %v", err)
+	}
+}
+
+// TestCreateDurableOnReturn: when Create returns, a crash of the machine cannot lose the key:
+// its key file was written, and its metadata renamed into place, before a barrier (syncfs)
+// that began after them had ended; the metadata's data was on disk before its rename.
+func TestCreateDurableOnReturn(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	s := open(t, dir, testPass)
+	var events []atomicfile.Event
+	var mu sync.Mutex
+	restore := atomicfile.SetObserver(func(e atomicfile.Event) {
+		if strings.HasPrefix(e.Path, dir) {
+			mu.Lock()
+			events = append(events, e)
+			mu.Unlock()
+		}
+	})
+	m, err := s.Create(context.Background(), "example.test.", keystore.KSK, keystore.ECDSAP256SHA256)
+	restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, meta := filepath.Join(dir, m.ID+".key.age"), filepath.Join(dir, m.ID+".json")
+	// after returns whether a whole barrier follows event i.
+	after := func(i int) bool {
+		for j := i + 1; j < len(events); j++ {
+			if events[j].Op == atomicfile.BarrierBegin {
+				for _, e := range events[j+1:] {
+					if e.Op == atomicfile.BarrierEnd {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	wrote, renamed := -1, -1
+	for i, e := range events {
+		switch {
+		case e.Op == atomicfile.Written && e.Path == key:
+			wrote = i
+		case e.Op == atomicfile.Renamed && e.Path == meta:
+			renamed = i
+			for j, w := range events[:i] {
+				if w.Op == atomicfile.Written && w.Path == e.From && !after(j) {
+					t.Errorf("metadata renamed into place before a barrier made its data durable")
+				}
+			}
+		}
+	}
+	if wrote < 0 || renamed < 0 {
+		t.Fatalf("events %v: the key file's write or the metadata's rename is missing", events)
+	}
+	if !after(renamed) || wrote > renamed {
+		t.Errorf("events %v: Create returned before the key file and the metadata's rename were durable", events)
 	}
 }
