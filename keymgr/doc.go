@@ -18,7 +18,11 @@
 // asks the parent's name servers for the zone's DS RRset. Health reports what the metrics
 // export. Its operations (GetDNSSEC, CreateKSK, Enable, ...) are Route 53's DNSSEC calls, and
 // their refusals are *Error values carrying Route 53's error codes; the admin package serves
-// them over HTTP. No private key material ever leaves the keystore.
+// them over HTTP. No private key material ever leaves the keystore, and a start opens only
+// the keys it signs with (none when it reuses the saved pre-made signatures; every one with
+// ZonePolicy.OpenKeys): rings are built from the public keys the state records, each key
+// opening at its first signature (OnKeyFailure tells the host of a ZSK that cannot), and the
+// loop's first step proves the KSKs a start did not ask.
 //
 // In a cluster, one Manager leads and the others follow (Sync serves the leader's rings). A
 // leader given a SyncWaiter (WaitFor) holds a zone's next step after each change of its ring

@@ -17,9 +17,9 @@ import (
 // key to serve them: the zone state records every key's public key, which makes the DNSKEY
 // RRset, and the pre-made signatures stand for the KSKs'. Opening every key there (a
 // decryption each in the file keystore) was most of such a start's CPU. So the rings a start
-// builds from saved signatures hold lazy signers: a key is opened at its first signature (a
-// query that needs one, the KSKs' proof after the start), and a zone nobody queries never
-// opens its ZSK.
+// builds hold lazy signers: a key is opened at its first signature (a query that needs one,
+// the KSKs' proof after the start, or the KSKs' new signatures when the saved ones cannot be
+// reused), and a zone nobody queries never opens its ZSK.
 
 // openTimeout bounds the opening of a key at its first signature, which a query waits for.
 const openTimeout = 10 * time.Second

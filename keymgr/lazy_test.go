@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -487,4 +488,72 @@ func restartOnly(t *testing.T, f *fixture) *fixture {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// TestLazySignerOpensOnce: concurrent first signatures open the key once; a key that cannot be
+// opened is not asked of its store again for openRetry (its signatures fail at once), then is;
+// a key that is not the recorded one is refused.
+func TestLazySignerOpensOnce(t *testing.T) {
+	ctx := context.Background()
+	store := memory.New()
+	meta, err := store.Create(ctx, testZone, keystore.ZSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := store.Signer(ctx, meta.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := newClock(t0)
+	var mu sync.Mutex
+	opens, failing := 0, false
+	var failures []error
+	l := &lazySigner{id: meta.ID, role: keystore.ZSK, pub: key.Public(), now: clk.now,
+		open: func(ctx context.Context) (crypto.Signer, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			opens++
+			if failing {
+				return nil, errors.New("keystore: decrypt: corrupted")
+			}
+			return store.Signer(ctx, meta.ID)
+		},
+		fails: func(id string, err error) { failures = append(failures, err) },
+	}
+	digest := make([]byte, 32)
+	failing = true
+	for range 3 {
+		if _, err := l.Sign(rand.Reader, digest, crypto.SHA256); err == nil || !strings.Contains(err.Error(), meta.ID) {
+			t.Fatalf("signature with a key that cannot be opened: %v, want an error naming it", err)
+		}
+	}
+	if opens != 1 || len(failures) != 1 {
+		t.Fatalf("%d openings and %d failures reported within openRetry, want 1 and 1", opens, len(failures))
+	}
+	failing = false
+	clk.set(t0.Add(openRetry))
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = l.Sign(rand.Reader, digest, crypto.SHA256) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("signature once the key opens: %v", err)
+		}
+	}
+	if opens != 2 {
+		t.Errorf("%d openings, want 2 (one failed, one for 16 concurrent signatures)", opens)
+	}
+
+	other, err := store.Create(ctx, testZone, keystore.ZSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := &lazySigner{id: other.ID, role: keystore.ZSK, pub: key.Public(), now: clk.now,
+		open: func(ctx context.Context) (crypto.Signer, error) { return store.Signer(ctx, other.ID) }}
+	if _, err := wrong.Sign(rand.Reader, digest, crypto.SHA256); err == nil || !strings.Contains(err.Error(), "not the one") {
+		t.Errorf("signature with another key than the recorded one: %v, want refused", err)
+	}
 }

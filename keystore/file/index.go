@@ -56,24 +56,33 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.idx == nil || !st.present || s.idx.stamp != st {
+	idx := s.idx
+	if idx == nil || !st.present || idx.stamp != st {
+		// The directory is read without the lock: reading thousands of metadata files
+		// takes a good part of a second, and a key's first decryption (which takes its
+		// metadata from the index: indexed) or a new key must not wait for it. What was
+		// read becomes the index only if the directory did not change meanwhile.
+		s.imu.Unlock()
 		all, err := fsutil.List(s.dir, "", s.readMeta)
+		s.imu.Lock()
 		if err != nil {
 			s.idx = nil
 			return nil, err
 		}
-		idx := &index{stamp: st, byZone: map[string][]keystore.Meta{}, byID: make(map[string]keystore.Meta, len(all)), all: len(all)}
+		idx = &index{stamp: st, byZone: map[string][]keystore.Meta{}, byID: make(map[string]keystore.Meta, len(all)), all: len(all)}
 		for _, m := range all {
 			idx.byZone[m.Zone] = append(idx.byZone[m.Zone], m)
 			idx.byID[m.ID] = m
 		}
-		s.idx = idx
+		if now, err := stampOf(s.dir); err == nil && st.present && now == st {
+			s.idx = idx
+		}
 	}
 	if zone != "" {
-		return append([]keystore.Meta{}, s.idx.byZone[zone]...), nil
+		return append([]keystore.Meta{}, idx.byZone[zone]...), nil
 	}
-	out := make([]keystore.Meta, 0, s.idx.all)
-	for _, ms := range s.idx.byZone {
+	out := make([]keystore.Meta, 0, idx.all)
+	for _, ms := range idx.byZone {
 		out = append(out, ms...)
 	}
 	keyutil.Sort(out)
