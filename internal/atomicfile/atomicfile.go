@@ -239,10 +239,11 @@ func Barrier(dir string) error {
 	if err := syscall.Stat(dir, &st); err != nil {
 		return fmt.Errorf("barrier %s: %w", dir, err)
 	}
-	return groupOf(fmt.Sprintf("fs:%d", st.Dev)).run(func() error {
+	g := groupOf(fmt.Sprintf("fs:%d", st.Dev))
+	return g.run(func() error {
 		observe(Event{Op: BarrierBegin, Path: dir})
 		defer observe(Event{Op: BarrierEnd, Path: dir})
-		return syncFS(dir)
+		return syncFS(g, dir)
 	})
 }
 
@@ -286,6 +287,7 @@ type shared struct {
 	running bool
 	errAt   uint64 // the last call that failed, with its error
 	err     error
+	fd      *os.File // a filesystem's: the directory syncfs is called on (syncfs)
 }
 
 // groups holds a *shared per directory ("dir:" and its cleaned path) and per filesystem
@@ -305,15 +307,20 @@ func groupOf(key string) *shared {
 // syncFS is syncfs; the tests replace it to watch the order of events.
 var syncFS = syncfs
 
-// syncfs runs syncfs(2) on the filesystem holding dir. Since Linux 5.8 it reports a
-// writeback error of any file of the filesystem since the descriptor was opened.
-func syncfs(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
+// syncfs runs syncfs(2) on g's filesystem, through a descriptor of dir opened at g's first
+// barrier and kept: syncfs reports a writeback error of any file of the filesystem that
+// happened since its descriptor was opened (Linux 5.8), so a descriptor opened for each call
+// could miss the error of a write made before, once another process had seen it. Barriers of
+// one filesystem run one at a time, so g.fd needs no lock.
+func syncfs(g *shared, dir string) error {
+	if g.fd == nil {
+		d, err := os.Open(dir)
+		if err != nil {
+			return err
+		}
+		g.fd = d
 	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
+	if err := unix.Syncfs(int(g.fd.Fd())); err != nil {
 		return fmt.Errorf("syncfs %s: %w", dir, err)
 	}
 	return nil

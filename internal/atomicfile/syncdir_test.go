@@ -19,7 +19,11 @@ func TestSyncDirShared(t *testing.T) {
 
 // TestBarrierShared: Barrier shares syncfs calls the same way.
 func TestBarrierShared(t *testing.T) {
-	testShared(t, &syncFS, Barrier)
+	var hook func(string) error
+	orig := syncFS
+	syncFS = func(_ *shared, dir string) error { return hook(dir) }
+	t.Cleanup(func() { syncFS = orig })
+	testShared(t, &hook, Barrier)
 }
 
 // TestBarrier: a real syncfs of the test's filesystem succeeds, and a missing directory is
