@@ -98,6 +98,11 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 func (s *Store) changing(op func() error, apply func(*index)) error {
 	s.imu.Lock()
 	defer s.imu.Unlock()
+	if s.idx == nil {
+		// No index to keep in step (none was read yet: a first start creates every key
+		// before anything lists them): the next List reads the directory anyway.
+		return op()
+	}
 	before, berr := stampOf(s.dir)
 	err := op()
 	after, aerr := stampOf(s.dir)
