@@ -112,8 +112,8 @@ func (m *Manager) fill(ctx context.Context, z *zone) {
 				m.log.Error("completing pre-made signatures panicked", "zone", z.name, "panic", r, "stack", string(debug.Stack()))
 			}
 		}()
-		if !z.partial || z.st == nil || !z.st.Signing || z.pending != nil {
-			return
+		if !z.partial || z.st == nil || !z.st.Signing || z.pending != nil || ctx.Err() != nil {
+			return // done already, or the server stops: the next start signs again
 		}
 		was := z.signed.Load()
 		m.refresh(ctx, z, m.cfg.Now())
