@@ -232,8 +232,8 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	return rec.Meta, nil
 }
 
-// List implements keystore.Store. A metadata file that cannot be read or
-// parsed is an error naming it.
+// List implements keystore.Store. A metadata file that cannot be read or parsed is left
+// out, and named in the *keystore.UnreadableError returned with the other keys.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
 	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
@@ -258,26 +258,24 @@ func (s *Store) Get(ctx context.Context, id string) (keystore.Meta, error) {
 	return rec.Meta, err
 }
 
-// readRecord reads and validates id's metadata file; s.guard must be held.
+// readRecord reads and validates id's metadata file (a damaged file is a keyutil.EntryError,
+// which a listing leaves out); s.guard must be held.
 func (s *Store) readRecord(id string) (record, error) {
-	name := id + fsutil.MetaSuffix
-	b, err := fsutil.ReadFile(s.dir, name, true)
+	var rec record
+	err := fsutil.ReadMeta(s.dir, id, &rec, func(path string) error {
+		if err := fsutil.CheckMeta(path, id, Backend, rec.Meta); err != nil {
+			return err
+		}
+		if !supported(rec.Algorithm) {
+			return fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, rec.Algorithm, keystore.ErrUnsupportedAlgorithm)
+		}
+		if len(rec.SRKName) == 0 || len(rec.Public) == 0 || len(rec.Private) == 0 {
+			return fmt.Errorf("keystore: corrupted metadata file %s: missing TPM blobs", path)
+		}
+		return nil
+	})
 	if err != nil {
 		return record{}, err
-	}
-	path := filepath.Join(s.dir, name)
-	var rec record
-	if err := fsutil.DecodeJSON(path, b, &rec); err != nil {
-		return record{}, err
-	}
-	if err := fsutil.CheckMeta(path, id, Backend, rec.Meta); err != nil {
-		return record{}, err
-	}
-	if !supported(rec.Algorithm) {
-		return record{}, fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, rec.Algorithm, keystore.ErrUnsupportedAlgorithm)
-	}
-	if len(rec.SRKName) == 0 || len(rec.Public) == 0 || len(rec.Private) == 0 {
-		return record{}, fmt.Errorf("keystore: corrupted metadata file %s: missing TPM blobs", path)
 	}
 	return rec, nil
 }
