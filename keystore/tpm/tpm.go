@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,23 +169,27 @@ func (s *Store) Check(ctx context.Context) error {
 }
 
 // sameTPM reports errForeignTPM, naming the first key concerned, when a stored
-// key was created under a storage key other than srkName.
+// key was created under a storage key other than srkName. A key whose metadata file
+// cannot be read is left out: it fails on its own when used, and must not make the
+// check, and with it every zone's KSK, fail.
 func (s *Store) sameTPM(srkName []byte) error {
 	if err := s.guard.RLock(context.Background()); err != nil {
 		return err
 	}
 	defer s.guard.RUnlock()
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
+	srks := map[string][]byte{}
+	metas, err := fsutil.List(s.dir, "", func(id string) (keystore.Meta, error) {
+		rec, err := s.readRecord(id)
+		srks[id] = rec.SRKName
+		return rec.Meta, err
+	})
+	var ue *keystore.UnreadableError
+	if err != nil && !errors.As(err, &ue) {
 		return err
 	}
-	for _, id := range ids {
-		rec, err := s.readRecord(id)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(rec.SRKName, srkName) {
-			return fmt.Errorf("keystore: key %s: %w", id, errForeignTPM)
+	for _, m := range metas {
+		if !bytes.Equal(srks[m.ID], srkName) {
+			return fmt.Errorf("keystore: key %s: %w", m.ID, errForeignTPM)
 		}
 	}
 	return nil

@@ -125,21 +125,6 @@ func Exists(dir, id string) error {
 	return nil
 }
 
-// ListIDs returns the IDs of the keys whose metadata files are in dir. Files
-// that are not "<id>.json" (temporary files, other files) are ignored; a
-// name that ends in .json but has a malformed ID is an error, because it
-// may be a key the operator expects to see.
-func ListIDs(dir string) ([]string, error) {
-	ids, bad, err := scanIDs(dir)
-	if err != nil {
-		return nil, err
-	}
-	if len(bad) > 0 {
-		return nil, bad[0].Err
-	}
-	return ids, nil
-}
-
 // scanIDs returns the IDs of the metadata files in dir, and the files whose name ends in
 // .json but has a malformed ID (perhaps a key the operator expects to see, so reported).
 func scanIDs(dir string) (ids []string, bad []keystore.Unreadable, err error) {
