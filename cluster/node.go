@@ -374,7 +374,13 @@ func (n *Node) sync(ctx context.Context, zone string) {
 	}
 	before, _ := n.cfg.Manager.Served(zone)
 	err := n.cfg.Manager.Sync(ctx, zone)
-	n.failed("read the state of "+zone, err)
+	if errors.Is(err, keymgr.ErrBadState) {
+		// etcd answered; the zone's document is damaged. That zone keeps the ring it
+		// serves (none, at a start: it is withheld), and etcd is not reported down for it.
+		n.log.Error("the zone's key state in etcd does not decode: its served ring stays", "zone", zone, "err", err)
+	} else {
+		n.failed("read the state of "+zone, err)
+	}
 	if after, _ := n.cfg.Manager.Served(zone); after != before {
 		n.checkStale()
 		n.poke() // the leader waits for this report

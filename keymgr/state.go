@@ -180,16 +180,27 @@ func encodeState(s *zoneState) ([]byte, error) {
 func decodeState(zone string, b []byte) (*zoneState, error) {
 	var s zoneState
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("keymgr: state of %s: %w", zone, err)
+		return nil, badState{fmt.Errorf("keymgr: state of %s: %w", zone, err)}
 	}
 	if s.Version != stateVersion {
-		return nil, fmt.Errorf("keymgr: state of %s: version %d, want %d", zone, s.Version, stateVersion)
+		return nil, badState{fmt.Errorf("keymgr: state of %s: version %d, want %d", zone, s.Version, stateVersion)}
 	}
 	if s.Zone != zone {
-		return nil, fmt.Errorf("keymgr: state of %s is for zone %q", zone, s.Zone)
+		return nil, badState{fmt.Errorf("keymgr: state of %s is for zone %q", zone, s.Zone)}
 	}
 	return &s, nil
 }
+
+// ErrBadState is wrapped by the error of a zone's key state document that does not decode,
+// or is not the zone's: the document's fault, which concerns that zone alone, not the
+// store's (a cluster's etcd answered).
+var ErrBadState = errors.New("keymgr: key state document does not decode")
+
+// badState is a decoding error of a key state document, which is also ErrBadState.
+type badState struct{ err error }
+
+func (e badState) Error() string   { return e.err.Error() }
+func (e badState) Unwrap() []error { return []error{e.err, ErrBadState} }
 
 // loadTimeout bounds a read of the state store when a local copy could answer instead.
 const loadTimeout = 3 * time.Second
