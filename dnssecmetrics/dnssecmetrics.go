@@ -25,7 +25,16 @@ type collector struct {
 	src                                                                  Source
 	internalFailure, needingAction, maxNeedingAge, kskAge, premadeExpiry *prometheus.Desc
 	rolloverActions, nextRollover                                        *prometheus.Desc
+	unreadable                                                           *prometheus.Desc
 }
+
+// UnreadableSource is implemented by a Source that also reports, by keystore, how many
+// entries its last listing of every zone's keys could not read (*keymgr.Manager does).
+type UnreadableSource interface {
+	UnreadableKeys() map[string]int
+}
+
+var _ UnreadableSource = (*keymgr.Manager)(nil)
 
 var _ prometheus.Collector = (*collector)(nil)
 
@@ -45,6 +54,8 @@ func newCollector(src Source) *collector {
 			"Rollover steps the key manager carried out since start, by action: create-zsk and create-ksk start a rollover, check-parent-ds asks the parent for the DS, swap-ksk schedules the new KSK, delete removes a rolled-out key.", []string{"zone", "action"}, nil),
 		nextRollover: prometheus.NewDesc("signet_dnssec_next_rollover_timestamp_seconds",
 			"When the zone's next rollover of each role is due (Unix time; absent when none is planned).", []string{"zone", "role"}, nil),
+		unreadable: prometheus.NewDesc("signet_keystore_unreadable_entries",
+			"Entries (key metadata files or etcd values) that the key manager's last listing of a keystore could not read: left out, their keys neither used nor deleted until repaired. store is soft (the software keys: the file keystore, or a cluster's shared etcd keystore) or tpm.", []string{"store"}, nil),
 		premadeExpiry: prometheus.NewDesc("signet_dnssec_premade_signature_expiry_seconds",
 			"Seconds until the pre-made KSK signatures in use run out: the zone goes bogus then if its KSK still cannot sign.", zone, nil),
 	}
@@ -76,13 +87,19 @@ func Register(reg prometheus.Registerer, src Source, stores map[string]keystore.
 
 // Describe implements prometheus.Collector.
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.internalFailure, c.needingAction, c.maxNeedingAge, c.kskAge, c.premadeExpiry, c.rolloverActions, c.nextRollover} {
+	for _, d := range []*prometheus.Desc{c.internalFailure, c.needingAction, c.maxNeedingAge, c.kskAge, c.premadeExpiry, c.rolloverActions, c.nextRollover, c.unreadable} {
 		ch <- d
 	}
 }
 
-// Collect implements prometheus.Collector: one value of each gauge per zone.
+// Collect implements prometheus.Collector: one value of each gauge per zone, and the
+// unreadable keystore entries by store.
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	if u, ok := c.src.(UnreadableSource); ok {
+		for store, n := range u.UnreadableKeys() {
+			ch <- prometheus.MustNewConstMetric(c.unreadable, prometheus.GaugeValue, float64(n), store)
+		}
+	}
 	for _, h := range c.src.Health(c.src.Now()) {
 		for _, g := range []struct {
 			d *prometheus.Desc

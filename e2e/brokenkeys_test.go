@@ -15,6 +15,8 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/internal/resolvertest"
+	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/file"
 )
 
 // TestBrokenKeysAtStart runs the real binary with three signed zones, then starts it again
@@ -26,22 +28,7 @@ import (
 // keystore passphrase). Once the key file is back a SIGHUP brings the zone in, validating,
 // without a restart. A corrupt key state document withholds its zone at start.
 func TestBrokenKeysAtStart(t *testing.T) {
-	dir := t.TempDir()
-	zones := []string{"--dnssec"}
-	for _, z := range []string{"a", "bad", "c"} {
-		p := filepath.Join(dir, z+".zone")
-		body := "$ORIGIN " + z + ".test.\n$TTL 60\n@ SOA ns host 1 7200 3600 1209600 60\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.10\n"
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		zones = append(zones, "--zone", z+".test.="+p)
-	}
-	s := startSignet(t, "", append([]string{"--admin-token", uiToken}, zones...)...)
-	anchors := map[string][]dns.RR{}
-	for _, z := range []string{"a.test.", "bad.test.", "c.test."} {
-		anchors[z] = resolvertest.ParseAnchors(t, s.ds(t, z))
-	}
-	s.stop(t)
+	s, zones, anchors := threeSignedZones(t)
 
 	// Spoil bad.test.'s ZSK file, keeping it to put back.
 	zsk := zskFile(t, s.State, "bad.test.")
@@ -70,9 +57,7 @@ func TestBrokenKeysAtStart(t *testing.T) {
 	s.start(t)
 	validates := func(zone, when string) {
 		t.Helper()
-		if out, ok := resolvertest.Delv(t, s.Addr, anchors[zone], "www."+zone, "A"); !ok {
-			t.Errorf("%s: www.%s A not validated:\n%s", when, zone, out)
-		}
+		delvValidates(t, s, anchors, zone, when)
 	}
 	validates("a.test.", "bad.test.'s ZSK corrupt")
 	validates("c.test.", "bad.test.'s ZSK corrupt")
@@ -97,16 +82,7 @@ func TestBrokenKeysAtStart(t *testing.T) {
 		t.Errorf("bad.test.: %s with EDE %v, want SERVFAIL and EDE 14 \"zone's DNSSEC keys failed to load\"\n%v", dns.RcodeToString[r.Rcode], ede, r)
 	}
 
-	pass, err := os.ReadFile(filepath.Join(s.State, "keystore.passphrase"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := strings.TrimSpace(string(pass))
-	out, err := s.try("zone", "status")
-	if err == nil || !strings.Contains(out, "bad.test.") || !strings.Contains(out, "SERVFAIL") ||
-		!strings.Contains(out, "DNSSEC keys") || !strings.Contains(out, filepath.Base(zsk)) || strings.Contains(out, secret) {
-		t.Errorf("zone status: %v, want exit 1 and bad.test. SERVFAIL naming its key file\n%s", err, out)
-	}
+	secret, _ := badWithheldStatus(t, s, zsk)
 	zskID := strings.TrimSuffix(filepath.Base(zsk), ".key.age")
 	if st := s.run(t, "dnssec", "status", "bad.test."); !strings.Contains(st, "INTERNAL_FAILURE") || !strings.Contains(st, zskID) {
 		t.Errorf("dnssec status of bad.test.: want INTERNAL_FAILURE naming the ZSK %s\n%s", zskID, st)
@@ -184,6 +160,38 @@ func TestBrokenKeysAtStart(t *testing.T) {
 	validates("c.test.", "after its state is back and SIGHUP")
 }
 
+// threeSignedZones runs the real binary with the signed zones a.test., bad.test. and
+// c.test. (quick start), takes each one's DS as its trust anchor, and stops it. It returns
+// the stopped server, the zone arguments to start it again with, and the anchors.
+func threeSignedZones(t *testing.T) (*signet, []string, map[string][]dns.RR) {
+	t.Helper()
+	dir := t.TempDir()
+	zones := []string{"--dnssec"}
+	for _, z := range []string{"a", "bad", "c"} {
+		p := filepath.Join(dir, z+".zone")
+		body := "$ORIGIN " + z + ".test.\n$TTL 60\n@ SOA ns host 1 7200 3600 1209600 60\n@ NS ns\nns A 192.0.2.1\nwww A 192.0.2.10\n"
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		zones = append(zones, "--zone", z+".test.="+p)
+	}
+	s := startSignet(t, "", append([]string{"--admin-token", uiToken}, zones...)...)
+	anchors := map[string][]dns.RR{}
+	for _, z := range []string{"a.test.", "bad.test.", "c.test."} {
+		anchors[z] = resolvertest.ParseAnchors(t, s.ds(t, z))
+	}
+	s.stop(t)
+	return s, zones, anchors
+}
+
+// delvValidates checks that delv validates www.zone A from the server s with zone's anchor.
+func delvValidates(t *testing.T, s *signet, anchors map[string][]dns.RR, zone, when string) {
+	t.Helper()
+	if out, ok := resolvertest.Delv(t, s.Addr, anchors[zone], "www."+zone, "A"); !ok {
+		t.Errorf("%s: www.%s A not validated:\n%s", when, zone, out)
+	}
+}
+
 // zskFile is the key file of zone's ZSK in the file keystore of the state directory state.
 func zskFile(t *testing.T, state, zone string) string {
 	t.Helper()
@@ -209,4 +217,126 @@ func zskFile(t *testing.T, state, zone string) string {
 		t.Fatalf("%d ZSK files of %s, want 1", len(found), zone)
 	}
 	return found[0]
+}
+
+// TestBrokenKeyMetadata runs the real binary with three signed zones, then starts it again
+// with the metadata file of one zone's ZSK cut short, and an orphan key of another zone. The
+// keystore's listing leaves the damaged entry out (logged with its file, counted in
+// signet_keystore_unreadable_entries) instead of failing every zone's: the two other zones
+// validate in delv from their DS, and the orphan is deleted; the zone whose state names the
+// key is withheld (SERVFAIL, EDE 14), its status naming the file; the damaged key's files are
+// not deleted as an orphan's. Repaired, a SIGHUP serves the zone, validating, and the count
+// goes back to 0.
+func TestBrokenKeyMetadata(t *testing.T) {
+	s, _, anchors := threeSignedZones(t)
+
+	// Cut bad.test.'s ZSK metadata file short, as a crash of a careless copy would.
+	zsk := zskFile(t, s.State, "bad.test.")
+	meta := strings.TrimSuffix(zsk, ".key.age") + ".json"
+	good, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(meta, good[:len(good)/2], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// And leave a key of a.test. that no state names, as a crash between its creation and
+	// the state's save does: the unreadable entry must not stop its deletion.
+	orphan := plantOrphan(t, s.State, "a.test.")
+
+	s.start(t)
+	delvValidates(t, s, anchors, "a.test.", "bad.test.'s ZSK metadata cut short")
+	delvValidates(t, s, anchors, "c.test.", "bad.test.'s ZSK metadata cut short")
+	waitFor(t, 10*time.Second, "bad.test. withheld", func() bool {
+		return edeOf(s.query(t, "www.bad.test.", dns.TypeA, true)) == dns.ExtendedErrorCodeNotReady
+	})
+	if r := s.query(t, "www.bad.test.", dns.TypeA, true); r.Rcode != dns.RcodeServerFailure || len(r.Answer) != 0 {
+		t.Errorf("bad.test.: %s with %d answers, want SERVFAIL", dns.RcodeToString[r.Rcode], len(r.Answer))
+	}
+	secret, out := badWithheldStatus(t, s, meta)
+	for _, z := range []string{"a.test.", "c.test."} {
+		if !strings.Contains(out, z+"  ") || strings.Contains(out, z+"  SERVFAIL") {
+			t.Errorf("zone status: %s not loaded\n%s", z, out)
+		}
+	}
+	waitFor(t, 10*time.Second, "signet_keystore_unreadable_entries{store=soft} 1", func() bool {
+		return metric(t, scrape(t, s), "signet_keystore_unreadable_entries", "store", "soft") == 1
+	})
+	fams := scrape(t, s)
+	for zone, want := range map[string]float64{"a.test.": 0, "bad.test.": 1, "c.test.": 0} {
+		if v := metric(t, fams, "signet_zone_load_failing", "zone", zone); v != want {
+			t.Errorf("signet_zone_load_failing{%s} = %v, want %v", zone, v, want)
+		}
+	}
+	waitFor(t, 10*time.Second, "a.test.'s orphan deleted", func() bool {
+		_, err := os.Stat(filepath.Join(s.State, "keys", orphan+".json"))
+		return os.IsNotExist(err)
+	})
+	log := s.log.String()
+	if !strings.Contains(log, `msg="keystore entry cannot be read`) || !strings.Contains(log, meta) || strings.Contains(log, secret) {
+		t.Errorf("the log does not name the unreadable metadata file (or holds the passphrase):\n%s", log)
+	}
+	if n := strings.Count(log, "deleting a key no state names"); n != 1 || !strings.Contains(log, "key="+orphan) {
+		t.Errorf("%d keys deleted as orphans, want a.test.'s %s alone:\n%s", n, orphan, log)
+	}
+	for _, p := range []string{zsk, meta} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("the damaged key's file: %v", err)
+		}
+	}
+
+	// Repaired in place: a SIGHUP serves the zone with the keys its DS names.
+	if err := os.WriteFile(meta, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, 10*time.Second, "bad.test. served after the repair and SIGHUP", func() bool {
+		return s.query(t, "www.bad.test.", dns.TypeA, true).Rcode == dns.RcodeSuccess
+	})
+	delvValidates(t, s, anchors, "bad.test.", "after the repair and SIGHUP")
+	delvValidates(t, s, anchors, "c.test.", "after the repair and SIGHUP")
+	if out := s.run(t, "zone", "status"); strings.Contains(out, "SERVFAIL") {
+		t.Errorf("zone status after the repair:\n%s", out)
+	}
+	waitFor(t, 10*time.Second, "signet_keystore_unreadable_entries{store=soft} 0 after the repair", func() bool {
+		return metric(t, scrape(t, s), "signet_keystore_unreadable_entries", "store", "soft") == 0
+	})
+}
+
+// badWithheldStatus checks that `signet zone status` fails, showing bad.test. SERVFAIL
+// because of its DNSSEC keys, naming file, without the keystore passphrase. It returns the
+// passphrase and the status.
+func badWithheldStatus(t *testing.T, s *signet, file string) (secret, out string) {
+	t.Helper()
+	pass, err := os.ReadFile(filepath.Join(s.State, "keystore.passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret = strings.TrimSpace(string(pass))
+	out, err = s.try("zone", "status")
+	if err == nil || !strings.Contains(out, "bad.test.") || !strings.Contains(out, "SERVFAIL") ||
+		!strings.Contains(out, "DNSSEC keys") || !strings.Contains(out, filepath.Base(file)) || strings.Contains(out, secret) {
+		t.Errorf("zone status: %v, want exit 1 and bad.test. SERVFAIL naming %s\n%s", err, filepath.Base(file), out)
+	}
+	return secret, out
+}
+
+// plantOrphan creates a ZSK of zone in the file keystore of the state directory state (a
+// server not running), which no key state names, and returns its ID.
+func plantOrphan(t *testing.T, state, zone string) string {
+	t.Helper()
+	pass, err := file.PassphraseFromFile(filepath.Join(state, "keystore.passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := file.Open(file.Options{Dir: filepath.Join(state, "keys"), Passphrase: pass, WorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ks.Close()
+	m, err := ks.Create(context.Background(), zone, keystore.ZSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.ID
 }

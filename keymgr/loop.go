@@ -78,13 +78,20 @@ func (m *Manager) safeStep(ctx context.Context) (next time.Time) {
 // timeline. It returns when it next needs to run.
 func (m *Manager) Step(ctx context.Context, now time.Time) time.Time {
 	var next time.Time
-	for _, z := range m.all() {
+	zones := m.all()
+	// One listing of each keystore serves every zone's orphans: the etcd keystore's List
+	// reads every key of the cluster, which once per zone made a leader's step quadratic.
+	var lists listings
+	if orphansDue(zones) {
+		lists = m.listAll(ctx)
+	}
+	for _, z := range zones {
 		if ctx.Err() != nil {
 			break // stopping: the rest waits for the next process
 		}
 		z.mu.Lock()
 		was := z.signed.Load()
-		t := m.stepZone(ctx, z, now)
+		t := m.stepZone(ctx, z, now, lists)
 		flipped := was != z.signed.Load()
 		note, noted := z.takeKeyNote()
 		z.publish()
@@ -108,11 +115,12 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// stepZone does one zone's due work; call with z.mu held.
-func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time) time.Time {
+// stepZone does one zone's due work, its orphans from lists (nil: listed for it alone);
+// call with z.mu held.
+func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time, lists listings) time.Time {
 	if z.orphans && z.st != nil {
 		z.orphans = false
-		m.dropOrphans(ctx, z)
+		m.dropOrphans(ctx, z, lists)
 	}
 	if z.st == nil || !z.st.Signing {
 		return time.Time{}
@@ -328,33 +336,6 @@ func (m *Manager) persist(ctx context.Context, z *zone, next *zoneState, now tim
 	}
 	z.st = next
 	return nil
-}
-
-// dropOrphans deletes the zone's keystore keys that its state does not name: keys created
-// by an action whose state was never written (a crash between the two), or deleted from the
-// state by an action whose keystore deletion did not happen.
-func (m *Manager) dropOrphans(ctx context.Context, z *zone) {
-	named := z.st.ids()
-	for _, s := range []struct {
-		store keystore.Store
-		which string
-	}{{m.cfg.Soft, storeSoft}, {m.cfg.TPM, storeTPM}} {
-		if s.store == nil {
-			continue
-		}
-		metas, err := s.store.List(ctx, z.name)
-		if err != nil {
-			m.log.Warn("list keystore keys", "zone", z.name, "store", s.which, "err", err)
-			continue
-		}
-		for _, meta := range metas {
-			if named[meta.ID] {
-				continue
-			}
-			m.log.Warn("deleting a key no state names (left by a crash)", "zone", z.name, "key", meta.ID, "role", meta.Role)
-			m.deleteFromStore(ctx, z, &keyRec{Key: rollover.Key{ID: meta.ID}, Store: s.which})
-		}
-	}
 }
 
 // failing reports whether a published KSK is ACTION_NEEDED because it cannot sign.

@@ -178,6 +178,10 @@ type Manager struct {
 	// failedStarts holds the names of the zones whose last start failed, so that the next
 	// one first deletes keys that start made and could not delete.
 	failedStarts sync.Map
+	// unreadable is, by keystore, how many entries the last listing of every zone could
+	// not read (listAll), for the metrics.
+	unreadableMu sync.Mutex
+	unreadable   map[string]int
 }
 
 // served is what the query path reads: the ring and the denial mode.
@@ -374,7 +378,7 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 			// (Left by an earlier process, they go at the loop's first step after the
 			// first start with a state: prepare. Listing the keystore for every new zone
 			// would cost a cluster's shared store a read of every key per zone.)
-			m.dropOrphans(ctx, z)
+			m.dropOrphans(ctx, z, nil)
 		}
 		if err := m.quickStart(ctx, z, now); err != nil {
 			return fmt.Errorf("keymgr: quick start %s: %w", z.name, err)

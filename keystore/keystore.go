@@ -122,6 +122,9 @@ type Store interface {
 	Create(ctx context.Context, zone string, role Role, alg uint8) (Meta, error)
 	// List returns the metadata of zone's keys, or of all keys when zone is
 	// "". The result is sorted by Created, then ID, and belongs to the caller.
+	// An entry whose metadata cannot be read is left out, and List returns the
+	// others together with an *UnreadableError naming it, when it names zone or
+	// zone is "": one damaged entry does not hide every zone's keys.
 	List(ctx context.Context, zone string) ([]Meta, error)
 	// Get returns the metadata of one key.
 	Get(ctx context.Context, id string) (Meta, error)
@@ -136,6 +139,35 @@ type Store interface {
 	// Close releases resources (open devices, cached keys). It is safe to
 	// call more than once.
 	Close() error
+}
+
+// Unreadable is a store's entry whose metadata cannot be read (not whole, not JSON, not
+// valid, not readable, or under a name that is no key ID's). Nothing in it is secret: the
+// metadata holds no key material, and Err names the entry, never its contents.
+type Unreadable struct {
+	// ID is the key ID the entry's name gives, "" when the name is not a key ID.
+	ID string
+	// Zone is the zone the entry names, when that much of it could be read; else "".
+	Zone string
+	// Where is the entry: its file, or its etcd key.
+	Where string
+	// Err says what is wrong with it.
+	Err error
+}
+
+// UnreadableError is List's error when entries could not be read: List returns the
+// metadata of every other key with it. A caller may go on with those, and must treat the
+// unreadable keys as present but unusable: never as absent (a key left out of a listing is
+// no orphan to delete).
+type UnreadableError struct {
+	Entries []Unreadable
+}
+
+func (e *UnreadableError) Error() string {
+	if len(e.Entries) == 1 {
+		return fmt.Sprintf("keystore: 1 entry cannot be read and is left out: %v", e.Entries[0].Err)
+	}
+	return fmt.Sprintf("keystore: %d entries cannot be read and are left out, the first: %v", len(e.Entries), e.Entries[0].Err)
 }
 
 // SignatureCounter is implemented by stores that count the signatures their

@@ -175,7 +175,9 @@ func (s *Store) txn(ctx context.Context, cmps []clientv3.Cmp, ops ...clientv3.Op
 // was deleted meanwhile).
 var errConflict = errors.New("keystore: etcd key changed during the operation")
 
-// List implements keystore.Store, with one read of every metadata key.
+// List implements keystore.Store, with one read of every key of the store. A metadata value
+// that cannot be decoded or validated is left out, and named in the
+// *keystore.UnreadableError returned with the other keys.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -190,14 +192,19 @@ func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) 
 	}
 	metas := map[string][]byte{}
 	var ids []string
+	var bad []keystore.Unreadable
 	for _, kv := range resp.Kvs {
 		k := string(kv.Key)
 		if id, ok := strings.CutSuffix(strings.TrimPrefix(k, s.prefix), metaSuffix); ok {
+			if !keyutil.ValidID(id) {
+				bad = append(bad, keystore.Unreadable{Where: k, Err: fmt.Errorf("keystore: unexpected metadata key %s: not <prefix>keys/<key id>%s", k, metaSuffix)})
+				continue
+			}
 			metas[id] = kv.Value
 			ids = append(ids, id)
 		}
 	}
-	return keyutil.Collect(zone, ids, func(id string) (keystore.Meta, error) { return s.decodeMeta(id, metas[id]) })
+	return keyutil.Collect(zone, ids, bad, func(id string) (keystore.Meta, error) { return s.decodeMeta(id, metas[id]) })
 }
 
 // Get implements keystore.Store.
@@ -222,15 +229,20 @@ func (s *Store) readMeta(ctx context.Context, id string) (keystore.Meta, error) 
 	return s.decodeMeta(id, resp.Kvs[0].Value)
 }
 
+// decodeMeta decodes and validates id's metadata value b; a damaged one is a
+// keyutil.EntryError, which a listing leaves out.
 func (s *Store) decodeMeta(id string, b []byte) (keystore.Meta, error) {
 	var m keystore.Meta
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return keystore.Meta{}, fmt.Errorf("keystore: corrupted metadata %s: %w", s.metaKey(id), err)
+		return keystore.Meta{}, keyutil.BadEntry(s.metaKey(id), b, fmt.Errorf("keystore: corrupted metadata %s: %w", s.metaKey(id), err))
+	}
+	if dec.More() {
+		return keystore.Meta{}, keyutil.BadEntry(s.metaKey(id), b, fmt.Errorf("keystore: corrupted metadata %s: trailing data", s.metaKey(id)))
 	}
 	if err := keyutil.Validate(m); err != nil || m.ID != id || m.Backend != Backend {
-		return keystore.Meta{}, fmt.Errorf("keystore: corrupted metadata %s (id %q, backend %q): %v", s.metaKey(id), m.ID, m.Backend, err)
+		return keystore.Meta{}, keyutil.BadEntry(s.metaKey(id), b, fmt.Errorf("keystore: corrupted metadata %s (id %q, backend %q): %v", s.metaKey(id), m.ID, m.Backend, err))
 	}
 	return m, nil
 }

@@ -221,8 +221,9 @@ func (s *Store) write(m keystore.Meta, sealed, mj []byte) error {
 	return atomicfile.Barrier(s.dir)
 }
 
-// List implements keystore.Store. A metadata file that cannot be read or
-// parsed is an error naming it: a key never disappears silently.
+// List implements keystore.Store. A metadata file that cannot be read or parsed is left
+// out, and named in the *keystore.UnreadableError returned with the other keys: a key never
+// disappears silently, and one damaged file does not hide every zone's keys.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
 	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
@@ -247,23 +248,21 @@ func (s *Store) Get(ctx context.Context, id string) (keystore.Meta, error) {
 	return s.readMeta(id)
 }
 
-// readMeta reads and validates id's metadata; s.guard must be held.
+// readMeta reads and validates id's metadata (a damaged file is a keyutil.EntryError, which
+// a listing leaves out); s.guard must be held.
 func (s *Store) readMeta(id string) (keystore.Meta, error) {
-	name := s.metaName(id)
-	b, err := fsutil.ReadFile(s.dir, name, true)
+	var m keystore.Meta
+	err := fsutil.ReadMeta(s.dir, id, &m, func(path string) error {
+		if err := fsutil.CheckMeta(path, id, Backend, m); err != nil {
+			return err
+		}
+		if !keyutil.SupportedSoftware(m.Algorithm) {
+			return fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, m.Algorithm, keystore.ErrUnsupportedAlgorithm)
+		}
+		return nil
+	})
 	if err != nil {
 		return keystore.Meta{}, err
-	}
-	var m keystore.Meta
-	path := filepath.Join(s.dir, name)
-	if err := fsutil.DecodeJSON(path, b, &m); err != nil {
-		return keystore.Meta{}, err
-	}
-	if err := fsutil.CheckMeta(path, id, Backend, m); err != nil {
-		return keystore.Meta{}, err
-	}
-	if !keyutil.SupportedSoftware(m.Algorithm) {
-		return keystore.Meta{}, fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, m.Algorithm, keystore.ErrUnsupportedAlgorithm)
 	}
 	return m, nil
 }

@@ -1,6 +1,7 @@
 package file
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"syscall"
@@ -23,6 +24,9 @@ type index struct {
 	byZone map[string][]keystore.Meta // each sorted
 	byID   map[string]keystore.Meta
 	all    int
+	// unreadable are the metadata files that could not be read, which List leaves out and
+	// reports (keystore.UnreadableError) as long as the directory does not change.
+	unreadable []keystore.Unreadable
 }
 
 // stamp identifies a state of the directory: its inode and modification time.
@@ -65,11 +69,15 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 		s.imu.Unlock()
 		all, err := fsutil.List(s.dir, "", s.readMeta)
 		s.imu.Lock()
-		if err != nil {
+		var ue *keystore.UnreadableError
+		if err != nil && !errors.As(err, &ue) {
 			s.idx = nil
 			return nil, err
 		}
 		idx = &index{stamp: st, byZone: map[string][]keystore.Meta{}, byID: make(map[string]keystore.Meta, len(all)), all: len(all)}
+		if ue != nil {
+			idx.unreadable = ue.Entries
+		}
 		for _, m := range all {
 			idx.byZone[m.Zone] = append(idx.byZone[m.Zone], m)
 			idx.byID[m.ID] = m
@@ -78,15 +86,55 @@ func (s *Store) list(zone string) ([]keystore.Meta, error) {
 			s.idx = idx
 		}
 	}
+	if idx == s.idx && len(idx.unreadable) > 0 {
+		s.recheck(idx)
+	}
+	var bad []keystore.Unreadable
+	for _, u := range idx.unreadable {
+		if zone == "" || u.Zone == zone {
+			bad = append(bad, u)
+		}
+	}
+	var out []keystore.Meta
 	if zone != "" {
-		return append([]keystore.Meta{}, idx.byZone[zone]...), nil
+		out = append([]keystore.Meta{}, idx.byZone[zone]...)
+	} else {
+		out = make([]keystore.Meta, 0, idx.all)
+		for _, ms := range idx.byZone {
+			out = append(out, ms...)
+		}
+		keyutil.Sort(out)
 	}
-	out := make([]keystore.Meta, 0, idx.all)
-	for _, ms := range idx.byZone {
-		out = append(out, ms...)
+	if len(bad) > 0 {
+		return out, &keystore.UnreadableError{Entries: bad}
 	}
-	keyutil.Sort(out)
 	return out, nil
+}
+
+// recheck reads again the metadata files of idx's unreadable entries: a repair that rewrites
+// a file in place does not move the directory's time, yet must end the report and list the
+// key. They are few (a directory's damaged files), so List reading them each time costs
+// little. Call with s.imu held.
+func (s *Store) recheck(idx *index) {
+	kept := idx.unreadable[:0]
+	for _, u := range idx.unreadable {
+		if u.ID == "" {
+			kept = append(kept, u) // a stray name: renaming or removing it moves the directory's time
+			continue
+		}
+		m, err := s.readMeta(u.ID)
+		var ee *keyutil.EntryError
+		switch {
+		case err == nil:
+			idx.add(m)
+		case errors.As(err, &ee):
+			kept = append(kept, keystore.Unreadable{ID: u.ID, Zone: ee.Zone, Where: ee.Where, Err: ee.Err})
+		case !errors.Is(err, keystore.ErrNotFound):
+			kept = append(kept, u)
+		}
+	}
+	clear(idx.unreadable[len(kept):])
+	idx.unreadable = kept
 }
 
 // changing runs op, which changes the directory (creates, renames or removes files), holding

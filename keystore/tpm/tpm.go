@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -168,23 +169,27 @@ func (s *Store) Check(ctx context.Context) error {
 }
 
 // sameTPM reports errForeignTPM, naming the first key concerned, when a stored
-// key was created under a storage key other than srkName.
+// key was created under a storage key other than srkName. A key whose metadata file
+// cannot be read is left out: it fails on its own when used, and must not make the
+// check, and with it every zone's KSK, fail.
 func (s *Store) sameTPM(srkName []byte) error {
 	if err := s.guard.RLock(context.Background()); err != nil {
 		return err
 	}
 	defer s.guard.RUnlock()
-	ids, err := fsutil.ListIDs(s.dir)
-	if err != nil {
+	srks := map[string][]byte{}
+	metas, err := fsutil.List(s.dir, "", func(id string) (keystore.Meta, error) {
+		rec, err := s.readRecord(id)
+		srks[id] = rec.SRKName
+		return rec.Meta, err
+	})
+	var ue *keystore.UnreadableError
+	if err != nil && !errors.As(err, &ue) {
 		return err
 	}
-	for _, id := range ids {
-		rec, err := s.readRecord(id)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(rec.SRKName, srkName) {
-			return fmt.Errorf("keystore: key %s: %w", id, errForeignTPM)
+	for _, m := range metas {
+		if !bytes.Equal(srks[m.ID], srkName) {
+			return fmt.Errorf("keystore: key %s: %w", m.ID, errForeignTPM)
 		}
 	}
 	return nil
@@ -232,8 +237,8 @@ func (s *Store) Create(ctx context.Context, zone string, role keystore.Role, alg
 	return rec.Meta, nil
 }
 
-// List implements keystore.Store. A metadata file that cannot be read or
-// parsed is an error naming it.
+// List implements keystore.Store. A metadata file that cannot be read or parsed is left
+// out, and named in the *keystore.UnreadableError returned with the other keys.
 func (s *Store) List(ctx context.Context, zone string) ([]keystore.Meta, error) {
 	if err := s.guard.RLock(ctx); err != nil {
 		return nil, err
@@ -258,26 +263,24 @@ func (s *Store) Get(ctx context.Context, id string) (keystore.Meta, error) {
 	return rec.Meta, err
 }
 
-// readRecord reads and validates id's metadata file; s.guard must be held.
+// readRecord reads and validates id's metadata file (a damaged file is a keyutil.EntryError,
+// which a listing leaves out); s.guard must be held.
 func (s *Store) readRecord(id string) (record, error) {
-	name := id + fsutil.MetaSuffix
-	b, err := fsutil.ReadFile(s.dir, name, true)
+	var rec record
+	err := fsutil.ReadMeta(s.dir, id, &rec, func(path string) error {
+		if err := fsutil.CheckMeta(path, id, Backend, rec.Meta); err != nil {
+			return err
+		}
+		if !supported(rec.Algorithm) {
+			return fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, rec.Algorithm, keystore.ErrUnsupportedAlgorithm)
+		}
+		if len(rec.SRKName) == 0 || len(rec.Public) == 0 || len(rec.Private) == 0 {
+			return fmt.Errorf("keystore: corrupted metadata file %s: missing TPM blobs", path)
+		}
+		return nil
+	})
 	if err != nil {
 		return record{}, err
-	}
-	path := filepath.Join(s.dir, name)
-	var rec record
-	if err := fsutil.DecodeJSON(path, b, &rec); err != nil {
-		return record{}, err
-	}
-	if err := fsutil.CheckMeta(path, id, Backend, rec.Meta); err != nil {
-		return record{}, err
-	}
-	if !supported(rec.Algorithm) {
-		return record{}, fmt.Errorf("keystore: metadata file %s: algorithm %d: %w", path, rec.Algorithm, keystore.ErrUnsupportedAlgorithm)
-	}
-	if len(rec.SRKName) == 0 || len(rec.Public) == 0 || len(rec.Private) == 0 {
-		return record{}, fmt.Errorf("keystore: corrupted metadata file %s: missing TPM blobs", path)
 	}
 	return rec, nil
 }

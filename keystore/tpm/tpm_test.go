@@ -383,3 +383,37 @@ func writeFile(t *testing.T, path string, b []byte) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckSkipsUnreadableMetadata: one key's metadata file damaged leaves the health check
+// of the others' TPM passing (the damaged key fails on its own, at its use), and a listing
+// leaves it out, naming it; on another TPM the check still fails, naming an intact key.
+func TestCheckSkipsUnreadableMetadata(t *testing.T) {
+	_, s, m := setup(t)
+	ctx := context.Background()
+	other, err := s.Create(ctx, "example.net.", keystore.KSK, keystore.ECDSAP256SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(s.Dir(), m.ID+".json")
+	if err := os.WriteFile(path, []byte(`{"id":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Errorf("Check with one damaged metadata file: %v", err)
+	}
+	ms, err := s.List(ctx, "")
+	var ue *keystore.UnreadableError
+	if !errors.As(err, &ue) || len(ue.Entries) != 1 || ue.Entries[0].Where != path || len(ms) != 1 || ms[0].ID != other.ID {
+		t.Errorf("List = %v, %v; want %s and an UnreadableError naming %s", ms, err, other.ID, path)
+	}
+	if _, err := s.Signer(ctx, m.ID); err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("Signer of the damaged key: %v, want an error naming %s", err, path)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	foreign := openStore(t, s.Dir(), tpmtest.StartSWTPM(t).Addr())
+	if err := foreign.Check(ctx); !errors.Is(err, errForeignTPM) || !strings.Contains(err.Error(), other.ID) {
+		t.Errorf("Check on another TPM: %v, want errForeignTPM naming %s", err, other.ID)
+	}
+}

@@ -98,18 +98,19 @@ func CheckMeta(path, id, backend string, m keystore.Meta) error {
 }
 
 // List returns the metadata of the keys in dir that belong to zone ("" for every zone), in
-// keystore order, read with read. A metadata file that cannot be read is an error naming
-// it: a key never disappears silently.
+// keystore order, read with read, as keyutil.Collect does: a metadata file that cannot be
+// read (read returns a keyutil.EntryError for it), or whose name is no key ID's, is left out
+// and named in the *keystore.UnreadableError returned with the others.
 func List(dir, zone string, read func(id string) (keystore.Meta, error)) ([]keystore.Meta, error) {
 	zone, err := keyutil.ZoneFilter(zone)
 	if err != nil {
 		return nil, err
 	}
-	ids, err := ListIDs(dir)
+	ids, bad, err := scanIDs(dir)
 	if err != nil {
 		return nil, err
 	}
-	return keyutil.Collect(zone, ids, read)
+	return keyutil.Collect(zone, ids, bad, read)
 }
 
 // Exists reports an error wrapping keystore.ErrNotFound when key id has no metadata file in
@@ -124,16 +125,13 @@ func Exists(dir, id string) error {
 	return nil
 }
 
-// ListIDs returns the IDs of the keys whose metadata files are in dir. Files
-// that are not "<id>.json" (temporary files, other files) are ignored; a
-// name that ends in .json but has a malformed ID is an error, because it
-// may be a key the operator expects to see.
-func ListIDs(dir string) ([]string, error) {
+// scanIDs returns the IDs of the metadata files in dir, and the files whose name ends in
+// .json but has a malformed ID (perhaps a key the operator expects to see, so reported).
+func scanIDs(dir string) (ids []string, bad []keystore.Unreadable, err error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: %w", err)
+		return nil, nil, fmt.Errorf("keystore: %w", err)
 	}
-	var ids []string
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") || !strings.HasSuffix(name, MetaSuffix) {
@@ -141,11 +139,36 @@ func ListIDs(dir string) ([]string, error) {
 		}
 		id := strings.TrimSuffix(name, MetaSuffix)
 		if !keyutil.ValidID(id) {
-			return nil, fmt.Errorf("keystore: unexpected metadata file %s: name is not <key id>%s", filepath.Join(dir, name), MetaSuffix)
+			p := filepath.Join(dir, name)
+			bad = append(bad, keystore.Unreadable{Where: p,
+				Err: fmt.Errorf("keystore: unexpected metadata file %s: name is not <key id>%s", p, MetaSuffix)})
+			continue
 		}
 		ids = append(ids, id)
 	}
-	return ids, nil
+	return ids, bad, nil
+}
+
+// ReadMeta reads the metadata file of key id in dir into v: a missing file is an error
+// wrapping keystore.ErrNotFound, one that cannot be read or decoded a keyutil.EntryError,
+// as is what check (nil: nothing more) finds wrong with v.
+func ReadMeta(dir, id string, v any, check func(path string) error) error {
+	name := id + MetaSuffix
+	path := filepath.Join(dir, name)
+	b, err := ReadFile(dir, name, true)
+	if errors.Is(err, keystore.ErrNotFound) {
+		return err
+	}
+	if err == nil {
+		err = DecodeJSON(path, b, v)
+	}
+	if err == nil && check != nil {
+		err = check(path)
+	}
+	if err != nil {
+		return keyutil.BadEntry(path, b, err)
+	}
+	return nil
 }
 
 // EncodeJSON encodes v as indented JSON ending in a newline, for files an

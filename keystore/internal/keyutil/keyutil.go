@@ -3,8 +3,10 @@ package keyutil
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -152,19 +154,75 @@ func ZoneFilter(zone string) (string, error) {
 	return CanonicalZone(zone)
 }
 
-// Collect reads the metadata of each id and returns, sorted, those of zone ("" = all). A read
-// error stops it: a key never disappears from a listing silently.
-func Collect(zone string, ids []string, read func(id string) (keystore.Meta, error)) ([]keystore.Meta, error) {
+// Collect reads the metadata of each id and returns, sorted, those of zone ("" = all). An
+// entry read gives an *EntryError for is left out, and reported in an
+// *keystore.UnreadableError returned with the others when it names zone or zone is "" (bad
+// lists entries whose very name is wrong, to report likewise in a listing of every zone); a
+// key deleted since its ID was listed is left out; any other error stops it.
+func Collect(zone string, ids []string, bad []keystore.Unreadable, read func(id string) (keystore.Meta, error)) ([]keystore.Meta, error) {
 	out := []keystore.Meta{}
+	var skipped []keystore.Unreadable
+	if zone == "" {
+		skipped = append(skipped, bad...)
+	}
 	for _, id := range ids {
 		m, err := read(id)
-		if err != nil {
+		var ee *EntryError
+		switch {
+		case err == nil:
+			if zone == "" || m.Zone == zone {
+				out = append(out, m)
+			}
+		case errors.Is(err, keystore.ErrNotFound):
+		case errors.As(err, &ee):
+			if zone == "" || ee.Zone == zone {
+				skipped = append(skipped, keystore.Unreadable{ID: id, Zone: ee.Zone, Where: ee.Where, Err: ee.Err})
+			}
+		default:
 			return nil, err
-		}
-		if zone == "" || m.Zone == zone {
-			out = append(out, m)
 		}
 	}
 	Sort(out)
+	if len(skipped) > 0 {
+		return out, &keystore.UnreadableError{Entries: skipped}
+	}
 	return out, nil
 }
+
+// EntryError is a metadata entry that cannot be read (read, decoded or validated): the
+// backends' metadata readers return it, so that a listing leaves that entry out, and says
+// which zone it names when that much of it could be read.
+type EntryError struct {
+	Where string // the file or etcd key
+	Zone  string // the zone it names, "" when unknown
+	Err   error  // names Where
+}
+
+func (e *EntryError) Error() string { return e.Err.Error() }
+func (e *EntryError) Unwrap() error { return e.Err }
+
+// BadEntry returns the *EntryError of the entry at where, with contents data (nil when it
+// could not be read), that err says is unreadable. The zone is taken from data when a
+// "zone" member holds a canonical zone name: the rest may be damaged, but the zone is
+// likely the entry's, and a listing of that zone then reports it.
+func BadEntry(where string, data []byte, err error) error {
+	e := &EntryError{Where: where, Err: err}
+	var v struct {
+		Zone string `json:"zone"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		// Not JSON, most often cut short: the member may still be whole.
+		if m := zoneMember.FindSubmatch(data); m != nil {
+			v.Zone = string(m[1])
+		}
+	}
+	if v.Zone != "" {
+		if z, zerr := CanonicalZone(v.Zone); zerr == nil && z == v.Zone {
+			e.Zone = z
+		}
+	}
+	return e
+}
+
+// zoneMember finds a metadata entry's "zone" member in text that is not whole JSON.
+var zoneMember = regexp.MustCompile(`"zone"\s*:\s*"([^"\\]*)"`)
