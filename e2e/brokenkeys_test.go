@@ -254,10 +254,24 @@ func TestBrokenKeyMetadata(t *testing.T) {
 		t.Errorf("bad.test.: %s with %d answers, want SERVFAIL", dns.RcodeToString[r.Rcode], len(r.Answer))
 	}
 	secret, out := badWithheldStatus(t, s, meta)
-	for _, z := range []string{"a.test.", "c.test."} {
-		if !strings.Contains(out, z+"  ") || strings.Contains(out, z+"  SERVFAIL") {
-			t.Errorf("zone status: %s not loaded\n%s", z, out)
+	zskID := strings.TrimSuffix(filepath.Base(zsk), ".key.age")
+	if st := s.run(t, "dnssec", "status", "bad.test."); !strings.Contains(st, "INTERNAL_FAILURE") || !strings.Contains(st, zskID) || !strings.Contains(st, filepath.Base(meta)) {
+		t.Errorf("dnssec status of bad.test.: want INTERNAL_FAILURE naming the ZSK %s and its metadata file\n%s", zskID, st)
+	}
+	if st := s.run(t, "dnssec", "status", "a.test."); strings.Contains(st, "INTERNAL_FAILURE") {
+		t.Errorf("dnssec status of a.test.:\n%s", st)
+	}
+	if code, rd := getReady(t, s); code == http.StatusOK || rd.Ready {
+		t.Errorf("/readyz: %d %+v, want not ready", code, rd)
+	}
+	loaded := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == "loaded" {
+			loaded[f[0]] = true
 		}
+	}
+	if !loaded["a.test."] || !loaded["c.test."] || loaded["bad.test."] {
+		t.Errorf("zone status: want a.test. and c.test. loaded, bad.test. not\n%s", out)
 	}
 	waitFor(t, 10*time.Second, "signet_keystore_unreadable_entries{store=soft} 1", func() bool {
 		return metric(t, scrape(t, s), "signet_keystore_unreadable_entries", "store", "soft") == 1
