@@ -183,7 +183,7 @@ func (m *Manager) Reopen(ctx context.Context, zone string) error {
 		}
 		// The loop's next step lists the keystores again: a damaged key entry repaired
 		// for this retry leaves their report (UnreadableKeys).
-		z.orphans = true
+		z.orphans.Store(true)
 		m.refresh(ctx, z, now)
 		if z.keysFailed {
 			return &ZoneError{Zone: z.name, Err: errors.New(z.failure)}

@@ -118,8 +118,7 @@ func earliest(a, b time.Time) time.Time {
 // stepZone does one zone's due work, its orphans from lists (nil: listed for it alone);
 // call with z.mu held.
 func (m *Manager) stepZone(ctx context.Context, z *zone, now time.Time, lists listings) time.Time {
-	if z.orphans && z.st != nil {
-		z.orphans = false
+	if z.st != nil && z.orphans.Swap(false) {
 		m.dropOrphans(ctx, z, lists)
 	}
 	if z.st == nil || !z.st.Signing {
@@ -376,7 +375,7 @@ func (m *Manager) deadline(z *zone, now time.Time) time.Time {
 			next = t
 		}
 	}
-	if z.prove || z.orphans || z.openErr.Load() != nil {
+	if z.prove || z.orphans.Load() || z.openErr.Load() != nil {
 		next = now
 	}
 	return next

@@ -221,7 +221,8 @@ type zone struct {
 	startPremade []byte
 	// orphans: the zone started from a saved state; the loop's next step deletes the keys
 	// no state names (dropOrphans).
-	orphans bool
+	// Atomic: a step reads every zone's without its lock (orphansDue).
+	orphans atomic.Bool
 	// prove: the served ring was built, at a start, from saved pre-made signatures without
 	// any KSK signing; the loop's next step proves that each active KSK still signs.
 	prove bool
@@ -404,7 +405,7 @@ func (m *Manager) start(ctx context.Context, z *zone, now time.Time) error {
 // time, which a start of thousands of zones need not wait for), records missing public
 // keys, draws the route53 preset's ZSK lifetime once, and saves the state if it changed.
 func (m *Manager) prepare(ctx context.Context, z *zone, now time.Time) error {
-	z.orphans = true
+	z.orphans.Store(true)
 	next := z.st.clone()
 	changed := false
 	// A key recorded before public keys were: record it now, so that followers can publish

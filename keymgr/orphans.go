@@ -31,13 +31,12 @@ func (m *Manager) keystores() []struct {
 	}{{m.cfg.Soft, storeSoft}, {m.cfg.TPM, storeTPM}}
 }
 
-// orphansDue reports whether a zone's orphans are to be dropped at this step.
+// orphansDue reports whether a zone's orphans are to be dropped at this step. It takes no
+// zone's lock: one held by a long operation must not hold up the other zones' steps. A zone
+// whose orphans fall due after it looked lists its keys alone (dropOrphans).
 func orphansDue(zones []*zone) bool {
 	for _, z := range zones {
-		z.mu.Lock()
-		due := z.orphans && z.st != nil
-		z.mu.Unlock()
-		if due {
+		if z.orphans.Load() {
 			return true
 		}
 	}

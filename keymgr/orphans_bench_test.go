@@ -72,9 +72,7 @@ func BenchmarkStepOrphansEtcd(b *testing.B) {
 	before := cpu()
 	for range b.N {
 		for _, z := range m.all() {
-			z.mu.Lock()
-			z.orphans = true
-			z.mu.Unlock()
+			z.orphans.Store(true)
 		}
 		m.Step(ctx, now)
 	}
