@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/internal/resolvertest"
+	"github.com/signetdns/signet/internal/syncbuf"
 )
 
 // plain is a secondary that does not sign (NSD or Knot), a child process of the test.
@@ -24,13 +25,13 @@ type plain struct {
 	addr string
 	cmd  *exec.Cmd
 	done chan struct{}
-	log  *lockedBuffer
+	log  *syncbuf.Buffer
 }
 
 // startPlain runs the secondary's command and stops it when the test ends.
 func startPlain(t *testing.T, name, addr string, args ...string) *plain {
 	t.Helper()
-	n := &plain{name: name, addr: addr, log: &lockedBuffer{}}
+	n := &plain{name: name, addr: addr, log: &syncbuf.Buffer{}}
 	n.cmd = exec.Command(args[0], args[1:]...)
 	n.cmd.Stdout, n.cmd.Stderr = n.log, n.log
 	if err := n.cmd.Start(); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/internal/resolvertest"
+	"github.com/signetdns/signet/internal/syncbuf"
 )
 
 // knot is a Knot DNS primary, a child process of the test.
@@ -22,7 +23,7 @@ type knot struct {
 	dir, conf, addr string
 	cmd             *exec.Cmd
 	done            chan struct{}
-	log             *lockedBuffer
+	log             *syncbuf.Buffer
 }
 
 // knotZone is the primary's zone at serial: www's address and one name depend on it. SOA
@@ -103,7 +104,7 @@ zone:
 	}
 	k.setZone(t, 1)
 	k.cmd = exec.Command("knotd", "-c", k.conf)
-	k.log = &lockedBuffer{}
+	k.log = &syncbuf.Buffer{}
 	k.cmd.Stdout, k.cmd.Stderr = k.log, k.log
 	if err := k.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/signetdns/signet/internal/resolvertest"
+	"github.com/signetdns/signet/internal/syncbuf"
 )
 
 var signetBin string
@@ -47,25 +48,8 @@ type signet struct {
 	State string
 	cmd   *exec.Cmd
 	args  []string
-	log   *lockedBuffer
+	log   *syncbuf.Buffer
 	done  chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startSignet runs `signet serve` on loopback with a fresh state directory (unless state is
@@ -95,7 +79,7 @@ func (s *signet) start(t *testing.T) {
 	t.Helper()
 	full := append([]string{"serve", "--listen", s.Addr, "--admin", s.Admin, "--state", s.State, "--log-level", "debug"}, s.args...)
 	s.cmd = exec.Command(signetBin, full...)
-	s.log = &lockedBuffer{}
+	s.log = &syncbuf.Buffer{}
 	stderr, err := s.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/signetdns/signet/keystore"
@@ -39,9 +40,10 @@ type lazySigner struct {
 	now   func() time.Time
 	fails func(id string, err error) // told of a failure to open the key
 
-	mu       sync.Mutex
-	s        crypto.Signer // once opened
-	err      error         // the last failure to open
+	opened atomic.Pointer[crypto.Signer] // once opened: read without mu on every signature
+
+	mu       sync.Mutex // serializes the opening
+	err      error      // the last failure to open
 	failedAt time.Time
 }
 
@@ -83,13 +85,17 @@ func (l *lazySigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts)
 	return s.Sign(rand, digest, opts)
 }
 
-// signer returns the opened key. Concurrent first signatures wait for one opening (the file
-// keystore shares concurrent decryptions of a key anyway).
+// signer returns the opened key. Once it is open, a signature (every signature-cache miss
+// of the zone's answers) takes no lock; concurrent first signatures wait for one opening
+// (the file keystore shares concurrent decryptions of a key anyway).
 func (l *lazySigner) signer() (crypto.Signer, error) {
+	if s := l.opened.Load(); s != nil {
+		return *s, nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.s != nil {
-		return l.s, nil
+	if s := l.opened.Load(); s != nil {
+		return *s, nil
 	}
 	now := l.now()
 	if l.err != nil && now.Before(l.failedAt.Add(openRetry)) && !now.Before(l.failedAt) {
@@ -108,7 +114,8 @@ func (l *lazySigner) signer() (crypto.Signer, error) {
 		}
 		return nil, l.err
 	}
-	l.s, l.err = s, nil
+	l.err = nil
+	l.opened.Store(&s)
 	return s, nil
 }
 

@@ -1,7 +1,6 @@
 package keymgr
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/internal/syncbuf"
 	"github.com/signetdns/signet/keystore"
 	"github.com/signetdns/signet/keystore/file"
 	"github.com/signetdns/signet/keystore/memory"
@@ -47,24 +47,6 @@ func (o *openingKeys) ids() []string {
 	out := slices.Clone(o.opened)
 	slices.Sort(out)
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // keyIDs returns the IDs of the zone's active KSKs and ZSKs in m's state.
@@ -130,7 +112,7 @@ func TestRestartOpensNoKey(t *testing.T) {
 	dir := t.TempDir()
 	names := []string{"a.example.test.", "b.example.test.", "c.example.test."}
 	clk := newClock(t0)
-	open := func(logs *syncBuffer) (*Manager, *openingKeys) {
+	open := func(logs *syncbuf.Buffer) (*Manager, *openingKeys) {
 		ks, err := file.Open(file.Options{Dir: filepath.Join(dir, "keys"), Passphrase: []byte("lazy"), WorkFactor: 10})
 		if err != nil {
 			t.Fatal(err)
@@ -189,7 +171,7 @@ func TestRestartOpensNoKey(t *testing.T) {
 		}
 	}
 
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	m2, keys := open(logs)
 	type note struct {
 		zone string

@@ -1,19 +1,19 @@
 package xfr
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/signetdns/signet/internal/syncbuf"
 )
 
 // serveService runs svc's TCP side on loopback, as the server does.
@@ -32,30 +32,13 @@ func serveService(t *testing.T, svc *Service) string {
 	return ln.Addr().String()
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestOutgoingToSecondary: a Secondary of this package fetches from an Outgoing: AXFR first,
 // then IXFR over two versions from the history, then the lone SOA when up to date; a serial
 // older than the history gets the whole zone; the ACL refuses a wrong key and an address that
 // is not a secondary's.
 func TestOutgoingToSecondary(t *testing.T) {
 	t.Parallel()
-	var outLog syncBuffer
+	var outLog syncbuf.Buffer
 	metrics, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +144,7 @@ func TestNotifyOut(t *testing.T) {
 	}
 	defer pc.Close()
 	out, err := NewOutgoing(OutgoingConfig{Origin: "sec.test.", Secondaries: []string{pc.LocalAddr().String()},
-		Key: testKey, NotifyTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(new(syncBuffer), nil))})
+		Key: testKey, NotifyTimeout: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(new(syncbuf.Buffer), nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

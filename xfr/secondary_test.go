@@ -17,6 +17,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/signetdns/signet/internal/syncbuf"
 	"github.com/signetdns/signet/zones"
 )
 
@@ -432,7 +433,7 @@ func TestRunLogsWhatServes(t *testing.T) {
 	}
 	dead := ln.Addr().String()
 	ln.Close() // nothing listens there now: connection refused
-	var log syncBuffer
+	var log syncbuf.Buffer
 	s, err := NewSecondary(SecondaryConfig{Origin: "sec.test.", Primaries: []string{dead},
 		Path: filepath.Join(t.TempDir(), "sec.test.zone"), Logger: slog.New(slog.NewTextHandler(&log, nil)),
 		Timeout: time.Second, MinInterval: 50 * time.Millisecond})

@@ -93,26 +93,7 @@ func CreateTemp(dir, name string) (*Temp, error) {
 
 // Write writes data to the temporary file, fsyncs and closes it: once Commit renames it,
 // the file has its whole contents whatever happens.
-func (t *Temp) Write(data []byte) error {
-	f := t.f
-	t.f = nil
-	if f == nil {
-		return fmt.Errorf("write %s: written already", t.tmp)
-	}
-	if _, err := f.Write(data); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("write %s: %w", t.tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("sync %s: %w", t.tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", t.tmp, err)
-	}
-	observe(Event{Op: Written, Path: t.tmp, Synced: true})
-	return nil
-}
+func (t *Temp) Write(data []byte) error { return t.write(data, true) }
 
 // WriteUnsynced writes data to the temporary file and closes it without an fsync of its own,
 // for a caller that makes many files durable at once with Barrier. Until a Barrier begun
@@ -121,7 +102,10 @@ func (t *Temp) Write(data []byte) error {
 // come back empty. So a file that must be whole whenever its name exists is committed only
 // after such a Barrier; one that a reader may find empty or torn and do without (a cache, or
 // a file that nothing refers to yet) can be committed at once.
-func (t *Temp) WriteUnsynced(data []byte) error {
+func (t *Temp) WriteUnsynced(data []byte) error { return t.write(data, false) }
+
+// write writes data to the temporary file, fsyncs it if sync, and closes it.
+func (t *Temp) write(data []byte, sync bool) error {
 	f := t.f
 	t.f = nil
 	if f == nil {
@@ -131,10 +115,16 @@ func (t *Temp) WriteUnsynced(data []byte) error {
 		_ = f.Close()
 		return fmt.Errorf("write %s: %w", t.tmp, err)
 	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("sync %s: %w", t.tmp, err)
+		}
+	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", t.tmp, err)
 	}
-	observe(Event{Op: Written, Path: t.tmp})
+	observe(Event{Op: Written, Path: t.tmp, Synced: sync})
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/signetdns/signet/internal/etcdtest"
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/storetest"
 )
 
 // TestUnreadableMetadataIsolated: one key's metadata value in etcd damaged (cut short,
@@ -32,16 +33,7 @@ func TestUnreadableMetadataIsolated(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cli := c.Client(t)
 			s := open(t, cli, "/signet/u"+string(rune('a'+i))+"/", id)
-			keys := map[string][]keystore.Meta{}
-			for _, z := range []string{"a.test.", "bad.test.", "c.test."} {
-				for _, role := range []keystore.Role{keystore.KSK, keystore.ZSK} {
-					m, err := s.Create(ctx, z, role, keystore.ECDSAP256SHA256)
-					if err != nil {
-						t.Fatal(err)
-					}
-					keys[z] = append(keys[z], m)
-				}
-			}
+			keys := storetest.KeysOfZones(ctx, t, s, "a.test.", "bad.test.", "c.test.")
 			bad := keys["bad.test."][1]
 			resp, err := cli.Get(ctx, s.metaKey(bad.ID))
 			if err != nil || len(resp.Kvs) != 1 {

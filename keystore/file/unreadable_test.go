@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/signetdns/signet/keystore"
+	"github.com/signetdns/signet/keystore/storetest"
 )
 
 // TestUnreadableMetadataIsolated: one key's metadata file damaged in each of the ways a disk
@@ -50,16 +51,7 @@ func TestUnreadableMetadataIsolated(t *testing.T) {
 			ctx := context.Background()
 			dir := filepath.Join(t.TempDir(), "keys")
 			s := open(t, dir, testPass)
-			keys := map[string][]keystore.Meta{}
-			for _, z := range []string{"a.test.", "bad.test.", "c.test."} {
-				for _, role := range []keystore.Role{keystore.KSK, keystore.ZSK} {
-					m, err := s.Create(ctx, z, role, keystore.ECDSAP256SHA256)
-					if err != nil {
-						t.Fatal(err)
-					}
-					keys[z] = append(keys[z], m)
-				}
-			}
+			keys := storetest.KeysOfZones(ctx, t, s, "a.test.", "bad.test.", "c.test.")
 			if _, err := s.List(ctx, ""); err != nil { // an index to be found stale
 				t.Fatal(err)
 			}

@@ -767,3 +767,21 @@ func createSigner(t *testing.T, s keystore.Store, role keystore.Role, alg uint8)
 	}
 	return m, sg
 }
+
+// KeysOfZones creates a KSK and then a ZSK (algorithm 13) for each zone in s and returns them
+// by zone, in that order: the set-up of a test that damages one zone's key and checks that the
+// other zones' keys are untouched.
+func KeysOfZones(ctx context.Context, t *testing.T, s keystore.Store, zones ...string) map[string][]keystore.Meta {
+	t.Helper()
+	keys := map[string][]keystore.Meta{}
+	for _, z := range zones {
+		for _, role := range []keystore.Role{keystore.KSK, keystore.ZSK} {
+			m, err := s.Create(ctx, z, role, keystore.ECDSAP256SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keys[z] = append(keys[z], m)
+		}
+	}
+	return keys
+}
